@@ -1,0 +1,94 @@
+// The crypto hook between the transport and the session layer (Noise).
+// Contract: the transport carries opaque handshake payloads in CRYPTO frames of
+// its long-header (handshake) packets and protects every 1-RTT (short-header)
+// packet with the `PacketKeys` the handshake returns. Everything here is
+// sans-IO: `now` is an argument, nothing blocks, nothing touches sockets.
+//
+// Flow (client C, server S):
+//   C: start(now) -> m1                          sent in the Initial packet
+//   S: handlePayload(m1) -> { send: m2, keys? }  IK: keys here (0.5-RTT data ok); XX: no keys yet
+//   C: handlePayload(m2) -> { send?: m3, keys, peerStatic }
+//      C sends m3 (Handshake packet) and, in the same flight, 1-RTT packets
+//      with application data: application data after exactly 1 RTT.
+//   S: handlePayload(m3) -> { keys, peerStatic }  (XX only)
+// A 1-RTT packet that arrives before the server has keys is dropped and
+// recovered by normal loss recovery, so both 2- and 3-message handshakes work.
+// `handlePayload` may throw (any Error) to abort: the transport closes the
+// connection with a CRYPTO_ERROR and the error's message as the reason.
+//
+// Key update: a short header carries a key-phase bit. When `PacketKeys.next`
+// exists, the transport may flip the phase and switch both directions to
+// `keys.next()`, keeping the previous receive keys for a while so that
+// in-flight packets still open; streams are not interrupted.
+import type { Millis } from '../wire/socket.ts';
+
+export interface PacketKeys {
+  /** Bytes `seal` adds to the plaintext (AEAD tag, checksum, ...). */
+  readonly overhead: number;
+  /** Protect one packet. `header` is the packet's header bytes (authenticated, not encrypted); `pn` the full packet number. */
+  seal(pn: number, header: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /** Unprotect one packet; `undefined` when authentication fails (the packet is then silently dropped). */
+  open(pn: number, header: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
+  /** Optional key update: the next generation of keys for the same direction. */
+  next?(): PacketKeys;
+}
+
+export interface HandshakeResult {
+  /** The next handshake payload to send to the peer, if any. */
+  send?: Uint8Array;
+  /** Set once, when this side can protect 1-RTT packets. */
+  keys?: { send: PacketKeys; recv: PacketKeys };
+  /** The peer's authenticated static public key, when known. */
+  peerStatic?: Uint8Array;
+}
+
+/** One per connection side; sans-IO. */
+export interface CryptoHandshake {
+  /** Client only: the payload for the first (Initial) packet. */
+  start?(now: Millis): Uint8Array;
+  /** A complete handshake payload from the peer (the transport reassembles CRYPTO frames, one message per `handlePayload` call). */
+  handlePayload(now: Millis, payload: Uint8Array): HandshakeResult;
+}
+
+export interface CryptoProvider {
+  client(opts: { serverStatic?: Uint8Array }): CryptoHandshake;
+  server(): CryptoHandshake;
+}
+
+/** Largest handshake message the transport accepts from a peer (bytes). */
+export const MAX_HANDSHAKE_MESSAGE = 16 * 1024;
+
+const identityKeys: PacketKeys = {
+  overhead: 0,
+  seal: (_pn, _header, plaintext) => plaintext,
+  open: (_pn, _header, sealed) => sealed,
+  next: () => identityKeys,
+};
+
+/**
+ * No protection at all: identity keys, no checksum. For tests and the
+ * plaintext benchmark. Two messages: client "tc-hello", server "tc-hello-ack".
+ */
+export const plaintextCrypto: CryptoProvider = {
+  client: () => {
+    let done = false;
+    return {
+      start: () => new TextEncoder().encode('tc-hello'),
+      handlePayload: () => {
+        if (done) return {};
+        done = true;
+        return { keys: { send: identityKeys, recv: identityKeys } };
+      },
+    };
+  },
+  server: () => {
+    let done = false;
+    return {
+      handlePayload: () => {
+        if (done) return {};
+        done = true;
+        return { send: new TextEncoder().encode('tc-hello-ack'), keys: { send: identityKeys, recv: identityKeys } };
+      },
+    };
+  },
+};
