@@ -1,0 +1,348 @@
+// Connectivity checks and path choice, sans-IO (RFC 8445 §6–8 in spirit, simplified).
+//
+// Contract:
+//   const a = new CheckAgent(config)       // nothing is sent before config.startAt
+//   a.handleTimeout(now) at a.pollTimeout(); drain a.pollTransmit() and a.pollEvent()
+//   a.handleRequest(now, localKey, from, txId, nominate)  a check arrived on local candidate `localKey`
+//   a.handleResponse(now, txId, from)                    an answer to one of our requests arrived
+// The driver encodes requests/responses (e.g. STUN binding or a transport path probe),
+// sends host-pair traffic from the host socket and relay-pair traffic through the relay
+// session. Every transmission carries a fresh txId from config.newTxId (unguessable in
+// production: inject random bytes), so each RTT sample is unambiguous.
+//
+// Schedule: pairs start in priority order, one new check every paceMs from startAt (the
+// rendezvous' coordinated start); triggered checks (a request arrived on a pair) go first.
+// A check is retransmitted after rtoMs, 2·rtoMs, ... and fails after maxTransmits.
+// The controlling agent nominates the best working pair nominateAfterMs after the first
+// success (or as soon as no check is pending); the controlled agent follows nominations.
+// Every working pair is then probed every probeIntervalMs (RTT by EWMA, keeps NAT mappings
+// open); a pair missing deadAfterMisses probes in a row is dead. The controlling agent
+// switches when the selected pair dies, or when another pair's score (srtt, plus
+// relayPenaltyMs if relayed) beats it by more than max(hysteresisMs, hysteresisFraction·score).
+import type { Millis, UdpAddress } from '../wire/socket.ts';
+import { formatAddress, sameAddress } from '../wire/socket.ts';
+import { candidate, candidateKey, comparePairs, formPairs, makePair, type Candidate, type CandidatePair } from './candidates.ts';
+
+export interface CheckConfig {
+  readonly controlling: boolean;
+  /** Coordinated start time (from the directory's rendezvous). */
+  readonly startAt: Millis;
+  readonly localCandidates: readonly Candidate[];
+  readonly remoteCandidates: readonly Candidate[];
+  /** Fresh transaction id for every transmission. */
+  readonly newTxId: () => string;
+  readonly paceMs?: Millis; // default 20
+  readonly rtoMs?: Millis; // default 100
+  readonly maxTransmits?: number; // default 4
+  readonly nominateAfterMs?: Millis; // default 100
+  readonly probeIntervalMs?: Millis; // default 1000
+  readonly probeTimeoutMs?: Millis; // default 500
+  readonly deadAfterMisses?: number; // default 3
+  readonly hysteresisMs?: Millis; // default 5
+  readonly hysteresisFraction?: number; // default 0.2
+  readonly minSamples?: number; // default 2: RTT samples before a pair may win a "faster" switch
+  readonly relayPenaltyMs?: Millis; // default 20
+  readonly maxPairs?: number; // default 64
+}
+
+export type PairState = 'waiting' | 'in-progress' | 'succeeded' | 'failed';
+
+export type CheckTransmit =
+  | { readonly kind: 'request'; readonly pairKey: string; readonly local: Candidate; readonly to: UdpAddress; readonly txId: string; readonly nominate: boolean; readonly purpose: 'check' | 'probe' }
+  | { readonly kind: 'response'; readonly local: Candidate; readonly to: UdpAddress; readonly txId: string };
+
+export type CheckEvent =
+  | { readonly type: 'pair-succeeded'; readonly pair: CandidatePair; readonly rttMs: Millis }
+  | { readonly type: 'pair-failed'; readonly pair: CandidatePair; readonly reason: 'timeout' | 'dead' }
+  | { readonly type: 'path-selected'; readonly pair: CandidatePair }
+  | { readonly type: 'path-switched'; readonly from: CandidatePair; readonly to: CandidatePair; readonly reason: 'faster' | 'dead' | 'nominated' }
+  | { readonly type: 'no-path' };
+
+export interface PairStatus {
+  readonly pair: CandidatePair;
+  readonly state: PairState;
+  readonly srttMs?: Millis;
+  readonly samples: number;
+}
+
+interface PairEntry {
+  readonly pair: CandidatePair;
+  state: PairState;
+  transmissions: number;
+  nextAt: Millis; // in-progress: next retransmission or give-up
+  srttMs?: Millis;
+  samples: number;
+  misses: number;
+  probeNextAt: Millis;
+  probe?: { txId: string; timeoutAt: Millis };
+}
+
+interface Transaction {
+  readonly pairKey: string;
+  readonly sentAt: Millis;
+  readonly purpose: 'check' | 'probe';
+}
+
+export class CheckAgent {
+  private readonly c: Required<Omit<CheckConfig, 'localCandidates' | 'remoteCandidates'>>;
+  private readonly locals = new Map<string, Candidate>();
+  private readonly remotes: Candidate[];
+  private readonly entries = new Map<string, PairEntry>();
+  private readonly triggered: string[] = [];
+  private readonly txs = new Map<string, Transaction>();
+  private readonly transmits: CheckTransmit[] = [];
+  private readonly events: CheckEvent[] = [];
+  private nextStartAt: Millis;
+  private nominateAt?: Millis;
+  private selected?: PairEntry;
+
+  constructor(config: CheckConfig) {
+    this.c = {
+      controlling: config.controlling, startAt: config.startAt, newTxId: config.newTxId,
+      paceMs: config.paceMs ?? 20, rtoMs: config.rtoMs ?? 100, maxTransmits: config.maxTransmits ?? 4,
+      nominateAfterMs: config.nominateAfterMs ?? 100, probeIntervalMs: config.probeIntervalMs ?? 1000,
+      probeTimeoutMs: config.probeTimeoutMs ?? 500, deadAfterMisses: config.deadAfterMisses ?? 3,
+      hysteresisMs: config.hysteresisMs ?? 5, hysteresisFraction: config.hysteresisFraction ?? 0.2,
+      minSamples: config.minSamples ?? 2, relayPenaltyMs: config.relayPenaltyMs ?? 20, maxPairs: config.maxPairs ?? 64,
+    };
+    for (const l of config.localCandidates) this.locals.set(candidateKey(l), l);
+    this.remotes = [...config.remoteCandidates];
+    for (const p of formPairs(config.localCandidates, config.remoteCandidates, this.c.controlling, this.c.maxPairs)) this.addEntry(p);
+    this.nextStartAt = config.startAt;
+  }
+
+  // ---- output ----
+
+  pollTransmit(): CheckTransmit | undefined {
+    return this.transmits.shift();
+  }
+
+  pollEvent(): CheckEvent | undefined {
+    return this.events.shift();
+  }
+
+  pollTimeout(): Millis | undefined {
+    let t: Millis | undefined;
+    const min = (x: Millis | undefined) => { if (x !== undefined && (t === undefined || x < t)) t = x; };
+    if (this.nextWaiting()) min(this.nextStartAt);
+    min(this.nominateAt);
+    for (const e of this.entries.values()) {
+      if (e.state === 'in-progress') min(e.nextAt);
+      if (e.state === 'succeeded') min(e.probe ? e.probe.timeoutAt : e.probeNextAt);
+    }
+    return t;
+  }
+
+  selectedPair(): CandidatePair | undefined {
+    return this.selected?.pair;
+  }
+
+  status(): PairStatus[] {
+    return [...this.entries.values()].map((e) => ({ pair: e.pair, state: e.state, srttMs: e.srttMs, samples: e.samples }));
+  }
+
+  // ---- input ----
+
+  /** Trickled remote candidate (e.g. a relay candidate that arrived later). */
+  addRemoteCandidate(now: Millis, remote: Candidate): void {
+    this.remotes.push(remote);
+    for (const l of this.locals.values()) {
+      const p = formPairs([l], [remote], this.c.controlling)[0];
+      if (p && !this.entries.has(p.key)) this.addEntry(p);
+    }
+    this.handleTimeout(now);
+  }
+
+  handleTimeout(now: Millis): void {
+    this.startChecks(now);
+    for (const e of this.entries.values()) {
+      if (e.state === 'in-progress' && now >= e.nextAt) {
+        if (e.transmissions < this.c.maxTransmits) this.sendCheck(e, now);
+        else this.fail(e, 'timeout', now);
+      } else if (e.state === 'succeeded') {
+        if (e.probe && now >= e.probe.timeoutAt) {
+          this.txs.delete(e.probe.txId);
+          e.probe = undefined;
+          if (++e.misses >= this.c.deadAfterMisses) { this.fail(e, 'dead', now); continue; }
+        }
+        if (!e.probe && now >= e.probeNextAt) this.sendProbe(e, now);
+      }
+    }
+    if (this.nominateAt !== undefined && now >= this.nominateAt) this.nominate(now);
+  }
+
+  /** A check request arrived on our local candidate `localKey` from `from`: answer it and check back. */
+  handleRequest(now: Millis, localKey: string, from: UdpAddress, txId: string, nominate: boolean): void {
+    const local = this.locals.get(localKey);
+    if (!local) return;
+    this.transmits.push({ kind: 'response', local, to: from, txId });
+    let e = [...this.entries.values()].find((x) => x.pair.local === local && sameAddress(x.pair.remote.address, from));
+    if (!e) {
+      if (this.entries.size >= this.c.maxPairs) return;
+      const remote = local.type === 'relay' ? undefined : candidate('prflx', from);
+      if (!remote) return; // relay traffic only arrives from the relay's own address
+      e = this.addEntry(makePair(local, remote, this.c.controlling));
+    }
+    if ((e.state === 'waiting' || e.state === 'failed') && !this.triggered.includes(e.pair.key)) {
+      e.state = 'waiting';
+      this.triggered.push(e.pair.key);
+    }
+    if (nominate && !this.c.controlling && this.selected !== e) {
+      const old = this.selected;
+      this.selected = e;
+      this.events.push(old ? { type: 'path-switched', from: old.pair, to: e.pair, reason: 'nominated' } : { type: 'path-selected', pair: e.pair });
+    }
+    this.handleTimeout(now);
+  }
+
+  handleResponse(now: Millis, txId: string, from: UdpAddress): void {
+    const tx = this.txs.get(txId);
+    if (!tx) return;
+    const e = this.entries.get(tx.pairKey);
+    if (!e || !sameAddress(e.pair.remote.address, from)) return; // responses must be symmetric
+    this.txs.delete(txId);
+    const sample = now - tx.sentAt;
+    if (tx.purpose === 'check') {
+      if (e.state !== 'in-progress') return;
+      for (const [id, t] of this.txs) if (t.pairKey === e.pair.key) this.txs.delete(id);
+      e.state = 'succeeded';
+      e.srttMs = sample;
+      e.samples = 1;
+      e.misses = 0;
+      e.probeNextAt = now + this.c.probeIntervalMs;
+      this.events.push({ type: 'pair-succeeded', pair: e.pair, rttMs: sample });
+      if (this.c.controlling && !this.selected) {
+        const pending = [...this.entries.values()].some((x) => x.state === 'waiting' || x.state === 'in-progress');
+        if (!pending) this.nominateAt = now;
+        else if (this.nominateAt === undefined) this.nominateAt = now + this.c.nominateAfterMs;
+      }
+    } else {
+      if (e.state !== 'succeeded' || e.probe?.txId !== txId) return;
+      e.probe = undefined;
+      e.srttMs = e.srttMs === undefined ? sample : (7 * e.srttMs + sample) / 8;
+      e.samples++;
+      e.misses = 0;
+      this.considerSwitch();
+    }
+    this.handleTimeout(now);
+  }
+
+  // ---- internals ----
+
+  private addEntry(pair: CandidatePair): PairEntry {
+    const e: PairEntry = { pair, state: 'waiting', transmissions: 0, nextAt: 0, samples: 0, misses: 0, probeNextAt: 0 };
+    this.entries.set(pair.key, e);
+    return e;
+  }
+
+  private nextWaiting(): PairEntry | undefined {
+    for (const k of this.triggered) {
+      const e = this.entries.get(k);
+      if (e?.state === 'waiting') return e;
+    }
+    let best: PairEntry | undefined;
+    for (const e of this.entries.values()) if (e.state === 'waiting' && (!best || comparePairs(e.pair, best.pair) < 0)) best = e;
+    return best;
+  }
+
+  private startChecks(now: Millis): void {
+    if (now < this.nextStartAt) return;
+    const e = this.nextWaiting();
+    if (!e) return;
+    const i = this.triggered.indexOf(e.pair.key);
+    if (i >= 0) this.triggered.splice(i, 1);
+    e.state = 'in-progress';
+    e.transmissions = 0;
+    this.sendCheck(e, now);
+    this.nextStartAt = now + this.c.paceMs;
+  }
+
+  private sendCheck(e: PairEntry, now: Millis): void {
+    const txId = this.c.newTxId();
+    this.txs.set(txId, { pairKey: e.pair.key, sentAt: now, purpose: 'check' });
+    e.transmissions++;
+    e.nextAt = now + this.c.rtoMs * 2 ** (e.transmissions - 1);
+    const nominate = this.c.controlling && this.selected === e;
+    this.transmits.push({ kind: 'request', pairKey: e.pair.key, local: e.pair.local, to: e.pair.remote.address, txId, nominate, purpose: 'check' });
+  }
+
+  private sendProbe(e: PairEntry, now: Millis): void {
+    const txId = this.c.newTxId();
+    this.txs.set(txId, { pairKey: e.pair.key, sentAt: now, purpose: 'probe' });
+    e.probe = { txId, timeoutAt: now + this.c.probeTimeoutMs };
+    e.probeNextAt = now + this.c.probeIntervalMs;
+    const nominate = this.c.controlling && this.selected === e;
+    this.transmits.push({ kind: 'request', pairKey: e.pair.key, local: e.pair.local, to: e.pair.remote.address, txId, nominate, purpose: 'probe' });
+  }
+
+  private fail(e: PairEntry, reason: 'timeout' | 'dead', now: Millis): void {
+    e.state = 'failed';
+    e.probe = undefined;
+    for (const [id, t] of this.txs) if (t.pairKey === e.pair.key) this.txs.delete(id);
+    this.events.push({ type: 'pair-failed', pair: e.pair, reason });
+    if (this.selected === e) {
+      this.selected = undefined;
+      const next = this.best(0);
+      if (!next) this.events.push({ type: 'no-path' });
+      else if (this.c.controlling) {
+        this.select(next, now);
+        this.events.push({ type: 'path-switched', from: e.pair, to: next.pair, reason: 'dead' });
+      } // controlled: the controlling side nominates the next path
+      return;
+    }
+    const pending = [...this.entries.values()].some((x) => x.state === 'waiting' || x.state === 'in-progress');
+    const working = [...this.entries.values()].some((x) => x.state === 'succeeded');
+    if (!this.selected && !pending) {
+      if (working && this.c.controlling) this.nominate(now);
+      else if (!working) this.events.push({ type: 'no-path' });
+    }
+  }
+
+  private score(e: PairEntry): number {
+    return (e.srttMs ?? Infinity) + (e.pair.relayed ? this.c.relayPenaltyMs : 0);
+  }
+
+  private best(minSamples: number): PairEntry | undefined {
+    let best: PairEntry | undefined;
+    for (const e of this.entries.values()) {
+      if (e.state !== 'succeeded' || (e.samples < minSamples && e !== this.selected)) continue;
+      if (!best || this.score(e) < this.score(best) || (this.score(e) === this.score(best) && comparePairs(e.pair, best.pair) < 0)) best = e;
+    }
+    return best;
+  }
+
+  private nominate(now: Millis): void {
+    this.nominateAt = undefined;
+    if (this.selected) return;
+    const e = this.best(0);
+    if (!e) return;
+    this.select(e, now);
+    this.events.push({ type: 'path-selected', pair: e.pair });
+  }
+
+  /** Make `e` the selected pair and tell the controlled side right away (nominate flag). */
+  private select(e: PairEntry, now: Millis): void {
+    this.selected = e;
+    if (e.probe) this.txs.delete(e.probe.txId);
+    this.sendProbe(e, now);
+  }
+
+  private considerSwitch(): void {
+    if (!this.c.controlling || !this.selected) return;
+    const cur = this.selected;
+    const best = this.best(this.c.minSamples);
+    if (!best || best === cur) return;
+    const margin = Math.max(this.c.hysteresisMs, this.score(cur) * this.c.hysteresisFraction);
+    if (this.score(best) < this.score(cur) - margin) {
+      this.selected = best;
+      this.events.push({ type: 'path-switched', from: cur.pair, to: best.pair, reason: 'faster' });
+      // The next probe on `best` carries the nomination; send one now so the peer follows quickly.
+      if (!best.probe) best.probeNextAt = -Infinity;
+    }
+  }
+
+  /** For logs: "host:192.0.2.2:5000 -> srflx 198.51.100.3:40000". */
+  static describe(p: CandidatePair): string {
+    return `${p.local.type}:${formatAddress(p.local.address)} -> ${p.remote.type}:${formatAddress(p.remote.address)}`;
+  }
+}
