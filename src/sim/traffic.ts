@@ -1,0 +1,175 @@
+// Traffic generators for scenarios, written only against DatagramSocket + Clock (so
+// they would run over real UDP too): a constant-rate UDP flow into a measuring sink,
+// and ping-pong (echo) with RTT measurement. Payload layout of both (big-endian):
+// [0..4) flow id, [4..8) sequence number, [8..16) send time (float64 ms), then zero
+// padding up to the requested size (minimum 16 bytes).
+import type { Clock, DatagramSocket, UdpAddress } from '../wire/socket.ts';
+
+export const PROBE_HEADER_BYTES = 16;
+const MAX_SAMPLES = 100_000;
+
+export interface LatencyStats {
+  samples: number;
+  minMs: number;
+  meanMs: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export function latencyStats(samples: number[]): LatencyStats | undefined {
+  if (samples.length === 0) return undefined;
+  const s = [...samples].sort((a, b) => a - b);
+  const q = (f: number) => s[Math.min(s.length - 1, Math.floor(f * s.length))];
+  const round = (x: number) => Math.round(x * 1000) / 1000;
+  return {
+    samples: s.length, minMs: round(s[0]), meanMs: round(s.reduce((a, b) => a + b, 0) / s.length),
+    p50Ms: round(q(0.5)), p99Ms: round(q(0.99)), maxMs: round(s[s.length - 1]),
+  };
+}
+
+function writeProbe(size: number, flowId: number, seq: number, nowMs: number): Uint8Array {
+  const buf = new Uint8Array(Math.max(PROBE_HEADER_BYTES, size));
+  const dv = new DataView(buf.buffer);
+  dv.setUint32(0, flowId);
+  dv.setUint32(4, seq);
+  dv.setFloat64(8, nowMs);
+  return buf;
+}
+
+function readProbe(bytes: Uint8Array): { flowId: number; seq: number; sentMs: number } | undefined {
+  if (bytes.length < PROBE_HEADER_BYTES) return undefined;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { flowId: dv.getUint32(0), seq: dv.getUint32(4), sentMs: dv.getFloat64(8) };
+}
+
+export interface FlowReport {
+  sent: number;
+  received: number;
+  lost: number;
+  lossRate: number;
+  duplicates: number;
+  reordered: number;
+  latency: LatencyStats | undefined;
+}
+
+/** Receives probes of one flow: counts unique, duplicate and out-of-order arrivals and one-way latency. */
+export class FlowSink {
+  received = 0;
+  duplicates = 0;
+  reordered = 0;
+  readonly latenciesMs: number[] = [];
+  private readonly seen = new Set<number>();
+  private maxSeq = -1;
+
+  constructor(private readonly clock: Clock, private readonly flowId: number) {}
+
+  handle(bytes: Uint8Array): void {
+    const p = readProbe(bytes);
+    if (p === undefined || p.flowId !== this.flowId) return;
+    if (this.seen.has(p.seq)) {
+      this.duplicates++;
+      return;
+    }
+    this.seen.add(p.seq);
+    this.received++;
+    if (p.seq < this.maxSeq) this.reordered++;
+    else this.maxSeq = p.seq;
+    if (this.latenciesMs.length < MAX_SAMPLES) this.latenciesMs.push(this.clock.now() - p.sentMs);
+  }
+}
+
+export interface ConstantRateOptions {
+  flowId: number;
+  /** Packets per second. */
+  ratePps: number;
+  /** UDP payload bytes per packet (>= 16). */
+  sizeBytes: number;
+  startMs: number;
+  /** Stop sending at this time (exclusive). */
+  stopMs: number;
+}
+
+/** Sends `ratePps` probes per second from `socket` to `to` between startMs and stopMs. */
+export class ConstantRateFlow {
+  sent = 0;
+  private timer: { cancel(): void } | undefined;
+
+  constructor(private readonly clock: Clock, private readonly socket: DatagramSocket, private readonly to: UdpAddress,
+    private readonly opts: ConstantRateOptions) {
+    if (!(opts.ratePps > 0 && opts.ratePps <= 1_000_000)) throw new RangeError(`flow ${opts.flowId}: ratePps must be in (0, 1e6], got ${opts.ratePps}`);
+    this.timer = clock.setTimer(opts.startMs, () => this.tick(opts.startMs));
+  }
+
+  private tick(atMs: number): void {
+    if (atMs >= this.opts.stopMs) return;
+    this.socket.send(this.to, writeProbe(this.opts.sizeBytes, this.opts.flowId, this.sent++, this.clock.now()));
+    const next = this.opts.startMs + (this.sent * 1000) / this.opts.ratePps;
+    this.timer = this.clock.setTimer(next, () => this.tick(next));
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+  }
+
+  report(sink: FlowSink): FlowReport {
+    const lost = Math.max(0, this.sent - sink.received);
+    return {
+      sent: this.sent, received: sink.received, lost, lossRate: this.sent === 0 ? 0 : Math.round((lost / this.sent) * 10000) / 10000,
+      duplicates: sink.duplicates, reordered: sink.reordered, latency: latencyStats(sink.latenciesMs),
+    };
+  }
+}
+
+/** Echo server: sends every datagram back to where it came from (works through NATs). */
+export function startEcho(socket: DatagramSocket): void {
+  socket.onDatagram((from, bytes) => socket.send(from, bytes));
+}
+
+export interface PingReport {
+  sent: number;
+  replies: number;
+  lossRate: number;
+  rtt: LatencyStats | undefined;
+}
+
+/** Sends a probe every intervalMs to an echo server and measures round-trip times. */
+export class Pinger {
+  sent = 0;
+  replies = 0;
+  readonly rttsMs: number[] = [];
+  private readonly seen = new Set<number>();
+  private timer: { cancel(): void } | undefined;
+
+  constructor(private readonly clock: Clock, private readonly socket: DatagramSocket, private readonly to: UdpAddress,
+    private readonly opts: { flowId: number; intervalMs: number; sizeBytes: number; startMs: number; stopMs: number }) {
+    if (!(opts.intervalMs > 0)) throw new RangeError(`ping ${opts.flowId}: intervalMs must be > 0`);
+    socket.onDatagram((_from, bytes) => {
+      const p = readProbe(bytes);
+      if (p === undefined || p.flowId !== opts.flowId || this.seen.has(p.seq)) return;
+      this.seen.add(p.seq);
+      this.replies++;
+      if (this.rttsMs.length < MAX_SAMPLES) this.rttsMs.push(this.clock.now() - p.sentMs);
+    });
+    this.timer = clock.setTimer(opts.startMs, () => this.tick(opts.startMs));
+  }
+
+  private tick(atMs: number): void {
+    if (atMs >= this.opts.stopMs) return;
+    this.socket.send(this.to, writeProbe(this.opts.sizeBytes, this.opts.flowId, this.sent++, this.clock.now()));
+    const next = atMs + this.opts.intervalMs;
+    this.timer = this.clock.setTimer(next, () => this.tick(next));
+  }
+
+  stop(): void {
+    this.timer?.cancel();
+  }
+
+  report(): PingReport {
+    return {
+      sent: this.sent, replies: this.replies,
+      lossRate: this.sent === 0 ? 0 : Math.round(((this.sent - this.replies) / this.sent) * 10000) / 10000,
+      rtt: latencyStats(this.rttsMs),
+    };
+  }
+}
