@@ -1,0 +1,82 @@
+// Opens the directory database from a URL and brings its schema up to date.
+// Contract: `sqlite:<path>` or a bare file path -> better-sqlite3 file in WAL
+// mode with synchronous=FULL (a committed write survives kill -9 and power
+// loss); `postgres://...` -> a pg Pool. `schema` (pg only) selects a
+// PostgreSQL schema via search_path (tests use one fresh schema per file).
+// bigint columns come back as JS numbers on both engines.
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import SqliteDatabase from 'better-sqlite3';
+import pg from 'pg';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Database } from './schema.ts';
+import { migrationProvider } from './migrations.ts';
+
+export type Engine = 'sqlite' | 'postgres';
+
+export interface OpenedDatabase {
+  db: Kysely<Database>;
+  engine: Engine;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** PostgreSQL schema to use (created if missing). */
+  schema?: string;
+  /** pg pool size (default 10). */
+  poolSize?: number;
+}
+
+const PG_INT8 = 20;
+
+export function engineOf(url: string): Engine {
+  return /^postgres(ql)?:\/\//.test(url) ? 'postgres' : 'sqlite';
+}
+
+export async function openDatabase(url: string, opts: OpenOptions = {}): Promise<OpenedDatabase> {
+  const engine = engineOf(url);
+  let db: Kysely<Database>;
+  if (engine === 'sqlite') {
+    const path = url.replace(/^sqlite:(\/\/)?/, '');
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const raw = new SqliteDatabase(path);
+    raw.pragma('journal_mode = WAL');
+    raw.pragma('synchronous = FULL');
+    raw.pragma('foreign_keys = ON');
+    raw.pragma('busy_timeout = 5000');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  } else {
+    const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => oid === PG_INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format ?? 'text') };
+    if (opts.schema && !/^[a-z_][a-z0-9_]*$/.test(opts.schema)) throw new Error(`invalid schema name ${opts.schema}`);
+    if (opts.schema) {
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try { await admin.query(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`); } finally { await admin.end(); }
+    }
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: opts.poolSize ?? 10,
+      types: types as pg.CustomTypesConfig,
+      ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
+    });
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  }
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    await db.destroy();
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    throw new Error(`database migration ${failed ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return { db, engine, close: () => db.destroy() };
+}
+
+/** Drops a PostgreSQL schema (test cleanup). */
+export async function dropPgSchema(url: string, schema: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema)) throw new Error(`invalid schema name ${schema}`);
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  try { await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`); } finally { await admin.end(); }
+}
+
+export { sql };

@@ -1,0 +1,255 @@
+// The directory's data access: every query the HTTP API runs, over Kysely, so
+// the same code serves SQLite and PostgreSQL. Contract: methods take `now`
+// (Unix ms) where time matters; multi-row changes run in one transaction;
+// usernames are compared exactly (the API lower-cases them before calling).
+// Contact rows come in pairs (owner->peer and peer->owner); "mutual" means
+// both rows are 'accepted'.
+import { sql, type Kysely } from 'kysely';
+import type { ContactState, Database } from './schema.ts';
+import { newId } from '../ids.ts';
+
+export interface UserRow { id: string; username: string; password_hash: string; created_at: number; updated_at: number }
+export interface DeviceRow { id: string; user_id: string; name: string; x25519: string; ed25519: string | null; created_at: number }
+export interface Candidate { kind: 'host' | 'srflx' | 'relay'; address: string; port: number }
+export interface NatBehaviour { mapping: string; filtering: string }
+export interface Endpoint { address: string; port: number }
+export interface PresenceRecord {
+  username: string; deviceId: string; status: 'online' | 'away' | 'offline';
+  candidates: Candidate[]; nat: NatBehaviour | null; supernode: Endpoint | null; updatedAt: number;
+}
+export interface ContactRecord { username: string; state: ContactState; updatedAt: number }
+export interface SupernodeRecord { id: string; address: string; port: number; capacity: number; load: number; lastHeartbeat: number }
+
+export type ContactAction = 'request' | 'accept' | 'decline' | 'remove' | 'block';
+/** Result of a contact action: the owner's new state, or why it did not apply. */
+export type ContactOutcome =
+  | { ok: true; state: ContactState | 'none'; notifyPeer: boolean }
+  | { ok: false; reason: 'no-request' | 'self' };
+
+export class DirectoryStore {
+  constructor(readonly db: Kysely<Database>) {}
+
+  // ---- users and tokens
+  async createUser(username: string, passwordHash: string, now: number): Promise<string | undefined> {
+    const id = newId();
+    const r = await this.db.insertInto('users')
+      .values({ id, username, password_hash: passwordHash, created_at: now, updated_at: now })
+      .onConflict((oc) => oc.column('username').doNothing())
+      .executeTakeFirst();
+    return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1 ? id : undefined;
+  }
+
+  userByName(username: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+  }
+
+  userById(id: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  /** Sets a new password hash and revokes every token of the user except `keepTokenHash`. */
+  async setPassword(userId: string, passwordHash: string, keepTokenHash: string, now: number): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.updateTable('users').set({ password_hash: passwordHash, updated_at: now }).where('id', '=', userId).execute();
+      await trx.updateTable('tokens').set({ revoked_at: now })
+        .where('user_id', '=', userId).where('token_hash', '!=', keepTokenHash).where('revoked_at', 'is', null).execute();
+    });
+  }
+
+  async insertToken(tokenHash: string, userId: string, now: number, expiresAt: number): Promise<void> {
+    await this.db.insertInto('tokens').values({ token_hash: tokenHash, user_id: userId, created_at: now, expires_at: expiresAt, revoked_at: null }).execute();
+  }
+
+  /** The user a live (unexpired, unrevoked) token belongs to. */
+  async authenticate(tokenHash: string, now: number): Promise<{ userId: string; username: string; expiresAt: number } | undefined> {
+    const r = await this.db.selectFrom('tokens').innerJoin('users', 'users.id', 'tokens.user_id')
+      .select(['users.id as userId', 'users.username as username', 'tokens.expires_at as expiresAt'])
+      .where('tokens.token_hash', '=', tokenHash).where('tokens.revoked_at', 'is', null).where('tokens.expires_at', '>', now)
+      .executeTakeFirst();
+    return r;
+  }
+
+  async revokeToken(tokenHash: string, now: number): Promise<void> {
+    await this.db.updateTable('tokens').set({ revoked_at: now }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).execute();
+  }
+
+  // ---- devices
+  async addDevice(userId: string, name: string, x25519: string, ed25519: string | null, now: number): Promise<DeviceRow> {
+    const row: DeviceRow = { id: newId(), user_id: userId, name, x25519, ed25519, created_at: now };
+    await this.db.insertInto('devices').values(row).execute();
+    return row;
+  }
+
+  devicesOf(userId: string): Promise<DeviceRow[]> {
+    return this.db.selectFrom('devices').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
+  }
+
+  device(id: string): Promise<DeviceRow | undefined> {
+    return this.db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async deleteDevice(userId: string, id: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('devices').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    return Number(r.numDeletedRows) === 1;
+  }
+
+  // ---- contacts
+  async contactsOf(userId: string): Promise<ContactRecord[]> {
+    const rows = await this.db.selectFrom('contacts').innerJoin('users', 'users.id', 'contacts.peer_id')
+      .select(['users.username as username', 'contacts.state as state', 'contacts.updated_at as updatedAt'])
+      .where('contacts.owner_id', '=', userId).orderBy('users.username').execute();
+    return rows;
+  }
+
+  async isMutual(a: string, b: string): Promise<boolean> {
+    const rows = await this.db.selectFrom('contacts').select('owner_id')
+      .where((eb) => eb.or([
+        eb.and([eb('owner_id', '=', a), eb('peer_id', '=', b)]),
+        eb.and([eb('owner_id', '=', b), eb('peer_id', '=', a)]),
+      ]))
+      .where('state', '=', 'accepted').execute();
+    return rows.length === 2;
+  }
+
+  /** Ids of users with whom `userId` is a mutual contact. */
+  async mutualContactIds(userId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('contacts as mine').innerJoin('contacts as theirs', (j) => j
+      .onRef('theirs.owner_id', '=', 'mine.peer_id').onRef('theirs.peer_id', '=', 'mine.owner_id'))
+      .select('mine.peer_id as id')
+      .where('mine.owner_id', '=', userId).where('mine.state', '=', 'accepted').where('theirs.state', '=', 'accepted')
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /**
+   * Applies a contact action by `ownerId` towards `peerId`, atomically.
+   * request: creates outgoing/incoming (or accepts a pending incoming request);
+   *   a peer who blocked the owner silently gets nothing (the owner sees 'outgoing').
+   * accept: needs a pending incoming request. decline: drops an incoming request.
+   * remove: drops both rows (also cancels requests and unblocks). block: owner row
+   *   becomes 'blocked', the peer's row is dropped.
+   */
+  async contactAction(ownerId: string, peerId: string, action: ContactAction, now: number): Promise<ContactOutcome> {
+    if (ownerId === peerId) return { ok: false, reason: 'self' };
+    return this.db.transaction().execute(async (trx) => {
+      const get = (o: string, p: string) => trx.selectFrom('contacts').select('state').where('owner_id', '=', o).where('peer_id', '=', p).executeTakeFirst().then((r) => r?.state);
+      const put = async (o: string, p: string, state: ContactState) => {
+        await trx.insertInto('contacts').values({ owner_id: o, peer_id: p, state, updated_at: now })
+          .onConflict((oc) => oc.columns(['owner_id', 'peer_id']).doUpdateSet({ state, updated_at: now })).execute();
+      };
+      const drop = async (o: string, p: string) => { await trx.deleteFrom('contacts').where('owner_id', '=', o).where('peer_id', '=', p).execute(); };
+      const mine = await get(ownerId, peerId);
+      const theirs = await get(peerId, ownerId);
+      switch (action) {
+        case 'request': {
+          if (mine === 'accepted' && theirs === 'accepted') return { ok: true, state: 'accepted', notifyPeer: false };
+          if (mine === 'incoming' && theirs === 'outgoing') {
+            await put(ownerId, peerId, 'accepted'); await put(peerId, ownerId, 'accepted');
+            return { ok: true, state: 'accepted', notifyPeer: true };
+          }
+          await put(ownerId, peerId, 'outgoing');
+          if (theirs === 'blocked') return { ok: true, state: 'outgoing', notifyPeer: false };
+          await put(peerId, ownerId, 'incoming');
+          return { ok: true, state: 'outgoing', notifyPeer: true };
+        }
+        case 'accept': {
+          if (mine === 'accepted' && theirs === 'accepted') return { ok: true, state: 'accepted', notifyPeer: false };
+          if (mine !== 'incoming' || theirs !== 'outgoing') return { ok: false, reason: 'no-request' };
+          await put(ownerId, peerId, 'accepted'); await put(peerId, ownerId, 'accepted');
+          return { ok: true, state: 'accepted', notifyPeer: true };
+        }
+        case 'decline': {
+          if (mine !== 'incoming') return { ok: false, reason: 'no-request' };
+          await drop(ownerId, peerId);
+          if (theirs === 'outgoing') await drop(peerId, ownerId);
+          return { ok: true, state: 'none', notifyPeer: false };
+        }
+        case 'remove': {
+          await drop(ownerId, peerId);
+          if (theirs !== 'blocked') await drop(peerId, ownerId);
+          return { ok: true, state: 'none', notifyPeer: mine === 'accepted' };
+        }
+        case 'block': {
+          await put(ownerId, peerId, 'blocked');
+          if (theirs !== 'blocked') await drop(peerId, ownerId);
+          return { ok: true, state: 'blocked', notifyPeer: false };
+        }
+      }
+    });
+  }
+
+  // ---- presence
+  async setPresence(userId: string, deviceId: string, p: Omit<PresenceRecord, 'username' | 'deviceId' | 'updatedAt'>, now: number): Promise<void> {
+    const values = {
+      status: p.status, candidates: JSON.stringify(p.candidates), nat: p.nat ? JSON.stringify(p.nat) : null,
+      supernode: p.supernode ? JSON.stringify(p.supernode) : null, updated_at: now,
+    };
+    await this.db.insertInto('presence').values({ device_id: deviceId, user_id: userId, ...values })
+      .onConflict((oc) => oc.column('device_id').doUpdateSet(values)).execute();
+  }
+
+  /** Presence of every device of the given users. Entries older than `staleBefore` read as offline. */
+  async presenceOfUsers(userIds: string[], staleBefore: number): Promise<PresenceRecord[]> {
+    if (userIds.length === 0) return [];
+    const rows = await this.db.selectFrom('presence').innerJoin('users', 'users.id', 'presence.user_id')
+      .select(['users.username as username', 'presence.device_id as deviceId', 'presence.status as status', 'presence.candidates as candidates',
+        'presence.nat as nat', 'presence.supernode as supernode', 'presence.updated_at as updatedAt'])
+      .where('presence.user_id', 'in', userIds).orderBy('users.username').orderBy('presence.device_id').execute();
+    return rows.map((r) => toPresence(r, staleBefore));
+  }
+
+  /** Presence of every mutual contact of `userId`, in one query. */
+  async presenceOfContacts(userId: string, staleBefore: number): Promise<PresenceRecord[]> {
+    const rows = await this.db.selectFrom('contacts as mine')
+      .innerJoin('contacts as theirs', (j) => j.onRef('theirs.owner_id', '=', 'mine.peer_id').onRef('theirs.peer_id', '=', 'mine.owner_id'))
+      .innerJoin('presence', 'presence.user_id', 'mine.peer_id')
+      .innerJoin('users', 'users.id', 'mine.peer_id')
+      .select(['users.username as username', 'presence.device_id as deviceId', 'presence.status as status', 'presence.candidates as candidates',
+        'presence.nat as nat', 'presence.supernode as supernode', 'presence.updated_at as updatedAt'])
+      .where('mine.owner_id', '=', userId).where('mine.state', '=', 'accepted').where('theirs.state', '=', 'accepted')
+      .orderBy('users.username').orderBy('presence.device_id').execute();
+    return rows.map((r) => toPresence(r, staleBefore));
+  }
+
+  // ---- supernodes
+  async registerSupernode(ownerId: string, s: { address: string; port: number; capacity: number; load: number }, now: number): Promise<string> {
+    const id = newId();
+    await this.db.insertInto('supernodes').values({ id, owner_id: ownerId, ...s, registered_at: now, last_heartbeat: now }).execute();
+    return id;
+  }
+
+  /** 'ok', or 'missing' (no such live entry), or 'forbidden' (someone else's). */
+  async heartbeatSupernode(ownerId: string, id: string, load: number, now: number, expiredBefore: number): Promise<'ok' | 'missing' | 'forbidden'> {
+    const row = await this.db.selectFrom('supernodes').select(['owner_id', 'last_heartbeat']).where('id', '=', id).executeTakeFirst();
+    if (!row || row.last_heartbeat < expiredBefore) return 'missing';
+    if (row.owner_id !== ownerId) return 'forbidden';
+    await this.db.updateTable('supernodes').set({ load, last_heartbeat: now }).where('id', '=', id).execute();
+    return 'ok';
+  }
+
+  async listSupernodes(aliveSince: number, limit: number): Promise<SupernodeRecord[]> {
+    const rows = await this.db.selectFrom('supernodes')
+      .select(['id', 'address', 'port', 'capacity', 'load', 'last_heartbeat as lastHeartbeat'])
+      .where('last_heartbeat', '>=', aliveSince).where('capacity', '>', 0)
+      .orderBy(sql`cast(${sql.ref('load')} as real) / ${sql.ref('capacity')}`).orderBy('id').limit(limit).execute();
+    return rows;
+  }
+
+  async purgeSupernodes(expiredBefore: number): Promise<number> {
+    const r = await this.db.deleteFrom('supernodes').where('last_heartbeat', '<', expiredBefore).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+}
+
+interface PresenceSql { username: string; deviceId: string; status: PresenceRecord['status']; candidates: string; nat: string | null; supernode: string | null; updatedAt: number }
+
+function toPresence(r: PresenceSql, staleBefore: number): PresenceRecord {
+  return {
+    username: r.username, deviceId: r.deviceId,
+    status: r.updatedAt < staleBefore ? 'offline' : r.status,
+    candidates: JSON.parse(r.candidates) as Candidate[],
+    nat: r.nat ? JSON.parse(r.nat) as NatBehaviour : null,
+    supernode: r.supernode ? JSON.parse(r.supernode) as Endpoint : null,
+    updatedAt: r.updatedAt,
+  };
+}
