@@ -28,9 +28,9 @@ export interface LinkOptions {
   jitterMs?: number;
   /** Bits per second; Infinity = no serialisation delay. Default Infinity. */
   bandwidthBps?: number;
-  /** Drop-tail queue limit in bytes waiting for the wire (bandwidth-limited links). */
+  /** Drop-tail limit on bytes not yet fully serialised, including the packet on the wire (bandwidth-limited links). */
   queueBytes?: number;
-  /** Drop-tail queue limit in packets waiting for the wire. */
+  /** Drop-tail limit on packets waiting behind the one on the wire. */
   queuePackets?: number;
   /** Independent loss probability per packet. */
   lossRate?: number;
