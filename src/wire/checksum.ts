@@ -15,16 +15,21 @@ export function onesComplementAdd(a: number, b: number): number {
  * starting from `initial` (a previous sum, e.g. of a pseudo-header).
  */
 export function onesComplementSum(bytes: Uint8Array, start = 0, end = bytes.length, initial = 0): number {
+  // Plain number accumulation is exact up to 2^53, i.e. ~2^37 words: no folding inside the loop.
   let sum = initial;
   let i = start;
   const evenEnd = end - ((end - start) & 1);
-  // 32-bit accumulation is safe: fold every 2^15 words would be needed only past 2^31, so fold periodically.
-  while (i < evenEnd) {
+  const quadEnd = start + ((evenEnd - start) & ~3);
+  while (i < quadEnd) {
+    sum += ((bytes[i] << 8) | bytes[i + 1]) + ((bytes[i + 2] << 8) | bytes[i + 3]);
+    i += 4;
+  }
+  if (i < evenEnd) {
     sum += (bytes[i] << 8) | bytes[i + 1];
     i += 2;
-    if (sum > 0x7fff0000) sum = (sum & 0xffff) + (sum >>> 16);
   }
   if (i < end) sum += bytes[i] << 8;
+  if (sum > 0xffffffff) sum = (sum % 0x10000) + Math.floor(sum / 0x10000);
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return sum;
 }

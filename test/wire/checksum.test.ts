@@ -18,6 +18,18 @@ describe('internet checksum (RFC 1071)', () => {
     expect(internetChecksum(hex('f4f5f6f7'), 0, 4, onesComplementSum(hex('0001f203')))).toBe(0x220d);
   });
 
+  it('agrees with a naive word-by-word reference for every length and offset 0..40', () => {
+    const rand = prng(1071);
+    for (let n = 0; n <= 40; n++) {
+      for (let start = 0; start <= Math.min(n, 5); start++) {
+        const b = randomBytes(rand, n);
+        let ref = 0;
+        for (let i = start; i < n; i += 2) ref = onesComplementAdd(ref, (b[i] << 8) | (i + 1 < n ? b[i + 1] : 0));
+        expect(onesComplementSum(b, start, n), `n=${n} start=${start}`).toBe(ref);
+      }
+    }
+  });
+
   it('onesComplementAdd wraps the carry around', () => {
     expect(onesComplementAdd(0xffff, 0x0001)).toBe(0x0001);
     expect(onesComplementAdd(0x8000, 0x8000)).toBe(0x0001);
