@@ -14,15 +14,7 @@ export function makeIssuer(): StandInIssuer {
   const { publicKey, privateKey } = generateKeyPairSync('ed25519');
   return {
     publicKey,
-    issue(deviceA, deviceB, expiresAt) {
-      const a = Buffer.from(deviceA, 'utf8');
-      const b = Buffer.from(deviceB, 'utf8');
-      const body = Buffer.alloc(2 + a.length + b.length + 8);
-      body[0] = a.length; a.copy(body, 1);
-      body[1 + a.length] = b.length; b.copy(body, 2 + a.length);
-      body.writeBigUInt64BE(BigInt(expiresAt), 2 + a.length + b.length);
-      return new Uint8Array(Buffer.concat([body, sign(null, body, privateKey)]));
-    },
+    issue: (deviceA, deviceB, expiresAt) => issueWith(privateKey, deviceA, deviceB, expiresAt),
   };
 }
 
@@ -43,4 +35,15 @@ export function standInVerifier(publicKey: KeyObject): TicketVerifier {
       return { ok: true, claims: { deviceA: t.toString('utf8', 1, 1 + la), deviceB: t.toString('utf8', 2 + la, 2 + la + lb), expiresAt } };
     },
   };
+}
+
+/** Issue with a given Ed25519 private key (the lab's rendezvous gets the key as PEM). */
+export function issueWith(privateKey: KeyObject, deviceA: string, deviceB: string, expiresAt: number): Uint8Array {
+  const a = Buffer.from(deviceA, 'utf8');
+  const b = Buffer.from(deviceB, 'utf8');
+  const body = Buffer.alloc(2 + a.length + b.length + 8);
+  body[0] = a.length; a.copy(body, 1);
+  body[1 + a.length] = b.length; b.copy(body, 2 + a.length);
+  body.writeBigUInt64BE(BigInt(expiresAt), 2 + a.length + b.length);
+  return new Uint8Array(Buffer.concat([body, sign(null, body, privateKey)]));
 }

@@ -1,0 +1,35 @@
+// Lab-only scaffolding messages (JSON in UDP datagrams) used by the lab programs
+// until the real ones exist: STUN binding (src/wire/stun.ts), the directory's
+// rendezvous, and transport path probes. NOT a tincan protocol; never shipped.
+// Relay traffic in the lab uses the real relay framing (docs/protocol/relay.md).
+import type { UdpAddress } from '../../../src/wire/socket.ts';
+import type { Candidate } from '../../../src/overlay/candidates.ts';
+
+export type LabMessage =
+  | { t: 'bind'; id: number; change: 'none' | 'port' | 'ip-and-port' }
+  | { t: 'mapped'; id: number; mapped: UdpAddress }
+  | { t: 'register'; name: string; want: string; candidates: Candidate[] }
+  | { t: 'go'; peer: string; candidates: Candidate[]; startAt: number; controlling: boolean; ticketHex: string }
+  | { t: 'check'; tx: string; nominate: boolean }
+  | { t: 'check-ok'; tx: string }
+  | { t: 'msg'; text: string }
+  | { t: 'ack'; text: string };
+
+export function encodeLab(m: LabMessage): Buffer {
+  return Buffer.from(JSON.stringify(m), 'utf8');
+}
+
+export function decodeLab(bytes: Uint8Array): LabMessage | undefined {
+  if (bytes.length === 0 || bytes[0] !== 0x7b /* '{' */ || bytes.length > 8192) return undefined;
+  try {
+    const m = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as LabMessage;
+    return typeof m === 'object' && m !== null && typeof m.t === 'string' ? m : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function parseAddress(s: string): UdpAddress {
+  const i = s.lastIndexOf(':');
+  return { address: s.slice(0, i), port: Number(s.slice(i + 1)) };
+}
