@@ -1,5 +1,6 @@
 // Registry of CLI subcommands. Each module exports `(program: Command) => void`;
 // add one line here per subcommand module.
 import type { Command } from 'commander';
+import { registerSim } from './sim.ts';
 
-export const commands: ((program: Command) => void)[] = [];
+export const commands: ((program: Command) => void)[] = [registerSim];

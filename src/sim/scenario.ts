@@ -68,10 +68,10 @@ function arr(v: Json, f: string, max = 100_000): Json[] {
 function known(o: Obj, f: string, keys: string[]): void {
   for (const k of Object.keys(o)) if (!keys.includes(k)) throw new ScenarioError(`${f}.${k}`, `unknown field (known: ${keys.join(', ')})`);
 }
-function str(o: Obj, k: string, f: string, def?: string): string {
+function str(o: Obj, k: string, f: string, def?: string, max = 200): string {
   const v = o[k];
   if (v === undefined && def !== undefined) return def;
-  if (typeof v !== 'string' || v.length === 0 || v.length > 200) throw new ScenarioError(`${f}.${k}`, v === undefined ? 'is required (a string)' : 'must be a non-empty string of at most 200 characters');
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) throw new ScenarioError(`${f}.${k}`, v === undefined ? 'is required (a string)' : `must be a non-empty string of at most ${max} characters`);
   return v;
 }
 function num(o: Obj, k: string, f: string, opts: { min?: number; max?: number; int?: boolean; def?: number } = {}): number {
@@ -288,7 +288,7 @@ export function parseScenario(input: Json): Scenario {
     pcap = { path: str(po, 'path', 'pcap'), capture };
   }
   return {
-    name: str(root, 'name', 'scenario', 'scenario'), description: str(root, 'description', 'scenario', '-'),
+    name: str(root, 'name', 'scenario', 'scenario'), description: str(root, 'description', 'scenario', '-', 2000),
     seed: num(root, 'seed', 'scenario', { min: 0, max: 2 ** 32 - 1, int: true }), durationMs,
     hosts, routers, nats, links, routes, autoRoutes: bool(root, 'autoRoutes', 'scenario', true), changes, traffic, pcap,
   };
