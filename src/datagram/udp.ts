@@ -1,0 +1,175 @@
+// The real DatagramSocket: IPv4 UDP over node:dgram, and the real Clock
+// (performance.now + setTimeout). Contract (src/wire/socket.ts): send() never
+// throws; datagrams that cannot be sent (closed socket, payload over 65,507
+// bytes, bad port or an address that is not a dotted quad — no DNS lookups,
+// kernel send errors) are dropped and counted in `counters`. The payload is
+// copied at send() time, so the caller may reuse its buffer. Received payloads
+// are plain Uint8Array views (no copy). close() is idempotent and stops delivery
+// at once. The receive buffer is enlarged (default 4 MiB) on a best-effort basis:
+// Linux caps it at net.core.rmem_max; `recvBufferSize` reports what was granted.
+import { createSocket, type Socket } from 'node:dgram';
+import { isIpv4 } from '../wire/ipv4-address.ts';
+import type { Clock, DatagramHandler, DatagramSocket, Millis, TimerHandle, UdpAddress } from '../wire/socket.ts';
+
+/** Largest UDP payload in one IPv4 datagram: 65,535 - 20 - 8. */
+export const MAX_UDP_PAYLOAD = 65_507;
+export const DEFAULT_RECV_BUFFER = 4 * 1024 * 1024;
+
+export interface BindUdpOptions {
+  /** Local IPv4 address to bind (default '0.0.0.0': all interfaces). */
+  address?: string;
+  /** Local port (default 0: the kernel picks a free one). */
+  port?: number;
+  /** SO_RCVBUF request in bytes (default 4 MiB; best effort). */
+  recvBufferSize?: number;
+  /** SO_SNDBUF request in bytes (default: kernel default; best effort). */
+  sendBufferSize?: number;
+}
+
+export interface UdpCounters {
+  sent: number;
+  received: number;
+  /** Sends refused before reaching the kernel (closed, oversize, bad address/port). */
+  dropped: number;
+  /** Sends the kernel refused (e.g. ENOBUFS, EHOSTUNREACH, EMSGSIZE), and socket 'error' events. */
+  sendErrors: number;
+}
+
+export class NodeUdpSocket implements DatagramSocket {
+  readonly local: UdpAddress;
+  readonly counters: UdpCounters = { sent: 0, received: 0, dropped: 0, sendErrors: 0 };
+  /** SO_RCVBUF / SO_SNDBUF as granted by the kernel (Linux reports twice the usable size). */
+  readonly recvBufferSize: number;
+  readonly sendBufferSize: number;
+  /** Last kernel error code seen (e.g. 'ENOBUFS'), for diagnostics. */
+  lastError: string | undefined;
+  private handler: DatagramHandler | undefined;
+  private closed = false;
+  private readonly closedPromise: Promise<void>;
+  private readonly onSent = (err: Error | null) => {
+    if (err) {
+      this.counters.sendErrors++;
+      this.lastError = (err as NodeJS.ErrnoException).code ?? err.message;
+    }
+  };
+
+  /** Use bindUdp(). */
+  constructor(private readonly socket: Socket) {
+    const a = socket.address();
+    this.local = { address: a.address, port: a.port };
+    this.recvBufferSize = safe(() => socket.getRecvBufferSize());
+    this.sendBufferSize = safe(() => socket.getSendBufferSize());
+    this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('message', (msg, rinfo) => {
+      if (this.closed) return;
+      this.counters.received++;
+      this.handler?.({ address: rinfo.address, port: rinfo.port }, new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
+    });
+    socket.on('error', (err) => {
+      this.counters.sendErrors++;
+      this.lastError = (err as NodeJS.ErrnoException).code ?? err.message;
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  send(to: UdpAddress, bytes: Uint8Array): void {
+    if (this.closed || bytes.length > MAX_UDP_PAYLOAD || !validPort(to.port) || to.port === 0 || !isIpv4(to.address)) {
+      this.counters.dropped++;
+      return;
+    }
+    try {
+      this.socket.send(Buffer.from(bytes), to.port, to.address, this.onSent);
+      this.counters.sent++;
+    } catch (err) {
+      this.counters.sendErrors++;
+      this.lastError = (err as NodeJS.ErrnoException).code ?? String(err);
+    }
+  }
+
+  onDatagram(handler: DatagramHandler): void {
+    this.handler = handler;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.handler = undefined;
+    try {
+      this.socket.close();
+    } catch {
+      // already closed by the runtime: nothing left to release
+    }
+  }
+
+  /** Resolves when the port is released (after close()). */
+  whenClosed(): Promise<void> {
+    return this.closedPromise;
+  }
+}
+
+/** Bind an IPv4 UDP socket. Rejects (e.g. EADDRINUSE, EADDRNOTAVAIL) if the bind fails. */
+export async function bindUdp(opts: BindUdpOptions = {}): Promise<NodeUdpSocket> {
+  const address = opts.address ?? '0.0.0.0';
+  const port = opts.port ?? 0;
+  if (!isIpv4(address)) throw new RangeError(`bindUdp: address must be a dotted-quad IPv4 address, got ${JSON.stringify(address)}`);
+  if (!validPort(port)) throw new RangeError(`bindUdp: port must be 0..65535, got ${port}`);
+  const socket = createSocket({ type: 'udp4' });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => {
+      socket.close();
+      reject(err);
+    };
+    socket.once('error', onError);
+    socket.bind({ address, port, exclusive: true }, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+  const recv = opts.recvBufferSize ?? DEFAULT_RECV_BUFFER;
+  safe(() => socket.setRecvBufferSize(recv));
+  if (opts.sendBufferSize !== undefined) safe(() => socket.setSendBufferSize(opts.sendBufferSize!));
+  return new NodeUdpSocket(socket);
+}
+
+/** Longest delay setTimeout accepts; longer timers re-arm in steps. */
+const MAX_TIMEOUT_MS = 2_147_483_647;
+
+/** Wall-clock time (performance.now, ms since process start) and setTimeout-based one-shot timers. */
+export const realClock: Clock = {
+  now: (): Millis => performance.now(),
+  setTimer(atMs: Millis, callback: () => void): TimerHandle {
+    let handle: NodeJS.Timeout | undefined;
+    let cancelled = false;
+    // setTimeout may fire up to ~1 ms early against performance.now(): re-check and
+    // re-arm, so the callback never runs before `atMs`. Never fires synchronously.
+    const delayFor = () => Math.min(Math.max(0, Math.ceil(atMs - performance.now())), MAX_TIMEOUT_MS);
+    const check = () => {
+      if (cancelled) return;
+      if (performance.now() >= atMs) callback();
+      else handle = setTimeout(check, Math.max(1, delayFor()));
+    };
+    handle = setTimeout(check, delayFor());
+    return {
+      cancel() {
+        cancelled = true;
+        if (handle !== undefined) clearTimeout(handle);
+      },
+    };
+  },
+};
+
+function validPort(p: number): boolean {
+  return Number.isInteger(p) && p >= 0 && p <= 65535;
+}
+
+function safe(f: () => unknown): number {
+  try {
+    const v = f();
+    return typeof v === 'number' ? v : 0;
+  } catch {
+    return 0;
+  }
+}

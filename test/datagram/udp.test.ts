@@ -1,0 +1,97 @@
+// The real node:dgram adapter on loopback: the DatagramSocket compliance suite plus
+// adapter specifics (counters, receive buffer, bind errors) and the real clock.
+import { describe, it, expect } from 'vitest';
+import { bindUdp, NodeUdpSocket, realClock } from '../../src/datagram/udp.ts';
+import { describeDatagramSocketCompliance } from './compliance.ts';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+describeDatagramSocketCompliance('node:dgram on 127.0.0.1', async () => {
+  const a = await bindUdp({ address: '127.0.0.1' });
+  const b = await bindUdp({ address: '127.0.0.1' });
+  return {
+    a,
+    b,
+    flush: () => sleep(5),
+    cleanup: async () => {
+      a.close();
+      b.close();
+      await Promise.all([a.whenClosed(), b.whenClosed()]);
+    },
+  };
+});
+
+describe('bindUdp specifics', () => {
+  it('counts refused sends and never looks names up', async () => {
+    const s = await bindUdp({ address: '127.0.0.1' });
+    try {
+      s.send({ address: 'localhost', port: 9 }, Uint8Array.of(1));
+      s.send({ address: '127.0.0.1', port: 70000 }, Uint8Array.of(1));
+      s.send({ address: '127.0.0.1', port: s.local.port }, new Uint8Array(65_508));
+      expect(s.counters.dropped).toBe(3);
+      expect(s.counters.sent).toBe(0);
+    } finally {
+      s.close();
+      await s.whenClosed();
+    }
+  });
+
+  it('enlarges the receive buffer as far as the kernel allows', async () => {
+    const small = await bindUdp({ address: '127.0.0.1', recvBufferSize: 64 * 1024 });
+    const big = await bindUdp({ address: '127.0.0.1' });
+    try {
+      expect(big.recvBufferSize).toBeGreaterThanOrEqual(small.recvBufferSize);
+      console.log(`receive buffer: requested 4 MiB, kernel granted ${big.recvBufferSize} bytes (64 KiB request: ${small.recvBufferSize})`);
+    } finally {
+      small.close();
+      big.close();
+    }
+  });
+
+  it('rejects a port already in use and bad arguments', async () => {
+    const s = await bindUdp({ address: '127.0.0.1' });
+    try {
+      await expect(bindUdp({ address: '127.0.0.1', port: s.local.port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      await expect(bindUdp({ address: 'localhost' })).rejects.toThrow(RangeError);
+      await expect(bindUdp({ port: -1 })).rejects.toThrow(RangeError);
+    } finally {
+      s.close();
+    }
+  });
+
+  it('is an instance with a real port after binding to port 0', async () => {
+    const s = await bindUdp({ address: '127.0.0.1', port: 0 });
+    expect(s).toBeInstanceOf(NodeUdpSocket);
+    expect(s.local.port).toBeGreaterThan(0);
+    s.close();
+    await s.whenClosed();
+    expect(s.isClosed).toBe(true);
+  });
+});
+
+describe('realClock', () => {
+  it('fires a timer at (not before) its time and cancel() prevents firing', async () => {
+    const start = realClock.now();
+    let firedAt = -1;
+    let cancelledFired = false;
+    realClock.setTimer(start + 20, () => {
+      firedAt = realClock.now();
+    });
+    const h = realClock.setTimer(start + 10, () => {
+      cancelledFired = true;
+    });
+    h.cancel();
+    for (let i = 0; i < 100 && firedAt < 0; i++) await sleep(5);
+    expect(firedAt - start).toBeGreaterThanOrEqual(20); // never early, although setTimeout alone can be
+    expect(cancelledFired).toBe(false);
+  });
+
+  it('a timer in the past fires promptly', async () => {
+    let fired = false;
+    realClock.setTimer(realClock.now() - 1000, () => {
+      fired = true;
+    });
+    for (let i = 0; i < 100 && !fired; i++) await sleep(2);
+    expect(fired).toBe(true);
+  });
+});
