@@ -1,0 +1,68 @@
+// Transport configuration with defaults. Everything a connection needs from
+// outside (crypto, randomness) is injected here.
+import type { CryptoProvider } from './crypto.ts';
+import type { Random } from './random.ts';
+import { DEFAULT_LIMITS, type StreamLimits } from './streams/streams.ts';
+import type { CongestionFactory } from './congestion/types.ts';
+import { NewReno } from './congestion/new-reno.ts';
+import { Cubic } from './congestion/cubic.ts';
+
+export interface TransportConfig {
+  crypto: CryptoProvider;
+  random: Random;
+  limits: StreamLimits;
+  congestion: CongestionFactory;
+  /** Initial congestion window, packets. */
+  initialWindowPackets: number;
+  initialRttMs: number;
+  maxAckDelayMs: number;
+  /** ACK after this many ack-eliciting packets. */
+  ackFrequency: number;
+  idleTimeoutMs: number;
+  /** Send a PING when nothing was sent for this long (0 = off). */
+  keepAliveMs: number;
+  /** Initial (and minimum) UDP payload size. */
+  initialMtu: number;
+  /** Upper bound for path MTU discovery (= initialMtu disables probing). */
+  maxUdpPayload: number;
+  pacing: boolean;
+  /** Per-stream bytes buffered (unacked) before the stream reports backpressure. */
+  sendBufferBytes: number;
+  /** Unreliable datagrams queued at most (oldest dropped). */
+  maxDatagramQueue: number;
+  /** Server: require a Retry round trip (stateless address validation). */
+  retry: boolean;
+  /** Server: secret for Retry tokens (>= 16 bytes). */
+  tokenSecret?: Uint8Array;
+  /** Retry token lifetime. */
+  tokenLifetimeMs: number;
+}
+
+export const congestionControllers: Record<string, CongestionFactory> = {
+  newreno: (mtu) => new NewReno(mtu),
+  cubic: (mtu) => new Cubic(mtu),
+  /** for tests: a window so large that only flow control limits sending */
+  unlimited: (mtu) => ({ name: 'unlimited', onSent() {}, onAck() {}, onCongestionEvent() {}, window: () => 1e9 + mtu }),
+};
+
+export function makeConfig(c: Partial<TransportConfig> & Pick<TransportConfig, 'crypto' | 'random'>): TransportConfig {
+  const iw = c.initialWindowPackets ?? 10;
+  return {
+    congestion: (mtu) => new Cubic(mtu, iw),
+    initialWindowPackets: 10,
+    initialRttMs: 333,
+    maxAckDelayMs: 25,
+    ackFrequency: 2,
+    idleTimeoutMs: 30_000,
+    keepAliveMs: 0,
+    initialMtu: 1200,
+    maxUdpPayload: 1452,
+    pacing: true,
+    sendBufferBytes: 1 << 20,
+    maxDatagramQueue: 64,
+    retry: false,
+    tokenLifetimeMs: 10_000,
+    ...c,
+    limits: { ...DEFAULT_LIMITS, ...c.limits },
+  };
+}

@@ -1,0 +1,19 @@
+// The congestion-control policy interface (quinn-proto style). The connection
+// calls `onSent` for every in-flight packet, `onAck` per newly acknowledged
+// in-flight packet, `onCongestionEvent` once per loss signal, and never sends
+// an ack-eliciting packet while bytesInFlight >= window().
+import type { Millis } from '../../wire/socket.ts';
+
+export interface CongestionController {
+  onSent(now: Millis, bytes: number): void;
+  onAck(now: Millis, sentTime: Millis, bytes: number, rttMs: number): void;
+  /** A packet sent at `sentTime` was lost. `persistent`: persistent congestion (RFC 9002 §7.6). */
+  onCongestionEvent(now: Millis, sentTime: Millis, persistent: boolean): void;
+  /** New path MTU (bytes of UDP payload). */
+  onMtuUpdate?(mtu: number): void;
+  /** Congestion window, bytes. */
+  window(): number;
+  readonly name: string;
+}
+
+export type CongestionFactory = (mtu: number) => CongestionController;

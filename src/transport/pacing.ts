@@ -1,0 +1,26 @@
+// Token-bucket pacer: spreads a congestion window over one smoothed RTT at
+// 1.25x the window rate, with a burst of at most `burstPackets` packets.
+// `delayUntil(now, bytes)` returns undefined when a packet may go now, or the
+// time when enough tokens will have accumulated.
+import type { Millis } from '../wire/socket.ts';
+
+export class Pacer {
+  private tokens: number;
+  private last: Millis | undefined;
+  constructor(private burstBytes: number) { this.tokens = burstBytes; }
+
+  private refill(now: Millis, windowBytes: number, rttMs: number): number {
+    const rate = (1.25 * windowBytes) / Math.max(rttMs, 0.001); // bytes per ms
+    if (this.last !== undefined && now > this.last) this.tokens = Math.min(this.burstBytes, this.tokens + rate * (now - this.last));
+    this.last = now;
+    return rate;
+  }
+  setBurst(bytes: number): void { this.burstBytes = bytes; this.tokens = Math.min(this.tokens, bytes); }
+
+  delayUntil(now: Millis, bytes: number, windowBytes: number, rttMs: number): Millis | undefined {
+    const rate = this.refill(now, windowBytes, rttMs);
+    if (this.tokens + 0.5 >= bytes || this.tokens + 0.5 >= this.burstBytes) return undefined;
+    return now + (bytes - this.tokens) / rate;
+  }
+  onSent(bytes: number): void { this.tokens = Math.max(0, this.tokens - bytes); }
+}

@@ -1,0 +1,105 @@
+// Outgoing byte stream with retransmission bookkeeping (used by streams and by
+// the CRYPTO stream). Bytes are kept until acknowledged; lost ranges are
+// re-sent before new data. Offsets are absolute stream offsets.
+import { RangeSet } from '../ranges.ts';
+
+interface Chunk { offset: number; data: Uint8Array }
+
+export class SendBuffer {
+  private chunks: Chunk[] = [];
+  private head = 0;
+  /** Total bytes queued by the application. */
+  written = 0;
+  /** Next offset never sent before. */
+  nextNew = 0;
+  /** Every byte below this offset is acknowledged. */
+  ackedPrefix = 0;
+  private readonly retransmit = new RangeSet();
+  private readonly acked = new RangeSet();
+
+  write(data: Uint8Array): void {
+    if (data.length === 0) return;
+    this.chunks.push({ offset: this.written, data });
+    this.written += data.length;
+  }
+
+  /** Bytes queued and not yet acknowledged. */
+  get unacked(): number { return this.written - this.ackedPrefix; }
+  hasRetransmit(): boolean { return !this.retransmit.isEmpty; }
+  /** Anything to send, given that new data may not go beyond `limit`. */
+  hasPending(limit = Infinity): boolean {
+    return !this.retransmit.isEmpty || this.nextNew < Math.min(this.written, limit);
+  }
+
+  /** Next range to send (lost data first), at most maxLen bytes; new data stops at `limit`. */
+  next(maxLen: number, limit = Infinity): { offset: number; data: Uint8Array; isNew: boolean } | undefined {
+    if (maxLen <= 0) return undefined;
+    const r = this.retransmit.shift(maxLen);
+    if (r) return { offset: r.lo, data: this.read(r.lo, r.hi - r.lo + 1), isNew: false };
+    const end = Math.min(this.written, limit, this.nextNew + maxLen);
+    if (end <= this.nextNew) return undefined;
+    const offset = this.nextNew;
+    this.nextNew = end;
+    return { offset, data: this.read(offset, end - offset), isNew: true };
+  }
+
+  onAck(offset: number, len: number): void {
+    if (len === 0) return;
+    this.acked.add(offset, offset + len - 1);
+    this.retransmit.remove(offset, offset + len - 1);
+    const first = this.acked.ranges[0];
+    if (first && first.lo <= this.ackedPrefix && first.hi + 1 > this.ackedPrefix) {
+      this.ackedPrefix = first.hi + 1;
+      this.acked.remove(0, this.ackedPrefix - 1);
+      this.acked.add(0, this.ackedPrefix - 1); // keep one merged range at the front
+      this.release();
+    }
+  }
+
+  onLost(offset: number, len: number): void {
+    if (len === 0) return;
+    const lo = Math.max(offset, this.ackedPrefix), hi = offset + len - 1;
+    if (hi < lo) return;
+    this.retransmit.add(lo, hi);
+    for (const a of this.acked.ranges) {
+      if (a.lo > hi) break;
+      if (a.hi >= lo) this.retransmit.remove(a.lo, a.hi);
+    }
+  }
+
+  /** Drop everything (stream reset). */
+  clear(): void {
+    this.chunks = []; this.head = 0;
+    this.retransmit.remove(0, Number.MAX_SAFE_INTEGER);
+    this.ackedPrefix = this.nextNew = this.written;
+  }
+
+  private release(): void {
+    while (this.head < this.chunks.length) {
+      const c = this.chunks[this.head];
+      if (c.offset + c.data.length > this.ackedPrefix) break;
+      this.head++;
+    }
+    if (this.head > 64 && this.head * 2 > this.chunks.length) { this.chunks = this.chunks.slice(this.head); this.head = 0; }
+  }
+
+  private read(offset: number, len: number): Uint8Array {
+    let lo = this.head, hi = this.chunks.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.chunks[mid].offset <= offset) lo = mid; else hi = mid - 1;
+    }
+    const c = this.chunks[lo];
+    const start = offset - c.offset;
+    if (start + len <= c.data.length) return c.data.subarray(start, start + len);
+    const out = new Uint8Array(len);
+    let filled = 0, i = lo, pos = start;
+    while (filled < len) {
+      const d = this.chunks[i].data;
+      const n = Math.min(d.length - pos, len - filled);
+      out.set(d.subarray(pos, pos + n), filled);
+      filled += n; i++; pos = 0;
+    }
+    return out;
+  }
+}
