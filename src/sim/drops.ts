@@ -15,6 +15,7 @@ export const DROP_REASONS = [
   'port-unreachable', // no socket bound to the destination port
   'socket-closed',    // send on a closed socket
   'oversize',         // payload larger than a UDP datagram can carry (65,507 bytes)
+  'bad-destination',  // send to something that is not a dotted-quad IPv4 address and port 1..65535
   'nat-no-mapping',   // inbound to a NAT port with no (live) mapping
   'nat-filtered',     // inbound refused by the NAT's filtering behaviour
   'nat-ports-exhausted', // the NAT had no free external port

@@ -7,7 +7,7 @@
 // are looped back without touching a link.
 import { DecodeError } from '../wire/errors.ts';
 import { ipv4ToU32 } from '../wire/ipv4-address.ts';
-import { buildUdpPacket, parseUdpPacket } from '../wire/packet.ts';
+import { buildUdpPacketU32, checkUdpPacket, packetDstPort, packetPayloadLength, packetSrcPort, packetSrcU32 } from '../wire/packet.ts';
 import type { DatagramSocket, UdpAddress } from '../wire/socket.ts';
 import { DROP, dropCounts, newDropCounters, type DropCounts, type DropReason } from './drops.ts';
 import { EventKind } from './event-log.ts';
@@ -84,14 +84,21 @@ export class Host implements SimNode {
     this.ctx.drop(DROP[reason], this.id, EMPTY);
   }
 
-  /** @internal build and route one datagram from a local socket */
-  sendUdp(srcPort: number, to: UdpAddress, payload: Uint8Array): void {
-    const bytes = buildUdpPacket({ address: this.address, port: srcPort }, to, payload, {
+  /** @internal build and route one datagram from a local socket; false if `to.address` is not IPv4 */
+  sendUdp(srcPort: number, to: UdpAddress, payload: Uint8Array): boolean {
+    let dst: number;
+    try {
+      dst = this.ctx.addressU32(to.address);
+    } catch {
+      return false;
+    }
+    const bytes = buildUdpPacketU32(this.addressU32, srcPort, dst, to.port, payload, {
       ttl: DEFAULT_TTL,
       identification: this.ipId,
     });
     this.ipId = (this.ipId + 1) & 0xffff;
     this.sendPacket(bytes);
+    return true;
   }
 
   /** Route a complete IPv4 packet out of this host (also used by traffic generators). */
@@ -122,9 +129,8 @@ export class Host implements SimNode {
       if (taps !== undefined) for (const t of taps) t(ctx.nowMs, bytes);
     }
     this.packetsReceived++;
-    let parsed: ReturnType<typeof parseUdpPacket>;
     try {
-      parsed = parseUdpPacket(bytes);
+      checkUdpPacket(bytes);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       const reason = decodeDropReason(err);
@@ -132,19 +138,21 @@ export class Host implements SimNode {
       ctx.drop(reason, this.id, bytes);
       return;
     }
-    if (parsed.dst.address !== this.address) {
+    if (readDst(bytes) !== this.addressU32) {
       this.drops[DROP['not-for-host']]++;
       ctx.drop(DROP['not-for-host'], this.id, bytes);
       return;
     }
-    const socket = this.sockets.get(parsed.dst.port);
+    const socket = this.sockets.get(packetDstPort(bytes));
     if (socket === undefined) {
       this.drops[DROP['port-unreachable']]++;
       ctx.drop(DROP['port-unreachable'], this.id, bytes);
       return;
     }
     this.datagramsDelivered++;
-    socket.deliver(parsed.src, parsed.payload);
+    const ihl = (bytes[0] & 0x0f) << 2;
+    const from = { address: ctx.addressString(packetSrcU32(bytes)), port: packetSrcPort(bytes) };
+    socket.deliver(from, bytes.subarray(ihl + 8, ihl + 8 + packetPayloadLength(bytes)));
   }
 
   counters(): HostCounters {

@@ -5,7 +5,7 @@
 // give the same event log digest. Topology (links, routes, impairments) may change
 // between or during runs (`at(timeMs, fn)`).
 import type { Clock, Millis, TimerHandle } from '../wire/socket.ts';
-import { u32ToIpv4 } from '../wire/ipv4-address.ts';
+import { ipv4ToU32, u32ToIpv4 } from '../wire/ipv4-address.ts';
 import { Capture, type CaptureOptions } from './capture.ts';
 import { DROP_REASONS, dropCounts, newDropCounters, type DropCounts } from './drops.ts';
 import { EventKind, EventLog } from './event-log.ts';
@@ -17,6 +17,14 @@ import type { NatBehavior, NatCounters } from './nat-table.ts';
 import { createRng, type Rng } from './rng.ts';
 import { Router } from './router.ts';
 import type { SimContext, SimNode } from './types.ts';
+
+/** Cancellable handle of one scheduled callback (a class, so no closure per timer). */
+class SimTimer implements TimerHandle {
+  constructor(private readonly queue: EventQueue, private readonly slot: number, private readonly gen: number) {}
+  cancel(): void {
+    this.queue.cancel(this.slot, this.gen);
+  }
+}
 
 export interface NetworkOptions {
   /** RNG seed (default 1). */
@@ -61,6 +69,7 @@ export class Network implements SimContext {
   private now = 0;
   private ids = 0;
   private readonly addrCache = new Map<number, string>();
+  private readonly textCache = new Map<string, number>();
   private autoRoutes: { table: { remove(p: string): boolean }; prefix: string }[] = [];
   private readonly runTimer = (arg: unknown) => (arg as () => void)();
 
@@ -70,8 +79,7 @@ export class Network implements SimContext {
     setTimer: (atMs: Millis, callback: () => void): TimerHandle => {
       const at = atMs > this.now ? atMs : this.now;
       const slot = this.queue.push(at, this.runTimer, callback);
-      const gen = this.queue.generation(slot);
-      return { cancel: () => this.queue.cancel(slot, gen) };
+      return new SimTimer(this.queue, slot, this.queue.generation(slot));
     },
   };
 
@@ -94,9 +102,20 @@ export class Network implements SimContext {
     let s = this.addrCache.get(addr);
     if (s === undefined) {
       s = u32ToIpv4(addr);
+      if (this.addrCache.size >= 65_536) this.addrCache.clear();
       this.addrCache.set(addr, s);
     }
     return s;
+  }
+
+  addressU32(text: string): number {
+    let n = this.textCache.get(text);
+    if (n === undefined) {
+      n = ipv4ToU32(text);
+      if (this.textCache.size >= 65_536) this.textCache.clear();
+      this.textCache.set(text, n);
+    }
+    return n;
   }
 
   drop(reason: number, entityId: number, bytes: Uint8Array): void {

@@ -35,10 +35,20 @@ export function formatPrefix(p: Prefix): string {
   return `${u32ToIpv4(p.addr)}/${p.len}`;
 }
 
+const CACHE_SIZE = 1024;
+
 export class RoutingTable<T> {
   private readonly byLen: (Map<number, T> | undefined)[] = new Array(33).fill(undefined);
   /** Present prefix lengths, most specific first. */
   private lens: number[] = [];
+  /** Direct-mapped cache of recent lookups (addr -> target), cleared on every change. */
+  private readonly cacheKeys = new Float64Array(CACHE_SIZE).fill(-1);
+  private readonly cacheTargets: (T | undefined)[] = new Array(CACHE_SIZE).fill(undefined);
+
+  private clearCache(): void {
+    this.cacheKeys.fill(-1);
+    this.cacheTargets.fill(undefined);
+  }
 
   add(prefix: string | Prefix, target: T): void {
     const p = typeof prefix === 'string' ? parsePrefix(prefix) : prefix;
@@ -49,6 +59,7 @@ export class RoutingTable<T> {
       this.lens = [...this.lens, p.len].sort((a, b) => b - a);
     }
     m.set((p.addr & MASKS[p.len]) >>> 0, target);
+    this.clearCache();
   }
 
   /** Remove a route; returns whether it existed. */
@@ -57,6 +68,7 @@ export class RoutingTable<T> {
     const m = this.byLen[p.len];
     if (m === undefined) return false;
     const had = m.delete((p.addr & MASKS[p.len]) >>> 0);
+    this.clearCache();
     if (m.size === 0) {
       this.byLen[p.len] = undefined;
       this.lens = this.lens.filter((l) => l !== p.len);
@@ -72,13 +84,21 @@ export class RoutingTable<T> {
   }
 
   lookup(addr: number): T | undefined {
+    const slot = (addr ^ (addr >>> 10) ^ (addr >>> 20)) & (CACHE_SIZE - 1);
+    if (this.cacheKeys[slot] === addr) return this.cacheTargets[slot];
     const lens = this.lens;
+    let found: T | undefined;
     for (let i = 0; i < lens.length; i++) {
       const len = lens[i];
       const t = this.byLen[len]!.get((addr & MASKS[len]) >>> 0);
-      if (t !== undefined) return t;
+      if (t !== undefined) {
+        found = t;
+        break;
+      }
     }
-    return undefined;
+    this.cacheKeys[slot] = addr;
+    this.cacheTargets[slot] = found;
+    return found;
   }
 
   has(prefix: string | Prefix): boolean {

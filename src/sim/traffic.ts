@@ -28,13 +28,20 @@ export function latencyStats(samples: number[]): LatencyStats | undefined {
   };
 }
 
-function writeProbe(size: number, flowId: number, seq: number, nowMs: number): Uint8Array {
-  const buf = new Uint8Array(Math.max(PROBE_HEADER_BYTES, size));
-  const dv = new DataView(buf.buffer);
-  dv.setUint32(0, flowId);
-  dv.setUint32(4, seq);
-  dv.setFloat64(8, nowMs);
-  return buf;
+/** A reusable probe buffer: send() copies the payload, so one buffer per generator suffices. */
+class ProbeWriter {
+  readonly buf: Uint8Array;
+  private readonly dv: DataView;
+  constructor(size: number) {
+    this.buf = new Uint8Array(Math.max(PROBE_HEADER_BYTES, size));
+    this.dv = new DataView(this.buf.buffer);
+  }
+  write(flowId: number, seq: number, nowMs: number): Uint8Array {
+    this.dv.setUint32(0, flowId);
+    this.dv.setUint32(4, seq);
+    this.dv.setFloat64(8, nowMs);
+    return this.buf;
+  }
 }
 
 function readProbe(bytes: Uint8Array): { flowId: number; seq: number; sentMs: number } | undefined {
@@ -94,18 +101,25 @@ export interface ConstantRateOptions {
 export class ConstantRateFlow {
   sent = 0;
   private timer: { cancel(): void } | undefined;
+  private readonly probe: ProbeWriter;
 
   constructor(private readonly clock: Clock, private readonly socket: DatagramSocket, private readonly to: UdpAddress,
     private readonly opts: ConstantRateOptions) {
+    this.probe = new ProbeWriter(opts.sizeBytes);
     if (!(opts.ratePps > 0 && opts.ratePps <= 1_000_000)) throw new RangeError(`flow ${opts.flowId}: ratePps must be in (0, 1e6], got ${opts.ratePps}`);
-    this.timer = clock.setTimer(opts.startMs, () => this.tick(opts.startMs));
+    this.nextMs = opts.startMs;
+    this.tickFn = () => this.tick();
+    this.timer = clock.setTimer(opts.startMs, this.tickFn);
   }
 
-  private tick(atMs: number): void {
-    if (atMs >= this.opts.stopMs) return;
-    this.socket.send(this.to, writeProbe(this.opts.sizeBytes, this.opts.flowId, this.sent++, this.clock.now()));
-    const next = this.opts.startMs + (this.sent * 1000) / this.opts.ratePps;
-    this.timer = this.clock.setTimer(next, () => this.tick(next));
+  private nextMs: number;
+  private readonly tickFn: () => void;
+
+  private tick(): void {
+    if (this.nextMs >= this.opts.stopMs) return;
+    this.socket.send(this.to, this.probe.write(this.opts.flowId, this.sent++, this.clock.now()));
+    this.nextMs = this.opts.startMs + (this.sent * 1000) / this.opts.ratePps;
+    this.timer = this.clock.setTimer(this.nextMs, this.tickFn);
   }
 
   stop(): void {
@@ -140,9 +154,11 @@ export class Pinger {
   readonly rttsMs: number[] = [];
   private readonly seen = new Set<number>();
   private timer: { cancel(): void } | undefined;
+  private readonly probe: ProbeWriter;
 
   constructor(private readonly clock: Clock, private readonly socket: DatagramSocket, private readonly to: UdpAddress,
     private readonly opts: { flowId: number; intervalMs: number; sizeBytes: number; startMs: number; stopMs: number }) {
+    this.probe = new ProbeWriter(opts.sizeBytes);
     if (!(opts.intervalMs > 0)) throw new RangeError(`ping ${opts.flowId}: intervalMs must be > 0`);
     socket.onDatagram((_from, bytes) => {
       const p = readProbe(bytes);
@@ -151,14 +167,19 @@ export class Pinger {
       this.replies++;
       if (this.rttsMs.length < MAX_SAMPLES) this.rttsMs.push(this.clock.now() - p.sentMs);
     });
-    this.timer = clock.setTimer(opts.startMs, () => this.tick(opts.startMs));
+    this.nextMs = opts.startMs;
+    this.tickFn = () => this.tick();
+    this.timer = clock.setTimer(opts.startMs, this.tickFn);
   }
 
-  private tick(atMs: number): void {
-    if (atMs >= this.opts.stopMs) return;
-    this.socket.send(this.to, writeProbe(this.opts.sizeBytes, this.opts.flowId, this.sent++, this.clock.now()));
-    const next = atMs + this.opts.intervalMs;
-    this.timer = this.clock.setTimer(next, () => this.tick(next));
+  private nextMs: number;
+  private readonly tickFn: () => void;
+
+  private tick(): void {
+    if (this.nextMs >= this.opts.stopMs) return;
+    this.socket.send(this.to, this.probe.write(this.opts.flowId, this.sent++, this.clock.now()));
+    this.nextMs += this.opts.intervalMs;
+    this.timer = this.clock.setTimer(this.nextMs, this.tickFn);
   }
 
   stop(): void {

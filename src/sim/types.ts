@@ -27,6 +27,8 @@ export interface SimContext {
   nextId(): number;
   /** Dotted quad for a u32 address (cached). */
   addressString(addr: number): string;
+  /** u32 for a dotted quad (cached); throws the wire DecodeError for bad text. */
+  addressU32(text: string): number;
   /** Observers (pcap captures) of a node; called on every packet a node sends or receives. */
   readonly nodeTaps: Map<number, ((timeMs: number, bytes: Uint8Array) => void)[]>;
 }

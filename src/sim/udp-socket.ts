@@ -12,7 +12,7 @@ export const MAX_UDP_PAYLOAD = 65_507;
 export interface SocketCounters {
   sent: number;
   received: number;
-  /** Sends refused: closed socket or oversize payload. */
+  /** Sends refused: closed socket, oversize payload, or a destination that is not IPv4:1..65535. */
   dropped: number;
 }
 
@@ -41,8 +41,13 @@ export class SimUdpSocket implements DatagramSocket {
       this.host.countSendDrop('oversize');
       return;
     }
+    const port = to.port;
+    if (!(Number.isInteger(port) && port >= 1 && port <= 65535) || !this.host.sendUdp(this.local.port, to, bytes)) {
+      this.counters.dropped++;
+      this.host.countSendDrop('bad-destination');
+      return;
+    }
     this.counters.sent++;
-    this.host.sendUdp(this.local.port, to, bytes);
   }
 
   onDatagram(handler: DatagramHandler): void {

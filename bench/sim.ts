@@ -1,0 +1,90 @@
+// `npm run bench:sim`: simulated packet-hop events per second (one core) on a
+// 1,000-host topology, printed as JSON. A hop event = one packet arriving at the far
+// end of one link (counted from link counters). Topology: 9 NATed sites of 100 hosts
+// (private 192.0.2.0/24 behind NATs 198.51.100.1-9) and 1 public site of 100 echo
+// servers (203.0.113.0/24), joined by a core router: 11 routers, 9 NATs, 1,019 links.
+// Every private host pings a server at `--pps` for `--seconds` of virtual time:
+// 10 hops per round trip (host, site router, NAT, core, server router, and back).
+// Options: --seconds N (default 4), --pps N (default 50), --warmup N (default 1).
+import { Network, type Host } from '../src/sim/index.ts';
+import { Pinger, startEcho } from '../src/sim/traffic.ts';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : def;
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
+  return v;
+}
+
+function build(seed: number, seconds: number, pps: number) {
+  const net = new Network({ seed, log: false });
+  const core = net.addRouter('core');
+  const pub = net.addRouter('public');
+  net.connect(pub, core, { latencyMs: 5, bandwidthBps: 10e9 });
+  const servers: Host[] = [];
+  for (let i = 0; i < 100; i++) {
+    const s = net.addHost(`server${i}`, `203.0.113.${10 + i}`);
+    net.connect(s, pub, { latencyMs: 0.5, bandwidthBps: 1e9 });
+    startEcho(s.bindUdp(7));
+    servers.push(s);
+  }
+  const clients: Host[] = [];
+  for (let site = 0; site < 9; site++) {
+    const r = net.addRouter(`site${site}`);
+    const nat = net.addNat(`nat${site}`, { externalAddress: `198.51.100.${site + 1}`, mapping: 'endpoint-independent', filtering: 'address-and-port-dependent' });
+    net.connect(r, nat.inside, { latencyMs: 0.2, bandwidthBps: 10e9 });
+    net.connect(nat.outside, core, { latencyMs: 10 + site, jitterMs: 1, bandwidthBps: 1e9, lossRate: 0.001 });
+    for (let i = 0; i < 100; i++) {
+      const h = net.addHost(`h${site}-${i}`, `192.0.2.${10 + i}`);
+      net.connect(h, r, { latencyMs: 0.5, bandwidthBps: 100e6 });
+      clients.push(h);
+    }
+  }
+  net.autoRoute();
+  const stopMs = seconds * 1000;
+  clients.forEach((h, i) => {
+    const server = servers[(i * 7) % servers.length];
+    new Pinger(net.clock, h.bindUdp(), { address: server.address, port: 7 }, {
+      flowId: i, intervalMs: 1000 / pps, sizeBytes: 100, startMs: (i % 100) / pps / 100 * 1000, stopMs,
+    });
+  });
+  return { net, stopMs, hosts: servers.length + clients.length };
+}
+
+function hops(net: Network): number {
+  let n = 0;
+  for (const l of net.links.values()) n += l.aToB.delivered + l.bToA.delivered;
+  return n;
+}
+
+const seconds = arg('seconds', 4);
+const pps = arg('pps', 50);
+const warmup = arg('warmup', 1);
+
+// Warm-up run (JIT), not measured.
+{
+  const { net, stopMs } = build(1, warmup, pps);
+  net.run(stopMs + 1000);
+}
+
+const { net, stopMs, hosts } = build(2, seconds, pps);
+const t0 = process.hrtime.bigint();
+net.run(stopMs + 1000);
+const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+const hopEvents = hops(net);
+const s = net.summary();
+console.log(JSON.stringify({
+  benchmark: 'sim',
+  topology: { hosts, routers: net.routers.size, nats: net.nats.size, links: net.links.size },
+  simulatedMs: stopMs + 1000,
+  packetsSent: s.packetsSent,
+  datagramsDelivered: s.datagramsDelivered,
+  drops: s.drops,
+  hopEvents,
+  events: s.events,
+  wallMs: Math.round(wallMs),
+  hopEventsPerSec: Math.round(hopEvents / (wallMs / 1000)),
+  eventsPerSec: Math.round(s.events / (wallMs / 1000)),
+  goalHopEventsPerSec: 1_000_000,
+  node: process.version,
+}, null, 2));
