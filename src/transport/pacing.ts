@@ -1,17 +1,20 @@
 // Token-bucket pacer: spreads a congestion window over one smoothed RTT at
 // 1.25x the window rate, with a burst of at most `burstPackets` packets.
 // `delayUntil(now, bytes)` returns undefined when a packet may go now, or the
-// time when enough tokens will have accumulated.
+// time when enough tokens will have accumulated. The bucket also holds at
+// least `granularityMs` worth of sending, so that a driver whose timers fire
+// at 1 ms granularity still reaches the full rate.
 import type { Millis } from '../wire/socket.ts';
 
 export class Pacer {
   private tokens: number;
   private last: Millis | undefined;
-  constructor(private burstBytes: number) { this.tokens = burstBytes; }
+  constructor(private burstBytes: number, private readonly granularityMs = 2) { this.tokens = burstBytes; }
 
   private refill(now: Millis, windowBytes: number, rttMs: number): number {
     const rate = (1.25 * windowBytes) / Math.max(rttMs, 0.001); // bytes per ms
-    if (this.last !== undefined && now > this.last) this.tokens = Math.min(this.burstBytes, this.tokens + rate * (now - this.last));
+    const cap = Math.max(this.burstBytes, rate * this.granularityMs);
+    if (this.last !== undefined && now > this.last) this.tokens = Math.min(cap, this.tokens + rate * (now - this.last));
     this.last = now;
     return rate;
   }

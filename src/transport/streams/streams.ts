@@ -137,6 +137,7 @@ export class Streams {
     if (!s) return;
     const r = s.recv!;
     const end = f.offset + f.data.length;
+    const wasReadable = r.buf.readable() || this.finReadable(r);
     if (r.finalSize !== undefined && (end > r.finalSize || (f.fin && end !== r.finalSize))) throw new TransportError(ErrorCode.FINAL_SIZE_ERROR, `stream ${f.id} data beyond final size`, 0x08);
     if (f.fin) {
       if (end < r.buf.highest) throw new TransportError(ErrorCode.FINAL_SIZE_ERROR, `stream ${f.id} final size below received data`, 0x08);
@@ -144,7 +145,6 @@ export class Streams {
     }
     if (end > r.maxData) throw new TransportError(ErrorCode.FLOW_CONTROL_ERROR, `stream ${f.id}: offset ${end} beyond MAX_STREAM_DATA ${r.maxData}`, 0x08);
     if (r.reset !== undefined) return;
-    const wasReadable = r.buf.readable() || this.finReadable(r);
     const grew = r.buf.insert(f.offset, f.data);
     this.recvData += grew;
     if (this.recvData > this.localMaxData) throw new TransportError(ErrorCode.FLOW_CONTROL_ERROR, `connection data ${this.recvData} beyond MAX_DATA ${this.localMaxData}`, 0x08);
@@ -304,8 +304,8 @@ export class Streams {
     }
     for (const s of this.streams.values()) {
       if (s.recv?.maxDataPending) { s.recv.maxDataPending = false; out.push({ type: 'max_stream_data', id: s.id, max: s.recv.maxData }); }
-      if (s.recv?.stopSending?.pending) { s.recv.stopSending.pending = false; out.push({ type: 'stop_sending', id: s.id, code: s.recv.stopSending.code }); }
       if (s.send?.reset?.pending) { s.send.reset.pending = false; out.push({ type: 'reset_stream', id: s.id, code: s.send.reset.code, finalSize: s.send.buf.written }); }
+      if (s.recv?.stopSending?.pending) { s.recv.stopSending.pending = false; out.push({ type: 'stop_sending', id: s.id, code: s.recv.stopSending.code }); }
     }
     return out;
   }

@@ -1,0 +1,220 @@
+// Public transport API: an endpoint on a DatagramSocket + Clock; connect /
+// accept; streams as Node Duplex streams with backpressure in both directions
+// (a full send buffer holds the write callback; unread data holds back the
+// peer through flow control); unreliable datagrams; close / reset with
+// reasons. Works over real UDP (bindUdp + realClock) or the simulator.
+import { Duplex } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import type { Clock, DatagramSocket, UdpAddress } from '../wire/socket.ts';
+import { Driver } from '../datagram/driver.ts';
+import { Endpoint, type EndpointOptions } from './endpoint.ts';
+import type { Connection, ConnectionEvent } from './connection.ts';
+import { isServerInitiated, isUni } from './streams/streams.ts';
+
+export interface TransportOptions extends Omit<EndpointOptions, 'random'> {
+  socket: DatagramSocket;
+  clock: Clock;
+  random: EndpointOptions['random'];
+}
+
+export class TransportError extends Error {
+  constructor(message: string, readonly code: number, readonly remote: boolean) { super(message); this.name = 'TransportClosedError'; }
+}
+
+/** An endpoint bound to a socket: `connect()` and, with `server: true`, 'connection' events. */
+export class TransportEndpoint extends EventEmitter<{ connection: [TransportConnection] }> {
+  readonly endpoint: Endpoint;
+  readonly driver: Driver;
+  private readonly conns = new Map<Connection, TransportConnection>();
+
+  constructor(opts: TransportOptions) {
+    super();
+    this.endpoint = new Endpoint(opts);
+    this.driver = new Driver(this.endpoint, opts.socket, opts.clock);
+    this.driver.afterInput = () => this.dispatch();
+  }
+
+  get local(): UdpAddress { return this.driver.socket.local; }
+
+  /** Connect; resolves once the handshake gave us keys (1 RTT), rejects if the connection closes first. */
+  connect(to: UdpAddress, opts: { serverStatic?: Uint8Array } = {}): Promise<TransportConnection> {
+    const conn = this.endpoint.connect(this.driver.clock.now(), to, opts);
+    const tc = new TransportConnection(this, conn);
+    this.conns.set(conn, tc);
+    const p = new Promise<TransportConnection>((resolve, reject) => {
+      tc.once('connected', () => resolve(tc));
+      tc.once('close', (err) => reject(err ?? new Error('closed')));
+    });
+    this.driver.wake();
+    return p;
+  }
+
+  private dispatch(): void {
+    for (let e = this.endpoint.pollEvent(); e; e = this.endpoint.pollEvent()) {
+      const tc = new TransportConnection(this, e.connection);
+      this.conns.set(e.connection, tc);
+      tc.once('connected', () => this.emit('connection', tc));
+    }
+    for (const [conn, tc] of this.conns) {
+      tc.dispatch();
+      if (conn.isClosed) this.conns.delete(conn);
+    }
+  }
+
+  /** Close every connection (with the given reason) and the socket. */
+  close(reason = 'endpoint closed'): void {
+    for (const tc of this.conns.values()) tc.close(0, reason);
+    this.driver.wake();
+    this.driver.close();
+  }
+}
+
+export class TransportConnection extends EventEmitter<{
+  connected: [];
+  stream: [TransportStream];
+  datagram: [Uint8Array];
+  close: [TransportError | undefined];
+  path: [UdpAddress];
+}> {
+  private readonly streams = new Map<number, TransportStream>();
+  private readonly openWaiters: { bidi: boolean; resolve: (s: TransportStream) => void }[] = [];
+  closed = false;
+
+  constructor(readonly owner: TransportEndpoint, readonly conn: Connection) { super(); }
+
+  get remote(): UdpAddress { return this.conn.remote; }
+  get peerStatic(): Uint8Array | undefined { return this.conn.peerStatic; }
+
+  wake(): void { this.owner.driver.wake(); }
+  now(): number { return this.owner.driver.clock.now(); }
+
+  /** Open a stream (waits for stream credit from the peer if needed). */
+  openStream(opts: { bidi?: boolean } = {}): Promise<TransportStream> {
+    const bidi = opts.bidi ?? true;
+    if (this.closed) return Promise.reject(new Error('connection closed'));
+    const id = this.conn.openStream(bidi);
+    if (id !== undefined) return Promise.resolve(this.attach(id));
+    return new Promise((resolve) => this.openWaiters.push({ bidi, resolve }));
+  }
+
+  /** Queue an unreliable datagram; false if too large for one packet. */
+  sendDatagram(data: Uint8Array): boolean {
+    const ok = this.conn.sendDatagram(data);
+    this.wake();
+    return ok;
+  }
+
+  close(code = 0, reason = ''): void {
+    if (this.closed) return;
+    this.conn.close(this.now(), code, reason);
+    this.wake();
+  }
+
+  private attach(id: number): TransportStream {
+    const s = new TransportStream(this, id);
+    this.streams.set(id, s);
+    return s;
+  }
+
+  /** Drain connection events into stream / connection events. */
+  dispatch(): void {
+    for (let e = this.conn.pollEvent(); e; e = this.conn.pollEvent()) this.onEvent(e);
+    while (this.openWaiters.length) {
+      const w = this.openWaiters[0];
+      const id = this.conn.openStream(w.bidi);
+      if (id === undefined) break;
+      this.openWaiters.shift();
+      w.resolve(this.attach(id));
+    }
+  }
+
+  private onEvent(e: ConnectionEvent): void {
+    switch (e.type) {
+      case 'connected': this.emit('connected'); return;
+      case 'stream_opened': { const s = this.attach(e.id); this.emit('stream', s); s.pull(); return; }
+      case 'stream_readable': this.streams.get(e.id)?.pull(); return;
+      case 'stream_writable': this.streams.get(e.id)?.unblock(); return;
+      case 'stream_reset': this.streams.get(e.id)?.destroy(new Error(`stream ${e.id} reset by peer (code ${e.code})`)); return;
+      case 'stream_stop_sending': this.streams.get(e.id)?.destroy(new Error(`stream ${e.id}: peer stopped reading (code ${e.code})`)); return;
+      case 'datagram': this.emit('datagram', e.data); return;
+      case 'path_validated': this.emit('path', e.address); return;
+      case 'closed': {
+        this.closed = true;
+        const err = e.code === 0 && e.app ? undefined : new TransportError(`connection closed${e.remote ? ' by peer' : ''}: ${e.reason || 'no reason'} (code 0x${e.code.toString(16)})`, e.code, e.remote);
+        for (const s of this.streams.values()) if (!s.destroyed) s.destroy(err ?? new Error('connection closed'));
+        this.emit('close', err);
+        return;
+      }
+    }
+  }
+
+  forget(id: number): void { this.streams.delete(id); }
+}
+
+/** One stream as a Node Duplex. Local uni streams are write-only, peer uni streams read-only. */
+export class TransportStream extends Duplex {
+  private pendingWrite: (() => void) | undefined;
+  private reading = false;
+
+  constructor(private readonly tc: TransportConnection, readonly id: number) {
+    const local = isServerInitiated(id) === (tc.conn.side === 'server');
+    super({
+      allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024,
+      readable: !isUni(id) || !local, writable: !isUni(id) || local,
+    });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.tc.closed) { cb(new Error('connection closed')); return; }
+    this.tc.conn.write(this.id, new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
+    if (this.tc.conn.writeBlocked(this.id)) this.pendingWrite = () => cb();
+    else cb();
+    this.tc.wake();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.tc.closed) { cb(new Error('connection closed')); return; }
+    this.tc.conn.finish(this.id);
+    this.tc.wake();
+    cb();
+  }
+
+  override _read(): void {
+    this.reading = true;
+    this.pull();
+  }
+
+  /** Move readable bytes from the connection into the stream while Node wants more. */
+  pull(): void {
+    if (!this.reading || this.destroyed) return;
+    let consumed = false;
+    for (;;) {
+      const d = this.tc.conn.read(this.id);
+      if (d === undefined) break;
+      consumed = true;
+      if (d === null) { this.reading = false; this.push(null); break; }
+      if (!this.push(d)) { this.reading = false; break; }
+    }
+    if (consumed) this.tc.wake(); // window updates
+  }
+
+  unblock(): void {
+    const w = this.pendingWrite;
+    this.pendingWrite = undefined;
+    w?.();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (!this.tc.closed) {
+      if (err) { this.tc.conn.resetStream(this.id, 1); this.tc.conn.stopSending(this.id, 1); }
+      this.tc.wake();
+    }
+    this.tc.forget(this.id);
+    cb(err);
+  }
+}
+
+/** Convenience: an endpoint over a socket and clock. */
+export function createTransport(opts: TransportOptions): TransportEndpoint {
+  return new TransportEndpoint(opts);
+}
