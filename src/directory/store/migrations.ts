@@ -64,6 +64,16 @@ const migrations: Record<string, Migration> = {
       for (const t of ['supernodes', 'presence', 'contacts', 'devices', 'tokens', 'users']) await db.schema.dropTable(t).execute();
     },
   },
+  '0002_contacts_updated_at': {
+    // Last-Modified of a contact list must move forward even when a contact is
+    // removed, so each user keeps the time of the last change to their list.
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('users').addColumn('contacts_updated_at', 'bigint', (c) => c.notNull().defaultTo(0)).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('users').dropColumn('contacts_updated_at').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

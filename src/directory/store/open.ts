@@ -61,7 +61,13 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
-  const migrator = new Migrator({ db, provider: migrationProvider });
+  // Kysely looks for its migration tables across all schemas unless told which
+  // one; name it, or a migration table in another schema would be mistaken for ours.
+  let migrationTableSchema: string | undefined;
+  if (engine === 'postgres') {
+    migrationTableSchema = opts.schema ?? (await sql<{ s: string }>`select current_schema() as s`.execute(db)).rows[0]?.s;
+  }
+  const migrator = new Migrator({ db, provider: migrationProvider, ...(migrationTableSchema ? { migrationTableSchema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     await db.destroy();

@@ -9,6 +9,8 @@ export interface UsersTable {
   password_hash: string;
   created_at: number;
   updated_at: number;
+  /** Time of the last change to this user's contact list (migration 0002). */
+  contacts_updated_at: number;
 }
 
 export interface TokensTable {

@@ -8,7 +8,7 @@ import { sql, type Kysely } from 'kysely';
 import type { ContactState, Database } from './schema.ts';
 import { newId } from '../ids.ts';
 
-export interface UserRow { id: string; username: string; password_hash: string; created_at: number; updated_at: number }
+export interface UserRow { id: string; username: string; password_hash: string; created_at: number; updated_at: number; contacts_updated_at: number }
 export interface DeviceRow { id: string; user_id: string; name: string; x25519: string; ed25519: string | null; created_at: number }
 export interface Candidate { kind: 'host' | 'srflx' | 'relay'; address: string; port: number }
 export interface NatBehaviour { mapping: string; filtering: string }
@@ -33,7 +33,7 @@ export class DirectoryStore {
   async createUser(username: string, passwordHash: string, now: number): Promise<string | undefined> {
     const id = newId();
     const r = await this.db.insertInto('users')
-      .values({ id, username, password_hash: passwordHash, created_at: now, updated_at: now })
+      .values({ id, username, password_hash: passwordHash, created_at: now, updated_at: now, contacts_updated_at: now })
       .onConflict((oc) => oc.column('username').doNothing())
       .executeTakeFirst();
     return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1 ? id : undefined;
@@ -140,6 +140,7 @@ export class DirectoryStore {
       const drop = async (o: string, p: string) => { await trx.deleteFrom('contacts').where('owner_id', '=', o).where('peer_id', '=', p).execute(); };
       const mine = await get(ownerId, peerId);
       const theirs = await get(peerId, ownerId);
+      await trx.updateTable('users').set({ contacts_updated_at: now }).where('id', 'in', [ownerId, peerId]).execute();
       switch (action) {
         case 'request': {
           if (mine === 'accepted' && theirs === 'accepted') return { ok: true, state: 'accepted', notifyPeer: false };

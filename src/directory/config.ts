@@ -1,0 +1,43 @@
+// Tunables of a directory instance, with their defaults. Contract: every field
+// has a safe production default; tests override cost and timing fields only.
+import { DEFAULT_SCRYPT, type ScryptParams } from './password.ts';
+
+export interface DirectoryConfig {
+  /** scrypt cost for new password hashes (default ~100 ms). */
+  scrypt: ScryptParams;
+  /** Bearer token lifetime. */
+  tokenTtlMs: number;
+  /** Presence not refreshed for this long reads as offline. */
+  presenceTtlMs: number;
+  /** A supernode without heartbeat for this long is dropped from lists. */
+  supernodeTtlMs: number;
+  /** Relay ticket lifetime. */
+  ticketTtlMs: number;
+  /** Rendezvous: both sides start punching this long after the request. */
+  punchDelayMs: number;
+  /** Login failures per account / per client address within the window before 429. */
+  loginFailuresPerAccount: number;
+  loginFailuresPerAddress: number;
+  loginWindowMs: number;
+  /** Largest accepted request body. */
+  bodyLimitBytes: number;
+  /** Value of the Server header. */
+  serverName: string;
+  /** Log one line per HTTP request (info level). */
+  logRequests: boolean;
+}
+
+export const DEFAULT_CONFIG: DirectoryConfig = {
+  scrypt: DEFAULT_SCRYPT,
+  tokenTtlMs: 30 * 24 * 3600_000,
+  presenceTtlMs: 5 * 60_000,
+  supernodeTtlMs: 30_000,
+  ticketTtlMs: 5 * 60_000,
+  punchDelayMs: 300,
+  loginFailuresPerAccount: 5,
+  loginFailuresPerAddress: 20,
+  loginWindowMs: 15 * 60_000,
+  bodyLimitBytes: 16 * 1024,
+  serverName: 'tincan-directory/0.1',
+  logRequests: true,
+};

@@ -1,0 +1,91 @@
+// Builds the directory's Fastify app: JSON routes with schema validation,
+// bearer authentication, uniform JSON errors, Server header, metrics.
+// Contract: every response carries Date, Server, Content-Type and
+// Content-Length (204/304 carry no body, hence no Content-Type/Length, as RFC
+// 9110 requires); validation failures are 400 naming the field; unknown routes
+// 404; bodies over bodyLimitBytes 413. No handler ever logs a body or header.
+import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify';
+import type { Logger } from 'pino';
+import type { AppContext } from './context.ts';
+import { RouteTable, type AuthUser } from './route.ts';
+import { HttpError } from './errors.ts';
+import { accountRoutes } from './routes/accounts.ts';
+import { deviceRoutes } from './routes/devices.ts';
+import { contactRoutes } from './routes/contacts.ts';
+import { presenceRoutes } from './routes/presence.ts';
+import { supernodeRoutes } from './routes/supernodes.ts';
+import { rendezvousRoutes } from './routes/rendezvous.ts';
+import { metaRoutes } from './routes/meta.ts';
+import { tokenHash } from '../ids.ts';
+
+/** Resolves "Bearer <token>" to its user, or undefined. */
+export function makeAuthenticator(ctx: AppContext): (authorization: string | undefined) => Promise<AuthUser | undefined> {
+  return async (authorization) => {
+    const m = /^Bearer ([A-Za-z0-9_-]{16,128})$/.exec(authorization ?? '');
+    if (!m) return undefined;
+    const th = tokenHash(m[1]);
+    const r = await ctx.store.authenticate(th, ctx.now());
+    return r ? { userId: r.userId, username: r.username, tokenHash: th } : undefined;
+  };
+}
+
+export function buildApp(ctx: AppContext, logger: Logger): { app: FastifyInstance; routes: RouteTable } {
+  const app = Fastify({
+    loggerInstance: logger,
+    logController: new LogController({ disableRequestLogging: !ctx.config.logRequests }),
+    bodyLimit: ctx.config.bodyLimitBytes,
+    routerOptions: { maxParamLength: 100 },
+    return503OnClosing: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  }) as unknown as FastifyInstance;
+  const routes = new RouteTable();
+  const authenticate = makeAuthenticator(ctx);
+  const startedAt = ctx.now();
+
+  app.decorateRequest('user', undefined);
+
+  app.addHook('onRequest', async (req) => {
+    if (!req.routeOptions.config.auth) return;
+    const user = await authenticate(req.headers.authorization);
+    if (!user) throw new HttpError(401, 'unauthorized', 'missing, invalid, expired or revoked bearer token', { 'www-authenticate': 'Bearer' });
+    req.user = user;
+  });
+
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('server', ctx.config.serverName);
+    return payload;
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    ctx.metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
+    if (err instanceof HttpError) {
+      for (const [k, v] of Object.entries(err.headers)) reply.header(k, v);
+      return reply.code(err.statusCode).send({ error: err.code, message: err.message });
+    }
+    const status = err.statusCode ?? 500;
+    if (err.validation) return reply.code(400).send({ error: 'bad_request', message: err.message });
+    if (status >= 400 && status < 500) {
+      const code = status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : 'bad_request';
+      return reply.code(status).send({ error: code, message: err.message });
+    }
+    req.log.error({ err: { message: err.message, stack: err.stack } }, 'request failed');
+    return reply.code(500).send({ error: 'internal', message: 'internal error' });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0];
+    return reply.code(404).send({ error: 'not_found', message: `no route ${req.method} ${path.slice(0, 200)}` });
+  });
+
+  accountRoutes(app, routes, ctx);
+  deviceRoutes(app, routes, ctx);
+  contactRoutes(app, routes, ctx);
+  presenceRoutes(app, routes, ctx);
+  supernodeRoutes(app, routes, ctx);
+  rendezvousRoutes(app, routes, ctx);
+  metaRoutes(app, routes, ctx, startedAt);
+  return { app, routes };
+}

@@ -1,0 +1,21 @@
+// Everything a route handler needs, injected once per app (no globals).
+import type { DirectoryStore } from '../store/store.ts';
+import type { Fanout } from '../push/fanout.ts';
+import type { PushHub } from '../push/hub.ts';
+import type { SigningKey } from '../signing-key.ts';
+import type { DirectoryConfig } from '../config.ts';
+import type { Metrics } from '../metrics.ts';
+import type { FailureLimiter } from '../rate-limit.ts';
+
+export interface AppContext {
+  store: DirectoryStore;
+  fanout: Fanout;
+  hub: PushHub;
+  key: SigningKey;
+  config: DirectoryConfig;
+  metrics: Metrics;
+  accountLimiter: FailureLimiter;
+  addressLimiter: FailureLimiter;
+  /** Wall clock, Unix ms (injectable for tests). */
+  now(): number;
+}

@@ -1,0 +1,64 @@
+// Fan-out of push messages to recipients wherever they are connected.
+// Contract: publish(userIds, message) resolves once the message is handed to
+// every instance (local: delivered; Redis: PUBLISHed). LocalFanout serves one
+// instance; RedisFanout serves several instances over one Redis: each
+// instance publishes to CHANNEL and delivers what it receives to its own hub
+// (so a message published through A reaches sockets connected to B).
+import { Redis } from 'ioredis';
+import type { PushHub } from './hub.ts';
+
+export interface Fanout {
+  publish(userIds: readonly string[], message: object): Promise<void>;
+  close(): Promise<void>;
+}
+
+export class LocalFanout implements Fanout {
+  constructor(private readonly hub: PushHub) {}
+  async publish(userIds: readonly string[], message: object): Promise<void> { if (userIds.length) this.hub.deliver(userIds, message); }
+  async close(): Promise<void> {}
+}
+
+export const CHANNEL = 'tincan:directory:push';
+
+interface Envelope { to: string[]; msg: object }
+
+export class RedisFanout implements Fanout {
+  private constructor(private readonly pub: Redis, private readonly sub: Redis) {}
+
+  static async connect(url: string, hub: PushHub, onError: (e: Error) => void, channel = CHANNEL): Promise<RedisFanout> {
+    const opts = { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 2000 };
+    const pub = new Redis(url, opts), sub = new Redis(url, opts);
+    pub.on('error', onError); sub.on('error', onError);
+    try {
+      await Promise.all([pub.connect(), sub.connect()]);
+      await sub.subscribe(channel);
+    } catch (e) {
+      pub.disconnect(); sub.disconnect();
+      throw new Error(`redis ${redactUrl(url)}: ${(e as Error).message}`);
+    }
+    sub.on('message', (_ch: string, text: string) => {
+      let env: Envelope;
+      try { env = JSON.parse(text) as Envelope; } catch { return; }
+      if (Array.isArray(env.to) && env.msg && typeof env.msg === 'object') hub.deliver(env.to.filter((x) => typeof x === 'string'), env.msg);
+    });
+    const f = new RedisFanout(pub, sub);
+    f.channel = channel;
+    return f;
+  }
+
+  private channel = CHANNEL;
+
+  async publish(userIds: readonly string[], message: object): Promise<void> {
+    if (!userIds.length) return;
+    await this.pub.publish(this.channel, JSON.stringify({ to: [...userIds], msg: message } satisfies Envelope));
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([this.sub.quit(), this.pub.quit()]);
+  }
+}
+
+/** URL without its password, for logs and errors. */
+export function redactUrl(url: string): string {
+  try { const u = new URL(url); if (u.password) u.password = '***'; return u.toString(); } catch { return '<invalid url>'; }
+}

@@ -1,0 +1,76 @@
+// The push channel: WebSocket upgrade on GET /v1/push, authenticated with the
+// same bearer token (Authorization header). Optional query `device=<id>` (one
+// of the caller's devices): when that device's last push connection closes,
+// its presence becomes 'offline' and is pushed to contacts.
+// Contract: server -> client JSON text frames only ({ type: 'hello' |
+// 'presence' | 'contact' | 'rendezvous', ... }); client frames are ignored
+// (max 4 KiB); dead connections are found by ping every pingIntervalMs.
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { AppContext } from '../http/context.ts';
+import type { AuthUser } from '../http/route.ts';
+import type { PushConnection } from './hub.ts';
+import { publishPresence } from '../http/routes/presence.ts';
+
+export interface PushServer { close(): Promise<void> }
+
+function refuse(socket: Duplex, status: number, reason: string, extra = ''): void {
+  const body = JSON.stringify({ error: reason.toLowerCase().replace(/ /g, '_'), message: reason });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nDate: ${new Date().toUTCString()}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`);
+}
+
+export function attachPushServer(
+  server: Server, ctx: AppContext,
+  authenticate: (authorization: string | undefined) => Promise<AuthUser | undefined>,
+  onError: (e: unknown) => void,
+  pingIntervalMs = 30_000,
+): PushServer {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
+  const alive = new WeakMap<WebSocket, boolean>();
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname !== '/v1/push') return refuse(socket, 404, 'Not Found');
+      const user = await authenticate(req.headers.authorization);
+      if (!user) return refuse(socket, 401, 'Unauthorized', 'WWW-Authenticate: Bearer\r\n');
+      const deviceId = url.searchParams.get('device') ?? undefined;
+      if (deviceId !== undefined) {
+        const d = /^[0-9a-f]{32}$/.test(deviceId) ? await ctx.store.device(deviceId) : undefined;
+        if (!d || d.user_id !== user.userId) return refuse(socket, 403, 'Forbidden');
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const conn: PushConnection = { userId: user.userId, deviceId, socket: ws };
+        ctx.hub.add(conn);
+        alive.set(ws, true);
+        ws.on('pong', () => alive.set(ws, true));
+        ws.on('error', () => ws.terminate());
+        ws.on('close', () => {
+          if (ctx.hub.remove(conn) && deviceId) {
+            void ctx.store.device(deviceId).then((d) => d && publishPresence(ctx, user, { deviceId, status: 'offline', candidates: [] })).catch(onError);
+          }
+        });
+        ws.send(JSON.stringify({ type: 'hello', username: user.username, deviceId: deviceId ?? null, serverTime: ctx.now() }));
+      });
+    })().catch((e) => { onError(e); socket.destroy(); });
+  });
+
+  const timer = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (!alive.get(ws)) { ws.terminate(); continue; }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, pingIntervalMs);
+  timer.unref();
+
+  return {
+    async close() {
+      clearInterval(timer);
+      for (const ws of wss.clients) ws.close(1001, 'directory shutting down');
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      for (const ws of wss.clients) ws.terminate();
+    },
+  };
+}

@@ -1,0 +1,120 @@
+// Starts one directory instance: database (migrated), signing key, push hub,
+// fan-out (Redis when redisUrl is given), HTTP API and push channel.
+// Contract: resolves once listening; close() stops accepting, ends push
+// connections with 1001, waits for in-flight requests, then closes Redis and
+// the database. Safe to call close() twice.
+import pino, { type Logger, type DestinationStream } from 'pino';
+import { openDatabase, engineOf, type Engine } from './store/open.ts';
+import { DirectoryStore } from './store/store.ts';
+import { DEFAULT_CONFIG, type DirectoryConfig } from './config.ts';
+import { generateSigningKey, loadOrCreateSigningKey, type SigningKey } from './signing-key.ts';
+import { PushHub } from './push/hub.ts';
+import { LocalFanout, RedisFanout, redactUrl, type Fanout } from './push/fanout.ts';
+import { attachPushServer } from './push/socket.ts';
+import { buildApp, makeAuthenticator } from './http/app.ts';
+import { Metrics } from './metrics.ts';
+import { FailureLimiter } from './rate-limit.ts';
+import type { AppContext } from './http/context.ts';
+import type { FastifyInstance } from 'fastify';
+
+export interface DirectoryOptions {
+  /** sqlite file path (or sqlite:path) or postgres:// URL. */
+  databaseUrl: string;
+  /** PostgreSQL schema (tests). */
+  pgSchema?: string;
+  pgPoolSize?: number;
+  /** redis:// URL: enables fan-out across instances. */
+  redisUrl?: string;
+  host?: string;
+  port?: number;
+  /** Signing key, or a key file (created 0600 if missing); default: a fresh in-memory key. */
+  signingKey?: SigningKey;
+  keyFile?: string;
+  config?: Partial<DirectoryConfig>;
+  logger?: Logger;
+  /** Where logs go when no logger is given (default stdout). */
+  logStream?: DestinationStream;
+  logLevel?: string;
+  now?: () => number;
+}
+
+export interface Directory {
+  url: string;
+  host: string;
+  port: number;
+  engine: Engine;
+  publicKey: Uint8Array;
+  app: FastifyInstance;
+  context: AppContext;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/** Log redaction: no password, token or Authorization header ever reaches a log line. */
+export const REDACT_PATHS = [
+  'req.headers.authorization', 'req.headers.cookie', 'headers.authorization',
+  'password', 'oldPassword', 'newPassword', 'token',
+  '*.password', '*.oldPassword', '*.newPassword', '*.token', 'body', '*.body',
+];
+
+export function makeLogger(stream?: DestinationStream, level = 'info'): Logger {
+  return pino({ level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { svc: 'tincan-directory' } }, stream);
+}
+
+export async function startDirectory(opts: DirectoryOptions): Promise<Directory> {
+  const config: DirectoryConfig = { ...DEFAULT_CONFIG, ...opts.config };
+  const logger = opts.logger ?? makeLogger(opts.logStream, opts.logLevel);
+  const now = opts.now ?? Date.now;
+  const key = opts.signingKey ?? (opts.keyFile ? loadOrCreateSigningKey(opts.keyFile) : generateSigningKey());
+  const opened = await openDatabase(opts.databaseUrl, { schema: opts.pgSchema, poolSize: opts.pgPoolSize });
+  const hub = new PushHub();
+  let fanout: Fanout;
+  try {
+    fanout = opts.redisUrl
+      ? await RedisFanout.connect(opts.redisUrl, hub, (e) => logger.warn({ err: e.message }, 'redis error'))
+      : new LocalFanout(hub);
+  } catch (e) {
+    await opened.close();
+    throw e;
+  }
+  const metrics = new Metrics();
+  metrics.gauge('tincan_push_connections', 'Open push (WebSocket) connections on this instance.', () => hub.connections);
+  const ctx: AppContext = {
+    store: new DirectoryStore(opened.db), fanout, hub, key, config, metrics, now,
+    accountLimiter: new FailureLimiter(config.loginFailuresPerAccount, config.loginWindowMs),
+    addressLimiter: new FailureLimiter(config.loginFailuresPerAddress, config.loginWindowMs),
+  };
+  const { app } = buildApp(ctx, logger);
+  const push = attachPushServer(app.server, ctx, makeAuthenticator(ctx), (e) => logger.warn({ err: (e as Error).message }, 'push error'));
+  const purge = setInterval(() => {
+    ctx.store.purgeSupernodes(now() - config.supernodeTtlMs).catch((e: Error) => logger.warn({ err: e.message }, 'supernode purge failed'));
+  }, config.supernodeTtlMs);
+  purge.unref();
+
+  const host = opts.host ?? '127.0.0.1';
+  try {
+    await app.listen({ host, port: opts.port ?? 0 });
+  } catch (e) {
+    clearInterval(purge); await push.close(); await fanout.close(); await opened.close();
+    throw e;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const hostForUrl = host.includes(':') ? `[${host}]` : host;
+  logger.info({ host, port, engine: opened.engine, database: engineOf(opts.databaseUrl) === 'postgres' ? redactUrl(opts.databaseUrl) : opts.databaseUrl, redis: opts.redisUrl ? redactUrl(opts.redisUrl) : null }, 'directory listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://${hostForUrl}:${port}`, host, port, engine: opened.engine, publicKey: key.publicKey, app, context: ctx, logger,
+    close() {
+      closing ??= (async () => {
+        clearInterval(purge);
+        await push.close();
+        await app.close();
+        await fanout.close();
+        await opened.close();
+      })();
+      return closing;
+    },
+  };
+}
