@@ -158,10 +158,9 @@ export class TransportStream extends Duplex {
 
   constructor(private readonly tc: TransportConnection, readonly id: number) {
     const local = isServerInitiated(id) === (tc.conn.side === 'server');
-    super({
-      allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024,
-      readable: !isUni(id) || !local, writable: !isUni(id) || local,
-    });
+    // `readable` / `writable` are Duplex options since Node 15 (missing from @types/node 20's DuplexOptions)
+    const halves = { readable: !isUni(id) || !local, writable: !isUni(id) || local };
+    super({ allowHalfOpen: true, readableHighWaterMark: 256 * 1024, writableHighWaterMark: 256 * 1024, ...halves } as ConstructorParameters<typeof Duplex>[0]);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
