@@ -65,7 +65,7 @@ export class StunServer {
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
       const tid = requestHeaderTransactionId(bytes);
-      return tid ? this.error(STUN_METHOD_BINDING_OR(bytes), tid, 400, 'Bad Request') : undefined;
+      return tid ? this.error(methodOfHeader(bytes), tid, 400, 'Bad Request') : undefined;
     }
     if (msg.fingerprintOffset !== undefined && !verifyStunFingerprint(bytes, msg)) return undefined;
     if (msg.class !== 'request') return undefined;
@@ -109,7 +109,7 @@ function requestHeaderTransactionId(bytes: Uint8Array): Uint8Array | undefined {
 }
 
 /** The method bits of a raw header (used to answer a malformed request in kind). */
-function STUN_METHOD_BINDING_OR(bytes: Uint8Array): number {
+function methodOfHeader(bytes: Uint8Array): number {
   const type = (bytes[0] << 8) | bytes[1];
   return (type & 0x000f) | ((type & 0x00e0) >>> 1) | ((type & 0x3e00) >>> 2);
 }

@@ -1,0 +1,153 @@
+// STUN server: behaviour over an in-memory socket, then real UDP on loopback with our
+// codec as client, and the real Debian client turnutils_stunclient (coturn).
+import { describe, it, expect } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { StunServer, startStunServer } from '../../src/directory/stun-server.ts';
+import { bindUdp } from '../../src/datagram/udp.ts';
+import type { DatagramHandler, DatagramSocket, UdpAddress } from '../../src/wire/socket.ts';
+import { decodeStun, encodeStun, StunAttr, verifyStunFingerprint, type StunMessage } from '../../src/wire/stun.ts';
+import { prng, randomBytes } from '../wire/fixtures.ts';
+
+const TID = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+const CLIENT: UdpAddress = { address: '198.51.100.20', port: 40001 };
+
+/** An in-memory DatagramSocket: records what the server sends. */
+function memorySocket(local: UdpAddress): DatagramSocket & { sent: { to: UdpAddress; bytes: Uint8Array }[]; deliver: DatagramHandler } {
+  let handler: DatagramHandler | undefined;
+  const sent: { to: UdpAddress; bytes: Uint8Array }[] = [];
+  return {
+    local,
+    sent,
+    send: (to, bytes) => sent.push({ to, bytes: bytes.slice() }),
+    onDatagram: (h) => { handler = h; },
+    close: () => { handler = undefined; },
+    deliver: (from, bytes) => handler?.(from, bytes),
+  };
+}
+
+function ask(bytes: Uint8Array): { server: StunServer; replies: StunMessage[]; raw: Uint8Array[] } {
+  const sock = memorySocket({ address: '203.0.113.1', port: 3478 });
+  const server = new StunServer(sock);
+  sock.deliver(CLIENT, bytes);
+  return { server, replies: sock.sent.map((s) => decodeStun(s.bytes)), raw: sock.sent.map((s) => s.bytes) };
+}
+
+describe('StunServer behaviour', () => {
+  it('answers a Binding request with XOR-MAPPED-ADDRESS, RESPONSE-ORIGIN, SOFTWARE and FINGERPRINT', () => {
+    const { replies, raw, server } = ask(encodeStun({ method: 1, class: 'request', transactionId: TID }));
+    expect(replies.length).toBe(1);
+    const r = replies[0];
+    expect([r.method, r.class]).toEqual([1, 'success']);
+    expect(Array.from(r.transactionId)).toEqual(Array.from(TID));
+    expect(r.xorMappedAddress).toEqual({ family: 4, ...CLIENT });
+    expect(r.responseOrigin).toEqual({ family: 4, address: '203.0.113.1', port: 3478 });
+    expect(r.software).toBe('tincan-stun');
+    expect(verifyStunFingerprint(raw[0], r)).toBe(true);
+    expect(r.attributes.at(-1)!.type).toBe(StunAttr.FINGERPRINT);
+    expect(server.counters).toMatchObject({ requests: 1, successResponses: 1, internalErrors: 0 });
+  });
+
+  it('answers 420 listing unknown comprehension-required attributes', () => {
+    const { replies } = ask(encodeStun({ method: 1, class: 'request', transactionId: TID, attributes: [{ type: 'raw', attrType: 0x7f01, value: Uint8Array.of(1) }] }));
+    expect(replies[0].class).toBe('error');
+    expect(replies[0].errorCode).toEqual({ code: 420, reason: 'Unknown Attribute' });
+    expect(replies[0].unknownAttributes).toEqual([0x7f01]);
+  });
+
+  it('answers 420 to CHANGE-REQUEST asking for another IP or port (single-address server), serves it when both flags are 0', () => {
+    const changing = ask(encodeStun({ method: 1, class: 'request', transactionId: TID, attributes: [{ type: 'change-request', changeIp: true, changePort: false }] }));
+    expect(changing.replies[0].errorCode?.code).toBe(420);
+    expect(changing.replies[0].unknownAttributes).toEqual([StunAttr.CHANGE_REQUEST]);
+    const plain = ask(encodeStun({ method: 1, class: 'request', transactionId: TID, attributes: [{ type: 'change-request', changeIp: false, changePort: false }] }));
+    expect(plain.replies[0].class).toBe('success');
+  });
+
+  it('answers 400 to a malformed request and to other methods; ignores junk, indications and responses', () => {
+    const broken = encodeStun({ method: 1, class: 'request', transactionId: TID, attributes: [{ type: 'software', value: 'abcd' }] });
+    broken[23] = 200; // SOFTWARE length runs past the end
+    const bad = ask(broken);
+    expect(bad.replies[0].errorCode?.code).toBe(400);
+    expect(Array.from(bad.replies[0].transactionId)).toEqual(Array.from(TID));
+    expect(ask(encodeStun({ method: 0x003, class: 'request', transactionId: TID })).replies[0].errorCode?.code).toBe(400);
+    expect(ask(encodeStun({ method: 1, class: 'indication', transactionId: TID })).replies).toEqual([]);
+    expect(ask(encodeStun({ method: 1, class: 'success', transactionId: TID })).replies).toEqual([]);
+    expect(ask(new TextEncoder().encode('GET / HTTP/1.1\r\n\r\n')).replies).toEqual([]);
+    const badFp = encodeStun({ method: 1, class: 'request', transactionId: TID }, { fingerprint: true });
+    badFp[badFp.length - 1] ^= 1;
+    expect(ask(badFp).replies).toEqual([]);
+  });
+
+  it('survives 10,000 random and corrupted datagrams without an internal error', () => {
+    const seed = 8489;
+    const rand = prng(seed);
+    const sock = memorySocket({ address: '203.0.113.1', port: 3478 });
+    const server = new StunServer(sock);
+    const valid = encodeStun({ method: 1, class: 'request', transactionId: TID, attributes: [{ type: 'software', value: 'x' }] }, { fingerprint: true });
+    for (let i = 0; i < 10_000; i++) {
+      const fromValid = rand() < 0.5;
+      const b = fromValid ? valid.slice() : randomBytes(rand, (rand() * 60) | 0);
+      if (fromValid) for (let k = 0; k < 1 + ((rand() * 3) | 0); k++) b[(rand() * b.length) | 0] ^= 1 << ((rand() * 8) | 0);
+      sock.deliver(CLIENT, b);
+    }
+    expect(server.counters.internalErrors, `seed ${seed}`).toBe(0);
+    for (const s of sock.sent) expect(() => decodeStun(s.bytes)).not.toThrow(); // every reply is well-formed
+  });
+});
+
+describe('StunServer on real UDP (loopback)', () => {
+  it('our codec as client gets its own address back', async () => {
+    const srv = await startStunServer({ address: '127.0.0.1', port: 0 });
+    const client = await bindUdp({ address: '127.0.0.1' });
+    try {
+      const replies: StunMessage[] = [];
+      client.onDatagram((_from, bytes) => replies.push(decodeStun(bytes)));
+      client.send({ address: '127.0.0.1', port: srv.port }, encodeStun({ method: 1, class: 'request', transactionId: TID }));
+      for (let i = 0; i < 200 && replies.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(replies.length).toBe(1);
+      expect(replies[0].xorMappedAddress).toEqual({ family: 4, address: '127.0.0.1', port: client.local.port });
+      expect(replies[0].responseOrigin).toEqual({ family: 4, address: '127.0.0.1', port: srv.port });
+    } finally {
+      client.close();
+      await srv.close();
+    }
+  });
+
+  const hasClient = spawnSync('sh', ['-c', 'command -v turnutils_stunclient'], { stdio: 'ignore' }).status === 0;
+  if (!hasClient) console.log('skipped: turnutils_stunclient (Debian package coturn) is not installed');
+
+  it.skipIf(!hasClient)('the real client turnutils_stunclient (coturn) reads the right reflexive address', async () => {
+    const seen: UdpAddress[] = [];
+    const srv = await startStunServer({
+      address: '127.0.0.1',
+      port: 0,
+      bind: async (o) => {
+        const s = await bindUdp(o);
+        // record the source address of every datagram before the server sees it
+        return {
+          local: s.local,
+          send: (to, b) => s.send(to, b),
+          close: () => s.close(),
+          onDatagram: (h) => s.onDatagram((from, b) => { seen.push(from); h(from, b); }),
+        };
+      },
+    });
+    try {
+      const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        const child = spawn('turnutils_stunclient', ['-p', String(srv.port), '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        child.stdout.on('data', (d) => { stdout += d; });
+        child.stderr.on('data', (d) => { stdout += d; });
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout }); });
+      });
+      expect(out.code, out.stdout).toBe(0);
+      expect(seen.length).toBeGreaterThan(0);
+      const m = /UDP reflexive addr: (\d+\.\d+\.\d+\.\d+):(\d+)/.exec(out.stdout);
+      expect(m, out.stdout).not.toBeNull();
+      expect({ address: m![1], port: Number(m![2]) }).toEqual(seen[0]);
+      expect(srv.server.counters).toMatchObject({ successResponses: seen.length, internalErrors: 0 });
+    } finally {
+      await srv.close();
+    }
+  });
+});
