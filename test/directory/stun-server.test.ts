@@ -2,11 +2,12 @@
 // codec as client, and the real Debian client turnutils_stunclient (coturn).
 import { describe, it, expect } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { StunServer, startStunServer } from '../../src/directory/stun-server.ts';
 import { bindUdp } from '../../src/datagram/udp.ts';
 import type { DatagramHandler, DatagramSocket, UdpAddress } from '../../src/wire/socket.ts';
 import { decodeStun, encodeStun, StunAttr, verifyStunFingerprint, type StunMessage } from '../../src/wire/stun.ts';
-import { prng, randomBytes } from '../wire/fixtures.ts';
+import { prng, randomBytes, toHex } from '../wire/fixtures.ts';
 
 const TID = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
 const CLIENT: UdpAddress = { address: '198.51.100.20', port: 40001 };
@@ -91,6 +92,25 @@ describe('StunServer behaviour', () => {
     }
     expect(server.counters.internalErrors, `seed ${seed}`).toBe(0);
     for (const s of sock.sent) expect(() => decodeStun(s.bytes)).not.toThrow(); // every reply is well-formed
+  });
+});
+
+describe('the vectors in docs/protocol/stun.md', () => {
+  // Strip the annotations: keep the hex groups of each vector line.
+  const doc = readFileSync(new URL('../../docs/protocol/stun.md', import.meta.url), 'utf8');
+  const blocks = [...doc.matchAll(/```\n([\s\S]*?)```/g)].map((m) => m[1]
+    .split('\n').map((l) => l.split(/\s{2,}/)[0].replace(/\s+/g, '')).join(''));
+  const req = encodeStun({ method: 1, class: 'request', transactionId: TID });
+  it('documents the Binding request and the server answers byte for byte', () => {
+    expect(blocks).toContain(toHex(req));
+    const srv = (bytes: Uint8Array) => {
+      const sock = memorySocket({ address: '203.0.113.1', port: 3478 });
+      new StunServer(sock);
+      sock.deliver({ address: '198.51.100.20', port: 40001 }, bytes);
+      return toHex(sock.sent[0].bytes);
+    };
+    expect(blocks).toContain(srv(req));
+    expect(blocks).toContain(srv(encodeStun({ method: 1, class: 'request', transactionId: TID, attributes: [{ type: 'change-request', changeIp: true, changePort: true }] })));
   });
 });
 
