@@ -5,6 +5,8 @@ import { Writable } from 'node:stream';
 import { startDirectory, makeLogger, type Directory, type DirectoryOptions } from '../../src/directory/server.ts';
 import { TEST_SCRYPT } from '../../src/directory/password.ts';
 import { freshDb, type EngineName, type TestDb } from './engines.ts';
+import { performance } from 'node:perf_hooks';
+import type { PushMessage } from '../../src/directory/client.ts';
 
 export interface TestDirectory { dir: Directory; db: TestDb; logs: string[]; stop(): Promise<void> }
 
@@ -58,3 +60,21 @@ export async function befriend(base: string, a: { token: string; name: string },
   const r2 = await call(base, 'POST', `/v1/contacts/${a.name}/accept`, { token: b.token });
   if (r1.status !== 200 || r2.status !== 200 || r2.body.state !== 'accepted') throw new Error(`befriend: ${r1.text} ${r2.text}`);
 }
+
+/** Collects push messages; waitFor resolves with the first match (bounded wait). */
+export class Inbox {
+  readonly messages: { at: number; m: PushMessage }[] = [];
+  private waiters: (() => void)[] = [];
+  push = (m: PushMessage) => { this.messages.push({ at: performance.now(), m }); for (const w of this.waiters.splice(0)) w(); };
+  async waitFor(pred: (m: PushMessage) => boolean, timeoutMs = 2000): Promise<{ at: number; m: PushMessage }> {
+    const deadline = performance.now() + timeoutMs;
+    while (true) {
+      const hit = this.messages.find((x) => pred(x.m));
+      if (hit) return hit;
+      const left = deadline - performance.now();
+      if (left <= 0) throw new Error(`no matching push message within ${timeoutMs} ms; got ${JSON.stringify(this.messages.map((x) => x.m.type))}`);
+      await new Promise<void>((resolve) => { const t = setTimeout(resolve, left); this.waiters.push(() => { clearTimeout(t); resolve(); }); });
+    }
+  }
+}
+

@@ -1,0 +1,175 @@
+// Typed client for the directory (HTTP + WebSocket push), for peers and tools.
+//
+// Usage:
+//   const dir = new DirectoryClient('http://127.0.0.1:7400');
+//   await dir.register('alice', 'a long password');
+//   await dir.login('alice', 'a long password');        // keeps the bearer token
+//   const dev = await dir.registerDevice({ name: 'laptop', x25519: staticPublicKey });
+//   await dir.requestContact('bob');                      // bob: acceptContact('alice')
+//   const push = await dir.openPush({ deviceId: dev.id, onMessage: (m) => ... });
+//   await dir.setPresence({ deviceId: dev.id, status: 'online', candidates: [...], nat, supernode: null });
+//   const r = await dir.rendezvous(dev.id, 'bob');        // bob gets a 'rendezvous' push too
+//   // both sides start punching at receiveTime + r.delayMs; r.ticket lets a supernode relay
+//   const key = await dir.directoryKey();                 // verify tickets with src/wire/ticket.ts
+//   push.close(); await dir.logout();
+//
+// Contract: every method resolves with the parsed JSON body, or rejects with
+// DirectoryError { status, code, message } for any non-2xx answer (status 0 for
+// network errors). Keys go in as Uint8Array and come back as base64url strings
+// (decode with Buffer.from(s, 'base64url')). No method logs anything.
+import WebSocket from 'ws';
+
+export type PresenceStatus = 'online' | 'away' | 'offline';
+export type NatKind = 'endpoint-independent' | 'address-dependent' | 'address-and-port-dependent' | 'unknown';
+export interface Candidate { kind: 'host' | 'srflx' | 'relay'; address: string; port: number }
+export interface NatBehaviour { mapping: NatKind; filtering: NatKind }
+export interface Endpoint { address: string; port: number }
+export interface Session { token: string; expiresAt: number; username: string }
+export interface Device { id: string; name: string; x25519: string; ed25519: string | null; createdAt: number }
+export type ContactState = 'outgoing' | 'incoming' | 'accepted' | 'blocked';
+export interface Contact { username: string; state: ContactState; updatedAt: number }
+export interface Presence { username: string; deviceId: string; status: PresenceStatus; candidates: Candidate[]; nat: NatBehaviour | null; supernode: Endpoint | null; updatedAt: number }
+export interface PresenceUpdate { deviceId: string; status: PresenceStatus; candidates: Candidate[]; nat?: NatBehaviour | null; supernode?: Endpoint | null }
+export interface Supernode { id: string; address: string; port: number; capacity: number; load: number; lastHeartbeat: number }
+export interface Ticket { ticket: string; issuedAt: number; expiresAt: number }
+export interface Rendezvous {
+  type: 'rendezvous';
+  id: string;
+  /** Directory clock when sent, and when to start punching (directory clock). */
+  serverTime: number; startAt: number;
+  /** startAt - serverTime: start punching this long after receiving the message. */
+  delayMs: number;
+  /** Which of your devices this concerns. */
+  deviceId: string;
+  peer: { username: string; deviceId: string; x25519: string; ed25519: string | null; candidates: Candidate[]; nat: NatBehaviour | null; supernode: Endpoint | null };
+  /** base64url relay ticket for (deviceId, peer.deviceId). */
+  ticket: string; ticketExpiresAt: number;
+}
+export type PushMessage =
+  | { type: 'hello'; username: string; deviceId: string | null; serverTime: number }
+  | { type: 'presence'; presence: Presence }
+  | { type: 'contact'; username: string; state: ContactState | 'none' }
+  | Rendezvous;
+
+export class DirectoryError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) { super(message); this.name = 'DirectoryError'; }
+}
+
+export interface PushChannel {
+  close(): void;
+  /** Resolves when the socket has closed. */
+  readonly closed: Promise<{ code: number; reason: string }>;
+}
+
+const b64u = (k: Uint8Array) => Buffer.from(k).toString('base64url');
+const seg = (s: string) => encodeURIComponent(s);
+
+export class DirectoryClient {
+  private readonly base: string;
+
+  constructor(baseUrl: string, public token?: string) {
+    this.base = baseUrl.replace(/\/+$/, '');
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (auth) {
+      if (!this.token) throw new DirectoryError(401, 'unauthorized', 'not logged in');
+      headers.authorization = `Bearer ${this.token}`;
+    }
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (e) {
+      throw new DirectoryError(0, 'network', `${method} ${path}: ${(e as Error).message}`);
+    }
+    const text = await res.text();
+    let json: unknown;
+    try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+    if (!res.ok) {
+      const err = json as { error?: string; message?: string } | undefined;
+      throw new DirectoryError(res.status, err?.error ?? 'http', err?.message ?? `${method} ${path}: HTTP ${res.status}`);
+    }
+    return json as T;
+  }
+
+  // accounts
+  register(username: string, password: string): Promise<{ username: string; createdAt: number }> { return this.request('POST', '/v1/accounts', { username, password }, false); }
+  async login(username: string, password: string): Promise<Session> {
+    const s = await this.request<Session>('POST', '/v1/sessions', { username, password }, false);
+    this.token = s.token;
+    return s;
+  }
+  async logout(): Promise<void> { await this.request('DELETE', '/v1/sessions/current'); this.token = undefined; }
+  async changePassword(oldPassword: string, newPassword: string): Promise<void> { await this.request('PUT', '/v1/me/password', { oldPassword, newPassword }); }
+  me(): Promise<{ username: string; createdAt: number; updatedAt: number }> { return this.request('GET', '/v1/me'); }
+
+  // devices
+  registerDevice(d: { name: string; x25519: Uint8Array; ed25519?: Uint8Array }): Promise<Device> {
+    return this.request('POST', '/v1/devices', { name: d.name, x25519: b64u(d.x25519), ...(d.ed25519 ? { ed25519: b64u(d.ed25519) } : {}) });
+  }
+  async devices(): Promise<Device[]> { return (await this.request<{ devices: Device[] }>('GET', '/v1/devices')).devices; }
+  async deleteDevice(id: string): Promise<void> { await this.request('DELETE', `/v1/devices/${seg(id)}`); }
+  /** A mutual contact's devices and their public keys. */
+  async contactDevices(username: string): Promise<Device[]> { return (await this.request<{ devices: Device[] }>('GET', `/v1/users/${seg(username)}/devices`)).devices; }
+
+  // contacts
+  async contacts(): Promise<Contact[]> { return (await this.request<{ contacts: Contact[] }>('GET', '/v1/contacts')).contacts; }
+  requestContact(username: string): Promise<{ username: string; state: ContactState }> { return this.request('POST', `/v1/contacts/${seg(username)}/request`); }
+  acceptContact(username: string): Promise<{ username: string; state: ContactState }> { return this.request('POST', `/v1/contacts/${seg(username)}/accept`); }
+  declineContact(username: string): Promise<{ username: string; state: 'none' }> { return this.request('POST', `/v1/contacts/${seg(username)}/decline`); }
+  blockContact(username: string): Promise<{ username: string; state: 'blocked' }> { return this.request('POST', `/v1/contacts/${seg(username)}/block`); }
+  async removeContact(username: string): Promise<void> { await this.request('DELETE', `/v1/contacts/${seg(username)}`); }
+
+  // presence
+  async setPresence(p: PresenceUpdate): Promise<void> { await this.request('PUT', '/v1/presence', p); }
+  /** Presence of all mutual contacts' devices. */
+  async presence(): Promise<Presence[]> { return (await this.request<{ presence: Presence[] }>('GET', '/v1/presence')).presence; }
+  async presenceOf(username: string): Promise<Presence[]> { return (await this.request<{ presence: Presence[] }>('GET', `/v1/presence/${seg(username)}`)).presence; }
+
+  // supernodes
+  registerSupernode(s: { address: string; port: number; capacity: number; load?: number }): Promise<{ id: string; heartbeatIntervalMs: number; expiresAfterMs: number }> {
+    return this.request('POST', '/v1/supernodes', s);
+  }
+  async heartbeatSupernode(id: string, load: number): Promise<void> { await this.request('POST', `/v1/supernodes/${seg(id)}/heartbeat`, { load }); }
+  async supernodes(limit?: number): Promise<Supernode[]> {
+    return (await this.request<{ supernodes: Supernode[] }>('GET', `/v1/supernodes${limit ? `?limit=${limit}` : ''}`)).supernodes;
+  }
+
+  // rendezvous and tickets
+  rendezvous(deviceId: string, username: string, peerDeviceId?: string): Promise<Rendezvous> {
+    return this.request('POST', '/v1/rendezvous', { deviceId, username, ...(peerDeviceId ? { peerDeviceId } : {}) });
+  }
+  ticket(deviceId: string, peerDeviceId: string): Promise<Ticket> { return this.request('POST', '/v1/tickets', { deviceId, peerDeviceId }); }
+  /** The directory's Ed25519 public key (32 bytes). */
+  async directoryKey(): Promise<Uint8Array> {
+    const r = await this.request<{ publicKey: string }>('GET', '/v1/directory-key', undefined, false);
+    return new Uint8Array(Buffer.from(r.publicKey, 'base64url'));
+  }
+
+  /**
+   * Opens the push channel. Resolves after the server's 'hello' (also passed
+   * to onMessage). With deviceId, closing the channel marks that device offline.
+   */
+  openPush(opts: { deviceId?: string; onMessage(m: PushMessage): void; onClose?(code: number, reason: string): void }): Promise<PushChannel> {
+    if (!this.token) return Promise.reject(new DirectoryError(401, 'unauthorized', 'not logged in'));
+    const url = this.base.replace(/^http/, 'ws') + '/v1/push' + (opts.deviceId ? `?device=${seg(opts.deviceId)}` : '');
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${this.token}` }, maxPayload: 1 << 20 });
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => {
+      opts.onClose?.(code, reason.toString());
+      resolve({ code, reason: reason.toString() });
+    }));
+    return new Promise((resolve, reject) => {
+      let hello = false;
+      ws.on('unexpected-response', (_req, res) => reject(new DirectoryError(res.statusCode ?? 0, 'push', `push channel refused: HTTP ${res.statusCode}`)));
+      ws.on('error', (e) => { if (!hello) reject(new DirectoryError(0, 'network', `push channel: ${e.message}`)); });
+      ws.on('message', (data) => {
+        let m: PushMessage;
+        try { m = JSON.parse(data.toString()) as PushMessage; } catch { return; }
+        if (!hello && m.type === 'hello') { hello = true; resolve({ close: () => ws.close(1000), closed }); }
+        opts.onMessage(m);
+      });
+    });
+  }
+}

@@ -1,0 +1,53 @@
+// Scale-out: two directory instances over ONE PostgreSQL schema with presence
+// fan-out through Redis pub/sub. A presence change made through instance A
+// reaches a WebSocket subscriber connected to instance B; state written via A
+// is readable via B. Needs TINCAN_TEST_PG_URL and a reachable TINCAN_TEST_REDIS_URL.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+import { PG_URL, REDIS_URL, freshDb, type TestDb } from './engines.ts';
+import { startTestDirectory, Inbox, type TestDirectory } from './harness.ts';
+import { DirectoryClient, type PushChannel } from '../../src/directory/client.ts';
+
+async function redisReachable(url: string): Promise<string | undefined> {
+  if (!url) return 'TINCAN_TEST_REDIS_URL is not set (no Redis to test against)';
+  const r = new Redis(url, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  r.on('error', () => {});
+  try { await r.connect(); await r.ping(); return undefined; } catch (e) { return `Redis at ${url} unreachable: ${(e as Error).message}`; } finally { r.disconnect(); }
+}
+
+const skip = !PG_URL ? 'TINCAN_TEST_PG_URL is not set (no PostgreSQL to test against)' : await redisReachable(REDIS_URL);
+if (skip) console.log(`skipped: directory scale-out over PostgreSQL + Redis: ${skip}`);
+
+describe('two directory instances over one PostgreSQL, fan-out via Redis', () => {
+  let db: TestDb; let a: TestDirectory; let b: TestDirectory;
+  let ch: PushChannel | undefined;
+  beforeAll(async () => {
+    if (skip) return;
+    db = freshDb('postgres');
+    a = await startTestDirectory('postgres', { redisUrl: REDIS_URL }, { ...db, cleanup: async () => {} });
+    b = await startTestDirectory('postgres', { redisUrl: REDIS_URL }, db);
+  });
+  afterAll(async () => { if (skip) return; ch?.close(); await a.stop(); await b.stop(); });
+
+  it.skipIf(!!skip)('presence set through A reaches a push subscriber on B within 200 ms', async () => {
+    const viaA = new DirectoryClient(a.dir.url), viaB = new DirectoryClient(b.dir.url);
+    await viaA.register('xena', 'xena-password'); await viaA.login('xena', 'xena-password');
+    await viaB.register('yuri', 'yuri-password'); await viaB.login('yuri', 'yuri-password');
+    // state written through one instance is visible through the other
+    await viaA.requestContact('yuri');
+    expect(await viaB.contacts()).toEqual([expect.objectContaining({ username: 'xena', state: 'incoming' })]);
+    await viaB.acceptContact('xena');
+    const dev = await viaA.registerDevice({ name: 'x1', x25519: new Uint8Array(32).fill(7) });
+    const inbox = new Inbox();
+    ch = await viaB.openPush({ onMessage: inbox.push });
+    const sent = performance.now();
+    await viaA.setPresence({ deviceId: dev.id, status: 'away', candidates: [{ kind: 'srflx', address: '198.51.100.77', port: 9999 }], nat: null, supernode: null });
+    const got = await inbox.waitFor((m) => m.type === 'presence');
+    expect(got.at - sent).toBeLessThan(200);
+    expect(got.m).toMatchObject({ type: 'presence', presence: { username: 'xena', deviceId: dev.id, status: 'away', candidates: [{ port: 9999 }] } });
+    // and exactly once (B delivers what Redis hands it; A does not also deliver to B's socket)
+    await new Promise((r) => setTimeout(r, 100));
+    expect(inbox.messages.filter((x) => x.m.type === 'presence')).toHaveLength(1);
+  });
+});
