@@ -2,5 +2,6 @@
 // add one line here per subcommand module.
 import type { Command } from 'commander';
 import { registerSim } from './sim.ts';
+import { registerSupernode } from './supernode.ts';
 
-export const commands: ((program: Command) => void)[] = [registerSim];
+export const commands: ((program: Command) => void)[] = [registerSim, registerSupernode];

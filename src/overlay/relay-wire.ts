@@ -96,7 +96,9 @@ export function encodeRelayMessage(m: RelayMessage): Uint8Array {
 /** Session id of a DATA datagram without decoding the rest (the forwarder's fast path), or undefined. */
 export function peekDataSessionId(bytes: Uint8Array): bigint | undefined {
   if (bytes.length < DATA_HEADER_BYTES || bytes[0] !== RELAY_MARKER || bytes[1] !== RelayType.DATA) return undefined;
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(2);
+  const hi = ((bytes[2] << 24) | (bytes[3] << 16) | (bytes[4] << 8) | bytes[5]) >>> 0;
+  const lo = ((bytes[6] << 24) | (bytes[7] << 16) | (bytes[8] << 8) | bytes[9]) >>> 0;
+  return (BigInt(hi) << 32n) | BigInt(lo);
 }
 
 export function decodeRelayMessage(bytes: Uint8Array): RelayMessage {

@@ -158,9 +158,10 @@ export class RelayForwarder {
   }
 
   handleDatagram(now: Millis, from: UdpAddress, bytes: Uint8Array): void {
-    if (!this.addressAllowed(from)) { this.refuse(from, 'FORBIDDEN_ADDRESS', ''); return; }
+    // Fast path: DATA from a bound endpoint (its address was checked when it bound).
     const sid = peekDataSessionId(bytes);
     if (sid !== undefined) { this.forward(now, from, sid, bytes); return; }
+    if (!this.addressAllowed(from)) { this.refuse(from, 'FORBIDDEN_ADDRESS', ''); return; }
     let m;
     try {
       m = decodeRelayMessage(bytes);
@@ -235,7 +236,10 @@ export class RelayForwarder {
   private forward(now: Millis, from: UdpAddress, sid: bigint, bytes: Uint8Array): void {
     const s = this.byId.get(sid);
     const found = !s ? -1 : s.sides[0] && sameAddress(s.sides[0].endpoint, from) ? 0 : s.sides[1] && sameAddress(s.sides[1].endpoint, from) ? 1 : -1;
-    if (!s || found < 0) return this.refuse(from, 'UNKNOWN_SESSION', '', bytes.length); // 5-byte reply to a >= 10-byte request
+    if (!s || found < 0) {
+      if (!this.addressAllowed(from)) return this.refuse(from, 'FORBIDDEN_ADDRESS', '');
+      return this.refuse(from, 'UNKNOWN_SESSION', '', bytes.length); // 5-byte reply to a >= 10-byte request
+    }
     if (now >= s.expiresAt) {
       this.remove(s);
       this.stats.sessionsExpired++;
@@ -247,7 +251,6 @@ export class RelayForwarder {
     const target = s.sides[1 - side];
     if (!target) { this.stats.dropped.peerNotBound++; return; }
     if (bytes.length - DATA_HEADER_BYTES > this.c.maxPayloadBytes) { this.stats.dropped.oversize++; return; }
-    if (!this.addressAllowed(target.endpoint)) return this.refuse(from, 'FORBIDDEN_ADDRESS', ''); // defensive: bind already checked
     if (!this.deviceBucket(s.devices[side], now).tryTake(now, bytes.length) || !this.totalBucket.tryTake(now, bytes.length)) {
       this.stats.dropped.rateLimited++;
       return;

@@ -1,0 +1,179 @@
+// Relay benchmark (`npm run bench:relay -- --json`): one `tincan supernode` process on
+// loopback versus a direct path, in the same run, same sockets, same payloads.
+//   latency:    ping-pong of 64-byte payloads, RTT p50/p99; added one-way latency
+//               = (relayed RTT - direct RTT) / 2
+//   throughput: 1200-byte payloads, a window of 128 datagrams in flight, receiver
+//               acknowledges every 16; datagrams/s and MB/s delivered
+//   forwarderCore: the sans-IO RelayForwarder alone, ns per forwarded datagram
+// Real UDP on 127.0.0.1, real Ed25519 ticket (src/wire/ticket.ts). Bounded: fixed
+// counts and a time cap per phase. Options: --json, --seconds <per throughput phase>, --window <datagrams>.
+import { spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import sodium from 'sodium-native';
+import { bindUdp, realClock } from '../src/datagram/udp.ts';
+import { signTicket } from '../src/wire/ticket.ts';
+import { deviceIdHex } from '../src/overlay/ticket-verifier.ts';
+import { decodeRelayMessage, encodeRelayMessage, peekDataSessionId, DATA_HEADER_BYTES } from '../src/overlay/relay-wire.ts';
+import { RelayForwarder } from '../src/overlay/relay.ts';
+import type { DatagramSocket, UdpAddress } from '../src/wire/socket.ts';
+
+const json = process.argv.includes('--json');
+const secondsArg = process.argv.indexOf('--seconds');
+const PHASE_MS = (secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 3) * 1000;
+const PINGS = 3000;
+const PAYLOAD = 1200;
+const windowArg = process.argv.indexOf('--window');
+const WINDOW = windowArg > 0 ? Number(process.argv[windowArg + 1]) : 128;
+const ACK_EVERY = 16;
+
+const pk = Buffer.alloc(32), sk = Buffer.alloc(64);
+sodium.crypto_sign_keypair(pk, sk);
+const devA = Uint8Array.from({ length: 16 }, (_, i) => i + 1);
+const devB = Uint8Array.from({ length: 16 }, (_, i) => 0x80 + i);
+const now = Date.now();
+const ticket = signTicket({ issuedAt: now, expiresAt: now + 600_000, deviceA: devA, deviceB: devB }, sk);
+
+// ---- the relay process ----
+const bin = resolve(import.meta.dirname, '..', 'bin', 'tincan.js');
+const relayProc = spawn(process.execPath, [bin, 'supernode', '--directory-key', pk.toString('hex'), '--bind', '127.0.0.1', '--port', '0',
+  '--allow-loopback', '--device-bytes-per-sec', '1e10', '--total-bytes-per-sec', '1e10', '--stats-interval', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+const relayAddr: UdpAddress = await new Promise((res, rej) => {
+  let buf = '';
+  relayProc.stdout!.setEncoding('utf8').on('data', (c: string) => {
+    buf += c;
+    const m = /\{"event":"listening"[^\n]*\}/.exec(buf);
+    if (m) { const o = JSON.parse(m[0]) as { address: string; port: number }; res({ address: o.address, port: o.port }); }
+  });
+  relayProc.once('exit', (code) => rej(new Error(`relay exited early (${code})`)));
+  setTimeout(() => rej(new Error('relay did not start within 20 s')), 20_000).unref();
+});
+
+try {
+  const a = await bindUdp({ address: '127.0.0.1' });
+  const b = await bindUdp({ address: '127.0.0.1' });
+
+  // Bind both devices at the relay.
+  const session = await new Promise<bigint>((res, rej) => {
+    let sid: bigint | undefined;
+    let bound = 0;
+    for (const [sock, dev] of [[a, devA], [b, devB]] as const) {
+      sock.onDatagram((_from, bytes) => {
+        const m = decodeRelayMessage(bytes);
+        if (m.type === 'error') rej(new Error(`relay refused: ${m.code} ${m.reason}`));
+        if (m.type === 'bind-ok') { sid = m.sessionId; if (++bound === 2) res(sid); }
+      });
+      sock.send(relayAddr, encodeRelayMessage({ type: 'bind', deviceId: deviceIdHex(dev), ticket }));
+    }
+    setTimeout(() => rej(new Error('no BIND-OK within 5 s')), 5000).unref();
+  });
+
+  interface Path { name: string; aTo: UdpAddress; bTo: UdpAddress; wrap: (p: Uint8Array) => Uint8Array; unwrap: (p: Uint8Array) => Uint8Array }
+  const direct: Path = { name: 'direct', aTo: b.local, bTo: a.local, wrap: (p) => p, unwrap: (p) => p };
+  const relayed: Path = {
+    name: 'relayed', aTo: relayAddr, bTo: relayAddr,
+    wrap: (p) => { const out = new Uint8Array(DATA_HEADER_BYTES + p.length); out.set(encodeRelayMessage({ type: 'data', sessionId: session, payload: new Uint8Array(0) })); out.set(p, DATA_HEADER_BYTES); return out; },
+    unwrap: (p) => (peekDataSessionId(p) === session ? p.subarray(DATA_HEADER_BYTES) : new Uint8Array(0)),
+  };
+
+  const percentile = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+
+  async function pingPong(path: Path): Promise<{ p50: number; p99: number; lost: number }> {
+    const rtts: number[] = [];
+    let lost = 0;
+    b.onDatagram((_f, bytes) => { const p = path.unwrap(bytes); if (p.length) b.send(path.bTo, path.wrap(p)); });
+    for (let i = 0; i < PINGS; i++) {
+      const payload = new Uint8Array(64);
+      new DataView(payload.buffer).setUint32(0, i);
+      const t0 = performance.now();
+      const ok = await new Promise<boolean>((res) => {
+        const timer = setTimeout(() => res(false), 200);
+        a.onDatagram((_f, bytes) => {
+          const p = path.unwrap(bytes);
+          if (p.length >= 4 && new DataView(p.buffer, p.byteOffset).getUint32(0) === i) { clearTimeout(timer); res(true); }
+        });
+        a.send(path.aTo, path.wrap(payload));
+      });
+      if (ok) rtts.push(performance.now() - t0); else lost++;
+    }
+    rtts.sort((x, y) => x - y);
+    return { p50: percentile(rtts, 0.5), p99: percentile(rtts, 0.99), lost };
+  }
+
+  async function throughput(path: Path): Promise<{ datagramsPerSec: number; mbPerSec: number; delivered: number; sent: number }> {
+    let received = 0;
+    let acked = 0;
+    let sent = 0;
+    let writtenOff = 0; // datagrams given up as lost after a stall
+    let lastProgress = performance.now();
+    const payload = new Uint8Array(PAYLOAD);
+    const ack = new Uint8Array(8);
+    b.onDatagram((_f, bytes) => {
+      if (path.unwrap(bytes).length !== PAYLOAD) return;
+      received++;
+      if (received % ACK_EVERY === 0) { new DataView(ack.buffer).setUint32(0, received); b.send(path.bTo, path.wrap(ack)); }
+    });
+    const t0 = performance.now();
+    await new Promise<void>((res) => {
+      const pump = () => {
+        while (sent - acked - writtenOff < WINDOW) { a.send(path.aTo, path.wrap(payload)); sent++; }
+      };
+      a.onDatagram((_f, bytes) => {
+        const p = path.unwrap(bytes);
+        if (p.length !== 8) return;
+        const n = new DataView(p.buffer, p.byteOffset).getUint32(0);
+        if (n > acked) { acked = n; lastProgress = performance.now(); }
+        if (performance.now() - t0 < PHASE_MS) pump();
+      });
+      const watchdog = setInterval(() => {
+        const t = performance.now();
+        if (t - t0 >= PHASE_MS) { clearInterval(watchdog); res(); return; }
+        if (t - lastProgress > 50) { writtenOff = sent - acked; lastProgress = t; pump(); } // stall: losses, refill the window
+      }, 10);
+      pump();
+    });
+    const elapsed = (performance.now() - t0) / 1000;
+    await new Promise((r) => realClock.setTimer(performance.now() + 100, () => r(undefined)));
+    return { datagramsPerSec: Math.round(received / elapsed), mbPerSec: +((received * PAYLOAD) / elapsed / 1e6).toFixed(2), delivered: received, sent };
+  }
+
+  /** The sans-IO forwarder alone (no sockets): cost per forwarded datagram, to attribute the relay's cost. */
+  function forwarderCore(): { nsPerDatagram: number; datagramsPerSec: number } {
+    const r = new RelayForwarder({
+      verifier: { verify: () => ({ ok: true, claims: { deviceA: 'a', deviceB: 'b', expiresAt: 1e15 } }) }, newSessionId: () => 1n,
+      deviceBytesPerSec: 1e12, totalBytesPerSec: 1e12, deviceBurstBytes: 1e12, totalBurstBytes: 1e12,
+    }, 0);
+    const A = { address: '198.51.100.2', port: 1 }, B = { address: '198.51.100.3', port: 2 };
+    r.handleDatagram(0, A, encodeRelayMessage({ type: 'bind', deviceId: 'a', ticket: new Uint8Array(10) }));
+    r.handleDatagram(0, B, encodeRelayMessage({ type: 'bind', deviceId: 'b', ticket: new Uint8Array(10) }));
+    while (r.pollTransmit());
+    const d = encodeRelayMessage({ type: 'data', sessionId: 1n, payload: new Uint8Array(PAYLOAD) });
+    const n = 300_000;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) { r.handleDatagram(i / 1000, A, d); r.pollTransmit(); }
+    const ms = performance.now() - t0;
+    return { nsPerDatagram: Math.round((ms * 1e6) / n), datagramsPerSec: Math.round((n / ms) * 1000) };
+  }
+
+  const results: Record<string, unknown> = { forwarderCore: forwarderCore() };
+  const lat = { direct: await pingPong(direct), relayed: await pingPong(relayed) };
+  const thr = { direct: await throughput(direct), relayed: await throughput(relayed) };
+  const ratio = +(thr.relayed.datagramsPerSec / thr.direct.datagramsPerSec).toFixed(3);
+  const addedP50 = +((lat.relayed.p50 - lat.direct.p50) / 2).toFixed(4);
+  const addedP99 = +((lat.relayed.p99 - lat.direct.p99) / 2).toFixed(4);
+  Object.assign(results, {
+    bench: 'relay', payloadBytes: PAYLOAD, window: WINDOW, phaseMs: PHASE_MS, pings: PINGS,
+    direct: { ...thr.direct, rttP50Ms: +lat.direct.p50.toFixed(4), rttP99Ms: +lat.direct.p99.toFixed(4), pingLost: lat.direct.lost },
+    relayed: { ...thr.relayed, rttP50Ms: +lat.relayed.p50.toFixed(4), rttP99Ms: +lat.relayed.p99.toFixed(4), pingLost: lat.relayed.lost },
+    relayedOverDirectThroughput: ratio, addedOneWayLatencyP50Ms: addedP50, addedOneWayLatencyP99Ms: addedP99,
+    goals: { throughputRatioAtLeast0_8: ratio >= 0.8, addedP50Below0_3ms: addedP50 < 0.3 },
+  });
+  if (json) console.log(JSON.stringify(results, null, 2));
+  else {
+    console.log(`direct : ${thr.direct.datagramsPerSec} dgram/s, ${thr.direct.mbPerSec} MB/s, RTT p50 ${lat.direct.p50.toFixed(3)} ms p99 ${lat.direct.p99.toFixed(3)} ms`);
+    console.log(`relayed: ${thr.relayed.datagramsPerSec} dgram/s, ${thr.relayed.mbPerSec} MB/s, RTT p50 ${lat.relayed.p50.toFixed(3)} ms p99 ${lat.relayed.p99.toFixed(3)} ms`);
+    console.log(`relayed/direct throughput ${ratio}; added one-way latency p50 ${addedP50} ms, p99 ${addedP99} ms`);
+  }
+  for (const s of [a, b] as DatagramSocket[]) s.close();
+} finally {
+  relayProc.kill('SIGTERM');
+}

@@ -1,0 +1,43 @@
+// `tincan supernode`: run a dedicated supernode relay (src/overlay/relay-service.ts).
+// Today it relays only (tickets checked with the directory's public key); gossip with
+// other supernodes and registration at the directory come with the directory client.
+// Prints JSON lines: {event:"listening"} once, then {event:"counters"} every interval.
+import type { Command } from 'commander';
+import { startRelayService } from '../overlay/relay-service.ts';
+
+export function registerSupernode(program: Command): void {
+  program
+    .command('supernode')
+    .description('run a supernode relay: forwards encrypted packets between two devices holding a directory-issued ticket')
+    .requiredOption('--directory-key <hex>', "the directory's Ed25519 public key (64 hex digits)")
+    .option('--bind <address>', 'local IPv4 address', '0.0.0.0')
+    .option('--port <port>', 'UDP port (0: any free port)', '3479')
+    .option('--allow-loopback', 'accept peers on 127.0.0.0/8 (benchmarks, local demos)', false)
+    .option('--allow-private', 'accept peers in private ranges (a relay on a LAN)', false)
+    .option('--device-bytes-per-sec <n>', 'relayed bytes/s allowed per sending device', '2000000')
+    .option('--total-bytes-per-sec <n>', 'relayed bytes/s allowed in total', '100000000')
+    .option('--stats-interval <seconds>', 'print counters every N seconds (0: never)', '10')
+    .action(async (o: { directoryKey: string; bind: string; port: string; allowLoopback: boolean; allowPrivate: boolean; statsInterval: string; deviceBytesPerSec: string; totalBytesPerSec: string }) => {
+      if (!/^[0-9a-fA-F]{64}$/.test(o.directoryKey)) throw new Error('--directory-key must be 64 hex digits (32-byte Ed25519 public key)');
+      const port = Number(o.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got ${o.port}`);
+      const rate = (v: string, name: string) => {
+        const n = Number(v);
+        if (!(n > 0) || !Number.isFinite(n)) throw new Error(`${name} must be a positive number, got ${v}`);
+        return n;
+      };
+      const deviceBytesPerSec = rate(o.deviceBytesPerSec, '--device-bytes-per-sec');
+      const totalBytesPerSec = rate(o.totalBytesPerSec, '--total-bytes-per-sec');
+      const service = await startRelayService({
+        deviceBytesPerSec, deviceBurstBytes: Math.max(256 * 1024, deviceBytesPerSec / 8), totalBytesPerSec, totalBurstBytes: Math.max(4 * 1024 * 1024, totalBytesPerSec / 8),
+        address: o.bind, port, directoryPublicKey: Uint8Array.from(Buffer.from(o.directoryKey, 'hex')),
+        allowLoopback: o.allowLoopback, allowPrivate: o.allowPrivate,
+      });
+      console.log(JSON.stringify({ event: 'listening', address: service.local.address, port: service.local.port }));
+      const every = Number(o.statsInterval);
+      if (every > 0) setInterval(() => console.log(JSON.stringify({ event: 'counters', counters: service.counters() })), every * 1000).unref();
+      const stop = () => { service.close(); process.exit(0); };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}
