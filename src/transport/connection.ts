@@ -84,6 +84,7 @@ export class Connection {
   private readonly config: TransportConfig;
   private readonly handshake: CryptoHandshake;
   private readonly spaces: Record<SpaceName, Space>;
+  private readonly spaceList: Space[];
   private readonly cryptoSend = new SendBuffer();
   private readonly cryptoRecv = new RecvBuffer();
   private keys: { send: PacketKeys; recv: PacketKeys } | undefined;
@@ -125,6 +126,7 @@ export class Connection {
       handshake: new Space('handshake', new AckManager(0, 1, true)),
       app: new Space('app', new AckManager(c.maxAckDelayMs, c.ackFrequency, false)),
     };
+    this.spaceList = [this.spaces.handshake, this.spaces.app];
     this.streams = new Streams(o.side === 'client', c.limits, c.limits);
     this.streams.sendBufferBytes = c.sendBufferBytes;
     this.streams.emit = (e) => { if (this.events.length < 100_000) this.events.push(e); };
@@ -443,11 +445,11 @@ export class Connection {
 
   private setLossTimer(now: Millis): void {
     let lossTime: Millis | undefined;
-    for (const s of Object.values(this.spaces)) if (s.lossTime !== undefined && (lossTime === undefined || s.lossTime < lossTime)) lossTime = s.lossTime;
+    for (const s of this.spaceList) if (s.lossTime !== undefined && (lossTime === undefined || s.lossTime < lossTime)) lossTime = s.lossTime;
     if (lossTime !== undefined) { this.timers.set('loss', lossTime); return; }
     let pto: Millis | undefined;
     const backoff = 2 ** Math.min(this.ptoCount, 16);
-    for (const s of Object.values(this.spaces)) {
+    for (const s of this.spaceList) {
       if (s.discarded || s.sent.ackElicitingInFlight === 0 || s.lastAckElicitingSent === undefined) continue;
       if (s.name === 'app' && !this.keys) continue;
       const t = s.lastAckElicitingSent + this.ptoMs(s.name) * backoff;
@@ -459,7 +461,7 @@ export class Connection {
   }
 
   private onLossTimer(now: Millis): void {
-    for (const s of Object.values(this.spaces)) {
+    for (const s of this.spaceList) {
       if (s.lossTime !== undefined && s.lossTime <= now) { this.detectLost(now, s); this.setLossTimer(now); return; }
     }
     // probe timeout
@@ -605,7 +607,7 @@ export class Connection {
     let t = this.timers.next();
     if (this.state !== 'handshake' && this.state !== 'established') return t;
     if (this.sendBudget() < 64) return t;
-    for (const s of Object.values(this.spaces)) {
+    for (const s of this.spaceList) {
       const d = s.discarded ? undefined : s.ack.deadline;
       if (d !== undefined && (t === undefined || d < t)) t = d;
     }
@@ -804,20 +806,34 @@ export class Connection {
     const space = this.spaces.app;
     const pn = space.nextPn++;
     const keys = this.keys!;
-    const plain = encodeAll(frames);
-    const header = new Uint8Array(SHORT_HEADER_LEN);
-    writeShortHeader(header, this.remoteCid, pn, this.keyPhase);
+    // one buffer: header, then frames; sealing in place when the keys return their input (no protection)
+    let n = 0;
+    for (const f of frames) n += frameLen(f);
+    let bytes = new Uint8Array(SHORT_HEADER_LEN + n);
+    writeShortHeader(bytes, this.remoteCid, pn, this.keyPhase);
+    const w = new Writer(bytes, SHORT_HEADER_LEN);
+    for (const f of frames) encodeFrame(w, f);
+    const header = bytes.subarray(0, SHORT_HEADER_LEN);
+    const plain = bytes.subarray(SHORT_HEADER_LEN);
     const sealed = keys.send.seal(pn, header, plain);
-    const bytes = new Uint8Array(SHORT_HEADER_LEN + sealed.length);
-    bytes.set(header); bytes.set(sealed, SHORT_HEADER_LEN);
+    if (sealed !== plain) {
+      const out = new Uint8Array(SHORT_HEADER_LEN + sealed.length);
+      out.set(header); out.set(sealed, SHORT_HEADER_LEN);
+      bytes = out;
+    }
     this.onPacketSent(now, space, pn, bytes.length, frames, sent, mtuProbe);
     return { to, bytes };
   }
 
   private onPacketSent(now: Millis, space: Space, pn: number, size: number, frames: Frame[], sent: SentFrame[], mtuProbe?: number): void {
-    const ackEliciting = frames.some(isAckEliciting);
-    const inFlight = ackEliciting || frames.some((f) => f.type === 'padding');
-    if (frames.some((f) => f.type === 'ack')) space.ack.onAckSent();
+    let ackEliciting = false, padding = false, ack = false;
+    for (const f of frames) {
+      if (f.type === 'ack') ack = true;
+      else if (f.type === 'padding') padding = true;
+      else if (f.type !== 'connection_close') ackEliciting = true;
+    }
+    const inFlight = ackEliciting || padding;
+    if (ack) space.ack.onAckSent();
     space.sent.push({ pn, timeSent: now, size, ackEliciting, inFlight, frames: sent, mtuProbe });
     if (inFlight) {
       this.bytesInFlight += size;

@@ -53,16 +53,18 @@ export class SentPackets {
     for (let i = this.lowerBound(lo); i < this.list.length; i++) {
       const p = this.list[i];
       if (p.pn > hi) break;
-      if (!p.done) { this.markDone(p); out.push(p); }
+      if (!p.done) { this.markDone(p, false); out.push(p); }
     }
+    this.compact();
   }
 
-  markDone(p: SentPacket): void {
+  /** Mark one packet acked/lost. `compact` false while iterating over the list (indices must not move). */
+  markDone(p: SentPacket, compact = true): void {
     if (p.done) return;
     p.done = true;
     this.count--;
     if (p.ackEliciting && p.inFlight) this.ackElicitingInFlight--;
-    this.compact();
+    if (compact) this.compact();
   }
 
   /** Live packets in pn order up to and including `maxPn`. */

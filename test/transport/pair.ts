@@ -51,9 +51,11 @@ export class Pair {
   step(limitMs = Infinity): boolean {
     if (++this.steps > 5_000_000) throw new Error('Pair: too many steps (busy loop?)');
     this.flush();
-    const due = this.inflight.filter((f) => f.at <= this.time);
-    if (due.length) {
-      this.inflight = this.inflight.filter((f) => f.at > this.time);
+    // latency is constant, so arrivals are in send order: a FIFO
+    let k = 0;
+    while (k < this.inflight.length && this.inflight[k].at <= this.time) k++;
+    if (k > 0) {
+      const due = this.inflight.splice(0, k);
       for (const f of due) {
         if (f.to.address === this.serverAddr.address && f.to.port === this.serverAddr.port) this.server.handleDatagram(this.time, f.from, f.bytes);
         else if (f.to.address === this.clientAddr.address && f.to.port === this.clientAddr.port) this.client.handleDatagram(this.time, f.from, f.bytes);
@@ -61,8 +63,7 @@ export class Pair {
       }
       return true;
     }
-    let next: number | undefined;
-    for (const f of this.inflight) if (next === undefined || f.at < next) next = f.at;
+    let next: number | undefined = this.inflight[0]?.at;
     for (const ep of [this.client, this.server]) {
       const t = ep.pollTimeout();
       if (t !== undefined && (next === undefined || t < next)) next = t;
