@@ -1,0 +1,152 @@
+// The device side of the supernode relay (docs/protocol/relay.md), sans-IO.
+//
+// Contract:
+//   const c = new RelayClient({ relay, deviceId, ticket }, now)   // sends BIND at once
+//   c.handleDatagram(now, bytes)  for every datagram whose source is the relay; returns the
+//                                 payload of a DATA (an encrypted transport packet) or undefined
+//   c.handleTimeout(now) at c.pollTimeout(); drain c.pollTransmit() and c.pollEvent()
+//   c.wrap(payload)               a DATA datagram for the peer, or undefined while not bound
+//   c.updateTicket(now, ticket)   a fresh ticket from the directory: re-BIND with it
+// BIND is retransmitted after rtoMs, 2·rtoMs, ... up to maxTransmits, then 'failed'.
+// Once bound, BIND is repeated every refreshMs (keeps the relay binding and our NAT
+// mapping alive). An ERROR to a BIND ends the client ('refused', with the code: e.g.
+// TICKET_EXPIRED means "ask the directory for a new ticket"); an UNKNOWN_SESSION error
+// while bound (relay restarted, session swept) triggers an immediate re-BIND.
+import type { Millis, UdpAddress } from '../wire/socket.ts';
+import { decodeRelayMessage, encodeRelayMessage, RelayDecodeError, RelayErrorCode } from './relay-wire.ts';
+
+export interface RelayClientConfig {
+  readonly relay: UdpAddress;
+  /** Our device id as the ticket names it (32 hex digits for a directory ticket). */
+  readonly deviceId: string;
+  readonly ticket: Uint8Array;
+  readonly rtoMs?: Millis; // default 250
+  readonly maxTransmits?: number; // default 5
+  readonly refreshMs?: Millis; // default 15_000
+}
+
+export type RelayClientState = 'binding' | 'bound' | 'refused' | 'failed';
+
+export type RelayClientEvent =
+  | { readonly type: 'bound'; readonly sessionId: bigint; readonly observed: UdpAddress; readonly peerBound: boolean; readonly lifetimeSec: number }
+  | { readonly type: 'peer-bound' }
+  | { readonly type: 'refused'; readonly code: number; readonly reason: string }
+  | { readonly type: 'failed' };
+
+export class RelayClient {
+  private stateValue: RelayClientState = 'binding';
+  private ticket: Uint8Array;
+  private sessionIdValue?: bigint;
+  private peerBound = false;
+  private transmissions = 0;
+  private nextAt: Millis;
+  private readonly rtoMs: Millis;
+  private readonly maxTransmits: number;
+  private readonly refreshMs: Millis;
+  private readonly out: { to: UdpAddress; bytes: Uint8Array }[] = [];
+  private readonly events: RelayClientEvent[] = [];
+
+  constructor(private readonly config: RelayClientConfig, now: Millis) {
+    this.ticket = config.ticket;
+    this.rtoMs = config.rtoMs ?? 250;
+    this.maxTransmits = config.maxTransmits ?? 5;
+    this.refreshMs = config.refreshMs ?? 15_000;
+    this.nextAt = now;
+    this.sendBind(now);
+  }
+
+  get state(): RelayClientState {
+    return this.stateValue;
+  }
+
+  get sessionId(): bigint | undefined {
+    return this.sessionIdValue;
+  }
+
+  pollTransmit(): { to: UdpAddress; bytes: Uint8Array } | undefined {
+    return this.out.shift();
+  }
+
+  pollEvent(): RelayClientEvent | undefined {
+    return this.events.shift();
+  }
+
+  pollTimeout(): Millis | undefined {
+    return this.stateValue === 'binding' || this.stateValue === 'bound' ? this.nextAt : undefined;
+  }
+
+  wrap(payload: Uint8Array): Uint8Array | undefined {
+    if (this.stateValue !== 'bound' || this.sessionIdValue === undefined) return undefined;
+    return encodeRelayMessage({ type: 'data', sessionId: this.sessionIdValue, payload });
+  }
+
+  updateTicket(now: Millis, ticket: Uint8Array): void {
+    this.ticket = ticket;
+    if (this.stateValue === 'refused' || this.stateValue === 'failed') this.stateValue = 'binding';
+    this.transmissions = 0;
+    this.sendBind(now);
+  }
+
+  handleTimeout(now: Millis): void {
+    if (now < this.nextAt) return;
+    if (this.stateValue === 'binding') {
+      if (this.transmissions >= this.maxTransmits) {
+        this.stateValue = 'failed';
+        this.events.push({ type: 'failed' });
+        return;
+      }
+      this.sendBind(now);
+    } else if (this.stateValue === 'bound') {
+      this.transmissions = 0;
+      this.sendBind(now); // refresh; a lost refresh is repaired by the next one (relay idle timeout is 60 s)
+      this.nextAt = now + this.refreshMs;
+    }
+  }
+
+  /** Input from the relay's address. Returns the payload of a DATA message, else undefined. */
+  handleDatagram(now: Millis, bytes: Uint8Array): Uint8Array | undefined {
+    let m;
+    try { m = decodeRelayMessage(bytes); } catch (e) { if (e instanceof RelayDecodeError) return undefined; throw e; }
+    switch (m.type) {
+      case 'data':
+        return this.stateValue === 'bound' && m.sessionId === this.sessionIdValue ? m.payload : undefined;
+      case 'bind-ok': {
+        if (this.stateValue === 'refused' || this.stateValue === 'failed') return undefined;
+        const first = this.stateValue !== 'bound' || this.sessionIdValue !== m.sessionId;
+        this.stateValue = 'bound';
+        this.sessionIdValue = m.sessionId;
+        if (first) {
+          this.nextAt = now + this.refreshMs;
+          this.peerBound = m.peerBound;
+          this.events.push({ type: 'bound', sessionId: m.sessionId, observed: m.observed, peerBound: m.peerBound, lifetimeSec: m.lifetimeSec });
+        } else if (m.peerBound && !this.peerBound) {
+          this.peerBound = true;
+          this.events.push({ type: 'peer-bound' });
+        }
+        return undefined;
+      }
+      case 'error':
+        if (m.code === RelayErrorCode.UNKNOWN_SESSION && this.stateValue === 'bound') {
+          this.stateValue = 'binding';
+          this.transmissions = 0;
+          this.sessionIdValue = undefined;
+          this.peerBound = false;
+          this.sendBind(now);
+        } else if (this.stateValue === 'binding' || this.stateValue === 'bound') {
+          this.stateValue = 'refused';
+          this.events.push({ type: 'refused', code: m.code, reason: m.reason });
+        }
+        return undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  private sendBind(now: Millis): void {
+    this.out.push({ to: this.config.relay, bytes: encodeRelayMessage({ type: 'bind', deviceId: this.config.deviceId, ticket: this.ticket }) });
+    if (this.stateValue === 'binding') {
+      this.transmissions++;
+      this.nextAt = now + this.rtoMs * 2 ** (this.transmissions - 1);
+    }
+  }
+}

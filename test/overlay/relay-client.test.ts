@@ -1,0 +1,107 @@
+// RelayClient against the real RelayForwarder (pure, virtual time): binding, exact
+// retransmission and refresh timers, DATA both ways, refusal, relay restart recovery.
+import { describe, it, expect } from 'vitest';
+import { RelayClient } from '../../src/overlay/relay-client.ts';
+import { RelayForwarder } from '../../src/overlay/relay.ts';
+import { RelayErrorCode } from '../../src/overlay/relay-wire.ts';
+import type { UdpAddress } from '../../src/wire/socket.ts';
+import { makeIssuer, standInVerifier } from './stand-in-ticket.ts';
+
+const T0 = 1_700_000_000_000;
+const issuer = makeIssuer();
+const RELAY = { address: '198.51.100.20', port: 3479 };
+const A = { address: '198.51.100.2', port: 40000 };
+const B = { address: '198.51.100.3', port: 40001 };
+const ticket = issuer.issue('dev-a', 'dev-b', T0 + 600_000);
+let sid = 0n;
+const newRelay = () => new RelayForwarder({ verifier: standInVerifier(issuer.publicKey), newSessionId: () => ++sid }, T0);
+
+/** Deliver everything queued between clients and relay (zero latency) at `now`. */
+function exchange(now: number, relay: RelayForwarder | undefined, clients: [UdpAddress, RelayClient][], inbox: Map<RelayClient, string[]>) {
+  for (let round = 0; round < 10; round++) {
+    let moved = false;
+    for (const [addr, c] of clients) for (let t = c.pollTransmit(); t; t = c.pollTransmit()) { moved = true; relay?.handleDatagram(now, addr, t.bytes); }
+    for (let t = relay?.pollTransmit(); t; t = relay!.pollTransmit()) {
+      moved = true;
+      const target = clients.find(([a]) => a.address === t!.to.address && a.port === t!.to.port)?.[1];
+      const payload = target?.handleDatagram(now, t.bytes);
+      if (target && payload) inbox.get(target)!.push(new TextDecoder().decode(payload));
+    }
+    if (!moved) return;
+  }
+}
+
+describe('RelayClient', () => {
+  it('binds both sides, reports peer-bound, carries DATA both ways', () => {
+    const relay = newRelay();
+    const a = new RelayClient({ relay: RELAY, deviceId: 'dev-a', ticket }, T0);
+    const inbox = new Map<RelayClient, string[]>();
+    inbox.set(a, []);
+    exchange(T0, relay, [[A, a]], inbox);
+    expect(a.pollEvent()).toMatchObject({ type: 'bound', observed: A, peerBound: false });
+    const b = new RelayClient({ relay: RELAY, deviceId: 'dev-b', ticket }, T0 + 5);
+    inbox.set(b, []);
+    exchange(T0 + 5, relay, [[A, a], [B, b]], inbox);
+    expect(b.pollEvent()).toMatchObject({ type: 'bound', peerBound: true });
+    expect(a.pollEvent()).toEqual({ type: 'peer-bound' });
+    relay.handleDatagram(T0 + 6, A, a.wrap(new TextEncoder().encode('to b'))!);
+    relay.handleDatagram(T0 + 6, B, b.wrap(new TextEncoder().encode('to a'))!);
+    exchange(T0 + 6, relay, [[A, a], [B, b]], inbox);
+    expect([inbox.get(a), inbox.get(b)]).toEqual([['to a'], ['to b']]);
+  });
+
+  it('retransmits BIND at 0, 250, 750, 1750, 3750 ms and fails at 7750 ms without a relay', () => {
+    const c = new RelayClient({ relay: RELAY, deviceId: 'dev-a', ticket }, 0);
+    expect(c.wrap(new Uint8Array(1))).toBeUndefined();
+    const sends: number[] = [];
+    let now = 0;
+    for (let i = 0; i < 20; i++) {
+      while (c.pollTransmit()) sends.push(now);
+      const t = c.pollTimeout();
+      if (t === undefined) break;
+      now = t;
+      c.handleTimeout(now);
+    }
+    expect(sends).toEqual([0, 250, 750, 1750, 3750]);
+    expect(now).toBe(7750);
+    expect(c.state).toBe('failed');
+    expect(c.pollEvent()).toEqual({ type: 'failed' });
+  });
+
+  it('refreshes every 15 s once bound', () => {
+    const relay = newRelay();
+    const c = new RelayClient({ relay: RELAY, deviceId: 'dev-a', ticket }, T0);
+    const inbox = new Map([[c, [] as string[]]]);
+    exchange(T0, relay, [[A, c]], inbox);
+    expect(c.pollTimeout()).toBe(T0 + 15_000);
+    c.handleTimeout(T0 + 15_000);
+    expect(c.pollTransmit()).toBeDefined();
+    expect(c.pollTimeout()).toBe(T0 + 30_000);
+  });
+
+  it('an expired ticket is refused; a fresh ticket binds again', () => {
+    const relay = newRelay();
+    const old = issuer.issue('dev-a', 'dev-b', T0 - 1);
+    const c = new RelayClient({ relay: RELAY, deviceId: 'dev-a', ticket: old }, T0);
+    const inbox = new Map([[c, [] as string[]]]);
+    exchange(T0, relay, [[A, c]], inbox);
+    expect(c.pollEvent()).toMatchObject({ type: 'refused', code: RelayErrorCode.TICKET_EXPIRED });
+    expect(c.state).toBe('refused');
+    c.updateTicket(T0 + 1, ticket);
+    exchange(T0 + 1, relay, [[A, c]], inbox);
+    expect(c.state).toBe('bound');
+  });
+
+  it('re-binds at once when the relay forgot the session (restart)', () => {
+    let relay = newRelay();
+    const a = new RelayClient({ relay: RELAY, deviceId: 'dev-a', ticket }, T0);
+    const inbox = new Map([[a, [] as string[]]]);
+    exchange(T0, relay, [[A, a]], inbox);
+    const first = a.sessionId;
+    relay = newRelay(); // restarted: no sessions
+    relay.handleDatagram(T0 + 10, A, a.wrap(new Uint8Array([1]))!);
+    exchange(T0 + 10, relay, [[A, a]], inbox);
+    expect(a.state).toBe('bound');
+    expect(a.sessionId).not.toBe(first);
+  });
+});
