@@ -3,5 +3,6 @@
 import type { Command } from 'commander';
 import { registerSim } from './sim.ts';
 import { registerSupernode } from './supernode.ts';
+import { registerDirectory } from './directory.ts';
 
-export const commands: ((program: Command) => void)[] = [registerSim, registerSupernode];
+export const commands: ((program: Command) => void)[] = [registerSim, registerSupernode, registerDirectory];

@@ -16,6 +16,7 @@ import { Metrics } from './metrics.ts';
 import { FailureLimiter } from './rate-limit.ts';
 import type { AppContext } from './http/context.ts';
 import type { FastifyInstance } from 'fastify';
+import { startStunServer, type RunningStunServer } from './stun-server.ts';
 
 export interface DirectoryOptions {
   /** sqlite file path (or sqlite:path) or postgres:// URL. */
@@ -27,6 +28,9 @@ export interface DirectoryOptions {
   redisUrl?: string;
   host?: string;
   port?: number;
+  /** Serve STUN Binding on this UDP port (0: any free port) at `stunHost` (default: host). Omit for no STUN. */
+  stunPort?: number;
+  stunHost?: string;
   /** Signing key, or a key file (created 0600 if missing); default: a fresh in-memory key. */
   signingKey?: SigningKey;
   keyFile?: string;
@@ -44,6 +48,8 @@ export interface Directory {
   port: number;
   engine: Engine;
   publicKey: Uint8Array;
+  /** The STUN UDP port, when STUN is served. */
+  stunPort: number | undefined;
   app: FastifyInstance;
   context: AppContext;
   logger: Logger;
@@ -92,25 +98,33 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
   purge.unref();
 
   const host = opts.host ?? '127.0.0.1';
+  let stun: RunningStunServer | undefined;
   try {
     await app.listen({ host, port: opts.port ?? 0 });
+    if (opts.stunPort !== undefined) {
+      stun = await startStunServer({ address: opts.stunHost ?? host, port: opts.stunPort, software: 'tincan-directory' });
+      const counters = stun.server.counters;
+      metrics.gauge('tincan_stun_requests', 'STUN requests received.', () => counters.requests);
+      metrics.gauge('tincan_stun_dropped', 'STUN datagrams dropped unanswered.', () => counters.dropped);
+    }
   } catch (e) {
-    clearInterval(purge); await push.close(); await fanout.close(); await opened.close();
+    clearInterval(purge); await push.close(); await app.close(); await fanout.close(); await opened.close();
     throw e;
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
-  logger.info({ host, port, engine: opened.engine, database: engineOf(opts.databaseUrl) === 'postgres' ? redactUrl(opts.databaseUrl) : opts.databaseUrl, redis: opts.redisUrl ? redactUrl(opts.redisUrl) : null }, 'directory listening');
+  logger.info({ host, port, stunPort: stun?.port ?? null, engine: opened.engine, database: engineOf(opts.databaseUrl) === 'postgres' ? redactUrl(opts.databaseUrl) : opts.databaseUrl, redis: opts.redisUrl ? redactUrl(opts.redisUrl) : null }, 'directory listening');
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${hostForUrl}:${port}`, host, port, engine: opened.engine, publicKey: key.publicKey, app, context: ctx, logger,
+    url: `http://${hostForUrl}:${port}`, host, port, engine: opened.engine, publicKey: key.publicKey, stunPort: stun?.port, app, context: ctx, logger,
     close() {
       closing ??= (async () => {
         clearInterval(purge);
         await push.close();
         await app.close();
+        await stun?.close();
         await fanout.close();
         await opened.close();
       })();

@@ -1,10 +1,15 @@
-// STUN Binding server (RFC 8489) over any DatagramSocket, so peers learn their
-// server-reflexive address. Contract:
+// STUN Binding server (RFC 8489) over DatagramSockets, so peers learn their
+// server-reflexive address, optionally with RFC 5780 NAT behaviour discovery.
+// Contract:
 // - Binding request -> success response with XOR-MAPPED-ADDRESS (the source seen),
-//   RESPONSE-ORIGIN (when bound to a concrete address), SOFTWARE and FINGERPRINT.
-// - A request with unknown comprehension-required attributes -> 420 listing them;
-//   CHANGE-REQUEST asking to change IP/port or RESPONSE-PORT -> 420 too (this server
-//   has one address; RFC 5780 section 6.1). A request of another method -> 400.
+//   RESPONSE-ORIGIN (the answering socket, when bound to a concrete address),
+//   OTHER-ADDRESS (when an alternate address AND port are served), SOFTWARE, FINGERPRINT.
+// - RFC 5780: the server may hold up to four sockets A1:P1 (primary), A1:P2, A2:P1,
+//   A2:P2. CHANGE-REQUEST "change IP"/"change port" is answered from the socket that
+//   differs from the receiving one in IP and/or port. If that socket is not served,
+//   or RESPONSE-PORT is used (not supported) -> 420 Unknown Attribute.
+// - A request with unknown comprehension-required attributes -> 420 listing them.
+//   A request of another method -> 400.
 // - Malformed input: if the first 20 bytes are a valid STUN request header -> 400
 //   Bad Request; anything else (not STUN, bad FINGERPRINT, indications, responses)
 //   is dropped silently. Everything is counted; no input can throw out of here.
@@ -34,58 +39,86 @@ export interface StunServerCounters {
   internalErrors: number;
 }
 
+/** The sockets of one server. Index bits: 2 = alternate IP, 1 = alternate port. */
+export interface StunServerSockets {
+  /** A1:P1, the advertised STUN address. */
+  primary: DatagramSocket;
+  /** A1:P2 (answers "change port"). */
+  altPort?: DatagramSocket;
+  /** A2:P1 (answers "change IP"). */
+  altIp?: DatagramSocket;
+  /** A2:P2 (answers "change IP and port"; its address is OTHER-ADDRESS of A1:P1). */
+  altBoth?: DatagramSocket;
+}
+
 export class StunServer {
   readonly counters: StunServerCounters = { requests: 0, successResponses: 0, errorResponses: 0, dropped: 0, internalErrors: 0 };
   private readonly software: string;
+  /** [A1:P1, A1:P2, A2:P1, A2:P2]; index = (alternate IP ? 2 : 0) | (alternate port ? 1 : 0). */
+  private readonly sockets: (DatagramSocket | undefined)[];
 
-  constructor(private readonly socket: DatagramSocket, opts: { software?: string } = {}) {
+  constructor(sockets: DatagramSocket | StunServerSockets, opts: { software?: string } = {}) {
     this.software = opts.software ?? DEFAULT_STUN_SOFTWARE;
-    socket.onDatagram((from, bytes) => this.handleDatagram(from, bytes));
+    const set: StunServerSockets = 'primary' in sockets ? sockets : { primary: sockets };
+    this.sockets = [set.primary, set.altPort, set.altIp, set.altBoth];
+    this.sockets.forEach((socket, index) => socket?.onDatagram((from, bytes) => this.handleDatagramOn(index, from, bytes)));
   }
 
   get local(): UdpAddress {
-    return this.socket.local;
+    return this.sockets[0]!.local;
   }
 
-  /** One datagram in; at most one datagram out to `from`. Never throws. */
+  /** True when all four sockets are served (full RFC 5780 behaviour discovery). */
+  get supportsBehaviorDiscovery(): boolean {
+    return this.sockets.every((s) => s !== undefined);
+  }
+
+  /** One datagram in on the primary socket; at most one datagram out to `from`. Never throws. */
   handleDatagram(from: UdpAddress, bytes: Uint8Array): void {
+    this.handleDatagramOn(0, from, bytes);
+  }
+
+  private handleDatagramOn(index: number, from: UdpAddress, bytes: Uint8Array): void {
     try {
-      const reply = this.answer(from, bytes);
-      if (reply) this.socket.send(from, reply);
+      const reply = this.answer(index, from, bytes);
+      if (reply) this.sockets[reply.via]!.send(from, reply.bytes);
       else this.counters.dropped++;
     } catch {
       this.counters.internalErrors++;
     }
   }
 
-  private answer(from: UdpAddress, bytes: Uint8Array): Uint8Array | undefined {
+  private answer(index: number, from: UdpAddress, bytes: Uint8Array): { via: number; bytes: Uint8Array } | undefined {
     let msg: StunMessage;
     try {
       msg = decodeStun(bytes);
     } catch (e) {
       if (!(e instanceof DecodeError)) throw e;
       const tid = requestHeaderTransactionId(bytes);
-      return tid ? this.error(methodOfHeader(bytes), tid, 400, 'Bad Request') : undefined;
+      return tid ? { via: index, bytes: this.error(methodOfHeader(bytes), tid, 400, 'Bad Request') } : undefined;
     }
     if (msg.fingerprintOffset !== undefined && !verifyStunFingerprint(bytes, msg)) return undefined;
     if (msg.class !== 'request') return undefined;
     this.counters.requests++;
-    if (msg.method !== STUN_METHOD_BINDING) return this.error(msg.method, msg.transactionId, 400, 'Bad Request: unsupported method');
+    const reply = (b: Uint8Array, via = index) => ({ via, bytes: b });
+    if (msg.method !== STUN_METHOD_BINDING) return reply(this.error(msg.method, msg.transactionId, 400, 'Bad Request: unsupported method'));
     const unknown = [...msg.unknownRequired];
-    if (msg.changeRequest && (msg.changeRequest.changeIp || msg.changeRequest.changePort)) unknown.push(StunAttr.CHANGE_REQUEST);
+    const change = msg.changeRequest ? (msg.changeRequest.changeIp ? 2 : 0) | (msg.changeRequest.changePort ? 1 : 0) : 0;
+    const via = index ^ change;
+    if (this.sockets[via] === undefined) unknown.push(StunAttr.CHANGE_REQUEST);
     if (msg.attributes.some((a) => a.type === StunAttr.RESPONSE_PORT)) unknown.push(StunAttr.RESPONSE_PORT);
     if (unknown.length > 0) {
-      return this.error(msg.method, msg.transactionId, 420, 'Unknown Attribute', [{ type: 'unknown-attributes', types: unknown.slice(0, 32) }]);
+      return reply(this.error(msg.method, msg.transactionId, 420, 'Unknown Attribute', [{ type: 'unknown-attributes', types: unknown.slice(0, 32) }]));
     }
     const family = isIpv4(from.address) ? 4 : 6;
     const attributes: StunAttributeInput[] = [{ type: 'xor-mapped-address', address: { family, address: from.address, port: from.port } }];
-    const local = this.socket.local;
-    if (isIpv4(local.address) && local.address !== '0.0.0.0') {
-      attributes.push({ type: 'response-origin', address: { family: 4, address: local.address, port: local.port } });
-    }
+    const origin = this.sockets[via]!.local;
+    if (concrete(origin)) attributes.push({ type: 'response-origin', address: { family: 4, address: origin.address, port: origin.port } });
+    const other = this.sockets[index ^ 3]?.local;
+    if (other && concrete(other)) attributes.push({ type: 'other-address', address: { family: 4, address: other.address, port: other.port } });
     attributes.push({ type: 'software', value: this.software });
     this.counters.successResponses++;
-    return encodeStun({ method: STUN_METHOD_BINDING, class: 'success', transactionId: msg.transactionId, attributes }, { fingerprint: true });
+    return reply(encodeStun({ method: STUN_METHOD_BINDING, class: 'success', transactionId: msg.transactionId, attributes }, { fingerprint: true }), via);
   }
 
   private error(method: number, tid: Uint8Array, code: number, reason: string, extra: StunAttributeInput[] = []): Uint8Array {
@@ -98,6 +131,8 @@ export class StunServer {
     }, { fingerprint: true });
   }
 }
+
+const concrete = (a: UdpAddress) => isIpv4(a.address) && a.address !== '0.0.0.0';
 
 /** Transaction id when bytes start with a well-formed STUN request header (even if the rest is broken). */
 function requestHeaderTransactionId(bytes: Uint8Array): Uint8Array | undefined {
@@ -119,6 +154,13 @@ export interface StartStunServerOptions {
   address?: string;
   /** Default 3478; 0 = any free port. */
   port?: number;
+  /**
+   * RFC 5780: a second local IPv4 address. When set, four sockets are bound
+   * (address:port, address:altPort, alternateAddress:port, alternateAddress:altPort).
+   */
+  alternateAddress?: string;
+  /** The second port for RFC 5780 (default: any free port usable on both addresses). */
+  alternatePort?: number;
   software?: string;
   /** Socket factory; default: node:dgram udp4. */
   bind?: (opts: { address: string; port: number }) => Promise<DatagramSocket>;
@@ -127,25 +169,65 @@ export interface StartStunServerOptions {
 export interface RunningStunServer {
   port: number;
   address: string;
+  /** RFC 5780 alternate address and port, when served. */
+  other?: UdpAddress;
   server: StunServer;
   close(): Promise<void>;
 }
 
-/** Bind a UDP socket and serve STUN on it. */
+/** Bind the UDP socket(s) and serve STUN on them. */
 export async function startStunServer(opts: StartStunServerOptions = {}): Promise<RunningStunServer> {
   const address = opts.address ?? '0.0.0.0';
   const port = opts.port ?? 3478;
-  const socket = await (opts.bind ?? bindDgram)({ address, port });
-  const server = new StunServer(socket, { software: opts.software });
-  return {
-    port: socket.local.port,
-    address: socket.local.address,
-    server,
-    close: async () => {
-      socket.close();
-      await new Promise<void>((r) => setImmediate(r));
-    },
+  const bind = opts.bind ?? bindDgram;
+  const opened: DatagramSocket[] = [];
+  const closeAll = async () => {
+    for (const s of opened) s.close();
+    await new Promise<void>((r) => setImmediate(r));
   };
+  try {
+    let sockets: StunServerSockets;
+    if (opts.alternateAddress === undefined) {
+      const primary = await bind({ address, port });
+      opened.push(primary);
+      sockets = { primary };
+    } else {
+      const [primary, altIp] = await bindPortOnBoth(bind, address, opts.alternateAddress, port, opened);
+      const [altPort, altBoth] = await bindPortOnBoth(bind, address, opts.alternateAddress, opts.alternatePort ?? 0, opened);
+      sockets = { primary, altPort, altIp, altBoth };
+    }
+    const server = new StunServer(sockets, { software: opts.software });
+    return {
+      port: sockets.primary.local.port,
+      address: sockets.primary.local.address,
+      other: sockets.altBoth ? { ...sockets.altBoth.local } : undefined,
+      server,
+      close: closeAll,
+    };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
+
+/** Bind the same port on two addresses; with port 0, retry a few kernel-chosen ports (bounded). */
+async function bindPortOnBoth(
+  bind: NonNullable<StartStunServerOptions['bind']>, a: string, b: string, port: number, opened: DatagramSocket[],
+): Promise<[DatagramSocket, DatagramSocket]> {
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const first = await bind({ address: a, port });
+    opened.push(first);
+    try {
+      const second = await bind({ address: b, port: first.local.port });
+      opened.push(second);
+      return [first, second];
+    } catch (e) {
+      first.close();
+      opened.pop();
+      if (port !== 0) throw e;
+    }
+  }
+  throw new Error(`startStunServer: could not bind one port on both ${a} and ${b}`);
 }
 
 /** Minimal node:dgram DatagramSocket for startStunServer (see the header comment). */

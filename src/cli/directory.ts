@@ -1,0 +1,68 @@
+// `tincan directory`: run the directory service (HTTP API + push channel +
+// STUN). Every flag has an environment variable; flags win. Logs are pino
+// JSON lines on stdout (first: "directory listening" with the ports).
+// SIGINT/SIGTERM: graceful shutdown (stop accepting, close push channels with
+// 1001, finish in-flight requests, close Redis and the database), exit 0.
+import type { Command } from 'commander';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { startDirectory } from '../directory/server.ts';
+import { DEFAULT_SCRYPT } from '../directory/password.ts';
+
+interface Opts {
+  listen: string; port: string; stunPort: string; stun: boolean; database?: string; redis?: string;
+  keyFile?: string; dataDir: string; logLevel: string; scryptN: string; logRequests: boolean;
+}
+
+const env = (name: string) => process.env[name] || undefined;
+
+function intOption(v: string, name: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer ${min}..${max}, got ${v}`);
+  return n;
+}
+
+export function registerDirectory(program: Command): void {
+  const dataDefault = env('TINCAN_DATA_DIR') ?? join(env('XDG_DATA_HOME') ?? join(homedir(), '.local', 'share'), 'tincan');
+  program
+    .command('directory')
+    .description('run the directory: accounts, contacts, presence, supernodes, rendezvous (HTTP + WebSocket) and STUN (UDP)')
+    .option('--listen <address>', 'HTTP listen address [env TINCAN_DIRECTORY_LISTEN]', env('TINCAN_DIRECTORY_LISTEN') ?? '127.0.0.1')
+    .option('--port <port>', 'HTTP port, 0: any free port [env TINCAN_DIRECTORY_PORT]', env('TINCAN_DIRECTORY_PORT') ?? '7400')
+    .option('--stun-port <port>', 'STUN UDP port on the listen address, 0: any free port [env TINCAN_STUN_PORT]', env('TINCAN_STUN_PORT') ?? '3478')
+    .option('--no-stun', 'do not serve STUN')
+    .option('--database <url>', 'SQLite file path or postgres:// URL [env TINCAN_DATABASE_URL] (default: <data-dir>/directory.sqlite)', env('TINCAN_DATABASE_URL'))
+    .option('--redis <url>', 'redis:// URL: fan out push messages across directory instances [env TINCAN_REDIS_URL]', env('TINCAN_REDIS_URL'))
+    .option('--key-file <path>', 'Ed25519 signing key file, created 0600 if missing [env TINCAN_DIRECTORY_KEY] (default: <data-dir>/directory-key)', env('TINCAN_DIRECTORY_KEY'))
+    .option('--data-dir <dir>', 'data directory [env TINCAN_DATA_DIR]', dataDefault)
+    .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug [env TINCAN_LOG_LEVEL]', env('TINCAN_LOG_LEVEL') ?? 'info')
+    .option('--no-log-requests', 'do not log one line per HTTP request')
+    .option('--scrypt-n <n>', `scrypt cost N for new password hashes (power of two) [env TINCAN_SCRYPT_N]`, env('TINCAN_SCRYPT_N') ?? String(DEFAULT_SCRYPT.N))
+    .action(async (o: Opts) => {
+      const port = intOption(o.port, '--port', 0, 65535);
+      const stunPort = o.stun ? intOption(o.stunPort, '--stun-port', 0, 65535) : undefined;
+      const N = intOption(o.scryptN, '--scrypt-n', 2, 1 << 20);
+      if (N & (N - 1)) throw new Error(`--scrypt-n must be a power of two, got ${N}`);
+      if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(o.logLevel)) throw new Error(`--log-level: unknown level ${o.logLevel}`);
+      const dir = await startDirectory({
+        databaseUrl: o.database ?? join(o.dataDir, 'directory.sqlite'),
+        redisUrl: o.redis,
+        keyFile: o.keyFile ?? join(o.dataDir, 'directory-key'),
+        host: o.listen, port, stunPort,
+        logLevel: o.logLevel,
+        config: { scrypt: { ...DEFAULT_SCRYPT, N }, logRequests: o.logRequests },
+      });
+      dir.logger.info({ publicKeyHex: Buffer.from(dir.publicKey).toString('hex') }, 'directory key');
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        dir.logger.info({ signal }, 'shutting down');
+        const force = setTimeout(() => { dir.logger.error('shutdown timed out'); process.exit(1); }, 10_000);
+        force.unref();
+        dir.close().then(() => { dir.logger.info('stopped'); dir.logger.flush(); process.exitCode = 0; }, (e: Error) => { dir.logger.error({ err: e.message }, 'shutdown failed'); process.exitCode = 1; });
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+}
