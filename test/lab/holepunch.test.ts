@@ -1,6 +1,7 @@
-// Real-kernel lab: two LAN hosts behind two iptables NATs, a reflector/rendezvous and
-// the relay forwarder on the public segment. The peers classify their NATs, punch a
-// UDP hole at a coordinated time and exchange a chat line on the path they select:
+// Real-kernel lab: two LAN hosts behind two iptables NATs; on the public segment the
+// directory's RFC 5780 STUN server, a lab rendezvous and the relay forwarder process.
+// The peers classify their NATs over STUN, punch a UDP hole at a coordinated time and
+// exchange a chat line on the path they select:
 //  - both NATs MASQUERADE (port-preserving: EIM, conntrack filtering: APDF): direct;
 //  - one NAT MASQUERADE --random-fully (APDM): direct is impossible (RFC 4787), the
 //    line goes through the relay process, which is checked to have forwarded it.
@@ -51,7 +52,7 @@ async function scenario(randomFullyB: boolean) {
     const relayP = lab.spawnNode(relayNs, `${programs}/relay-server.ts`, ['198.51.100.20', '3479'], keyEnv);
     await Promise.all([waitForLine(rvP, (o) => o.event === 'ready', 10_000), waitForLine(relayP, (o) => o.event === 'ready', 10_000)]);
     const peerEnv = (name: string, want: string, hostIp: string) => ({
-      LAB_PEER: JSON.stringify({ name, want, hostIp, port: 5000, primary: '198.51.100.10:3478', primaryAlt: '198.51.100.10:3479', secondary: '198.51.100.11:3479', relay: '198.51.100.20:3479' }),
+      LAB_PEER: JSON.stringify({ name, want, hostIp, port: 5000, primary: '198.51.100.10:3478', primaryAlt: '198.51.100.10:3479', secondary: '198.51.100.11:3479', relay: '198.51.100.20:3479', rendezvous: '198.51.100.10:4000' }),
     });
     const pa = lab.spawnNode(a.host, `${programs}/peer.ts`, [], peerEnv('alice', 'bob', a.hostIp));
     const pb = lab.spawnNode(b.host, `${programs}/peer.ts`, [], peerEnv('bob', 'alice', b.hostIp));

@@ -1,20 +1,22 @@
 // NAT matrix in the simulator (src/sim): the overlay's real sans-IO cores — NAT
-// classification, candidate checks, the relay forwarder — run by the project's Driver
+// classification (over real STUN against the directory's RFC 5780 STUN server),
+// candidate checks, the relay forwarder — run by the project's Driver
 // over simulated UDP, through the simulator's RFC 4787 NAT boxes, for caller x callee
 // over {public, EIM/EIF, EIM/ADF, EIM/APDF, APDM, UDP-blocked}: 36 pairs. Asserts each
 // side's NAT is classified right, that every pair with UDP connects, and that the path
 // is direct exactly where RFC 4787 allows a punch (predictDirect), relayed otherwise.
 // Prints the matrix and connect times (from the coordinated start to the first
 // selected path) in peer-to-peer RTTs. Rendezvous/check messages are the lab's JSON
-// scaffolding until directory/STUN/transport integration.
+// scaffolding until directory/transport integration.
 import { describe, it, expect } from 'vitest';
 import { Network, type NatOptions } from '../../src/sim/index.ts';
 import { Driver } from '../../src/datagram/driver.ts';
 import { RelayForwarder } from '../../src/overlay/relay.ts';
 import { predictDirect, type NatType } from '../../src/overlay/nat-types.ts';
-import type { DatagramSocket } from '../../src/wire/socket.ts';
 import { LabPeer, type LabPeerResult } from '../lab/programs/peer-core.ts';
-import { LabRendezvous, type RendezvousSocket } from '../lab/programs/rendezvous-core.ts';
+import { LabRendezvous } from '../lab/programs/rendezvous-core.ts';
+import { StunServer } from '../../src/directory/stun-server.ts';
+import { createRng } from '../../src/sim/index.ts';
 import { NAT_KINDS } from './nat-model.ts';
 import { makeIssuer, standInVerifier } from './stand-in-ticket.ts';
 
@@ -55,25 +57,27 @@ function runPair(kindA: string, kindB: string, seed: number): { a: LabPeerResult
   const hb = side('bob', kindB, '198.51.100.3', '192.0.2.66');
   net.autoRoute();
 
+  // The directory's real RFC 5780 STUN server on A1:P1, A1:P2, A2:P1, A2:P2; the lab rendezvous on A1:4000.
+  const stun = new StunServer({ primary: rv1.bindUdp(3478), altPort: rv1.bindUdp(3479), altIp: rv2.bindUdp(3478), altBoth: rv2.bindUdp(3479) });
   const rv = new LabRendezvous((a, b, exp) => issuer.issue(a, b, exp));
-  const sockets: Record<RendezvousSocket, DatagramSocket> = { primary: rv1.bindUdp(3478), alt: rv1.bindUdp(3479), other: rv2.bindUdp(3479) };
+  const rvSock = rv1.bindUdp(4000);
   let startAt = NaN;
-  for (const via of Object.keys(sockets) as RendezvousSocket[]) {
-    sockets[via].onDatagram((from, bytes) => {
-      for (const t of rv.handleDatagram(net.clock.now(), via, from, bytes)) sockets[t.via].send(t.to, t.bytes);
-      if (Number.isNaN(startAt) && rv.events.length) startAt = Number(rv.events[0].split(' at ')[1]);
-    });
-  }
+  rvSock.onDatagram((from, bytes) => {
+    for (const t of rv.handleDatagram(net.clock.now(), from, bytes)) rvSock.send(t.to, t.bytes);
+    if (Number.isNaN(startAt) && rv.events.length) startAt = Number(rv.events[0].split(' at ')[1]);
+  });
   let n = 0n;
   const relay = new RelayForwarder({ verifier: standInVerifier(issuer.publicKey), newSessionId: () => ++n }, net.clock.now());
   new Driver(relay, relayHost.bindUdp(3479), net.clock).wake();
 
   let tx = 0;
+  const rng = createRng(seed);
   const peer = (name: string, want: string, h: typeof ha) => {
     const p = new LabPeer({
       name, want, host: { address: h.address, port: 5000 }, primary: { address: '198.51.100.10', port: 3478 },
       primaryAlt: { address: '198.51.100.10', port: 3479 }, secondary: { address: '198.51.100.11', port: 3479 },
-      relay: { address: '198.51.100.20', port: 3479 }, newTxId: () => `${name}${++tx}`,
+      relay: { address: '198.51.100.20', port: 3479 }, rendezvous: { address: '198.51.100.10', port: 4000 },
+      newTxId: () => `${name}${++tx}`, randomBytes: (k) => Uint8Array.from({ length: k }, () => rng.int(256)),
     }, net.clock.now());
     new Driver(p, h.bindUdp(5000), net.clock).wake();
     return p;
@@ -81,6 +85,7 @@ function runPair(kindA: string, kindB: string, seed: number): { a: LabPeerResult
   const pa = peer('alice', 'bob', ha);
   const pb = peer('bob', 'alice', hb);
   net.run(15_000);
+  expect(stun.counters.internalErrors).toBe(0);
   return { a: pa.result()!, b: pb.result()!, relayed: relay.counters().forwardedPackets, startAt };
 }
 

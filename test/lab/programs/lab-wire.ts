@@ -1,13 +1,11 @@
 // Lab-only scaffolding messages (JSON in UDP datagrams) used by the lab programs
-// until the real ones exist: STUN binding (src/wire/stun.ts), the directory's
-// rendezvous, and transport path probes. NOT a tincan protocol; never shipped.
-// Relay traffic in the lab uses the real relay framing (docs/protocol/relay.md).
+// until the real ones are integrated: the directory's rendezvous and transport path
+// probes. NOT a tincan protocol; never shipped. NAT classification in the lab uses
+// real STUN (src/wire/stun.ts), relay traffic the real framing (docs/protocol/relay.md).
 import type { UdpAddress } from '../../../src/wire/socket.ts';
 import type { Candidate } from '../../../src/overlay/candidates.ts';
 
 export type LabMessage =
-  | { t: 'bind'; id: number; change: 'none' | 'port' | 'ip-and-port' }
-  | { t: 'mapped'; id: number; mapped: UdpAddress }
   | { t: 'register'; name: string; want: string; candidates: Candidate[] }
   | { t: 'go'; peer: string; candidates: Candidate[]; startAt: number; controlling: boolean; ticketHex: string }
   | { t: 'check'; tx: string; nominate: boolean }

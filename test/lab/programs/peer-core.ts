@@ -1,12 +1,15 @@
 // The lab peer as one sans-IO endpoint (handleDatagram/handleTimeout/pollTransmit/
 // pollTimeout, runnable by src/datagram/driver.ts over real UDP or the simulator):
-// classify the NAT (NatClassifier against the lab reflector), register host+srflx
+// classify the NAT (NatClassifier, probes as real STUN via StunProbeCodec against the
+// directory's RFC 5780 STUN server), register host+srflx
 // candidates at the rendezvous, on 'go' (peer candidates, coordinated start, ticket)
 // bind at the relay and run connectivity checks (CheckAgent) over direct and relayed
 // pairs, send a chat line over the selected path and wait for the peer's line and ack.
 // result() is set when done (all checks settled) or after giveUpAfterMs.
-// Messages other than relay framing are the lab-only JSON of lab-wire.ts.
+// STUN and relay framing are the real formats; rendezvous and check messages are the
+// lab-only JSON of lab-wire.ts (until the directory's rendezvous and transport probes).
 import { NatClassifier, type Classification } from '../../../src/overlay/nat-classify.ts';
+import { StunProbeCodec } from '../../../src/overlay/stun-probe.ts';
 import { formatNatType } from '../../../src/overlay/nat-types.ts';
 import { candidate, candidateKey, type Candidate } from '../../../src/overlay/candidates.ts';
 import { CheckAgent } from '../../../src/overlay/checks.ts';
@@ -23,7 +26,10 @@ export interface LabPeerConfig {
   readonly primaryAlt: UdpAddress;
   readonly secondary: UdpAddress;
   readonly relay: UdpAddress;
+  /** The lab rendezvous (JSON), standing in for the directory's. */
+  readonly rendezvous: UdpAddress;
   readonly newTxId: () => string;
+  readonly randomBytes: (n: number) => Uint8Array;
   readonly giveUpAfterMs?: Millis; // default 12_000
 }
 
@@ -48,6 +54,7 @@ const TICK_MS = 100;
 
 export class LabPeer {
   private readonly classifier: NatClassifier;
+  private readonly stun: StunProbeCodec;
   private nat?: Classification;
   private agent?: CheckAgent;
   private relaySession?: bigint;
@@ -66,6 +73,7 @@ export class LabPeer {
   constructor(private readonly cfg: LabPeerConfig, private readonly t0: Millis) {
     this.hostCand = candidate('host', cfg.host);
     this.relayCand = candidate('relay', cfg.relay);
+    this.stun = new StunProbeCodec(cfg.randomBytes);
     this.classifier = new NatClassifier({
       primary: cfg.primary, primaryAltPort: cfg.primaryAlt, secondary: cfg.secondary, localAddresses: [cfg.host], rtoMs: 100, maxTransmits: 3,
     }, t0);
@@ -113,6 +121,9 @@ export class LabPeer {
       } catch (e) {
         if (!(e instanceof RelayDecodeError)) throw e;
       }
+    } else if (StunProbeCodec.isStun(bytes)) {
+      const r = this.stun.decodeResponse(bytes, from);
+      if (r) this.classifier.handleResponse(now, r.probeId, r.fact);
     } else {
       const m = decodeLab(bytes);
       if (m) this.handleLab(now, m, from, this.hostCand);
@@ -133,7 +144,7 @@ export class LabPeer {
   }
 
   private pump(now: Millis): void {
-    for (let p = this.classifier.pollProbe(); p; p = this.classifier.pollProbe()) this.send(p.to, { t: 'bind', id: p.id, change: p.change });
+    for (let p = this.classifier.pollProbe(); p; p = this.classifier.pollProbe()) this.out.push({ to: p.to, bytes: this.stun.encodeProbe(p) });
     if (!this.nat && this.classifier.result()) {
       this.nat = this.classifier.result()!;
       this.log.push(`${now - this.t0}ms nat ${formatNatType(this.nat.nat)}${this.nat.certain ? '' : ' (uncertain)'}`);
@@ -158,7 +169,7 @@ export class LabPeer {
       if (this.nat.nat.udp === 'blocked') return this.finish(now, false, 'UDP blocked');
       const cands: Candidate[] = [this.hostCand];
       if (this.nat.mapped && !sameAddress(this.nat.mapped, this.cfg.host)) cands.push(candidate('srflx', this.nat.mapped));
-      this.send(this.cfg.primary, { t: 'register', name: this.cfg.name, want: this.cfg.want, candidates: cands });
+      this.send(this.cfg.rendezvous, { t: 'register', name: this.cfg.name, want: this.cfg.want, candidates: cands });
     }
     if (this.ticket && this.relaySession === undefined) this.out.push({ to: this.cfg.relay, bytes: encodeRelayMessage({ type: 'bind', deviceId: this.cfg.name, ticket: this.ticket }) });
     const sel = this.agent?.selectedPair();
@@ -172,7 +183,6 @@ export class LabPeer {
 
   private handleLab(now: Millis, m: LabMessage, from: UdpAddress, local: Candidate): void {
     switch (m.t) {
-      case 'mapped': this.classifier.handleResponse(now, m.id, { mapped: m.mapped, from }); break;
       case 'go':
         if (this.agent) break;
         this.ticket = Uint8Array.from(Buffer.from(m.ticketHex, 'hex'));

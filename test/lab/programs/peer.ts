@@ -2,7 +2,7 @@
 // project's one driver (src/datagram/driver.ts). The clock is Unix time (Date.now)
 // because the rendezvous' coordinated start time is Unix time. Prints one JSON line
 // {event:'result', ...} when done and exits (0 ok, 2 failed).
-// Config: env LAB_PEER = JSON { name, want, hostIp, port, primary, primaryAlt, secondary, relay }.
+// Config: env LAB_PEER = JSON { name, want, hostIp, port, primary, primaryAlt, secondary, relay, rendezvous }.
 import { randomBytes } from 'node:crypto';
 import { bindUdp } from '../../../src/datagram/udp.ts';
 import { Driver } from '../../../src/datagram/driver.ts';
@@ -10,7 +10,7 @@ import type { Clock } from '../../../src/wire/socket.ts';
 import { LabPeer } from './peer-core.ts';
 import { parseAddress } from './lab-wire.ts';
 
-interface PeerEnv { name: string; want: string; hostIp: string; port: number; primary: string; primaryAlt: string; secondary: string; relay: string }
+interface PeerEnv { name: string; want: string; hostIp: string; port: number; primary: string; primaryAlt: string; secondary: string; relay: string; rendezvous: string }
 const cfg = JSON.parse(process.env.LAB_PEER ?? '{}') as PeerEnv;
 const unixClock: Clock = {
   now: () => Date.now(),
@@ -20,7 +20,7 @@ const socket = await bindUdp({ address: '0.0.0.0', port: cfg.port });
 const peer = new LabPeer({
   name: cfg.name, want: cfg.want, host: { address: cfg.hostIp, port: cfg.port }, primary: parseAddress(cfg.primary),
   primaryAlt: parseAddress(cfg.primaryAlt), secondary: parseAddress(cfg.secondary), relay: parseAddress(cfg.relay),
-  newTxId: () => randomBytes(8).toString('hex'),
+  rendezvous: parseAddress(cfg.rendezvous), newTxId: () => randomBytes(8).toString('hex'), randomBytes: (n) => new Uint8Array(randomBytes(n)),
 }, unixClock.now());
 const driver = new Driver(peer, socket, unixClock);
 driver.afterInput = () => {
