@@ -1,12 +1,13 @@
 // `npm run bench:sim`: simulated packet-hop events per second (one core) on a
 // 1,000-host topology, printed as JSON. A hop event = one packet arriving at the far
-// end of one link (counted from link counters). Topology: 9 NATed sites of 100 hosts
-// (private 192.0.2.0/24 behind NATs 198.51.100.1-9) and 1 public site of 100 echo
-// servers (203.0.113.0/24), joined by a core router: 11 routers, 9 NATs, 1,019 links.
-// Every private host pings a server at `--pps` for `--seconds` of virtual time:
-// 10 hops per round trip (host, site router, NAT, core, server router, and back).
+// end of one link (counted from link counters). Topology: a ring of 10 backbone
+// routers; 100 public echo servers (203.0.113.0/24, 10 per router); 9 NATs
+// (198.51.100.1-9) each with 100 hosts on a private 192.0.2.0/24 LAN. Every private
+// host pings a server at `--pps` for `--seconds` of virtual time, through its NAT and
+// the backbone (about 5-6 links each way). Wall-clock rate and rate per CPU-second of
+// this process are both reported (the machine may be shared).
 // Options: --seconds N (default 4), --pps N (default 50), --warmup N (default 1).
-import { Network, type Host } from '../src/sim/index.ts';
+import { Network, type Host, type Router } from '../src/sim/index.ts';
 import { Pinger, startEcho } from '../src/sim/traffic.ts';
 
 function arg(name: string, def: number): number {
@@ -18,34 +19,37 @@ function arg(name: string, def: number): number {
 
 function build(seed: number, seconds: number, pps: number) {
   const net = new Network({ seed, log: false });
-  const core = net.addRouter('core');
-  const pub = net.addRouter('public');
-  net.connect(pub, core, { latencyMs: 5, bandwidthBps: 10e9 });
+  // Backbone: 10 routers in a ring, 5-15 ms per span, 10 Gbit/s.
+  const backbone: Router[] = [];
+  for (let i = 0; i < ROUTERS; i++) backbone.push(net.addRouter(`bb${i}`));
+  for (let i = 0; i < ROUTERS; i++) {
+    net.connect(backbone[i], backbone[(i + 1) % ROUTERS], { latencyMs: 5 + i, bandwidthBps: 10e9 });
+  }
+  // 100 public echo servers, 10 per backbone router.
   const servers: Host[] = [];
   for (let i = 0; i < 100; i++) {
     const s = net.addHost(`server${i}`, `203.0.113.${10 + i}`);
-    net.connect(s, pub, { latencyMs: 0.5, bandwidthBps: 1e9 });
+    net.connect(s, backbone[i % ROUTERS], { latencyMs: 0.5, bandwidthBps: 1e9 });
     startEcho(s.bindUdp(7));
     servers.push(s);
   }
+  // 9 NATed sites of 100 hosts (each LAN reuses 192.0.2.0/24), NAT i on backbone router i.
   const clients: Host[] = [];
   for (let site = 0; site < 9; site++) {
-    const r = net.addRouter(`site${site}`);
     const nat = net.addNat(`nat${site}`, { externalAddress: `198.51.100.${site + 1}`, mapping: 'endpoint-independent', filtering: 'address-and-port-dependent' });
-    net.connect(r, nat.inside, { latencyMs: 0.2, bandwidthBps: 10e9 });
-    net.connect(nat.outside, core, { latencyMs: 10 + site, jitterMs: 1, bandwidthBps: 1e9, lossRate: 0.001 });
+    net.connect(nat.outside, backbone[site], { latencyMs: 2, jitterMs: 1, bandwidthBps: 1e9, lossRate: 0.001 });
     for (let i = 0; i < 100; i++) {
       const h = net.addHost(`h${site}-${i}`, `192.0.2.${10 + i}`);
-      net.connect(h, r, { latencyMs: 0.5, bandwidthBps: 100e6 });
+      net.connect(h, nat.inside, { latencyMs: 0.5, bandwidthBps: 100e6 });
       clients.push(h);
     }
   }
   net.autoRoute();
   const stopMs = seconds * 1000;
   clients.forEach((h, i) => {
-    const server = servers[(i * 7) % servers.length];
+    const server = servers[(i * 37) % servers.length];
     new Pinger(net.clock, h.bindUdp(), { address: server.address, port: 7 }, {
-      flowId: i, intervalMs: 1000 / pps, sizeBytes: 100, startMs: (i % 100) / pps / 100 * 1000, stopMs,
+      flowId: i, intervalMs: 1000 / pps, sizeBytes: 100, startMs: ((i % 100) / 100) * (1000 / pps), stopMs,
     });
   });
   return { net, stopMs, hosts: servers.length + clients.length };
@@ -57,6 +61,7 @@ function hops(net: Network): number {
   return n;
 }
 
+const ROUTERS = 10;
 const seconds = arg('seconds', 4);
 const pps = arg('pps', 50);
 const warmup = arg('warmup', 1);
@@ -68,9 +73,12 @@ const warmup = arg('warmup', 1);
 }
 
 const { net, stopMs, hosts } = build(2, seconds, pps);
+const cpu0 = process.cpuUsage();
 const t0 = process.hrtime.bigint();
 net.run(stopMs + 1000);
 const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+const cpu = process.cpuUsage(cpu0);
+const cpuMs = (cpu.user + cpu.system) / 1000;
 const hopEvents = hops(net);
 const s = net.summary();
 console.log(JSON.stringify({
@@ -82,8 +90,11 @@ console.log(JSON.stringify({
   drops: s.drops,
   hopEvents,
   events: s.events,
+  hopsPerPacket: Math.round((hopEvents / s.packetsSent) * 100) / 100,
   wallMs: Math.round(wallMs),
+  cpuMs: Math.round(cpuMs),
   hopEventsPerSec: Math.round(hopEvents / (wallMs / 1000)),
+  hopEventsPerCpuSec: Math.round(hopEvents / (cpuMs / 1000)),
   eventsPerSec: Math.round(s.events / (wallMs / 1000)),
   goalHopEventsPerSec: 1_000_000,
   node: process.version,

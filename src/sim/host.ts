@@ -7,12 +7,13 @@
 // are looped back without touching a link.
 import { DecodeError } from '../wire/errors.ts';
 import { ipv4ToU32 } from '../wire/ipv4-address.ts';
-import { buildUdpPacketU32, checkUdpPacket, packetDstPort, packetPayloadLength, packetSrcPort, packetSrcU32 } from '../wire/packet.ts';
+import { checkUdpPacket, packetDstPort, packetPayloadLength, packetSrcPort, packetSrcU32 } from '../wire/packet.ts';
 import type { DatagramSocket, UdpAddress } from '../wire/socket.ts';
 import { DROP, dropCounts, newDropCounters, type DropCounts, type DropReason } from './drops.ts';
 import { EventKind } from './event-log.ts';
 import { decodeDropReason, readDst } from './forwarding.ts';
 import type { Port } from './link.ts';
+import { buildPacket } from './packet-alloc.ts';
 import { RoutingTable } from './routing-table.ts';
 import type { SimContext, SimNode } from './types.ts';
 import { SimUdpSocket } from './udp-socket.ts';
@@ -92,10 +93,7 @@ export class Host implements SimNode {
     } catch {
       return false;
     }
-    const bytes = buildUdpPacketU32(this.addressU32, srcPort, dst, to.port, payload, {
-      ttl: DEFAULT_TTL,
-      identification: this.ipId,
-    });
+    const bytes = buildPacket(this.address, this.addressU32, srcPort, to.address, dst, to.port, payload, DEFAULT_TTL, this.ipId);
     this.ipId = (this.ipId + 1) & 0xffff;
     this.sendPacket(bytes);
     return true;

@@ -154,6 +154,14 @@ export class LinkDirection {
       this.busyUntilMs = departMs;
       if (o.queuePackets !== undefined) this.queuePush(departMs, o.queuePackets);
     }
+    if (this.link.plain) {
+      // No loss, corruption, jitter, reordering or duplication: FIFO at fixed latency.
+      let at = departMs + o.latencyMs;
+      if (at < this.lastArrivalMs) at = this.lastArrivalMs;
+      this.lastArrivalMs = at;
+      ctx.queue.push(at, this.deliver, bytes);
+      return;
+    }
     const rng = this.rng;
     if (o.lossRate > 0 && rng.float() < o.lossRate) return this.dropHere(DROP['random-loss'], bytes);
     const ge = o.gilbertElliott;
@@ -232,6 +240,8 @@ export class Link {
   /** pcap observers: called with every delivered packet. */
   taps: ((timeMs: number, bytes: Uint8Array) => void)[] | undefined;
   private alwaysUp = true;
+  /** @internal no random impairment configured (fast path). */
+  plain = true;
 
   constructor(readonly id: number, readonly name: string, ctx: SimContext, nodeA: SimNode, nodeB: SimNode, options: LinkOptions, rng: Rng) {
     this.options = { ...DEFAULTS };
@@ -253,6 +263,8 @@ export class Link {
     checkOptions(next, `link ${this.name}`);
     this.options = next;
     this.alwaysUp = next.up && next.flap === undefined && (next.outages === undefined || next.outages.length === 0);
+    this.plain = next.lossRate === 0 && next.gilbertElliott === undefined && next.corruptRate === 0 && next.jitterMs === 0 &&
+      next.reorderRate === 0 && next.duplicateRate === 0;
   }
 
   setUp(up: boolean): void {

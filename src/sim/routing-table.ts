@@ -35,19 +35,23 @@ export function formatPrefix(p: Prefix): string {
   return `${u32ToIpv4(p.addr)}/${p.len}`;
 }
 
-const CACHE_SIZE = 1024;
+const CACHE_SIZE = 512;
 
 export class RoutingTable<T> {
   private readonly byLen: (Map<number, T> | undefined)[] = new Array(33).fill(undefined);
   /** Present prefix lengths, most specific first. */
   private lens: number[] = [];
-  /** Direct-mapped cache of recent lookups (addr -> target), cleared on every change. */
-  private readonly cacheKeys = new Float64Array(CACHE_SIZE).fill(-1);
-  private readonly cacheTargets: (T | undefined)[] = new Array(CACHE_SIZE).fill(undefined);
+  /** Direct-mapped cache of recent lookups (addr -> target), made on first lookup, cleared on every change. */
+  private cacheKeys: Float64Array | undefined;
+  private cacheTargets: (T | undefined)[] = [];
+  /** The only route when the table holds exactly a default route (hosts): no cache needed. */
+  private onlyDefault: T | undefined;
 
   private clearCache(): void {
-    this.cacheKeys.fill(-1);
-    this.cacheTargets.fill(undefined);
+    this.cacheKeys = undefined;
+    this.cacheTargets = [];
+    const def = this.byLen[0];
+    this.onlyDefault = this.lens.length === 1 && def !== undefined && def.size === 1 ? def.values().next().value : undefined;
   }
 
   add(prefix: string | Prefix, target: T): void {
@@ -84,8 +88,14 @@ export class RoutingTable<T> {
   }
 
   lookup(addr: number): T | undefined {
+    if (this.onlyDefault !== undefined) return this.onlyDefault;
+    let keys = this.cacheKeys;
+    if (keys === undefined) {
+      keys = this.cacheKeys = new Float64Array(CACHE_SIZE).fill(-1);
+      this.cacheTargets = new Array(CACHE_SIZE).fill(undefined);
+    }
     const slot = (addr ^ (addr >>> 10) ^ (addr >>> 20)) & (CACHE_SIZE - 1);
-    if (this.cacheKeys[slot] === addr) return this.cacheTargets[slot];
+    if (keys[slot] === addr) return this.cacheTargets[slot];
     const lens = this.lens;
     let found: T | undefined;
     for (let i = 0; i < lens.length; i++) {
@@ -96,7 +106,7 @@ export class RoutingTable<T> {
         break;
       }
     }
-    this.cacheKeys[slot] = addr;
+    keys[slot] = addr;
     this.cacheTargets[slot] = found;
     return found;
   }

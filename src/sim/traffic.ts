@@ -44,10 +44,42 @@ class ProbeWriter {
   }
 }
 
-function readProbe(bytes: Uint8Array): { flowId: number; seq: number; sentMs: number } | undefined {
-  if (bytes.length < PROBE_HEADER_BYTES) return undefined;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { flowId: dv.getUint32(0), seq: dv.getUint32(4), sentMs: dv.getFloat64(8) };
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const be32 = (b: Uint8Array, o: number) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+
+/** Probe field readers (no allocation); flow id -1 when the datagram is too short. */
+function probeFlowId(bytes: Uint8Array): number {
+  return bytes.length < PROBE_HEADER_BYTES ? -1 : be32(bytes, 0);
+}
+function probeSeq(bytes: Uint8Array): number {
+  return be32(bytes, 4);
+}
+function probeSentMs(bytes: Uint8Array): number {
+  for (let i = 0; i < 8; i++) f64Bytes[LITTLE_ENDIAN ? 7 - i : i] = bytes[8 + i];
+  return f64[0];
+}
+
+/** Set of sequence numbers seen (a growable bitmap: no per-entry allocation). */
+class SeqSet {
+  private bits = new Uint8Array(128);
+  /** Adds seq; returns false if it was already present. Sequence numbers above 2^26 are not tracked (treated as new). */
+  add(seq: number): boolean {
+    if (seq >= 1 << 26) return true;
+    const byte = seq >>> 3;
+    if (byte >= this.bits.length) {
+      let n = this.bits.length;
+      while (n <= byte) n *= 2;
+      const grown = new Uint8Array(n);
+      grown.set(this.bits);
+      this.bits = grown;
+    }
+    const mask = 1 << (seq & 7);
+    if (this.bits[byte] & mask) return false;
+    this.bits[byte] |= mask;
+    return true;
+  }
 }
 
 export interface FlowReport {
@@ -66,23 +98,22 @@ export class FlowSink {
   duplicates = 0;
   reordered = 0;
   readonly latenciesMs: number[] = [];
-  private readonly seen = new Set<number>();
+  private readonly seen = new SeqSet();
   private maxSeq = -1;
 
   constructor(private readonly clock: Clock, private readonly flowId: number) {}
 
   handle(bytes: Uint8Array): void {
-    const p = readProbe(bytes);
-    if (p === undefined || p.flowId !== this.flowId) return;
-    if (this.seen.has(p.seq)) {
+    if (probeFlowId(bytes) !== this.flowId) return;
+    const seq = probeSeq(bytes);
+    if (!this.seen.add(seq)) {
       this.duplicates++;
       return;
     }
-    this.seen.add(p.seq);
     this.received++;
-    if (p.seq < this.maxSeq) this.reordered++;
-    else this.maxSeq = p.seq;
-    if (this.latenciesMs.length < MAX_SAMPLES) this.latenciesMs.push(this.clock.now() - p.sentMs);
+    if (seq < this.maxSeq) this.reordered++;
+    else this.maxSeq = seq;
+    if (this.latenciesMs.length < MAX_SAMPLES) this.latenciesMs.push(this.clock.now() - probeSentMs(bytes));
   }
 }
 
@@ -152,7 +183,7 @@ export class Pinger {
   sent = 0;
   replies = 0;
   readonly rttsMs: number[] = [];
-  private readonly seen = new Set<number>();
+  private readonly seen = new SeqSet();
   private timer: { cancel(): void } | undefined;
   private readonly probe: ProbeWriter;
 
@@ -161,11 +192,9 @@ export class Pinger {
     this.probe = new ProbeWriter(opts.sizeBytes);
     if (!(opts.intervalMs > 0)) throw new RangeError(`ping ${opts.flowId}: intervalMs must be > 0`);
     socket.onDatagram((_from, bytes) => {
-      const p = readProbe(bytes);
-      if (p === undefined || p.flowId !== opts.flowId || this.seen.has(p.seq)) return;
-      this.seen.add(p.seq);
+      if (probeFlowId(bytes) !== opts.flowId || !this.seen.add(probeSeq(bytes))) return;
       this.replies++;
-      if (this.rttsMs.length < MAX_SAMPLES) this.rttsMs.push(this.clock.now() - p.sentMs);
+      if (this.rttsMs.length < MAX_SAMPLES) this.rttsMs.push(this.clock.now() - probeSentMs(bytes));
     });
     this.nextMs = opts.startMs;
     this.tickFn = () => this.tick();

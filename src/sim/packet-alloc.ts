@@ -1,0 +1,39 @@
+// Packet buffers for the simulator's send path, carved from 16 KiB slabs (like Node's
+// Buffer pool) instead of one ArrayBuffer per packet: allocating a typed array with
+// its own backing store costs ~10x more than a view. A retained packet or payload view
+// keeps at most its 16 KiB slab alive. Packets are built with the wire emitters
+// (emitIpv4Header + emitUdpInto), byte-identical to wire's buildUdpPacket.
+import { emitIpv4Header, IP_PROTOCOL_UDP, IPV4_MIN_HEADER, type Ipv4Repr } from '../wire/ipv4.ts';
+import { emitUdpInto, UDP_HEADER_LEN } from '../wire/udp.ts';
+
+const SLAB_BYTES = 16 * 1024;
+const DIRECT_ABOVE = 2048;
+
+let slab = new ArrayBuffer(SLAB_BYTES);
+let used = 0;
+
+/** A zeroed buffer of `len` bytes (from a shared slab when small). */
+export function allocPacket(len: number): Uint8Array {
+  if (len > DIRECT_ABOVE) return new Uint8Array(len);
+  if (used + len > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    used = 0;
+  }
+  const view = new Uint8Array(slab, used, len);
+  used += (len + 7) & ~7;
+  return view;
+}
+
+/**
+ * An IPv4+UDP packet (20-byte header, DF set, both checksums) from dotted-quad addresses.
+ * The caller checked: payload <= 65,507 bytes, ports 0..65535, valid addresses.
+ */
+export function buildPacket(srcAddr: string, srcU32: number, srcPort: number, dstAddr: string, dstU32: number, dstPort: number,
+  payload: Uint8Array, ttl: number, identification: number): Uint8Array {
+  const udpLen = UDP_HEADER_LEN + payload.length;
+  const out = allocPacket(IPV4_MIN_HEADER + udpLen);
+  const repr: Ipv4Repr = { src: srcAddr, dst: dstAddr, protocol: IP_PROTOCOL_UDP, ttl, identification, dontFragment: true, dscp: 0, ecn: 0 };
+  emitIpv4Header(repr, udpLen, out, 0);
+  emitUdpInto(srcU32, dstU32, { srcPort, dstPort }, payload, out, IPV4_MIN_HEADER);
+  return out;
+}
