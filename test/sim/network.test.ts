@@ -158,3 +158,30 @@ describe('determinism', () => {
     expect(x.events).toBeGreaterThan(1500);
   });
 });
+
+describe('dynamic topology', () => {
+  it('after a link is removed, autoRoute() recomputes and traffic takes the other way round a ring', () => {
+    const net = new Network();
+    const a = net.addHost('a', '198.51.100.10');
+    const b = net.addHost('b', '203.0.113.20');
+    const [r1, r2, r3] = ['r1', 'r2', 'r3'].map((n) => net.addRouter(n));
+    net.connect(a, r1);
+    net.connect(r2, b);
+    const direct = net.connect(r1, r2, { latencyMs: 5 });
+    net.connect(r1, r3, { latencyMs: 20 });
+    net.connect(r3, r2, { latencyMs: 20 });
+    net.autoRoute();
+    const times: number[] = [];
+    b.bindUdp(9).onDatagram(() => times.push(net.clock.now()));
+    const s = a.bindUdp();
+    net.at(0, () => s.send({ address: b.address, port: 9 }, payload(1)));
+    net.at(100, () => {
+      net.disconnect(direct);
+      net.autoRoute();
+    });
+    net.at(200, () => s.send({ address: b.address, port: 9 }, payload(1)));
+    net.run(1000);
+    expect(times).toEqual([7, 242]); // 1 + 5 + 1, then 1 + 20 + 20 + 1
+    expect(net.links.has(direct.name)).toBe(false);
+  });
+});
