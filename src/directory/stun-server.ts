@@ -6,8 +6,9 @@
 //   OTHER-ADDRESS (when an alternate address AND port are served), SOFTWARE, FINGERPRINT.
 // - RFC 5780: the server may hold up to four sockets A1:P1 (primary), A1:P2, A2:P1,
 //   A2:P2. CHANGE-REQUEST "change IP"/"change port" is answered from the socket that
-//   differs from the receiving one in IP and/or port. If that socket is not served,
-//   or RESPONSE-PORT is used (not supported) -> 420 Unknown Attribute.
+//   differs from the receiving one in IP and/or port; if that socket is not served
+//   -> 420 Unknown Attribute. RESPONSE-PORT sends the response to that port of the
+//   request's source IP (XOR-MAPPED-ADDRESS still reports the source port).
 // - A request with unknown comprehension-required attributes -> 420 listing them.
 //   A request of another method -> 400.
 // - Malformed input: if the first 20 bytes are a valid STUN request header -> 400
@@ -81,14 +82,14 @@ export class StunServer {
   private handleDatagramOn(index: number, from: UdpAddress, bytes: Uint8Array): void {
     try {
       const reply = this.answer(index, from, bytes);
-      if (reply) this.sockets[reply.via]!.send(from, reply.bytes);
+      if (reply) this.sockets[reply.via]!.send(reply.to ?? from, reply.bytes);
       else this.counters.dropped++;
     } catch {
       this.counters.internalErrors++;
     }
   }
 
-  private answer(index: number, from: UdpAddress, bytes: Uint8Array): { via: number; bytes: Uint8Array } | undefined {
+  private answer(index: number, from: UdpAddress, bytes: Uint8Array): { via: number; bytes: Uint8Array; to?: UdpAddress } | undefined {
     let msg: StunMessage;
     try {
       msg = decodeStun(bytes);
@@ -106,7 +107,6 @@ export class StunServer {
     const change = msg.changeRequest ? (msg.changeRequest.changeIp ? 2 : 0) | (msg.changeRequest.changePort ? 1 : 0) : 0;
     const via = index ^ change;
     if (this.sockets[via] === undefined) unknown.push(StunAttr.CHANGE_REQUEST);
-    if (msg.attributes.some((a) => a.type === StunAttr.RESPONSE_PORT)) unknown.push(StunAttr.RESPONSE_PORT);
     if (unknown.length > 0) {
       return reply(this.error(msg.method, msg.transactionId, 420, 'Unknown Attribute', [{ type: 'unknown-attributes', types: unknown.slice(0, 32) }]));
     }
@@ -118,7 +118,9 @@ export class StunServer {
     if (other && concrete(other)) attributes.push({ type: 'other-address', address: { family: 4, address: other.address, port: other.port } });
     attributes.push({ type: 'software', value: this.software });
     this.counters.successResponses++;
-    return reply(encodeStun({ method: STUN_METHOD_BINDING, class: 'success', transactionId: msg.transactionId, attributes }, { fingerprint: true }), via);
+    const response = encodeStun({ method: STUN_METHOD_BINDING, class: 'success', transactionId: msg.transactionId, attributes }, { fingerprint: true });
+    const to = msg.responsePort !== undefined && msg.responsePort !== 0 ? { address: from.address, port: msg.responsePort } : undefined;
+    return { via, bytes: response, to };
   }
 
   private error(method: number, tid: Uint8Array, code: number, reason: string, extra: StunAttributeInput[] = []): Uint8Array {

@@ -103,6 +103,8 @@ export interface StunMessage {
   otherAddress?: StunAddress;
   alternateServer?: StunAddress;
   changeRequest?: { changeIp: boolean; changePort: boolean };
+  /** RFC 5780 RESPONSE-PORT: the client asks for the response on this port of its address. */
+  responsePort?: number;
   software?: string;
   username?: string;
   realm?: string;
@@ -125,6 +127,7 @@ export type StunAttributeInput =
   | { type: 'other-address'; address: StunAddress }
   | { type: 'alternate-server'; address: StunAddress }
   | { type: 'change-request'; changeIp: boolean; changePort: boolean }
+  | { type: 'response-port'; port: number }
   | { type: 'software'; value: string }
   | { type: 'username'; value: string }
   | { type: 'realm'; value: string }
@@ -256,6 +259,10 @@ function decodeKnown(msg: StunMessage, type: number, v: Uint8Array, offset: numb
       msg.changeRequest = { changeIp: (flags & 4) !== 0, changePort: (flags & 2) !== 0 };
       break;
     }
+    case StunAttr.RESPONSE_PORT:
+      if (v.length !== 4) throw new DecodeError(LAYER, `RESPONSE-PORT has length ${v.length}, expected 4`);
+      msg.responsePort = u16(v, 0);
+      break;
     case StunAttr.SOFTWARE:
       msg.software = decodeText(v, 'SOFTWARE', 763);
       break;
@@ -391,6 +398,10 @@ function encodeAttributeValue(a: StunAttributeInput, transactionId: Uint8Array):
       const v = new Uint8Array(4);
       v[3] = (a.changeIp ? 4 : 0) | (a.changePort ? 2 : 0);
       return [StunAttr.CHANGE_REQUEST, v];
+    }
+    case 'response-port': {
+      if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new EncodeError(LAYER, `port ${a.port} is outside 0..65535`);
+      return [StunAttr.RESPONSE_PORT, Uint8Array.of(a.port >>> 8, a.port & 0xff, 0, 0)];
     }
     case 'software':
       return [StunAttr.SOFTWARE, encodeText(a.value, 'SOFTWARE', 763)];

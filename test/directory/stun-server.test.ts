@@ -95,6 +95,48 @@ describe('StunServer behaviour', () => {
   });
 });
 
+describe('StunServer RFC 5780 behaviour discovery (four sockets)', () => {
+  const A1P1 = { address: '203.0.113.1', port: 3478 };
+  const A1P2 = { address: '203.0.113.1', port: 3479 };
+  const A2P1 = { address: '203.0.113.2', port: 3478 };
+  const A2P2 = { address: '203.0.113.2', port: 3479 };
+  const setup = () => {
+    const s = { primary: memorySocket(A1P1), altPort: memorySocket(A1P2), altIp: memorySocket(A2P1), altBoth: memorySocket(A2P2) };
+    const server = new StunServer(s);
+    return { s, server };
+  };
+  const request = (changeIp: boolean, changePort: boolean) =>
+    encodeStun({ method: 1, class: 'request', transactionId: TID, attributes: [{ type: 'change-request', changeIp, changePort }] });
+
+  it.each([
+    [false, false, 'primary', A1P1], [false, true, 'altPort', A1P2], [true, false, 'altIp', A2P1], [true, true, 'altBoth', A2P2],
+  ] as const)('change IP %s / port %s is answered from %s', (changeIp, changePort, via, origin) => {
+    const { s, server } = setup();
+    expect(server.supportsBehaviorDiscovery).toBe(true);
+    s.primary.deliver(CLIENT, request(changeIp, changePort));
+    const senders = Object.entries(s).filter(([, sock]) => sock.sent.length > 0).map(([name]) => name);
+    expect(senders).toEqual([via]);
+    const r = decodeStun(s[via].sent[0].bytes);
+    expect(s[via].sent[0].to).toEqual(CLIENT);
+    expect(r.xorMappedAddress).toEqual({ family: 4, ...CLIENT });
+    expect(r.responseOrigin).toEqual({ family: 4, ...origin });
+    expect(r.otherAddress).toEqual({ family: 4, ...A2P2 }); // relative to the receiving socket A1:P1
+  });
+
+  it('a request received on the alternate address names the primary as OTHER-ADDRESS', () => {
+    const { s } = setup();
+    s.altBoth.deliver(CLIENT, request(false, false));
+    expect(decodeStun(s.altBoth.sent[0].bytes).otherAddress).toEqual({ family: 4, ...A1P1 });
+  });
+
+  it('RESPONSE-PORT sends the answer to that port of the client address', () => {
+    const { s } = setup();
+    s.primary.deliver(CLIENT, encodeStun({ method: 1, class: 'request', transactionId: TID, attributes: [{ type: 'response-port', port: 40999 }] }));
+    expect(s.primary.sent[0].to).toEqual({ address: CLIENT.address, port: 40999 });
+    expect(decodeStun(s.primary.sent[0].bytes).xorMappedAddress).toEqual({ family: 4, ...CLIENT });
+  });
+});
+
 describe('the vectors in docs/protocol/stun.md', () => {
   // Strip the annotations: keep the hex groups of each vector line.
   const doc = readFileSync(new URL('../../docs/protocol/stun.md', import.meta.url), 'utf8');
@@ -132,6 +174,34 @@ describe('StunServer on real UDP (loopback)', () => {
     }
   });
 
+  it('RFC 5780 on 127.0.0.1 + 127.0.0.2: each change request is answered from the right real address', async () => {
+    const srv = await startStunServer({ address: '127.0.0.1', port: 0, alternateAddress: '127.0.0.2' });
+    const client = await bindUdp({ address: '127.0.0.1' });
+    try {
+      expect(srv.other?.address).toBe('127.0.0.2');
+      const got: { from: UdpAddress; msg: StunMessage }[] = [];
+      client.onDatagram((from, bytes) => got.push({ from, msg: decodeStun(bytes) }));
+      const cases: [boolean, boolean][] = [[false, false], [false, true], [true, false], [true, true]];
+      for (const [changeIp, changePort] of cases) {
+        client.send({ address: '127.0.0.1', port: srv.port }, encodeStun({ method: 1, class: 'request', transactionId: TID, attributes: [{ type: 'change-request', changeIp, changePort }] }));
+      }
+      for (let i = 0; i < 200 && got.length < 4; i++) await new Promise((r) => setTimeout(r, 5));
+      expect(got.length).toBe(4);
+      const origins = got.map((g) => `${g.from.address}:${g.from.port}`).sort();
+      const expected = [
+        `127.0.0.1:${srv.port}`, `127.0.0.1:${srv.other!.port}`, `127.0.0.2:${srv.port}`, `127.0.0.2:${srv.other!.port}`,
+      ].sort();
+      expect(origins).toEqual(expected);
+      for (const g of got) {
+        expect(g.msg.responseOrigin).toEqual({ family: 4, ...g.from }); // RESPONSE-ORIGIN tells the truth
+        expect(g.msg.xorMappedAddress).toEqual({ family: 4, address: '127.0.0.1', port: client.local.port });
+      }
+    } finally {
+      client.close();
+      await srv.close();
+    }
+  });
+
   const hasClient = spawnSync('sh', ['-c', 'command -v turnutils_stunclient'], { stdio: 'ignore' }).status === 0;
   if (!hasClient) console.log('skipped: turnutils_stunclient (Debian package coturn) is not installed');
 
@@ -152,14 +222,7 @@ describe('StunServer on real UDP (loopback)', () => {
       },
     });
     try {
-      const out = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
-        const child = spawn('turnutils_stunclient', ['-p', String(srv.port), '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let stdout = '';
-        child.stdout.on('data', (d) => { stdout += d; });
-        child.stderr.on('data', (d) => { stdout += d; });
-        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout }); });
-      });
+      const out = await runClient(['-p', String(srv.port), '127.0.0.1']);
       expect(out.code, out.stdout).toBe(0);
       expect(seen.length).toBeGreaterThan(0);
       const m = /UDP reflexive addr: (\d+\.\d+\.\d+\.\d+):(\d+)/.exec(out.stdout);
@@ -170,4 +233,31 @@ describe('StunServer on real UDP (loopback)', () => {
       await srv.close();
     }
   });
+
+  it.skipIf(!hasClient)('turnutils_stunclient -f (RFC 5780 mode) sees both addresses and all three responses', async () => {
+    const srv = await startStunServer({ address: '127.0.0.1', port: 0, alternateAddress: '127.0.0.2' });
+    try {
+      const out = await runClient(['-f', '-p', String(srv.port), '127.0.0.1']);
+      expect(out.code, out.stdout).toBe(0);
+      expect(out.stdout).toContain('RFC 5780 response 3');
+      expect(out.stdout).toContain(`Response origin: : 127.0.0.1:${srv.port}`);
+      expect(out.stdout).toContain(`Response origin: : 127.0.0.2:${srv.other!.port}`);
+      expect(out.stdout).toContain(`Other addr: : 127.0.0.2:${srv.other!.port}`);
+      expect(srv.server.counters).toMatchObject({ errorResponses: 0, internalErrors: 0 });
+    } finally {
+      await srv.close();
+    }
+  });
 });
+
+/** Run turnutils_stunclient without blocking the event loop (the server runs in this process). */
+function runClient(args: string[]): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('turnutils_stunclient', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stdout += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout }); });
+  });
+}

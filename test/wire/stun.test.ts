@@ -163,6 +163,14 @@ describe('STUN encoding', () => {
     expect(m.attributes.at(-1)!.type).toBe(StunAttr.FINGERPRINT);
   });
 
+  it('RESPONSE-PORT is a port followed by 2 bytes of padding', () => {
+    const b = encodeStun({ method: 1, class: 'request', transactionId: TID, attributes: [{ type: 'response-port', port: 0xb211 }] });
+    expect(toHex(b.subarray(20))).toBe('00270004b2110000');
+    expect(decodeStun(b).responsePort).toBe(0xb211);
+    const bad = encodeStun({ method: 1, class: 'request', transactionId: TID, attributes: [{ type: 'raw', attrType: StunAttr.RESPONSE_PORT, value: Uint8Array.of(1, 2) }] });
+    expect(decodeMessage(() => decodeStun(bad))).toBe('stun: RESPONSE-PORT has length 2, expected 4');
+  });
+
   it('CHANGE-REQUEST flags are bits 0x4 (IP) and 0x2 (port)', () => {
     const b = encodeStun({ method: 1, class: 'request', transactionId: TID, attributes: [{ type: 'change-request', changeIp: false, changePort: true }] });
     expect(toHex(b.subarray(20))).toBe('0003000400000002');
