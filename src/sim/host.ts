@@ -38,6 +38,8 @@ export class Host implements SimNode {
   packetsReceived = 0;
   datagramsDelivered = 0;
   readonly drops = newDropCounters();
+  /** pcap observers: called with every packet this host sends or receives. */
+  taps: ((timeMs: number, bytes: Uint8Array) => void)[] | undefined;
   private readonly sockets = new Map<number, SimUdpSocket>();
   private nextEphemeral = EPHEMERAL_MIN;
   private ipId = 0;
@@ -103,7 +105,7 @@ export class Host implements SimNode {
   sendPacket(bytes: Uint8Array): void {
     const ctx = this.ctx;
     this.packetsSent++;
-    const taps = ctx.nodeTaps.get(this.id);
+    const taps = this.taps;
     if (taps !== undefined) for (const t of taps) t(ctx.nowMs, bytes);
     if (ctx.log.enabled) ctx.log.record(ctx.nowMs, EventKind.send, this.id, 0, bytes);
     const dst = readDst(bytes);
@@ -123,7 +125,7 @@ export class Host implements SimNode {
   handlePacket(bytes: Uint8Array, _port: Port | undefined): void {
     const ctx = this.ctx;
     if (_port !== undefined) {
-      const taps = ctx.nodeTaps.get(this.id);
+      const taps = this.taps;
       if (taps !== undefined) for (const t of taps) t(ctx.nowMs, bytes);
     }
     this.packetsReceived++;

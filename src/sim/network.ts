@@ -58,7 +58,6 @@ export class Network implements SimContext {
   readonly rng: Rng;
   readonly log: EventLog;
   readonly seed: number;
-  readonly nodeTaps = new Map<number, ((timeMs: number, bytes: Uint8Array) => void)[]>();
   readonly hosts = new Map<string, Host>();
   readonly routers = new Map<string, Router>();
   readonly nats = new Map<string, Nat>();
@@ -256,12 +255,7 @@ export class Network implements SimContext {
   /** Record a host's sent+received packets, or a link's delivered packets, into a pcap. */
   capture(target: Host | Link, options?: CaptureOptions): Capture {
     const cap = new Capture(target.name, options);
-    if (target instanceof Link) (target.taps ??= []).push(cap.record);
-    else {
-      const list = this.nodeTaps.get(target.id) ?? [];
-      list.push(cap.record);
-      this.nodeTaps.set(target.id, list);
-    }
+    (target.taps ??= []).push(cap.record);
     return cap;
   }
 

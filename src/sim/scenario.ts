@@ -13,6 +13,9 @@ import { Network, type Attachable, type NetworkSummary } from './network.ts';
 import { parsePrefix } from './routing-table.ts';
 import { ConstantRateFlow, FlowSink, Pinger, startEcho, type FlowReport, type PingReport } from './traffic.ts';
 
+/** Bound on the traffic a scenario file may ask for (keeps `tincan sim` runs finite). */
+export const MAX_SCENARIO_PACKETS = 20_000_000;
+
 export class ScenarioError extends Error {
   constructor(readonly field: string, problem: string) {
     super(`${field}: ${problem}`);
@@ -276,6 +279,14 @@ export function parseScenario(input: Json): Scenario {
       punchIntervalMs: num(o, 'punchIntervalMs', f, { min: 1, def: 200 }), punchAttempts: num(o, 'punchAttempts', f, { min: 1, max: 1000, int: true, def: 10 }),
       messages: num(o, 'messages', f, { min: 0, max: 10_000, int: true, def: 5 }) };
   });
+  let expectedPackets = 0;
+  for (const t of traffic) {
+    if (t.type === 'flow') expectedPackets += (t.ratePps * (t.stopMs - t.startMs)) / 1000;
+    else if (t.type === 'ping') expectedPackets += (2 * (t.stopMs - t.startMs)) / t.intervalMs;
+  }
+  if (expectedPackets > MAX_SCENARIO_PACKETS) {
+    throw new ScenarioError('traffic', `would send about ${Math.round(expectedPackets).toLocaleString('en')} packets; the limit is ${MAX_SCENARIO_PACKETS.toLocaleString('en')} (lower rates or durations)`);
+  }
   let pcap: Scenario['pcap'];
   if (root.pcap !== undefined) {
     const po = obj(root.pcap, 'pcap');

@@ -29,6 +29,4 @@ export interface SimContext {
   addressString(addr: number): string;
   /** u32 for a dotted quad (cached); throws the wire DecodeError for bad text. */
   addressU32(text: string): number;
-  /** Observers (pcap captures) of a node; called on every packet a node sends or receives. */
-  readonly nodeTaps: Map<number, ((timeMs: number, bytes: Uint8Array) => void)[]>;
 }

@@ -50,6 +50,7 @@ describe('scenario validation', () => {
     rejects((s) => { s.nats = [{ name: 'n', externalAddress: '198.51.100.1', mapping: 'cone' }]; }, 'nats[0].mapping', /endpoint-independent/);
     rejects((s) => { (s.links[0] as Record<string, unknown>).gilbertElliott = { pGoodToBad: 0.1 }; }, 'links[0].gilbertElliott.pBadToGood');
     rejects((s) => { s.durationMs = -5; }, 'scenario.durationMs');
+    rejects((s) => { s.durationMs = 86_400_000; s.traffic = [{ type: 'flow', from: 'a', to: 'b:9', ratePps: 100_000 } as never]; }, 'traffic', /limit/);
     expect(() => parseScenario('nope')).toThrow(ScenarioError);
     expect(() => parseScenario(null)).toThrow(/scenario: must be an object/);
   });
