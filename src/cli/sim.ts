@@ -39,7 +39,10 @@ export function registerSim(program: Command): void {
         throw new Error(`${file}: ${(err as Error).message}`);
       }
       if (opts.seed !== undefined) scenario.seed = opts.seed;
-      if (scenario.pcap && typeof opts.pcap === 'string') scenario.pcap.path = opts.pcap;
+      if (typeof opts.pcap === 'string') {
+        if (!scenario.pcap) throw new Error(`${file}: --pcap needs the scenario to say what to capture (pcap.capture: "link:<name>" or "host:<name>")`);
+        scenario.pcap.path = opts.pcap;
+      }
       if (opts.pcap === false) scenario.pcap = undefined;
       const report = runScenario(scenario);
       if (report.pcap) {

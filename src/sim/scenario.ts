@@ -160,6 +160,7 @@ export function parseScenario(input: Json): Scenario {
   const names = new Set<string>();
   const claim = (name: string, f: string) => {
     if (names.has(name)) throw new ScenarioError(f, `name "${name}" is used twice`);
+    if (/\.(inside|outside)$/.test(name)) throw new ScenarioError(f, `names ending in .inside/.outside are reserved for NAT sides, got "${name}"`);
     names.add(name);
   };
   const hosts = arr(root.hosts ?? [], 'hosts', 10_000).map((h, i) => {
@@ -346,14 +347,25 @@ export function runScenario(s: Scenario): ScenarioReport {
     return { address: h ? h.address : ep.slice(0, i), port: Number(ep.slice(i + 1)) };
   };
   const listeners = new Map<string, ReturnType<Host['bindUdp']>>();
-  const listen = (ep: string) => {
+  const byAddress = new Map([...net.hosts.values()].map((h) => [h.address, h]));
+  /** The host an endpoint ("name:port" or "ip:port") lives on, if it is one of ours. */
+  const hostOf = (ep: string) => {
     const i = ep.lastIndexOf(':');
-    const host = net.hosts.get(ep.slice(0, i));
+    return net.hosts.get(ep.slice(0, i)) ?? byAddress.get(ep.slice(0, i));
+  };
+  /** One spelling per endpoint, so "relay:7" and "198.51.100.2:7" share a socket. */
+  const canonical = (ep: string) => {
+    const h = hostOf(ep);
+    return h ? `${h.name}:${ep.slice(ep.lastIndexOf(':') + 1)}` : ep;
+  };
+  const listen = (ep: string) => {
+    const host = hostOf(ep);
     if (host === undefined) return undefined;
-    let sock = listeners.get(ep);
+    const key = canonical(ep);
+    let sock = listeners.get(key);
     if (sock === undefined) {
-      sock = host.bindUdp(Number(ep.slice(i + 1)));
-      listeners.set(ep, sock);
+      sock = host.bindUdp(Number(ep.slice(ep.lastIndexOf(':') + 1)));
+      listeners.set(key, sock);
     }
     return sock;
   };
@@ -370,11 +382,11 @@ export function runScenario(s: Scenario): ScenarioReport {
       const sink = new FlowSink(clock, flowId);
       const sock = listen(t.to);
       if (sock !== undefined) {
-        let byFlow = sinks.get(t.to);
+        let byFlow = sinks.get(canonical(t.to));
         if (byFlow === undefined) {
           const m = new Map<number, FlowSink>();
           byFlow = m;
-          sinks.set(t.to, m);
+          sinks.set(canonical(t.to), m);
           sock.onDatagram((_from, bytes) => {
             if (bytes.length >= 4) m.get(((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]) >>> 0)?.handle(bytes);
           });
@@ -384,19 +396,19 @@ export function runScenario(s: Scenario): ScenarioReport {
       const flow = new ConstantRateFlow(clock, net.hosts.get(t.from)!.bindUdp(), resolve(t.to), { flowId, ratePps: t.ratePps, sizeBytes: t.sizeBytes, startMs: t.startMs, stopMs: t.stopMs });
       flowRuns.push({ t, flow, sink });
     } else if (t.type === 'ping') {
-      if (!echoes.has(t.to)) {
+      if (!echoes.has(canonical(t.to))) {
         const sock = listen(t.to);
         if (sock !== undefined) startEcho(sock);
-        echoes.add(t.to);
+        echoes.add(canonical(t.to));
       }
       pingRuns.push({ t, pinger: new Pinger(clock, net.hosts.get(t.from)!.bindUdp(), resolve(t.to), { flowId, intervalMs: t.intervalMs, sizeBytes: t.sizeBytes, startMs: t.startMs, stopMs: t.stopMs }) });
     } else {
-      let rv = rendezvous.get(t.rendezvous);
+      let rv = rendezvous.get(canonical(t.rendezvous));
       if (rv === undefined) {
         const sock = listen(t.rendezvous);
         if (sock !== undefined) {
           rv = new Rendezvous(sock);
-          rendezvous.set(t.rendezvous, rv);
+          rendezvous.set(canonical(t.rendezvous), rv);
         }
       }
       const common = { session: t.name, rendezvous: resolve(t.rendezvous), startMs: t.startMs, punchIntervalMs: t.punchIntervalMs, punchAttempts: t.punchAttempts, messages: t.messages };

@@ -37,10 +37,18 @@ describe('scenario validation', () => {
     expect(r.pings[0].rtt!.minMs).toBe(10);
   });
 
+  it('an endpoint given by IP address reaches the same host and socket as one given by name', () => {
+    const s = minimal();
+    s.traffic.push({ type: 'ping', from: 'a', to: '198.51.100.20:7', intervalMs: 100 });
+    const r = runScenario(parseScenario(s));
+    expect(r.pings.map((p) => p.replies)).toEqual([10, 10]);
+  });
+
   it('names the bad field', () => {
     rejects((s) => { (s.links[0] as Record<string, unknown>).lossRate = 1.5; }, 'links[0].lossRate', /<= 1/);
     rejects((s) => { s.hosts[1].address = '10.0.0'; }, 'hosts[1].address', /IPv4/);
     rejects((s) => { s.hosts[1].name = 'a'; }, 'hosts[1].name', /twice/);
+    rejects((s) => { s.hosts[1].name = 'x.inside'; }, 'hosts[1].name', /reserved/);
     rejects((s) => { s.colour = 'red'; }, 'scenario.colour', /unknown field/);
     rejects((s) => { delete (s as Record<string, unknown>).seed; }, 'scenario.seed', /required/);
     rejects((s) => { (s.links[0] as Record<string, unknown>).b = 'nowhere'; }, 'links[0].b', /not a host/);
