@@ -1,12 +1,12 @@
 // NAT matrix in the simulator (src/sim): the overlay's real sans-IO cores — NAT
 // classification (over real STUN against the directory's RFC 5780 STUN server),
-// candidate checks, the relay forwarder — run by the project's Driver
+// ICE-style STUN connectivity checks, the relay forwarder — run by the project's Driver
 // over simulated UDP, through the simulator's RFC 4787 NAT boxes, for caller x callee
 // over {public, EIM/EIF, EIM/ADF, EIM/APDF, APDM, UDP-blocked}: 36 pairs. Asserts each
 // side's NAT is classified right, that every pair with UDP connects, and that the path
 // is direct exactly where RFC 4787 allows a punch (predictDirect), relayed otherwise.
 // Prints the matrix and connect times (from the coordinated start to the first
-// selected path) in peer-to-peer RTTs. Rendezvous/check messages are the lab's JSON
+// selected path) in peer-to-peer RTTs. Rendezvous and the chat line are the lab's JSON
 // scaffolding until directory/transport integration.
 import { describe, it, expect } from 'vitest';
 import { Network, type NatOptions } from '../../src/sim/index.ts';
@@ -70,14 +70,13 @@ function runPair(kindA: string, kindB: string, seed: number): { a: LabPeerResult
   const relay = new RelayForwarder({ verifier: standInVerifier(issuer.publicKey), newSessionId: () => ++n }, net.clock.now());
   new Driver(relay, relayHost.bindUdp(3479), net.clock).wake();
 
-  let tx = 0;
   const rng = createRng(seed);
   const peer = (name: string, want: string, h: typeof ha) => {
     const p = new LabPeer({
       name, want, host: { address: h.address, port: 5000 }, primary: { address: '198.51.100.10', port: 3478 },
       primaryAlt: { address: '198.51.100.10', port: 3479 }, secondary: { address: '198.51.100.11', port: 3479 },
       relay: { address: '198.51.100.20', port: 3479 }, rendezvous: { address: '198.51.100.10', port: 4000 },
-      newTxId: () => `${name}${++tx}`, randomBytes: (k) => Uint8Array.from({ length: k }, () => rng.int(256)),
+      randomBytes: (k) => Uint8Array.from({ length: k }, () => rng.int(256)),
     }, net.clock.now());
     new Driver(p, h.bindUdp(5000), net.clock).wake();
     return p;
@@ -113,6 +112,7 @@ describe('simulator NAT matrix (36 pairs, real overlay cores over simulated NATs
           continue;
         }
         expect([a.ok, b.ok, a.received, b.received], `${label}\n${a.log.join('\n')}\n---\n${b.log.join('\n')}`).toEqual([true, true, 'hello from bob', 'hello from alice']);
+        expect([a.invalidChecks, b.invalidChecks], label).toEqual([0, 0]); // every STUN check authenticated
         const direct = predictDirect(NAT_KINDS[x], NAT_KINDS[y]);
         expect([a.path, b.path], label).toEqual(direct ? ['direct', 'direct'] : ['relayed', 'relayed']);
         if (!direct) expect(relayed, label).toBeGreaterThan(0);

@@ -1,15 +1,14 @@
 // Lab-only scaffolding messages (JSON in UDP datagrams) used by the lab programs
-// until the real ones are integrated: the directory's rendezvous and transport path
-// probes. NOT a tincan protocol; never shipped. NAT classification in the lab uses
-// real STUN (src/wire/stun.ts), relay traffic the real framing (docs/protocol/relay.md).
+// until the real ones are integrated: the directory's rendezvous and a chat line
+// (later: transport streams). NOT a tincan protocol; never shipped. NAT classification
+// and connectivity checks in the lab are real STUN (docs/protocol/stun.md, checks.md),
+// relay traffic the real framing (docs/protocol/relay.md).
 import type { UdpAddress } from '../../../src/wire/socket.ts';
 import type { Candidate } from '../../../src/overlay/candidates.ts';
 
 export type LabMessage =
-  | { t: 'register'; name: string; want: string; candidates: Candidate[] }
-  | { t: 'go'; peer: string; candidates: Candidate[]; startAt: number; controlling: boolean; ticketHex: string }
-  | { t: 'check'; tx: string; nominate: boolean }
-  | { t: 'check-ok'; tx: string }
+  | { t: 'register'; name: string; want: string; candidates: Candidate[]; ufrag: string; password: string }
+  | { t: 'go'; peer: string; candidates: Candidate[]; startAt: number; controlling: boolean; ticketHex: string; ufrag: string; password: string }
   | { t: 'msg'; text: string }
   | { t: 'ack'; text: string };
 

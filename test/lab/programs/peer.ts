@@ -20,7 +20,7 @@ const socket = await bindUdp({ address: '0.0.0.0', port: cfg.port });
 const peer = new LabPeer({
   name: cfg.name, want: cfg.want, host: { address: cfg.hostIp, port: cfg.port }, primary: parseAddress(cfg.primary),
   primaryAlt: parseAddress(cfg.primaryAlt), secondary: parseAddress(cfg.secondary), relay: parseAddress(cfg.relay),
-  rendezvous: parseAddress(cfg.rendezvous), newTxId: () => randomBytes(8).toString('hex'), randomBytes: (n) => new Uint8Array(randomBytes(n)),
+  rendezvous: parseAddress(cfg.rendezvous), randomBytes: (n) => new Uint8Array(randomBytes(n)),
 }, unixClock.now());
 const driver = new Driver(peer, socket, unixClock);
 driver.afterInput = () => {
