@@ -17,8 +17,11 @@
 // success (or as soon as no check is pending); the controlled agent follows nominations.
 // Every working pair is then probed every probeIntervalMs (RTT by EWMA, keeps NAT mappings
 // open); a pair missing deadAfterMisses probes in a row is dead. The controlling agent
-// switches when the selected pair dies, or when another pair's score (srtt, plus
-// relayPenaltyMs if relayed) beats it by more than max(hysteresisMs, hysteresisFraction·score).
+// switches when the selected pair dies, when a direct pair starts working while a relayed
+// one is selected (preferDirect), or when another pair of the same kind beats its score by
+// more than max(hysteresisMs, hysteresisFraction·score). Score = the lowest of the pair's last
+// RTT_WINDOW RTT samples (its latency without momentary queueing: paths that share a
+// congested access link would otherwise look alike), plus relayPenaltyMs if relayed.
 import type { Millis, UdpAddress } from '../wire/socket.ts';
 import { formatAddress, sameAddress } from '../wire/socket.ts';
 import { candidate, candidateKey, comparePairs, formPairs, makePair, type Candidate, type CandidatePair } from './candidates.ts';
@@ -42,6 +45,13 @@ export interface CheckConfig {
   readonly hysteresisFraction?: number; // default 0.2
   readonly minSamples?: number; // default 2: RTT samples before a pair may win a "faster" switch
   readonly relayPenaltyMs?: Millis; // default 20
+  /**
+   * Default true: a working direct pair always beats a relayed one (as ICE's type
+   * preferences and Tailscale's "direct over DERP"): relays cost supernode capacity, and
+   * RTT samples taken while a transfer fills a shared access link cannot tell the two
+   * apart. Among direct pairs (or among relayed ones) the lowest score wins.
+   */
+  readonly preferDirect?: boolean;
   readonly maxPairs?: number; // default 64
 }
 
@@ -55,15 +65,20 @@ export type CheckEvent =
   | { readonly type: 'pair-succeeded'; readonly pair: CandidatePair; readonly rttMs: Millis }
   | { readonly type: 'pair-failed'; readonly pair: CandidatePair; readonly reason: 'timeout' | 'dead' }
   | { readonly type: 'path-selected'; readonly pair: CandidatePair }
-  | { readonly type: 'path-switched'; readonly from: CandidatePair; readonly to: CandidatePair; readonly reason: 'faster' | 'dead' | 'nominated' }
+  | { readonly type: 'path-switched'; readonly from: CandidatePair; readonly to: CandidatePair; readonly reason: 'faster' | 'direct' | 'dead' | 'nominated' }
   | { readonly type: 'no-path' };
 
 export interface PairStatus {
   readonly pair: CandidatePair;
   readonly state: PairState;
   readonly srttMs?: Millis;
+  /** Lowest of the last RTT_WINDOW samples: the path's latency without momentary queueing. */
+  readonly minRttMs?: Millis;
   readonly samples: number;
 }
+
+/** RTT samples kept per pair for minRttMs. */
+export const RTT_WINDOW = 8;
 
 interface PairEntry {
   readonly pair: CandidatePair;
@@ -71,6 +86,7 @@ interface PairEntry {
   transmissions: number;
   nextAt: Millis; // in-progress: next retransmission or give-up
   srttMs?: Millis;
+  recent: Millis[];
   samples: number;
   misses: number;
   probeNextAt: Millis;
@@ -81,6 +97,10 @@ interface Transaction {
   readonly pairKey: string;
   readonly sentAt: Millis;
   readonly purpose: 'check' | 'probe';
+}
+
+function minOf(xs: readonly number[]): number | undefined {
+  return xs.length === 0 ? undefined : Math.min(...xs);
 }
 
 export class CheckAgent {
@@ -104,6 +124,7 @@ export class CheckAgent {
       probeTimeoutMs: config.probeTimeoutMs ?? 500, deadAfterMisses: config.deadAfterMisses ?? 3,
       hysteresisMs: config.hysteresisMs ?? 5, hysteresisFraction: config.hysteresisFraction ?? 0.2,
       minSamples: config.minSamples ?? 2, relayPenaltyMs: config.relayPenaltyMs ?? 20, maxPairs: config.maxPairs ?? 64,
+      preferDirect: config.preferDirect ?? true,
     };
     for (const l of config.localCandidates) this.locals.set(candidateKey(l), l);
     this.remotes = [...config.remoteCandidates];
@@ -138,7 +159,7 @@ export class CheckAgent {
   }
 
   status(): PairStatus[] {
-    return [...this.entries.values()].map((e) => ({ pair: e.pair, state: e.state, srttMs: e.srttMs, samples: e.samples }));
+    return [...this.entries.values()].map((e) => ({ pair: e.pair, state: e.state, srttMs: e.srttMs, minRttMs: minOf(e.recent), samples: e.samples }));
   }
 
   // ---- input ----
@@ -207,6 +228,7 @@ export class CheckAgent {
       for (const [id, t] of this.txs) if (t.pairKey === e.pair.key) this.txs.delete(id);
       e.state = 'succeeded';
       e.srttMs = sample;
+      e.recent = [sample];
       e.samples = 1;
       e.misses = 0;
       e.probeNextAt = now + this.c.probeIntervalMs;
@@ -220,6 +242,8 @@ export class CheckAgent {
       if (e.state !== 'succeeded' || e.probe?.txId !== txId) return;
       e.probe = undefined;
       e.srttMs = e.srttMs === undefined ? sample : (7 * e.srttMs + sample) / 8;
+      e.recent.push(sample);
+      if (e.recent.length > RTT_WINDOW) e.recent.shift();
       e.samples++;
       e.misses = 0;
       this.considerSwitch();
@@ -230,7 +254,7 @@ export class CheckAgent {
   // ---- internals ----
 
   private addEntry(pair: CandidatePair): PairEntry {
-    const e: PairEntry = { pair, state: 'waiting', transmissions: 0, nextAt: 0, samples: 0, misses: 0, probeNextAt: 0 };
+    const e: PairEntry = { pair, state: 'waiting', transmissions: 0, nextAt: 0, recent: [], samples: 0, misses: 0, probeNextAt: 0 };
     this.entries.set(pair.key, e);
     return e;
   }
@@ -299,14 +323,24 @@ export class CheckAgent {
   }
 
   private score(e: PairEntry): number {
-    return (e.srttMs ?? Infinity) + (e.pair.relayed ? this.c.relayPenaltyMs : 0);
+    return (minOf(e.recent) ?? Infinity) + (e.pair.relayed ? this.c.relayPenaltyMs : 0);
+  }
+
+  /** 1 for a relayed pair when direct pairs are preferred, else 0: compared before the score. */
+  private rank(e: PairEntry): number {
+    return this.c.preferDirect && e.pair.relayed ? 1 : 0;
+  }
+
+  private better(a: PairEntry, b: PairEntry): boolean {
+    if (this.rank(a) !== this.rank(b)) return this.rank(a) < this.rank(b);
+    return this.score(a) < this.score(b) || (this.score(a) === this.score(b) && comparePairs(a.pair, b.pair) < 0);
   }
 
   private best(minSamples: number): PairEntry | undefined {
     let best: PairEntry | undefined;
     for (const e of this.entries.values()) {
       if (e.state !== 'succeeded' || (e.samples < minSamples && e !== this.selected)) continue;
-      if (!best || this.score(e) < this.score(best) || (this.score(e) === this.score(best) && comparePairs(e.pair, best.pair) < 0)) best = e;
+      if (!best || this.better(e, best)) best = e;
     }
     return best;
   }
@@ -333,9 +367,10 @@ export class CheckAgent {
     const best = this.best(this.c.minSamples);
     if (!best || best === cur) return;
     const margin = Math.max(this.c.hysteresisMs, this.score(cur) * this.c.hysteresisFraction);
-    if (this.score(best) < this.score(cur) - margin) {
+    const toDirect = this.rank(best) < this.rank(cur);
+    if (toDirect || (this.rank(best) === this.rank(cur) && this.score(best) < this.score(cur) - margin)) {
       this.selected = best;
-      this.events.push({ type: 'path-switched', from: cur.pair, to: best.pair, reason: 'faster' });
+      this.events.push({ type: 'path-switched', from: cur.pair, to: best.pair, reason: toDirect ? 'direct' : 'faster' });
       // The next probe on `best` carries the nomination; send one now so the peer follows quickly.
       if (!best.probe) best.probeNextAt = -Infinity;
     }

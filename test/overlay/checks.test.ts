@@ -96,17 +96,27 @@ describe('CheckAgent over the NAT harness', () => {
     h.runUntil(5000);
     const sw = h.a.events.filter((x) => x.e.type === 'path-switched');
     expect(sw).toHaveLength(1);
-    expect(sw[0].e).toMatchObject({ reason: 'faster', to: { relayed: false } });
+    expect(sw[0].e).toMatchObject({ reason: 'direct', to: { relayed: false } });
     expect(h.a.agent!.selectedPair()?.relayed).toBe(false);
     // The controlled side followed the nomination.
     expect(h.b.agent!.selectedPair()?.relayed).toBe(false);
   });
 
-  it('does not flap between two paths of similar RTT', () => {
-    // relay 2·9 ms legs = 36 ms RTT + 20 ms penalty vs direct 2·25 ms = 50 ms: within hysteresis
-    const h = new CheckHarness(NAT_KINDS['EIM/EIF'], NAT_KINDS['EIM/EIF'], { directOneWayMs: 25, relayLegMs: 9, agent: { relayPenaltyMs: 0 } });
+  it('by RTT alone (preferDirect off): does not flap between two paths of similar RTT', () => {
+    // relay 2·2·11 ms = 44 ms vs direct 2·25 ms = 50 ms: within hysteresis (max(5 ms, 20%))
+    const h = new CheckHarness(NAT_KINDS['EIM/EIF'], NAT_KINDS['EIM/EIF'], { directOneWayMs: 25, relayLegMs: 11, agent: { relayPenaltyMs: 0, preferDirect: false } });
     h.runUntil(10_000);
+    expect(h.a.agent!.selectedPair()?.relayed).toBe(true);
     expect(h.a.events.filter((x) => x.e.type === 'path-switched')).toEqual([]);
+  });
+
+  it('by RTT alone (preferDirect off): a clearly faster relay is kept; by default the direct pair wins', () => {
+    const byRtt = new CheckHarness(NAT_KINDS['EIM/EIF'], NAT_KINDS['EIM/EIF'], { directOneWayMs: 60, relayLegMs: 10, agent: { relayPenaltyMs: 0, preferDirect: false } });
+    byRtt.runUntil(5000);
+    expect(byRtt.a.agent!.selectedPair()?.relayed).toBe(true); // 40 ms relayed vs 120 ms direct
+    const dflt = new CheckHarness(NAT_KINDS['EIM/EIF'], NAT_KINDS['EIM/EIF'], { directOneWayMs: 60, relayLegMs: 10 });
+    dflt.runUntil(5000);
+    expect(dflt.a.agent!.selectedPair()?.relayed).toBe(false);
   });
 
   it('switches to the relay when the direct path dies: 3 missed probes, exact time', () => {

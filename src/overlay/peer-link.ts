@@ -1,0 +1,172 @@
+// One peer-to-peer link over a shared UDP socket: the glue that lets the transport run
+// over whatever path the overlay chose. I/O glue (a DatagramSocket and a Clock), no
+// protocol logic of its own:
+//   - incoming datagrams are demultiplexed (demux.ts): STUN connectivity checks go to the
+//     CheckAgent, relay framing to the RelayClient (whose DATA payload is again a check
+//     or a transport packet), transport packets from a known pair to the transport;
+//   - `transportSocket` is the DatagramSocket the transport's Driver uses. The transport
+//     only ever sees one stable virtual peer address (240.0.0.1:1 by default, never on the
+//     wire); sends go out on the selected pair — directly, or wrapped in relay DATA — so
+//     a switch between relayed and direct paths is invisible to streams (no migration,
+//     no reconnection). Before a pair is nominated, replies follow the pair the last
+//     transport packet arrived on.
+//   - CheckAgent/RelayClient output is drained after every input and timer; one timer is
+//     armed at the earlier of their wake-ups.
+import type { Clock, DatagramHandler, DatagramSocket, TimerHandle, UdpAddress } from '../wire/socket.ts';
+import { sameAddress } from '../wire/socket.ts';
+import { candidateKey, candidatePriority, type Candidate, type CandidatePair } from './candidates.ts';
+import type { CheckAgent, CheckEvent } from './checks.ts';
+import { decodeCheck, encodeCheckRequest, encodeCheckResponse, type IceCredentials } from './check-wire.ts';
+import { classifyDatagram } from './demux.ts';
+import type { RelayClient } from './relay-client.ts';
+
+export const DEFAULT_VIRTUAL_PEER: UdpAddress = { address: '240.0.0.1', port: 1 };
+
+export interface PeerLinkConfig {
+  readonly socket: DatagramSocket;
+  readonly clock: Clock;
+  readonly agent: CheckAgent;
+  readonly creds: IceCredentials;
+  readonly controlling: boolean;
+  readonly tieBreaker: bigint;
+  /** Our host candidate: the socket's own address as the peer may see it. */
+  readonly hostCandidate: Candidate;
+  /** A bound (or binding) relay session and our relay candidate, if any. */
+  readonly relay?: { readonly client: RelayClient; readonly address: UdpAddress; readonly candidate: Candidate };
+  readonly virtualPeer?: UdpAddress;
+  readonly onEvent?: (e: CheckEvent) => void;
+}
+
+export interface PeerLinkCounters {
+  transportIn: number;
+  transportOut: number;
+  transportOutRelayed: number;
+  transportDroppedNoPath: number;
+  invalidChecks: number;
+  unknownDatagrams: number;
+}
+
+export class PeerLink {
+  readonly virtualPeer: UdpAddress;
+  readonly counters: PeerLinkCounters = { transportIn: 0, transportOut: 0, transportOutRelayed: 0, transportDroppedNoPath: 0, invalidChecks: 0, unknownDatagrams: 0 };
+  private transportHandler: DatagramHandler = () => {};
+  private lastInbound?: CandidatePair | 'relay';
+  private timer?: TimerHandle;
+  private timerAt?: number;
+  private closed = false;
+  readonly transportSocket: DatagramSocket;
+
+  constructor(private readonly c: PeerLinkConfig) {
+    this.virtualPeer = c.virtualPeer ?? DEFAULT_VIRTUAL_PEER;
+    this.transportSocket = {
+      get local() { return c.socket.local; },
+      send: (to, bytes) => this.sendTransport(to, bytes),
+      onDatagram: (h) => { this.transportHandler = h; },
+      close: () => this.close(),
+    };
+    c.socket.onDatagram((from, bytes) => this.onDatagram(from, bytes));
+    this.pump();
+  }
+
+  /** Run the agent/relay timers and flush their output (call after changing the agent from outside). */
+  pump(): void {
+    if (this.closed) return;
+    const { agent, relay } = this.c;
+    for (let t = relay?.client.pollTransmit(); t; t = relay!.client.pollTransmit()) this.c.socket.send(t.to, t.bytes);
+    for (let t = agent.pollTransmit(); t; t = agent.pollTransmit()) {
+      const bytes = t.kind === 'request'
+        ? encodeCheckRequest(this.c.creds, { txId: t.txId, priority: candidatePriority('prflx'), controlling: this.c.controlling, tieBreaker: this.c.tieBreaker, nominate: t.nominate })
+        : encodeCheckResponse(this.c.creds, { txId: t.txId, mapped: t.to });
+      this.sendVia(t.local, t.to, bytes);
+    }
+    for (let e = agent.pollEvent(); e; e = agent.pollEvent()) this.c.onEvent?.(e);
+    const at = Math.min(agent.pollTimeout() ?? Infinity, relay?.client.pollTimeout() ?? Infinity);
+    if (at === this.timerAt) return;
+    this.timer?.cancel();
+    this.timerAt = Number.isFinite(at) ? at : undefined;
+    if (this.timerAt !== undefined) {
+      this.timer = this.c.clock.setTimer(this.timerAt, () => {
+        this.timerAt = undefined;
+        const t = this.c.clock.now();
+        agent.handleTimeout(t);
+        relay?.client.handleTimeout(t);
+        this.pump();
+      });
+    }
+  }
+
+  /** A trickled remote candidate (e.g. the peer's srflx address, later from the directory). */
+  addRemoteCandidate(remote: Candidate): void {
+    this.c.agent.addRemoteCandidate(this.c.clock.now(), remote);
+    this.pump();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.timer?.cancel();
+    this.c.socket.close();
+  }
+
+  private sendVia(local: Candidate, to: UdpAddress, bytes: Uint8Array): void {
+    if (local.type === 'relay') {
+      const wrapped = this.c.relay?.client.wrap(bytes);
+      if (wrapped) this.c.socket.send(this.c.relay!.address, wrapped);
+      return;
+    }
+    this.c.socket.send(to, bytes);
+  }
+
+  private sendTransport(to: UdpAddress, bytes: Uint8Array): void {
+    if (this.closed || !sameAddress(to, this.virtualPeer)) return;
+    const sel = this.c.agent.selectedPair();
+    const relayed = sel ? sel.relayed : this.lastInbound === 'relay';
+    if (relayed) {
+      const wrapped = this.c.relay?.client.wrap(bytes);
+      if (!wrapped) { this.counters.transportDroppedNoPath++; return; }
+      this.counters.transportOut++;
+      this.counters.transportOutRelayed++;
+      this.c.socket.send(this.c.relay!.address, wrapped);
+      return;
+    }
+    const pair = sel ?? (this.lastInbound !== 'relay' ? this.lastInbound : undefined);
+    if (!pair) { this.counters.transportDroppedNoPath++; return; }
+    this.counters.transportOut++;
+    this.c.socket.send(pair.remote.address, bytes);
+  }
+
+  private onDatagram(from: UdpAddress, bytes: Uint8Array): void {
+    if (this.closed) return;
+    const now = this.c.clock.now();
+    const relay = this.c.relay;
+    const kind = classifyDatagram(bytes);
+    if (kind === 'relay' && relay && sameAddress(from, relay.address)) {
+      const payload = relay.client.handleDatagram(now, bytes);
+      if (payload) {
+        const inner = classifyDatagram(payload);
+        if (inner === 'stun') this.handleCheck(now, payload, from, relay.candidate);
+        else if (inner === 'transport') this.deliver(payload, 'relay');
+        else this.counters.unknownDatagrams++;
+      }
+    } else if (kind === 'stun') {
+      this.handleCheck(now, bytes, from, this.c.hostCandidate);
+    } else if (kind === 'transport') {
+      const pair = this.c.agent.status().find((s) => s.pair.local.type !== 'relay' && sameAddress(s.pair.remote.address, from) && s.state !== 'failed');
+      if (pair) this.deliver(bytes, pair.pair);
+      else this.counters.unknownDatagrams++;
+    } else this.counters.unknownDatagrams++;
+    this.pump();
+  }
+
+  private handleCheck(now: number, bytes: Uint8Array, from: UdpAddress, local: Candidate): void {
+    const d = decodeCheck(this.c.creds, bytes);
+    if (d.kind === 'request') this.c.agent.handleRequest(now, candidateKey(local), from, d.txId, d.nominate);
+    else if (d.kind === 'response') this.c.agent.handleResponse(now, d.txId, from);
+    else this.counters.invalidChecks++;
+  }
+
+  private deliver(bytes: Uint8Array, via: CandidatePair | 'relay'): void {
+    this.lastInbound = via;
+    this.counters.transportIn++;
+    this.transportHandler(this.virtualPeer, bytes);
+  }
+}
