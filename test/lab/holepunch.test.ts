@@ -1,12 +1,13 @@
 // Real-kernel lab: two LAN hosts behind two iptables NATs; on the public segment the
 // directory's RFC 5780 STUN server, a lab rendezvous and the relay forwarder process.
 // The peers classify their NATs over STUN, punch a UDP hole at a coordinated time with
-// ICE-style STUN checks and exchange a chat line on the path they select:
+// ICE-style STUN checks, and the real transport (on PeerLink) carries a chat line each
+// way on a stream over the path they select:
 //  - both NATs MASQUERADE (port-preserving: EIM, conntrack filtering: APDF): direct;
 //  - one NAT MASQUERADE --random-fully (APDM): direct is impossible (RFC 4787), the
 //    line goes through the relay process, which is checked to have forwarded it.
-// Skeleton of issue 6's lab test: the directory's rendezvous and the transport will replace
-// the lab-only JSON scaffolding (test/lab/programs/lab-wire.ts: rendezvous, chat line). Skipped, with the reason, without root/ip/iptables.
+// Skeleton of issue 6's lab test: the directory's rendezvous will replace the lab-only JSON
+// rendezvous (test/lab/programs/lab-wire.ts), the session layer the plaintext crypto. Skipped, with the reason, without root/ip/iptables.
 import { describe, it, expect } from 'vitest';
 import { generateKeyPairSync } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -23,7 +24,7 @@ const keyEnv = {
   LAB_TICKET_PUB: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
 };
 
-interface PeerResult { invalidChecks: number; ok: boolean; why: string; nat: string; certain: boolean; path: string; pair: string; received: string; srttMs: number; ms: number; log: string[]; pairs: string[] }
+interface PeerResult { invalidChecks: number; transportOut: number; transportOutRelayed: number; ok: boolean; why: string; nat: string; certain: boolean; path: string; pair: string; received: string; srttMs: number; ms: number; log: string[]; pairs: string[] }
 
 async function waitForLine(p: LabProcess, pred: (o: Record<string, unknown>) => boolean, timeoutMs: number): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
@@ -80,6 +81,9 @@ describe.skipIf(why !== undefined)('netns lab: hole punching through real iptabl
     expect(ra.pairs).toContain('relay:198.51.100.20:3479 -> relay:198.51.100.20:3479 succeeded'); // fallback ready too
     expect([ra.received, rb.received]).toEqual(['hello from bob', 'hello from alice']);
     expect([ra.invalidChecks, rb.invalidChecks]).toEqual([0, 0]);
+    // The transport's packets all went directly, none through the relay.
+    expect(ra.transportOut).toBeGreaterThan(0);
+    expect([ra.transportOutRelayed, rb.transportOutRelayed]).toEqual([0, 0]);
     // cleanup really removed every namespace
     const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
     for (const ns of namespaces) expect(left).not.toContain(ns);
@@ -98,6 +102,7 @@ describe.skipIf(why !== undefined)('netns lab: hole punching through real iptabl
     }
     expect([ra.received, rb.received]).toEqual(['hello from bob', 'hello from alice']);
     expect(counters?.bindsAccepted).toBeGreaterThanOrEqual(2);
-    expect(counters?.forwardedPackets).toBeGreaterThanOrEqual(4); // checks + both chat lines + acks
+    expect(counters?.forwardedPackets).toBeGreaterThanOrEqual(6); // checks + the transport's handshake and stream
+    for (const r of [ra, rb]) expect(r.transportOutRelayed).toBe(r.transportOut); // every transport packet relayed
   });
 });

@@ -1,13 +1,14 @@
 // NAT matrix in the simulator (src/sim): the overlay's real sans-IO cores — NAT
 // classification (over real STUN against the directory's RFC 5780 STUN server),
-// ICE-style STUN connectivity checks, the relay forwarder — run by the project's Driver
+// ICE-style STUN connectivity checks, the relay forwarder, PeerLink carrying the real
+// transport (a chat line each way on a stream) — run by the project's Driver
 // over simulated UDP, through the simulator's RFC 4787 NAT boxes, for caller x callee
 // over {public, EIM/EIF, EIM/ADF, EIM/APDF, APDM, UDP-blocked}: 36 pairs. Asserts each
 // side's NAT is classified right, that every pair with UDP connects, and that the path
 // is direct exactly where RFC 4787 allows a punch (predictDirect), relayed otherwise.
 // Prints the matrix and connect times (from the coordinated start to the first
-// selected path) in peer-to-peer RTTs. Rendezvous and the chat line are the lab's JSON
-// scaffolding until directory/transport integration.
+// selected path) in peer-to-peer RTTs. Only the rendezvous is the lab's JSON scaffolding
+// (until the directory's rendezvous is integrated).
 import { describe, it, expect } from 'vitest';
 import { Network, type NatOptions } from '../../src/sim/index.ts';
 import { Driver } from '../../src/datagram/driver.ts';
@@ -72,13 +73,15 @@ function runPair(kindA: string, kindB: string, seed: number): { a: LabPeerResult
 
   const rng = createRng(seed);
   const peer = (name: string, want: string, h: typeof ha) => {
+    const ref: { drv?: Driver } = {};
     const p = new LabPeer({
       name, want, host: { address: h.address, port: 5000 }, primary: { address: '198.51.100.10', port: 3478 },
       primaryAlt: { address: '198.51.100.10', port: 3479 }, secondary: { address: '198.51.100.11', port: 3479 },
       relay: { address: '198.51.100.20', port: 3479 }, rendezvous: { address: '198.51.100.10', port: 4000 },
-      randomBytes: (k) => Uint8Array.from({ length: k }, () => rng.int(256)),
+      randomBytes: (k) => Uint8Array.from({ length: k }, () => rng.int(256)), clock: net.clock, wake: () => ref.drv?.wake(),
     }, net.clock.now());
-    new Driver(p, h.bindUdp(5000), net.clock).wake();
+    ref.drv = new Driver(p, h.bindUdp(5000), net.clock);
+    ref.drv.wake();
     return p;
   };
   const pa = peer('alice', 'bob', ha);

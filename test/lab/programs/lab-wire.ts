@@ -1,16 +1,13 @@
 // Lab-only scaffolding messages (JSON in UDP datagrams) used by the lab programs
-// until the real ones are integrated: the directory's rendezvous and a chat line
-// (later: transport streams). NOT a tincan protocol; never shipped. NAT classification
-// and connectivity checks in the lab are real STUN (docs/protocol/stun.md, checks.md),
-// relay traffic the real framing (docs/protocol/relay.md).
+// until the directory's rendezvous is integrated. NOT a tincan protocol; never shipped.
+// Everything else in the lab is real: STUN (docs/protocol/stun.md, checks.md), the
+// relay framing (relay.md) and transport packets (transport.md).
 import type { UdpAddress } from '../../../src/wire/socket.ts';
 import type { Candidate } from '../../../src/overlay/candidates.ts';
 
 export type LabMessage =
   | { t: 'register'; name: string; want: string; candidates: Candidate[]; ufrag: string; password: string }
-  | { t: 'go'; peer: string; candidates: Candidate[]; startAt: number; controlling: boolean; ticketHex: string; ufrag: string; password: string }
-  | { t: 'msg'; text: string }
-  | { t: 'ack'; text: string };
+  | { t: 'go'; peer: string; candidates: Candidate[]; startAt: number; controlling: boolean; ticketHex: string; ufrag: string; password: string };
 
 export function encodeLab(m: LabMessage): Buffer {
   return Buffer.from(JSON.stringify(m), 'utf8');

@@ -1,22 +1,29 @@
 // The lab peer as one sans-IO endpoint (handleDatagram/handleTimeout/pollTransmit/
-// pollTimeout, runnable by src/datagram/driver.ts over real UDP or the simulator):
-// classify the NAT (NatClassifier, probes as real STUN via StunProbeCodec against the
-// directory's RFC 5780 STUN server), register host+srflx
-// candidates at the rendezvous, on 'go' (peer candidates, coordinated start, ticket)
-// bind at the relay and run connectivity checks (CheckAgent; ICE-style STUN checks of
-// check-wire.ts with credentials exchanged at the rendezvous) over direct and relayed
-// pairs, send a chat line over the selected path and wait for the peer's line and ack.
-// result() is set when done (all checks settled) or after giveUpAfterMs.
-// STUN, checks and relay framing are the real formats; rendezvous and the chat line are
-// the lab-only JSON of lab-wire.ts (until the directory's rendezvous and the transport).
+// pollTimeout, run by src/datagram/driver.ts over real UDP or the simulator):
+//  1. classify the NAT (NatClassifier; probes are real STUN via StunProbeCodec against
+//     the directory's RFC 5780 STUN server);
+//  2. register host+srflx candidates and ICE credentials at the lab rendezvous until
+//     'go' arrives (peer candidates and credentials, coordinated start, relay ticket);
+//  3. hand the socket to a PeerLink (src/overlay/peer-link.ts): relay session
+//     (RelayClient), ICE-style STUN checks (CheckAgent), and the real transport (Endpoint
+//     + Driver, plaintext crypto until the session layer is wired) on the selected path;
+//  4. the controlling peer connects and writes a chat line on a stream; the other reads
+//     it and answers with its own line; both report.
+// result() is set when the lines crossed and every check settled, or after giveUpAfterMs.
+// Only the rendezvous is lab-only JSON (lab-wire.ts), standing in for the directory's.
 import { NatClassifier, type Classification } from '../../../src/overlay/nat-classify.ts';
 import { StunProbeCodec } from '../../../src/overlay/stun-probe.ts';
 import { formatNatType } from '../../../src/overlay/nat-types.ts';
-import { candidate, candidateKey, candidatePriority, type Candidate } from '../../../src/overlay/candidates.ts';
-import { decodeCheck, encodeCheckRequest, encodeCheckResponse, type IceCredentials } from '../../../src/overlay/check-wire.ts';
+import { candidate, type Candidate } from '../../../src/overlay/candidates.ts';
 import { CheckAgent } from '../../../src/overlay/checks.ts';
-import { decodeRelayMessage, encodeRelayMessage, RELAY_MARKER, RelayDecodeError } from '../../../src/overlay/relay-wire.ts';
-import { sameAddress, type Millis, type UdpAddress } from '../../../src/wire/socket.ts';
+import { RelayClient } from '../../../src/overlay/relay-client.ts';
+import { PeerLink } from '../../../src/overlay/peer-link.ts';
+import { Driver } from '../../../src/datagram/driver.ts';
+import { Endpoint } from '../../../src/transport/endpoint.ts';
+import type { Connection } from '../../../src/transport/connection.ts';
+import { plaintextCrypto } from '../../../src/transport/crypto.ts';
+import { seededRandom } from '../../../src/transport/random.ts';
+import { sameAddress, type Clock, type DatagramHandler, type DatagramSocket, type Millis, type UdpAddress } from '../../../src/wire/socket.ts';
 import { decodeLab, encodeLab, type LabMessage } from './lab-wire.ts';
 
 export interface LabPeerConfig {
@@ -31,6 +38,10 @@ export interface LabPeerConfig {
   /** The lab rendezvous (JSON), standing in for the directory's. */
   readonly rendezvous: UdpAddress;
   readonly randomBytes: (n: number) => Uint8Array;
+  /** The clock the Driver runs this peer on (PeerLink and the transport use it too). */
+  readonly clock: Clock;
+  /** Ask the Driver to flush (PeerLink's timers produce output outside Driver inputs). */
+  readonly wake: () => void;
   readonly giveUpAfterMs?: Millis; // default 12_000
 }
 
@@ -47,40 +58,49 @@ export interface LabPeerResult {
   invalidChecks?: number;
   /** Time from start to the first path selection. */
   connectMs?: number;
+  /** Transport datagrams this peer sent: in total and through the relay. */
+  transportOut?: number;
+  transportOutRelayed?: number;
   ms: number;
   log: string[];
   pairs?: string[];
 }
 
 const TICK_MS = 100;
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** The DatagramSocket PeerLink gets: sends go out through this endpoint's Driver. */
+class SubSocket implements DatagramSocket {
+  handler: DatagramHandler = () => {};
+  constructor(readonly local: UdpAddress, private readonly out: { to: UdpAddress; bytes: Uint8Array }[], private readonly wake: () => void) {}
+  send(to: UdpAddress, bytes: Uint8Array): void { this.out.push({ to, bytes }); this.wake(); }
+  onDatagram(h: DatagramHandler): void { this.handler = h; }
+  close(): void { this.handler = () => {}; }
+}
 
 export class LabPeer {
   private readonly classifier: NatClassifier;
   private readonly stun: StunProbeCodec;
   private nat?: Classification;
+  private link?: PeerLink;
   private agent?: CheckAgent;
-  private relaySession?: bigint;
-  private ticket?: Uint8Array;
+  private sub?: SubSocket;
+  private conn?: Connection;
   private received?: string;
-  private acked = false;
-  private chatSent = 0;
+  private replied = false;
   private nextTickAt: Millis;
   private selectedAt?: Millis;
   private outcome?: LabPeerResult;
   private readonly out: { to: UdpAddress; bytes: Uint8Array }[] = [];
   private readonly hostCand: Candidate;
-  private readonly relayCand: Candidate;
   private readonly ufrag: string;
   private readonly password: string;
   private readonly tieBreaker: bigint;
-  private creds?: IceCredentials;
-  private controlling = false;
-  private invalidChecks = 0;
   readonly log: string[] = [];
 
   constructor(private readonly cfg: LabPeerConfig, private readonly t0: Millis) {
     this.hostCand = candidate('host', cfg.host);
-    this.relayCand = candidate('relay', cfg.relay);
     this.stun = new StunProbeCodec(cfg.randomBytes);
     const hex = (n: number) => Buffer.from(cfg.randomBytes(n)).toString('hex');
     this.ufrag = hex(4);
@@ -104,13 +124,12 @@ export class LabPeer {
   pollTimeout(): Millis | undefined {
     if (this.outcome) return undefined;
     const c = this.classifier.result() ? undefined : this.classifier.pollTimeout();
-    return Math.min(c ?? Infinity, this.agent?.pollTimeout() ?? Infinity, this.nextTickAt);
+    return Math.min(c ?? Infinity, this.nextTickAt);
   }
 
   handleTimeout(now: Millis): void {
     if (this.outcome) return;
     if (!this.classifier.result()) this.classifier.handleTimeout(now);
-    this.agent?.handleTimeout(now);
     if (now >= this.nextTickAt) {
       this.nextTickAt = now + TICK_MS;
       this.tick(now);
@@ -119,120 +138,119 @@ export class LabPeer {
   }
 
   handleDatagram(now: Millis, from: UdpAddress, bytes: Uint8Array): void {
+    if (this.sub) {
+      // Phase 3: everything but the rendezvous belongs to the PeerLink.
+      if (!sameAddress(from, this.cfg.rendezvous)) this.sub.handler(from, bytes);
+      return;
+    }
     if (this.outcome) return;
-    if (sameAddress(from, this.cfg.relay) && bytes[0] === RELAY_MARKER) {
-      try {
-        const r = decodeRelayMessage(bytes);
-        if (r.type === 'bind-ok') {
-          if (this.relaySession === undefined) this.log.push(`${now - this.t0}ms relay-bound as ${r.observed.address}:${r.observed.port}`);
-          this.relaySession = r.sessionId;
-        } else if (r.type === 'data') {
-          if (StunProbeCodec.isStun(r.payload)) this.handleCheck(now, r.payload, this.cfg.relay, this.relayCand);
-          else {
-            const m = decodeLab(r.payload);
-            if (m) this.handleLab(now, m, this.cfg.relay, this.relayCand);
-          }
-        } else if (r.type === 'error') this.log.push(`${now - this.t0}ms relay-error ${r.code} ${r.reason}`);
-      } catch (e) {
-        if (!(e instanceof RelayDecodeError)) throw e;
-      }
-    } else if (StunProbeCodec.isStun(bytes)) {
+    if (StunProbeCodec.isStun(bytes)) {
       const r = this.stun.decodeResponse(bytes, from);
       if (r) this.classifier.handleResponse(now, r.probeId, r.fact);
-      else this.handleCheck(now, bytes, from, this.hostCand);
-    } else {
+    } else if (sameAddress(from, this.cfg.rendezvous)) {
       const m = decodeLab(bytes);
-      if (m) this.handleLab(now, m, from, this.hostCand);
+      if (m?.t === 'go') this.start(now, m);
     }
     this.pump(now);
   }
 
   // ---- internals ----
 
-  private handleCheck(now: Millis, bytes: Uint8Array, from: UdpAddress, local: Candidate): void {
-    if (!this.agent || !this.creds) return;
-    const c = decodeCheck(this.creds, bytes);
-    if (c.kind === 'request') this.agent.handleRequest(now, candidateKey(local), from, c.txId, c.nominate);
-    else if (c.kind === 'response') this.agent.handleResponse(now, c.txId, from);
-    else this.invalidChecks++;
-  }
-
-  private sendBytesVia(local: Candidate, to: UdpAddress, bytes: Uint8Array): void {
-    if (local.type !== 'relay') { this.out.push({ to, bytes }); return; }
-    if (this.relaySession === undefined) return; // not bound yet: checks are retransmitted
-    this.out.push({ to: this.cfg.relay, bytes: encodeRelayMessage({ type: 'data', sessionId: this.relaySession, payload: bytes }) });
-  }
-
-  private send(to: UdpAddress, m: LabMessage): void {
-    this.out.push({ to, bytes: encodeLab(m) });
-  }
-
-  private sendVia(local: Candidate, to: UdpAddress, m: LabMessage): void {
-    this.sendBytesVia(local, to, encodeLab(m));
-  }
-
   private pump(now: Millis): void {
     for (let p = this.classifier.pollProbe(); p; p = this.classifier.pollProbe()) this.out.push({ to: p.to, bytes: this.stun.encodeProbe(p) });
     if (!this.nat && this.classifier.result()) {
       this.nat = this.classifier.result()!;
-      this.log.push(`${now - this.t0}ms nat ${formatNatType(this.nat.nat)}${this.nat.certain ? '' : ' (uncertain)'}`);
+      this.log.push(`${Math.round(now - this.t0)}ms nat ${formatNatType(this.nat.nat)}${this.nat.certain ? '' : ' (uncertain)'}`);
       this.tick(now);
-    }
-    if (!this.agent) return;
-    for (let t = this.agent.pollTransmit(); t; t = this.agent.pollTransmit()) {
-      const bytes = t.kind === 'request'
-        ? encodeCheckRequest(this.creds!, { txId: t.txId, priority: candidatePriority('prflx'), controlling: this.controlling, tieBreaker: this.tieBreaker, nominate: t.nominate })
-        : encodeCheckResponse(this.creds!, { txId: t.txId, mapped: t.to });
-      this.sendBytesVia(t.local, t.to, bytes);
-    }
-    for (let e = this.agent.pollEvent(); e; e = this.agent.pollEvent()) {
-      const d = e.type === 'path-selected' ? CheckAgent.describe(e.pair) : e.type === 'path-switched' ? `${CheckAgent.describe(e.from)} => ${CheckAgent.describe(e.to)} (${e.reason})`
-        : e.type === 'no-path' ? '' : CheckAgent.describe(e.pair);
-      if ((e.type === 'path-selected' || e.type === 'path-switched') && this.selectedAt === undefined) this.selectedAt = now;
-      this.log.push(`${now - this.t0}ms ${e.type} ${d}`);
     }
   }
 
-  /** Every 100 ms: register until 'go', bind at the relay until BIND-OK, chat until acked. */
+  /** Every 100 ms: register until 'go'; then check whether we are done. */
   private tick(now: Millis): void {
     if (now - this.t0 > (this.cfg.giveUpAfterMs ?? 12_000)) return this.finish(now, false, 'timeout');
-    if (this.nat && !this.agent) {
+    if (this.nat && !this.link) {
       if (this.nat.nat.udp === 'blocked') return this.finish(now, false, 'UDP blocked');
       const cands: Candidate[] = [this.hostCand];
       if (this.nat.mapped && !sameAddress(this.nat.mapped, this.cfg.host)) cands.push(candidate('srflx', this.nat.mapped));
-      this.send(this.cfg.rendezvous, { t: 'register', name: this.cfg.name, want: this.cfg.want, candidates: cands, ufrag: this.ufrag, password: this.password });
-    }
-    if (this.ticket && this.relaySession === undefined) this.out.push({ to: this.cfg.relay, bytes: encodeRelayMessage({ type: 'bind', deviceId: this.cfg.name, ticket: this.ticket }) });
-    const sel = this.agent?.selectedPair();
-    if (sel && !this.acked && this.chatSent < 50) {
-      this.chatSent++;
-      this.sendVia(sel.local, sel.remote.address, { t: 'msg', text: `hello from ${this.cfg.name}` });
+      const m: LabMessage = { t: 'register', name: this.cfg.name, want: this.cfg.want, candidates: cands, ufrag: this.ufrag, password: this.password };
+      this.out.push({ to: this.cfg.rendezvous, bytes: encodeLab(m) });
     }
     const settled = this.agent?.status().every((x) => x.state === 'succeeded' || x.state === 'failed');
-    if (this.received && this.acked && settled) this.finish(now, true, 'done');
+    if (this.received && this.replied && settled) this.finish(now, true, 'done');
   }
 
-  private handleLab(now: Millis, m: LabMessage, from: UdpAddress, local: Candidate): void {
-    switch (m.t) {
-      case 'go':
-        if (this.agent) break;
-        this.ticket = Uint8Array.from(Buffer.from(m.ticketHex, 'hex'));
-        this.creds = { localUfrag: this.ufrag, localPassword: this.password, remoteUfrag: m.ufrag, remotePassword: m.password };
-        this.controlling = m.controlling;
-        this.log.push(`${now - this.t0}ms go controlling=${m.controlling} start in ${m.startAt - now}ms`);
-        this.agent = new CheckAgent({
-          controlling: m.controlling, startAt: m.startAt, localCandidates: [this.hostCand, this.relayCand],
-          remoteCandidates: [...m.candidates, this.relayCand], newTxId: () => Buffer.from(this.cfg.randomBytes(12)).toString('hex'),
-        });
-        this.out.push({ to: this.cfg.relay, bytes: encodeRelayMessage({ type: 'bind', deviceId: this.cfg.name, ticket: this.ticket }) });
-        break;
-      case 'msg':
-        this.received = m.text;
-        this.sendVia(local, from, { t: 'ack', text: m.text });
-        break;
-      case 'ack': this.acked = true; break;
-      default: break;
-    }
+  private start(now: Millis, m: Extract<LabMessage, { t: 'go' }>): void {
+    if (this.link) return;
+    const ticket = Uint8Array.from(Buffer.from(m.ticketHex, 'hex'));
+    const relayCand = candidate('relay', this.cfg.relay);
+    this.log.push(`${Math.round(now - this.t0)}ms go controlling=${m.controlling} start in ${Math.round(m.startAt - now)}ms`);
+    this.agent = new CheckAgent({
+      controlling: m.controlling, startAt: m.startAt, localCandidates: [this.hostCand, relayCand],
+      remoteCandidates: [...m.candidates, relayCand], newTxId: () => Buffer.from(this.cfg.randomBytes(12)).toString('hex'),
+    });
+    this.sub = new SubSocket(this.cfg.host, this.out, this.cfg.wake);
+    this.link = new PeerLink({
+      socket: this.sub, clock: this.cfg.clock, agent: this.agent, controlling: m.controlling, tieBreaker: this.tieBreaker, hostCandidate: this.hostCand,
+      creds: { localUfrag: this.ufrag, localPassword: this.password, remoteUfrag: m.ufrag, remotePassword: m.password },
+      relay: { client: new RelayClient({ relay: this.cfg.relay, deviceId: this.cfg.name, ticket }, now), address: this.cfg.relay, candidate: relayCand },
+      onEvent: (e) => {
+        const t = this.cfg.clock.now();
+        const d = e.type === 'path-selected' ? CheckAgent.describe(e.pair) : e.type === 'path-switched' ? `${CheckAgent.describe(e.from)} => ${CheckAgent.describe(e.to)} (${e.reason})`
+          : e.type === 'no-path' ? '' : CheckAgent.describe(e.pair);
+        this.log.push(`${Math.round(t - this.t0)}ms ${e.type} ${d}`);
+        if (e.type === 'path-selected' || e.type === 'path-switched') {
+          this.selectedAt ??= t;
+          if (m.controlling && !this.conn) this.connect();
+        }
+      },
+    });
+    if (!m.controlling) this.serve();
+  }
+
+  /** Controlling side: connect the transport to the peer's virtual address, write our line. */
+  private connect(): void {
+    const ep = new Endpoint({ crypto: plaintextCrypto, random: seededRandom(this.seed()) });
+    const drv = new Driver(ep, this.link!.transportSocket, this.cfg.clock);
+    const conn = ep.connect(this.cfg.clock.now(), this.link!.virtualPeer);
+    this.conn = conn;
+    const id = conn.openStream()!;
+    conn.write(id, enc.encode(`hello from ${this.cfg.name}`));
+    conn.finish(id);
+    let got = '';
+    drv.afterInput = () => {
+      for (let e = conn.pollEvent(); e; e = conn.pollEvent()) { /* events are read through read() */ }
+      for (let d = conn.read(id); d !== undefined; d = conn.read(id)) {
+        if (d === null) { this.received = got; this.replied = true; break; }
+        got += dec.decode(d);
+      }
+    };
+    drv.wake();
+  }
+
+  /** Controlled side: accept, read the line, answer with ours. */
+  private serve(): void {
+    const ep = new Endpoint({ crypto: plaintextCrypto, random: seededRandom(this.seed()), server: true });
+    const drv = new Driver(ep, this.link!.transportSocket, this.cfg.clock);
+    let got = '';
+    drv.afterInput = () => {
+      for (let e = ep.pollEvent(); e; e = ep.pollEvent()) this.conn = e.connection;
+      const conn = this.conn;
+      if (!conn) return;
+      for (let e = conn.pollEvent(); e; e = conn.pollEvent()) { /* stream_opened etc. */ }
+      for (let d = conn.read(0); d !== undefined; d = conn.read(0)) {
+        if (d === null) {
+          this.received = got;
+          if (!this.replied) { conn.write(0, enc.encode(`hello from ${this.cfg.name}`)); conn.finish(0); this.replied = true; }
+          break;
+        }
+        got += dec.decode(d);
+      }
+    };
+    drv.wake();
+  }
+
+  private seed(): number {
+    return Buffer.from(this.cfg.randomBytes(4)).readUInt32BE(0);
   }
 
   private finish(now: Millis, ok: boolean, why: string): void {
@@ -242,7 +260,9 @@ export class LabPeer {
     this.outcome = {
       ok, why, name: this.cfg.name, nat: this.nat ? formatNatType(this.nat.nat) : undefined, certain: this.nat?.certain,
       path: sel ? (sel.relayed ? 'relayed' : 'direct') : 'none', pair: sel ? CheckAgent.describe(sel) : undefined, srttMs: st?.srttMs,
-      received: this.received, invalidChecks: this.invalidChecks, connectMs: this.selectedAt === undefined ? undefined : this.selectedAt - this.t0, ms: now - this.t0, log: this.log,
+      received: this.received, invalidChecks: this.link?.counters.invalidChecks,
+      transportOut: this.link?.counters.transportOut, transportOutRelayed: this.link?.counters.transportOutRelayed,
+      connectMs: this.selectedAt === undefined ? undefined : this.selectedAt - this.t0, ms: now - this.t0, log: this.log,
       pairs: this.agent?.status().map((x) => `${CheckAgent.describe(x.pair)} ${x.state}`),
     };
   }

@@ -17,18 +17,20 @@ const unixClock: Clock = {
   setTimer: (at, cb) => { const t = setTimeout(cb, Math.max(0, at - Date.now())); return { cancel: () => clearTimeout(t) }; },
 };
 const socket = await bindUdp({ address: '0.0.0.0', port: cfg.port });
+const ref: { driver?: Driver } = {};
 const peer = new LabPeer({
   name: cfg.name, want: cfg.want, host: { address: cfg.hostIp, port: cfg.port }, primary: parseAddress(cfg.primary),
   primaryAlt: parseAddress(cfg.primaryAlt), secondary: parseAddress(cfg.secondary), relay: parseAddress(cfg.relay),
-  rendezvous: parseAddress(cfg.rendezvous), randomBytes: (n) => new Uint8Array(randomBytes(n)),
+  rendezvous: parseAddress(cfg.rendezvous), randomBytes: (n) => new Uint8Array(randomBytes(n)), clock: unixClock, wake: () => ref.driver?.wake(),
 }, unixClock.now());
-const driver = new Driver(peer, socket, unixClock);
-driver.afterInput = () => {
+const drv = new Driver(peer, socket, unixClock);
+ref.driver = drv;
+drv.afterInput = () => {
   const r = peer.result();
   if (!r) return;
   process.stdout.write(`${JSON.stringify({ event: 'result', ...r })}\n`);
-  driver.afterInput = () => {};
+  drv.afterInput = () => {};
   // Linger so the peer can finish its own exchange, then exit.
-  setTimeout(() => { driver.close(); process.exit(r.ok ? 0 : 2); }, 1000);
+  setTimeout(() => { drv.close(); process.exit(r.ok ? 0 : 2); }, 1000);
 };
-driver.wake();
+drv.wake();
