@@ -7,6 +7,8 @@ export interface DirectoryConfig {
   scrypt: ScryptParams;
   /** Bearer token lifetime. */
   tokenTtlMs: number;
+  /** How long an authenticated token is cached per instance (0: never). Revocations evict at once, across instances via the fan-out. */
+  authCacheMs: number;
   /** Presence not refreshed for this long reads as offline. */
   presenceTtlMs: number;
   /** A supernode without heartbeat for this long is dropped from lists. */
@@ -30,6 +32,7 @@ export interface DirectoryConfig {
 export const DEFAULT_CONFIG: DirectoryConfig = {
   scrypt: DEFAULT_SCRYPT,
   tokenTtlMs: 30 * 24 * 3600_000,
+  authCacheMs: 10_000,
   presenceTtlMs: 5 * 60_000,
   supernodeTtlMs: 30_000,
   ticketTtlMs: 5 * 60_000,

@@ -14,6 +14,7 @@ import { attachPushServer } from './push/socket.ts';
 import { buildApp, makeAuthenticator } from './http/app.ts';
 import { Metrics } from './metrics.ts';
 import { FailureLimiter } from './rate-limit.ts';
+import { AuthCache } from './auth-cache.ts';
 import type { AppContext } from './http/context.ts';
 import type { FastifyInstance } from 'fastify';
 import { startStunServer, type RunningStunServer } from './stun-server.ts';
@@ -89,7 +90,12 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
     store: new DirectoryStore(opened.db), fanout, hub, key, config, metrics, now,
     accountLimiter: new FailureLimiter(config.loginFailuresPerAccount, config.loginWindowMs),
     addressLimiter: new FailureLimiter(config.loginFailuresPerAddress, config.loginWindowMs),
+    authCache: new AuthCache(config.authCacheMs),
   };
+  fanout.onControl((m) => {
+    if (m.type === 'revoke-token') ctx.authCache.evictToken(m.tokenHash);
+    else if (m.type === 'revoke-user') ctx.authCache.evictUser(m.userId, m.keepTokenHash);
+  });
   const { app } = buildApp(ctx, logger);
   const push = attachPushServer(app.server, ctx, makeAuthenticator(ctx), (e) => logger.warn({ err: (e as Error).message }, 'push error'));
   const purge = setInterval(() => {

@@ -50,4 +50,14 @@ describe('two directory instances over one PostgreSQL, fan-out via Redis', () =>
     await new Promise((r) => setTimeout(r, 100));
     expect(inbox.messages.filter((x) => x.m.type === 'presence')).toHaveLength(1);
   });
+
+  it.skipIf(!!skip)('a token revoked through A stops working through B at once (auth caches evicted via Redis)', async () => {
+    const viaA = new DirectoryClient(a.dir.url);
+    await viaA.register('zoe', 'zoe-password'); await viaA.login('zoe', 'zoe-password');
+    const viaB = new DirectoryClient(b.dir.url, viaA.token);
+    expect((await viaB.me()).username).toBe('zoe'); // now cached on B
+    await viaA.logout();
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(viaB.me()).rejects.toMatchObject({ status: 401 });
+  });
 });

@@ -24,8 +24,14 @@ export function makeAuthenticator(ctx: AppContext): (authorization: string | und
     const m = /^Bearer ([A-Za-z0-9_-]{16,128})$/.exec(authorization ?? '');
     if (!m) return undefined;
     const th = tokenHash(m[1]);
-    const r = await ctx.store.authenticate(th, ctx.now());
-    return r ? { userId: r.userId, username: r.username, tokenHash: th } : undefined;
+    const now = ctx.now();
+    const hit = ctx.authCache.get(th, now);
+    if (hit) return hit;
+    const r = await ctx.store.authenticate(th, now);
+    if (!r) return undefined;
+    const user = { userId: r.userId, username: r.username, tokenHash: th };
+    ctx.authCache.set(user, r.expiresAt, now);
+    return user;
   };
 }
 

@@ -6,6 +6,7 @@ import type { SigningKey } from '../signing-key.ts';
 import type { DirectoryConfig } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
 import type { FailureLimiter } from '../rate-limit.ts';
+import type { AuthCache } from '../auth-cache.ts';
 
 export interface AppContext {
   store: DirectoryStore;
@@ -16,6 +17,7 @@ export interface AppContext {
   metrics: Metrics;
   accountLimiter: FailureLimiter;
   addressLimiter: FailureLimiter;
+  authCache: AuthCache;
   /** Wall clock, Unix ms (injectable for tests). */
   now(): number;
 }

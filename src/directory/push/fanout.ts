@@ -7,20 +7,31 @@
 import { Redis } from 'ioredis';
 import type { PushHub } from './hub.ts';
 
+/** Instance-to-instance messages (not for clients): token revocations. */
+export type ControlMessage =
+  | { type: 'revoke-token'; tokenHash: string }
+  | { type: 'revoke-user'; userId: string; keepTokenHash: string };
+
 export interface Fanout {
   publish(userIds: readonly string[], message: object): Promise<void>;
+  /** Delivers `m` to onControl of every instance, this one included. */
+  publishControl(m: ControlMessage): Promise<void>;
+  onControl(handler: (m: ControlMessage) => void): void;
   close(): Promise<void>;
 }
 
 export class LocalFanout implements Fanout {
+  private control: (m: ControlMessage) => void = () => {};
   constructor(private readonly hub: PushHub) {}
   async publish(userIds: readonly string[], message: object): Promise<void> { if (userIds.length) this.hub.deliver(userIds, message); }
+  async publishControl(m: ControlMessage): Promise<void> { this.control(m); }
+  onControl(handler: (m: ControlMessage) => void): void { this.control = handler; }
   async close(): Promise<void> {}
 }
 
 export const CHANNEL = 'tincan:directory:push';
 
-interface Envelope { to: string[]; msg: object }
+interface Envelope { to?: string[]; msg?: object; control?: ControlMessage }
 
 export class RedisFanout implements Fanout {
   private constructor(private readonly pub: Redis, private readonly sub: Redis) {}
@@ -36,17 +47,26 @@ export class RedisFanout implements Fanout {
       pub.disconnect(); sub.disconnect();
       throw new Error(`redis ${redactUrl(url)}: ${(e as Error).message}`);
     }
+    const f = new RedisFanout(pub, sub);
+    f.channel = channel;
     sub.on('message', (_ch: string, text: string) => {
       let env: Envelope;
       try { env = JSON.parse(text) as Envelope; } catch { return; }
       if (Array.isArray(env.to) && env.msg && typeof env.msg === 'object') hub.deliver(env.to.filter((x) => typeof x === 'string'), env.msg);
+      else if (env.control && typeof env.control === 'object') f.control(env.control);
     });
-    const f = new RedisFanout(pub, sub);
-    f.channel = channel;
     return f;
   }
 
   private channel = CHANNEL;
+  private control: (m: ControlMessage) => void = () => {};
+
+  onControl(handler: (m: ControlMessage) => void): void { this.control = handler; }
+
+  async publishControl(m: ControlMessage): Promise<void> {
+    this.control(m); // this instance at once, the others through Redis
+    await this.pub.publish(this.channel, JSON.stringify({ control: m } satisfies Envelope));
+  }
 
   async publish(userIds: readonly string[], message: object): Promise<void> {
     if (!userIds.length) return;

@@ -44,7 +44,21 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     raw.pragma('synchronous = FULL');
     raw.pragma('foreign_keys = ON');
     raw.pragma('busy_timeout = 5000');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+    // Kysely prepares every query anew; keep prepared statements (bounded cache).
+    const statements = new Map<string, SqliteDatabase.Statement>();
+    const cached = {
+      close: () => { statements.clear(); raw.close(); },
+      prepare(text: string) {
+        let st = statements.get(text);
+        if (!st) {
+          st = raw.prepare(text);
+          if (statements.size >= 1000) statements.delete(statements.keys().next().value!);
+          statements.set(text, st);
+        }
+        return st;
+      },
+    };
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
   } else {
     const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => oid === PG_INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format ?? 'text') };
     if (opts.schema && !/^[a-z_][a-z0-9_]*$/.test(opts.schema)) throw new Error(`invalid schema name ${opts.schema}`);

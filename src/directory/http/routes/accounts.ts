@@ -64,6 +64,7 @@ export function accountRoutes(app: FastifyInstance, t: RouteTable, ctx: AppConte
     responses: { 204: 'revoked', 401: 'not logged in' },
     async handler(req, reply) {
       await ctx.store.revokeToken(req.user!.tokenHash, ctx.now());
+      await ctx.fanout.publishControl({ type: 'revoke-token', tokenHash: req.user!.tokenHash });
       return reply.code(204).send();
     },
   });
@@ -77,6 +78,7 @@ export function accountRoutes(app: FastifyInstance, t: RouteTable, ctx: AppConte
       const user = await ctx.store.userById(req.user!.userId);
       if (!user || !await verifyPassword(b.oldPassword, user.password_hash)) throw forbidden('oldPassword is wrong');
       await ctx.store.setPassword(user.id, await hashPassword(b.newPassword, ctx.config.scrypt), req.user!.tokenHash, ctx.now());
+      await ctx.fanout.publishControl({ type: 'revoke-user', userId: user.id, keepTokenHash: req.user!.tokenHash });
       return reply.code(204).send();
     },
   });
