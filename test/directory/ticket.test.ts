@@ -2,16 +2,23 @@
 // docs/protocol/directory.md both ways, and every rejection path.
 import { describe, it, expect } from 'vitest';
 import sodium from 'sodium-native';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { signTicket, verifyTicket, decodeTicket, ticketAllows, TicketError, TICKET_BYTES } from '../../src/wire/ticket.ts';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const unhex = (s: string) => new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 
-// The vector from docs/protocol/directory.md ("Relay tickets").
-const SEED = unhex('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
-const PUBLIC_KEY = '03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8';
-const VECTOR = `01 0000019b76daa800 0000019b76df3be0 00112233445566778899aabbccddeeff ffeeddccbbaa99887766554433221100
-  d93ac9406a1ceee5fc5090efc71b9e8afa29a6dfe3140647c12f79f3bdbd0c0abd7dedfae81114c95d86fa95ad61f4b22debf72edcb49901c5edfe40f0b58609`;
+// The vector is read from docs/protocol/directory.md ("Relay tickets"), so the document cannot drift.
+const DOC = readFileSync(resolve(import.meta.dirname, '../../docs/protocol/directory.md'), 'utf8');
+const docBlock = (name: string) => {
+  const m = new RegExp(`<!-- vector:${name} -->\\s*\`\`\`\\n([\\s\\S]*?)\`\`\``).exec(DOC);
+  if (!m) throw new Error(`vector ${name} not found in docs/protocol/directory.md`);
+  return m[1];
+};
+const SEED = new Uint8Array(32).map((_, i) => i);
+const PUBLIC_KEY = docBlock('ticket-public-key').trim();
+const VECTOR = docBlock('ticket');
 const A = unhex('00112233445566778899aabbccddeeff'), B = unhex('ffeeddccbbaa99887766554433221100');
 
 function keypair() {
