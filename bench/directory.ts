@@ -3,7 +3,7 @@
 // PostgreSQL in the same run, driven by autocannon from this process.
 // Prints one JSON document: per engine and per lookup, requests/s and latency
 // percentiles (ms). Goal (issue 5): >= 5,000 req/s with p99 <= 20 ms.
-// Options: --duration <s> (default 10), --connections <n> (default 32),
+// Options: --duration <s> (default 10), --connections <n> (default 10),
 //          --users <n> (default 200), --contacts <n> per user (default 20).
 // PostgreSQL: TINCAN_BENCH_PG_URL or TINCAN_TEST_PG_URL, else the local
 // default; a fresh schema is created and dropped. Unreachable -> reported skipped.
@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const arg = (name: string, def: number) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : def; };
-const DURATION = arg('duration', 10), CONNECTIONS = arg('connections', 32), USERS = arg('users', 200), CONTACTS = arg('contacts', 20);
+const DURATION = arg('duration', 10), CONNECTIONS = arg('connections', 10), USERS = arg('users', 200), CONTACTS = arg('contacts', 20);
 const PG_URL = process.env.TINCAN_BENCH_PG_URL ?? process.env.TINCAN_TEST_PG_URL ?? 'postgres://tincan:tincan@127.0.0.1:5432/tincan_test';
 
 async function startDirectory(databaseUrl: string, dataDir: string): Promise<{ child: ChildProcess; base: string }> {

@@ -4,7 +4,7 @@
 // usernames are compared exactly (the API lower-cases them before calling).
 // Contact rows come in pairs (owner->peer and peer->owner); "mutual" means
 // both rows are 'accepted'.
-import { sql, type Kysely } from 'kysely';
+import { sql, CompiledQuery, type Kysely, type Compilable } from 'kysely';
 import type { ContactState, Database } from './schema.ts';
 import { newId } from '../ids.ts';
 
@@ -26,8 +26,52 @@ export type ContactOutcome =
   | { ok: true; state: ContactState | 'none'; notifyPeer: boolean }
   | { ok: false; reason: 'no-request' | 'self' };
 
+/**
+ * A query built and compiled once; each call only substitutes its arguments.
+ * Building a Kysely query costs more than SQLite takes to run it, so the hot
+ * lookups use this. `build` receives placeholder strings and must use each
+ * argument as a plain bound value (no arrays, no identifiers).
+ */
+function prepared<R>(db: Kysely<Database>, arity: number, build: (...args: string[]) => Compilable<R>): (...args: (string | number)[]) => Promise<R[]> {
+  const marks = Array.from({ length: arity }, (_, i) => `\u0000arg${i}\u0000`);
+  const compiled = build(...marks).compile();
+  const slots = compiled.parameters.map((p) => marks.indexOf(p as string));
+  if (marks.some((_, i) => !slots.includes(i))) throw new Error('prepared query does not use every argument');
+  return async (...args) => {
+    const parameters = compiled.parameters.map((p, i) => slots[i] >= 0 ? args[slots[i]] : p);
+    const r = await db.executeQuery<R>(CompiledQuery.raw(compiled.sql, parameters));
+    return r.rows;
+  };
+}
+
 export class DirectoryStore {
-  constructor(readonly db: Kysely<Database>) {}
+  private readonly q;
+
+  constructor(readonly db: Kysely<Database>) {
+    this.q = {
+      userById: prepared(db, 1, (id) => db.selectFrom('users').selectAll().where('id', '=', id)),
+      userByName: prepared(db, 1, (name) => db.selectFrom('users').selectAll().where('username', '=', name)),
+      authenticate: prepared(db, 2, (th, now) => db.selectFrom('tokens').innerJoin('users', 'users.id', 'tokens.user_id')
+        .select(['users.id as userId', 'users.username as username', 'tokens.expires_at as expiresAt'])
+        .where('tokens.token_hash', '=', th).where('tokens.revoked_at', 'is', null).where('tokens.expires_at', '>', now as unknown as number)),
+      contactsOf: prepared(db, 1, (id) => db.selectFrom('contacts').innerJoin('users', 'users.id', 'contacts.peer_id')
+        .select(['users.username as username', 'contacts.state as state', 'contacts.updated_at as updatedAt'])
+        .where('contacts.owner_id', '=', id).orderBy('users.username')),
+      mutualContactIds: prepared(db, 1, (id) => db.selectFrom('contacts as mine').innerJoin('contacts as theirs', (j) => j
+        .onRef('theirs.owner_id', '=', 'mine.peer_id').onRef('theirs.peer_id', '=', 'mine.owner_id'))
+        .select('mine.peer_id as id')
+        .where('mine.owner_id', '=', id).where('mine.state', '=', 'accepted').where('theirs.state', '=', 'accepted')),
+      presenceOfContacts: prepared(db, 1, (id) => db.selectFrom('contacts as mine')
+        .innerJoin('contacts as theirs', (j) => j.onRef('theirs.owner_id', '=', 'mine.peer_id').onRef('theirs.peer_id', '=', 'mine.owner_id'))
+        .innerJoin('presence', 'presence.user_id', 'mine.peer_id')
+        .innerJoin('users', 'users.id', 'mine.peer_id')
+        .select(['users.username as username', 'presence.device_id as deviceId', 'presence.status as status', 'presence.candidates as candidates',
+          'presence.nat as nat', 'presence.supernode as supernode', 'presence.updated_at as updatedAt'])
+        .where('mine.owner_id', '=', id).where('mine.state', '=', 'accepted').where('theirs.state', '=', 'accepted')
+        .orderBy('users.username').orderBy('presence.device_id')),
+      device: prepared(db, 1, (id) => db.selectFrom('devices').selectAll().where('id', '=', id)),
+    };
+  }
 
   // ---- users and tokens
   async createUser(username: string, passwordHash: string, now: number): Promise<string | undefined> {
@@ -39,12 +83,12 @@ export class DirectoryStore {
     return Number(r.numInsertedOrUpdatedRows ?? 0n) === 1 ? id : undefined;
   }
 
-  userByName(username: string): Promise<UserRow | undefined> {
-    return this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+  async userByName(username: string): Promise<UserRow | undefined> {
+    return (await this.q.userByName(username))[0];
   }
 
-  userById(id: string): Promise<UserRow | undefined> {
-    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  async userById(id: string): Promise<UserRow | undefined> {
+    return (await this.q.userById(id))[0];
   }
 
   /** Sets a new password hash and revokes every token of the user except `keepTokenHash`. */
@@ -62,11 +106,7 @@ export class DirectoryStore {
 
   /** The user a live (unexpired, unrevoked) token belongs to. */
   async authenticate(tokenHash: string, now: number): Promise<{ userId: string; username: string; expiresAt: number } | undefined> {
-    const r = await this.db.selectFrom('tokens').innerJoin('users', 'users.id', 'tokens.user_id')
-      .select(['users.id as userId', 'users.username as username', 'tokens.expires_at as expiresAt'])
-      .where('tokens.token_hash', '=', tokenHash).where('tokens.revoked_at', 'is', null).where('tokens.expires_at', '>', now)
-      .executeTakeFirst();
-    return r;
+    return (await this.q.authenticate(tokenHash, now))[0];
   }
 
   async revokeToken(tokenHash: string, now: number): Promise<void> {
@@ -84,8 +124,8 @@ export class DirectoryStore {
     return this.db.selectFrom('devices').selectAll().where('user_id', '=', userId).orderBy('created_at').orderBy('id').execute();
   }
 
-  device(id: string): Promise<DeviceRow | undefined> {
-    return this.db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
+  async device(id: string): Promise<DeviceRow | undefined> {
+    return (await this.q.device(id))[0];
   }
 
   async deleteDevice(userId: string, id: string): Promise<boolean> {
@@ -94,11 +134,8 @@ export class DirectoryStore {
   }
 
   // ---- contacts
-  async contactsOf(userId: string): Promise<ContactRecord[]> {
-    const rows = await this.db.selectFrom('contacts').innerJoin('users', 'users.id', 'contacts.peer_id')
-      .select(['users.username as username', 'contacts.state as state', 'contacts.updated_at as updatedAt'])
-      .where('contacts.owner_id', '=', userId).orderBy('users.username').execute();
-    return rows;
+  contactsOf(userId: string): Promise<ContactRecord[]> {
+    return this.q.contactsOf(userId);
   }
 
   async isMutual(a: string, b: string): Promise<boolean> {
@@ -113,12 +150,7 @@ export class DirectoryStore {
 
   /** Ids of users with whom `userId` is a mutual contact. */
   async mutualContactIds(userId: string): Promise<string[]> {
-    const rows = await this.db.selectFrom('contacts as mine').innerJoin('contacts as theirs', (j) => j
-      .onRef('theirs.owner_id', '=', 'mine.peer_id').onRef('theirs.peer_id', '=', 'mine.owner_id'))
-      .select('mine.peer_id as id')
-      .where('mine.owner_id', '=', userId).where('mine.state', '=', 'accepted').where('theirs.state', '=', 'accepted')
-      .execute();
-    return rows.map((r) => r.id);
+    return (await this.q.mutualContactIds(userId)).map((r) => r.id);
   }
 
   /**
@@ -201,15 +233,7 @@ export class DirectoryStore {
 
   /** Presence of every mutual contact of `userId`, in one query. */
   async presenceOfContacts(userId: string, staleBefore: number): Promise<PresenceRecord[]> {
-    const rows = await this.db.selectFrom('contacts as mine')
-      .innerJoin('contacts as theirs', (j) => j.onRef('theirs.owner_id', '=', 'mine.peer_id').onRef('theirs.peer_id', '=', 'mine.owner_id'))
-      .innerJoin('presence', 'presence.user_id', 'mine.peer_id')
-      .innerJoin('users', 'users.id', 'mine.peer_id')
-      .select(['users.username as username', 'presence.device_id as deviceId', 'presence.status as status', 'presence.candidates as candidates',
-        'presence.nat as nat', 'presence.supernode as supernode', 'presence.updated_at as updatedAt'])
-      .where('mine.owner_id', '=', userId).where('mine.state', '=', 'accepted').where('theirs.state', '=', 'accepted')
-      .orderBy('users.username').orderBy('presence.device_id').execute();
-    return rows.map((r) => toPresence(r, staleBefore));
+    return (await this.q.presenceOfContacts(userId)).map((r) => toPresence(r, staleBefore));
   }
 
   // ---- supernodes
