@@ -9,9 +9,11 @@
 //   c.updateTicket(now, ticket)   a fresh ticket from the directory: re-BIND with it
 // BIND is retransmitted after rtoMs, 2·rtoMs, ... up to maxTransmits, then 'failed'.
 // Once bound, BIND is repeated every refreshMs (keeps the relay binding and our NAT
-// mapping alive). An ERROR to a BIND ends the client ('refused', with the code: e.g.
-// TICKET_EXPIRED means "ask the directory for a new ticket"); an UNKNOWN_SESSION error
-// while bound (relay restarted, session swept) triggers an immediate re-BIND.
+// mapping alive). Only answers carrying our BIND's request id (or, for errors to DATA, our
+// session id) are ours: several clients may share one socket and relay. An ERROR to a
+// BIND ends the client ('refused', with the code: e.g. TICKET_EXPIRED means "ask the
+// directory for a new ticket"); an UNKNOWN_SESSION error to our DATA (relay restarted,
+// session swept) triggers an immediate re-BIND.
 import type { Millis, UdpAddress } from '../wire/socket.ts';
 import { decodeRelayMessage, encodeRelayMessage, RelayDecodeError, RelayErrorCode } from './relay-wire.ts';
 
@@ -23,7 +25,15 @@ export interface RelayClientConfig {
   readonly rtoMs?: Millis; // default 250
   readonly maxTransmits?: number; // default 5
   readonly refreshMs?: Millis; // default 15_000
+  /**
+   * Request ids for BINDs (echoed in BIND-OK / ERROR): distinct per client sharing a socket
+   * and relay. Default: a per-process counter.
+   */
+  readonly newRequestId?: () => number;
 }
+
+let requestCounter = 0;
+const nextRequestId = () => (requestCounter = (requestCounter + 1) >>> 0 || 1);
 
 export type RelayClientState = 'binding' | 'bound' | 'refused' | 'failed';
 
@@ -35,6 +45,7 @@ export type RelayClientEvent =
 
 export class RelayClient {
   private stateValue: RelayClientState = 'binding';
+  private requestId: number;
   private ticket: Uint8Array;
   private sessionIdValue?: bigint;
   private peerBound = false;
@@ -48,6 +59,7 @@ export class RelayClient {
 
   constructor(private readonly config: RelayClientConfig, now: Millis) {
     this.ticket = config.ticket;
+    this.requestId = (config.newRequestId ?? nextRequestId)() >>> 0;
     this.rtoMs = config.rtoMs ?? 250;
     this.maxTransmits = config.maxTransmits ?? 5;
     this.refreshMs = config.refreshMs ?? 15_000;
@@ -82,6 +94,7 @@ export class RelayClient {
 
   updateTicket(now: Millis, ticket: Uint8Array): void {
     this.ticket = ticket;
+    this.requestId = (this.config.newRequestId ?? nextRequestId)() >>> 0;
     if (this.stateValue === 'refused' || this.stateValue === 'failed') this.stateValue = 'binding';
     this.transmissions = 0;
     this.sendBind(now);
@@ -111,6 +124,7 @@ export class RelayClient {
       case 'data':
         return this.stateValue === 'bound' && m.sessionId === this.sessionIdValue ? m.payload : undefined;
       case 'bind-ok': {
+        if (m.requestId !== this.requestId) return undefined; // another session's answer
         if (this.stateValue === 'refused' || this.stateValue === 'failed') return undefined;
         const first = this.stateValue !== 'bound' || this.sessionIdValue !== m.sessionId;
         this.stateValue = 'bound';
@@ -126,13 +140,18 @@ export class RelayClient {
         return undefined;
       }
       case 'error':
-        if (m.code === RelayErrorCode.UNKNOWN_SESSION && this.stateValue === 'bound') {
+        if (this.stateValue === 'bound' && m.ref === this.sessionIdValue && (m.code === RelayErrorCode.UNKNOWN_SESSION || m.code === RelayErrorCode.TICKET_EXPIRED)) {
+          if (m.code === RelayErrorCode.TICKET_EXPIRED) {
+            this.stateValue = 'refused';
+            this.events.push({ type: 'refused', code: m.code, reason: m.reason });
+            return undefined;
+          }
           this.stateValue = 'binding';
           this.transmissions = 0;
           this.sessionIdValue = undefined;
           this.peerBound = false;
           this.sendBind(now);
-        } else if (this.stateValue === 'binding' || this.stateValue === 'bound') {
+        } else if (m.ref === BigInt(this.requestId) && (this.stateValue === 'binding' || this.stateValue === 'bound')) {
           this.stateValue = 'refused';
           this.events.push({ type: 'refused', code: m.code, reason: m.reason });
         }
@@ -143,7 +162,7 @@ export class RelayClient {
   }
 
   private sendBind(now: Millis): void {
-    this.out.push({ to: this.config.relay, bytes: encodeRelayMessage({ type: 'bind', deviceId: this.config.deviceId, ticket: this.ticket }) });
+    this.out.push({ to: this.config.relay, bytes: encodeRelayMessage({ type: 'bind', requestId: this.requestId, deviceId: this.config.deviceId, ticket: this.ticket }) });
     if (this.stateValue === 'binding') {
       this.transmissions++;
       this.nextAt = now + this.rtoMs * 2 ** (this.transmissions - 1);

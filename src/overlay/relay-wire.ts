@@ -25,11 +25,19 @@ export const RelayErrorCode = {
 } as const;
 export type RelayErrorCode = (typeof RelayErrorCode)[keyof typeof RelayErrorCode];
 
+/**
+ * requestId: chosen by the device for a BIND, echoed in BIND-OK (and as the ERROR's ref),
+ * so that several sessions at one relay over one socket are told apart. An ERROR's ref is
+ * the BIND's request id, or the session id of the DATA it answers.
+ */
 export type RelayMessage =
-  | { readonly type: 'bind'; readonly deviceId: string; readonly ticket: Uint8Array }
-  | { readonly type: 'bind-ok'; readonly sessionId: bigint; readonly peerBound: boolean; readonly observed: UdpAddress; readonly lifetimeSec: number }
+  | { readonly type: 'bind'; readonly requestId?: number; readonly deviceId: string; readonly ticket: Uint8Array }
+  | { readonly type: 'bind-ok'; readonly requestId?: number; readonly sessionId: bigint; readonly peerBound: boolean; readonly observed: UdpAddress; readonly lifetimeSec: number }
   | { readonly type: 'data'; readonly sessionId: bigint; readonly payload: Uint8Array }
-  | { readonly type: 'error'; readonly code: number; readonly reason: string };
+  | { readonly type: 'error'; readonly code: number; readonly ref?: bigint; readonly reason: string };
+
+export const BIND_OK_BYTES = 25;
+export const ERROR_HEADER_BYTES = 13;
 
 export class RelayDecodeError extends Error {
   override readonly name = 'RelayDecodeError';
@@ -54,23 +62,26 @@ export function encodeRelayMessage(m: RelayMessage): Uint8Array {
       const id = utf8.encode(m.deviceId);
       if (id.length < 1 || id.length > MAX_DEVICE_ID_BYTES) throw new RangeError(`device id must be 1..${MAX_DEVICE_ID_BYTES} bytes`);
       if (m.ticket.length > MAX_TICKET_BYTES) throw new RangeError(`ticket must be at most ${MAX_TICKET_BYTES} bytes`);
-      const out = new Uint8Array(2 + 1 + id.length + 2 + m.ticket.length);
+      const out = new Uint8Array(2 + 4 + 1 + id.length + 2 + m.ticket.length);
       const v = new DataView(out.buffer);
-      out[0] = RELAY_MARKER; out[1] = RelayType.BIND; out[2] = id.length;
-      out.set(id, 3);
-      v.setUint16(3 + id.length, m.ticket.length);
-      out.set(m.ticket, 5 + id.length);
+      out[0] = RELAY_MARKER; out[1] = RelayType.BIND;
+      v.setUint32(2, (m.requestId ?? 0) >>> 0);
+      out[6] = id.length;
+      out.set(id, 7);
+      v.setUint16(7 + id.length, m.ticket.length);
+      out.set(m.ticket, 9 + id.length);
       return out;
     }
     case 'bind-ok': {
-      const out = new Uint8Array(2 + 8 + 1 + 4 + 2 + 4);
+      const out = new Uint8Array(BIND_OK_BYTES);
       const v = new DataView(out.buffer);
       out[0] = RELAY_MARKER; out[1] = RelayType.BIND_OK;
-      v.setBigUint64(2, m.sessionId);
-      out[10] = m.peerBound ? 1 : 0;
-      out.set(ipv4ToBytes(m.observed.address), 11);
-      v.setUint16(15, m.observed.port);
-      v.setUint32(17, Math.max(0, Math.min(0xffffffff, Math.floor(m.lifetimeSec))));
+      v.setUint32(2, (m.requestId ?? 0) >>> 0);
+      v.setBigUint64(6, m.sessionId);
+      out[14] = m.peerBound ? 1 : 0;
+      out.set(ipv4ToBytes(m.observed.address), 15);
+      v.setUint16(19, m.observed.port);
+      v.setUint32(21, Math.max(0, Math.min(0xffffffff, Math.floor(m.lifetimeSec))));
       return out;
     }
     case 'data': {
@@ -83,11 +94,13 @@ export function encodeRelayMessage(m: RelayMessage): Uint8Array {
     case 'error': {
       let reason = utf8.encode(m.reason);
       if (reason.length > MAX_REASON_BYTES) reason = utf8.encode(m.reason.slice(0, 60));
-      const out = new Uint8Array(2 + 2 + 1 + reason.length);
+      const out = new Uint8Array(ERROR_HEADER_BYTES + reason.length);
+      const v = new DataView(out.buffer);
       out[0] = RELAY_MARKER; out[1] = RelayType.ERROR;
-      new DataView(out.buffer).setUint16(2, m.code);
-      out[4] = reason.length;
-      out.set(reason, 5);
+      v.setUint16(2, m.code);
+      v.setBigUint64(4, BigInt.asUintN(64, m.ref ?? 0n));
+      out[12] = reason.length;
+      out.set(reason, ERROR_HEADER_BYTES);
       return out;
     }
   }
@@ -110,35 +123,35 @@ export function decodeRelayMessage(bytes: Uint8Array): RelayMessage {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (bytes[1]) {
     case RelayType.BIND: {
-      need(3, 'BIND');
-      const idLen = bytes[2];
+      need(7, 'BIND');
+      const idLen = bytes[6];
       if (idLen < 1 || idLen > MAX_DEVICE_ID_BYTES) throw new RelayDecodeError(`relay BIND: device id length ${idLen} not in 1..${MAX_DEVICE_ID_BYTES}`);
-      need(3 + idLen + 2, 'BIND');
+      need(7 + idLen + 2, 'BIND');
       let deviceId: string;
-      try { deviceId = fromUtf8.decode(bytes.subarray(3, 3 + idLen)); } catch { throw new RelayDecodeError('relay BIND: device id is not UTF-8'); }
-      const tLen = v.getUint16(3 + idLen);
+      try { deviceId = fromUtf8.decode(bytes.subarray(7, 7 + idLen)); } catch { throw new RelayDecodeError('relay BIND: device id is not UTF-8'); }
+      const tLen = v.getUint16(7 + idLen);
       if (tLen > MAX_TICKET_BYTES) throw new RelayDecodeError(`relay BIND: ticket length ${tLen} over ${MAX_TICKET_BYTES}`);
-      if (bytes.length !== 5 + idLen + tLen) throw new RelayDecodeError(`relay BIND: length ${bytes.length} != ${5 + idLen + tLen}`);
-      return { type: 'bind', deviceId, ticket: bytes.subarray(5 + idLen) };
+      if (bytes.length !== 9 + idLen + tLen) throw new RelayDecodeError(`relay BIND: length ${bytes.length} != ${9 + idLen + tLen}`);
+      return { type: 'bind', requestId: v.getUint32(2), deviceId, ticket: bytes.subarray(9 + idLen) };
     }
     case RelayType.BIND_OK: {
-      if (bytes.length !== 21) throw new RelayDecodeError(`relay BIND-OK: length ${bytes.length} != 21`);
-      if (bytes[10] & 0xfe) throw new RelayDecodeError(`relay BIND-OK: reserved flag bits set (0x${bytes[10].toString(16)})`);
+      if (bytes.length !== BIND_OK_BYTES) throw new RelayDecodeError(`relay BIND-OK: length ${bytes.length} != ${BIND_OK_BYTES}`);
+      if (bytes[14] & 0xfe) throw new RelayDecodeError(`relay BIND-OK: reserved flag bits set (0x${bytes[14].toString(16)})`);
       return {
-        type: 'bind-ok', sessionId: v.getBigUint64(2), peerBound: (bytes[10] & 1) === 1,
-        observed: { address: `${bytes[11]}.${bytes[12]}.${bytes[13]}.${bytes[14]}`, port: v.getUint16(15) }, lifetimeSec: v.getUint32(17),
+        type: 'bind-ok', requestId: v.getUint32(2), sessionId: v.getBigUint64(6), peerBound: (bytes[14] & 1) === 1,
+        observed: { address: `${bytes[15]}.${bytes[16]}.${bytes[17]}.${bytes[18]}`, port: v.getUint16(19) }, lifetimeSec: v.getUint32(21),
       };
     }
     case RelayType.DATA:
       need(DATA_HEADER_BYTES, 'DATA');
       return { type: 'data', sessionId: v.getBigUint64(2), payload: bytes.subarray(DATA_HEADER_BYTES) };
     case RelayType.ERROR: {
-      need(5, 'ERROR');
-      const len = bytes[4];
-      if (bytes.length !== 5 + len) throw new RelayDecodeError(`relay ERROR: length ${bytes.length} != ${5 + len}`);
+      need(ERROR_HEADER_BYTES, 'ERROR');
+      const len = bytes[12];
+      if (bytes.length !== ERROR_HEADER_BYTES + len) throw new RelayDecodeError(`relay ERROR: length ${bytes.length} != ${ERROR_HEADER_BYTES + len}`);
       let reason: string;
-      try { reason = fromUtf8.decode(bytes.subarray(5)); } catch { throw new RelayDecodeError('relay ERROR: reason is not UTF-8'); }
-      return { type: 'error', code: v.getUint16(2), reason };
+      try { reason = fromUtf8.decode(bytes.subarray(ERROR_HEADER_BYTES)); } catch { throw new RelayDecodeError('relay ERROR: reason is not UTF-8'); }
+      return { type: 'error', code: v.getUint16(2), ref: v.getBigUint64(4), reason };
     }
     default:
       throw new RelayDecodeError(`relay header: unknown type 0x${bytes[1].toString(16).padStart(2, '0')}`);

@@ -20,7 +20,7 @@
 import type { Millis, UdpAddress } from '../wire/socket.ts';
 import { sameAddress } from '../wire/socket.ts';
 import { specialRange } from './ip-ranges.ts';
-import { decodeRelayMessage, encodeRelayMessage, peekDataSessionId, RelayDecodeError, RelayErrorCode, DATA_HEADER_BYTES } from './relay-wire.ts';
+import { decodeRelayMessage, encodeRelayMessage, peekDataSessionId, RelayDecodeError, RelayErrorCode, DATA_HEADER_BYTES, ERROR_HEADER_BYTES } from './relay-wire.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export interface TicketClaims {
@@ -77,6 +77,8 @@ export interface RelayCounters {
 interface Binding {
   endpoint: UdpAddress;
   lastSeen: Millis;
+  /** Request id of the side's last accepted BIND (echoed in BIND-OKs to it). */
+  requestId: number;
 }
 
 interface Session {
@@ -171,7 +173,7 @@ export class RelayForwarder {
       return;
     }
     if (m.type !== 'bind') { this.stats.dropped.unexpectedType++; return; }
-    this.handleBind(now, from, m.deviceId, m.ticket, bytes.length);
+    this.handleBind(now, from, m.requestId ?? 0, m.deviceId, m.ticket, bytes.length);
   }
 
   // ---- internals ----
@@ -185,31 +187,36 @@ export class RelayForwarder {
     return false;
   }
 
-  /** Count a refusal; with `requestBytes`, answer with an ERROR no larger than the request. */
-  private refuse(to: UdpAddress, reason: RefusalReason, text: string, requestBytes?: number): void {
+  /**
+   * Count a refusal; with `requestBytes`, answer with an ERROR (ref = the BIND's request id
+   * or the DATA's session id) that is never larger than the request: the reason is left
+   * out when it does not fit, and no ERROR is sent when even the 13-byte header does not.
+   */
+  private refuse(to: UdpAddress, reason: RefusalReason, text: string, requestBytes?: number, ref = 0n): void {
     this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1;
-    if (requestBytes === undefined) return;
-    const fits = 5 + new TextEncoder().encode(text).length <= requestBytes;
-    this.enqueue({ to, bytes: encodeRelayMessage({ type: 'error', code: RelayErrorCode[reason], reason: fits ? text : '' }) });
+    if (requestBytes === undefined || requestBytes < ERROR_HEADER_BYTES) return;
+    const fits = ERROR_HEADER_BYTES + new TextEncoder().encode(text).length <= requestBytes;
+    this.enqueue({ to, bytes: encodeRelayMessage({ type: 'error', code: RelayErrorCode[reason], ref, reason: fits ? text : '' }) });
   }
 
-  private handleBind(now: Millis, from: UdpAddress, deviceId: string, ticket: Uint8Array, n: number): void {
-    if (ticket.length === 0) return this.refuse(from, 'NO_TICKET', 'no ticket', n);
+  private handleBind(now: Millis, from: UdpAddress, requestId: number, deviceId: string, ticket: Uint8Array, n: number): void {
+    const ref = BigInt(requestId);
+    if (ticket.length === 0) return this.refuse(from, 'NO_TICKET', 'no ticket', n, ref);
     const v = this.config.verifier.verify(ticket, now);
-    if (!v.ok) return v.expired ? this.refuse(from, 'TICKET_EXPIRED', 'ticket expired', n) : this.refuse(from, 'TICKET_INVALID', 'ticket invalid', n);
+    if (!v.ok) return v.expired ? this.refuse(from, 'TICKET_EXPIRED', 'ticket expired', n, ref) : this.refuse(from, 'TICKET_INVALID', 'ticket invalid', n, ref);
     const { deviceA, deviceB, expiresAt } = v.claims;
-    if (expiresAt <= now) return this.refuse(from, 'TICKET_EXPIRED', 'ticket expired', n);
-    if (deviceA === deviceB) return this.refuse(from, 'TICKET_INVALID', 'ticket invalid', n);
-    if (deviceId !== deviceA && deviceId !== deviceB) return this.refuse(from, 'WRONG_DEVICE', 'device not in ticket', n);
+    if (expiresAt <= now) return this.refuse(from, 'TICKET_EXPIRED', 'ticket expired', n, ref);
+    if (deviceA === deviceB) return this.refuse(from, 'TICKET_INVALID', 'ticket invalid', n, ref);
+    if (deviceId !== deviceA && deviceId !== deviceB) return this.refuse(from, 'WRONG_DEVICE', 'device not in ticket', n, ref);
     const devices: [string, string] = deviceA < deviceB ? [deviceA, deviceB] : [deviceB, deviceA];
     const key = `${devices[0]}\n${devices[1]}`;
     let s = this.byKey.get(key);
     if (!s) {
-      if (this.byId.size >= this.c.maxSessions) return this.refuse(from, 'TOTAL_SESSION_LIMIT', 'relay full', n);
-      if (devices.some((d) => (this.deviceSessions.get(d) ?? 0) >= this.c.maxSessionsPerDevice)) return this.refuse(from, 'DEVICE_SESSION_LIMIT', 'too many sessions', n);
+      if (this.byId.size >= this.c.maxSessions) return this.refuse(from, 'TOTAL_SESSION_LIMIT', 'relay full', n, ref);
+      if (devices.some((d) => (this.deviceSessions.get(d) ?? 0) >= this.c.maxSessionsPerDevice)) return this.refuse(from, 'DEVICE_SESSION_LIMIT', 'too many sessions', n, ref);
       let id = this.config.newSessionId();
       for (let i = 0; i < 8 && this.byId.has(id); i++) id = this.config.newSessionId();
-      if (this.byId.has(id)) return this.refuse(from, 'TOTAL_SESSION_LIMIT', 'relay full', n);
+      if (this.byId.has(id)) return this.refuse(from, 'TOTAL_SESSION_LIMIT', 'relay full', n, ref);
       s = { id, key, devices, sides: [undefined, undefined], expiresAt, lastActivity: now };
       this.byId.set(id, s);
       this.byKey.set(key, s);
@@ -218,18 +225,18 @@ export class RelayForwarder {
     }
     const side = s.devices.indexOf(deviceId) as 0 | 1;
     const other = s.sides[1 - side];
-    if (other && sameAddress(other.endpoint, from)) return this.refuse(from, 'SIDE_TAKEN', 'endpoint bound to the other side', n);
+    if (other && sameAddress(other.endpoint, from)) return this.refuse(from, 'SIDE_TAKEN', 'endpoint bound to the other side', n, ref);
     const mine = s.sides[side];
-    if (mine && !sameAddress(mine.endpoint, from) && now - mine.lastSeen < this.c.rebindAfterIdleMs) return this.refuse(from, 'SIDE_TAKEN', 'side bound elsewhere', n);
+    if (mine && !sameAddress(mine.endpoint, from) && now - mine.lastSeen < this.c.rebindAfterIdleMs) return this.refuse(from, 'SIDE_TAKEN', 'side bound elsewhere', n, ref);
     const wasComplete = !!mine && !!other;
-    s.sides[side] = { endpoint: from, lastSeen: now };
+    s.sides[side] = { endpoint: from, lastSeen: now, requestId };
     s.expiresAt = Math.max(s.expiresAt, expiresAt); // a fresh ticket extends the session
     s.lastActivity = now;
     this.stats.bindsAccepted++;
     const lifetimeSec = Math.ceil((s.expiresAt - now) / 1000);
-    this.enqueue({ to: from, bytes: encodeRelayMessage({ type: 'bind-ok', sessionId: s.id, peerBound: !!other, observed: from, lifetimeSec }) });
+    this.enqueue({ to: from, bytes: encodeRelayMessage({ type: 'bind-ok', requestId, sessionId: s.id, peerBound: !!other, observed: from, lifetimeSec }) });
     if (other && !wasComplete) {
-      this.enqueue({ to: other.endpoint, bytes: encodeRelayMessage({ type: 'bind-ok', sessionId: s.id, peerBound: true, observed: other.endpoint, lifetimeSec }) });
+      this.enqueue({ to: other.endpoint, bytes: encodeRelayMessage({ type: 'bind-ok', requestId: other.requestId, sessionId: s.id, peerBound: true, observed: other.endpoint, lifetimeSec }) });
     }
   }
 
@@ -238,12 +245,12 @@ export class RelayForwarder {
     const found = !s ? -1 : s.sides[0] && sameAddress(s.sides[0].endpoint, from) ? 0 : s.sides[1] && sameAddress(s.sides[1].endpoint, from) ? 1 : -1;
     if (!s || found < 0) {
       if (!this.addressAllowed(from)) return this.refuse(from, 'FORBIDDEN_ADDRESS', '');
-      return this.refuse(from, 'UNKNOWN_SESSION', '', bytes.length); // 5-byte reply to a >= 10-byte request
+      return this.refuse(from, 'UNKNOWN_SESSION', '', bytes.length, sid); // 13 bytes, only to requests of >= 13
     }
     if (now >= s.expiresAt) {
       this.remove(s);
       this.stats.sessionsExpired++;
-      return this.refuse(from, 'TICKET_EXPIRED', '', bytes.length);
+      return this.refuse(from, 'TICKET_EXPIRED', '', bytes.length, sid);
     }
     const side = found as 0 | 1;
     s.sides[side]!.lastSeen = now;

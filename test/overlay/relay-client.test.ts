@@ -92,6 +92,18 @@ describe('RelayClient', () => {
     expect(c.state).toBe('bound');
   });
 
+  it('two clients on one socket and relay: each takes only the answers to its own BIND', () => {
+    const relay = newRelay();
+    const t2 = issuer.issue('dev-a', 'dev-c', T0 + 600_000);
+    let rid = 100;
+    const ab = new RelayClient({ relay: RELAY, deviceId: 'dev-a', ticket, newRequestId: () => ++rid }, T0);
+    const ac = new RelayClient({ relay: RELAY, deviceId: 'dev-a', ticket: t2, newRequestId: () => ++rid }, T0);
+    for (const c of [ab, ac]) for (let t = c.pollTransmit(); t; t = c.pollTransmit()) relay.handleDatagram(T0, A, t.bytes);
+    for (let t = relay.pollTransmit(); t; t = relay.pollTransmit()) for (const c of [ab, ac]) c.handleDatagram(T0, t.bytes);
+    expect([ab.state, ac.state]).toEqual(['bound', 'bound']);
+    expect(ab.sessionId).not.toBe(ac.sessionId);
+  });
+
   it('re-binds at once when the relay forgot the session (restart)', () => {
     let relay = newRelay();
     const a = new RelayClient({ relay: RELAY, deviceId: 'dev-a', ticket }, T0);
@@ -99,7 +111,7 @@ describe('RelayClient', () => {
     exchange(T0, relay, [[A, a]], inbox);
     const first = a.sessionId;
     relay = newRelay(); // restarted: no sessions
-    relay.handleDatagram(T0 + 10, A, a.wrap(new Uint8Array([1]))!);
+    relay.handleDatagram(T0 + 10, A, a.wrap(new Uint8Array(32))!); // a transport-sized packet gets an ERROR back
     exchange(T0 + 10, relay, [[A, a]], inbox);
     expect(a.state).toBe('bound');
     expect(a.sessionId).not.toBe(first);

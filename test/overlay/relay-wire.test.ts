@@ -16,11 +16,11 @@ const vectors = new Map(block.trim().split('\n').map((l) => {
 }));
 
 const expected: Record<string, RelayMessage> = {
-  bind: { type: 'bind', deviceId: 'dev-a', ticket: Uint8Array.from([1, 2, 3, 4]) },
-  'bind-ok': { type: 'bind-ok', sessionId: 0x0102030405060708n, peerBound: true, observed: { address: '198.51.100.7', port: 40000 }, lifetimeSec: 300 },
+  bind: { type: 'bind', requestId: 0x0a0b0c0d, deviceId: 'dev-a', ticket: Uint8Array.from([1, 2, 3, 4]) },
+  'bind-ok': { type: 'bind-ok', requestId: 0x0a0b0c0d, sessionId: 0x0102030405060708n, peerBound: true, observed: { address: '198.51.100.7', port: 40000 }, lifetimeSec: 300 },
   data: { type: 'data', sessionId: 0x0102030405060708n, payload: new TextEncoder().encode('hello') },
-  error: { type: 'error', code: 5, reason: 'device not in ticket' },
-  'error-empty': { type: 'error', code: 10, reason: '' },
+  error: { type: 'error', code: 5, ref: 0x0a0b0c0dn, reason: 'device not in ticket' },
+  'error-empty': { type: 'error', code: 10, ref: 0x0102030405060708n, reason: '' },
 };
 
 describe('relay wire format (docs/protocol/relay.md vectors)', () => {
@@ -41,14 +41,14 @@ describe('relay wire format (docs/protocol/relay.md vectors)', () => {
   it('rejects bad markers, unknown types, bad lengths, bad UTF-8 with named errors', () => {
     const bad: [number[], RegExp][] = [
       [[], /truncated/], [[0x00, 0x01], /bad marker 0x00/], [[0xc7, 0x09], /unknown type 0x09/],
-      [[0xc7, 0x01, 0x00, 0, 0], /device id length 0/], [[0xc7, 0x01, 0x41, 0x61], /device id length 65/],
-      [[0xc7, 0x01, 0x01, 0x61, 0x04, 0x01], /ticket length 1025/], [[0xc7, 0x01, 0x01, 0x61, 0x00, 0x01], /length 6 != 7/],
-      [[0xc7, 0x01, 0x01, 0xff, 0x00, 0x00], /not UTF-8/], [[0xc7, 0x02, 0], /BIND-OK: length/],
-      [[0xc7, 0x03, 1, 2, 3], /DATA: truncated/], [[0xc7, 0x04, 0, 1, 2, 0x61], /ERROR: length 6 != 7/],
+      [[0xc7, 0x01, 0, 0, 0, 0, 0x00, 0, 0], /device id length 0/], [[0xc7, 0x01, 0, 0, 0, 0, 0x41, 0x61], /device id length 65/],
+      [[0xc7, 0x01, 0, 0, 0, 0, 0x01, 0x61, 0x04, 0x01], /ticket length 1025/], [[0xc7, 0x01, 0, 0, 0, 0, 0x01, 0x61, 0x00, 0x01], /length 10 != 11/],
+      [[0xc7, 0x01, 0, 0, 0, 0, 0x01, 0xff, 0x00, 0x00], /not UTF-8/], [[0xc7, 0x02, 0], /BIND-OK: length/],
+      [[0xc7, 0x03, 1, 2, 3], /DATA: truncated/], [[0xc7, 0x04, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0x61], /ERROR: length 14 != 15/],
     ];
     for (const [bytes, re] of bad) expect(() => decodeRelayMessage(Uint8Array.from(bytes)), bytes.join(',')).toThrow(re);
     const flags = Uint8Array.from(vectors.get('bind-ok')!);
-    flags[10] = 3;
+    flags[14] = 3;
     expect(() => decodeRelayMessage(flags)).toThrow(/reserved flag bits/);
   });
   it('never throws anything but RelayDecodeError on random input (fast-check)', () => {

@@ -46,7 +46,7 @@ describe('RelayForwarder: forwarding', () => {
     r.handleDatagram(T0, A, bind('dev-a', ticketAB));
     const [okA] = drain(r);
     expect(okA.to).toEqual(A);
-    expect(decodeRelayMessage(okA.bytes)).toEqual({ type: 'bind-ok', sessionId: 0x1001n, peerBound: false, observed: A, lifetimeSec: 60 });
+    expect(decodeRelayMessage(okA.bytes)).toEqual({ type: 'bind-ok', requestId: 0, sessionId: 0x1001n, peerBound: false, observed: A, lifetimeSec: 60 });
     r.handleDatagram(T0 + 10, B, bind('dev-b', ticketAB));
     const out = drain(r);
     expect(out.map((t) => t.to)).toEqual([B, A]);
@@ -75,11 +75,13 @@ describe('RelayForwarder: forwarding', () => {
 describe('RelayForwarder: abuse is refused', () => {
   it('no ticket (the ERROR is never larger than the request)', () => {
     const r = relay();
-    r.handleDatagram(T0, A, bind('device-alpha', new Uint8Array(0))); // 17-byte request
-    r.handleDatagram(T0, A, bind('d', new Uint8Array(0))); // 6-byte request
+    r.handleDatagram(T0, A, bind('device-alpha-1', new Uint8Array(0))); // 23-byte request
+    r.handleDatagram(T0, A, bind('device-alpha', new Uint8Array(0))); // 21 bytes: no room for the reason
+    r.handleDatagram(T0, A, bind('d', new Uint8Array(0))); // 10 bytes: smaller than any ERROR, no reply
     const out = drain(r);
     expect(out.map(errorCodeOf)).toEqual([RelayErrorCode.NO_TICKET, RelayErrorCode.NO_TICKET]);
-    expect(out.map((t) => t.bytes.length)).toEqual([14, 5]); // 'no ticket' fits in 17 bytes, not in 6
+    expect(out.map((t) => t.bytes.length)).toEqual([22, 13]);
+    expect(r.counters().refused.NO_TICKET).toBe(3);
     expect(r.counters().sessionsActive).toBe(0);
   });
   it('expired ticket', () => {
@@ -124,7 +126,8 @@ describe('RelayForwarder: abuse is refused', () => {
     r.handleDatagram(T0, C, data(sid, 'inject'));
     r.handleDatagram(T0, A, data(sid + 99n, 'wrong session'));
     const out = drain(r);
-    expect(out.map((t) => [t.to, errorCodeOf(t), t.bytes.length])).toEqual([[C, RelayErrorCode.UNKNOWN_SESSION, 5], [A, RelayErrorCode.UNKNOWN_SESSION, 5]]);
+    expect(out.map((t) => [t.to, errorCodeOf(t), t.bytes.length])).toEqual([[C, RelayErrorCode.UNKNOWN_SESSION, 13], [A, RelayErrorCode.UNKNOWN_SESSION, 13]]);
+    expect(out.map((t) => (decodeRelayMessage(t.bytes) as { ref: bigint }).ref)).toEqual([sid, sid + 99n]); // ref = the DATA's session
     expect(r.counters().forwardedPackets).toBe(0);
   });
   it('a stolen ticket cannot take over an active side; rebinding after 5 s of silence is allowed (NAT rebinding)', () => {
