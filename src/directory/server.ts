@@ -87,7 +87,7 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
   const metrics = new Metrics();
   metrics.gauge('tincan_push_connections', 'Open push (WebSocket) connections on this instance.', () => hub.connections);
   const ctx: AppContext = {
-    store: new DirectoryStore(opened.db), fanout, hub, key, config, metrics, now,
+    store: new DirectoryStore(opened.db, opened.namedQuery), fanout, hub, key, config, metrics, now,
     accountLimiter: new FailureLimiter(config.loginFailuresPerAccount, config.loginWindowMs),
     addressLimiter: new FailureLimiter(config.loginFailuresPerAddress, config.loginWindowMs),
     authCache: new AuthCache(config.authCacheMs),

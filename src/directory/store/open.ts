@@ -14,9 +14,14 @@ import { migrationProvider } from './migrations.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 
+/** Runs SQL as a named (per-connection prepared) statement; PostgreSQL only. */
+export type NamedQuery = (name: string, text: string, values: unknown[]) => Promise<unknown[]>;
+
 export interface OpenedDatabase {
   db: Kysely<Database>;
   engine: Engine;
+  /** PostgreSQL: prepared-statement path for hot queries (skips re-planning). */
+  namedQuery?: NamedQuery;
   close(): Promise<void>;
 }
 
@@ -36,6 +41,7 @@ export function engineOf(url: string): Engine {
 export async function openDatabase(url: string, opts: OpenOptions = {}): Promise<OpenedDatabase> {
   const engine = engineOf(url);
   let db: Kysely<Database>;
+  let namedQuery: NamedQuery | undefined;
   if (engine === 'sqlite') {
     const path = url.replace(/^sqlite:(\/\/)?/, '');
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -74,6 +80,7 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
       ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
     });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    namedQuery = async (name, text, values) => (await pool.query({ name, text, values })).rows;
   }
   // Kysely looks for its migration tables across all schemas unless told which
   // one; name it, or a migration table in another schema would be mistaken for ours.
@@ -88,7 +95,7 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new Error(`database migration ${failed ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
-  return { db, engine, close: () => db.destroy() };
+  return { db, engine, namedQuery, close: () => db.destroy() };
 }
 
 /** Drops a PostgreSQL schema (test cleanup). */

@@ -7,6 +7,7 @@
 import { sql, CompiledQuery, type Kysely, type Compilable } from 'kysely';
 import type { ContactState, Database } from './schema.ts';
 import { newId } from '../ids.ts';
+import type { NamedQuery } from './open.ts';
 
 export interface UserRow { id: string; username: string; password_hash: string; created_at: number; updated_at: number; contacts_updated_at: number }
 export interface DeviceRow { id: string; user_id: string; name: string; x25519: string; ed25519: string | null; created_at: number }
@@ -32,13 +33,17 @@ export type ContactOutcome =
  * lookups use this. `build` receives placeholder strings and must use each
  * argument as a plain bound value (no arrays, no identifiers).
  */
-function prepared<R>(db: Kysely<Database>, arity: number, build: (...args: string[]) => Compilable<R>): (...args: (string | number)[]) => Promise<R[]> {
+let preparedCount = 0;
+
+function prepared<R>(db: Kysely<Database>, named: NamedQuery | undefined, arity: number, build: (...args: string[]) => Compilable<R>): (...args: (string | number)[]) => Promise<R[]> {
+  const name = `tincan_q${preparedCount++}`;
   const marks = Array.from({ length: arity }, (_, i) => `\u0000arg${i}\u0000`);
   const compiled = build(...marks).compile();
   const slots = compiled.parameters.map((p) => marks.indexOf(p as string));
   if (marks.some((_, i) => !slots.includes(i))) throw new Error('prepared query does not use every argument');
   return async (...args) => {
     const parameters = compiled.parameters.map((p, i) => slots[i] >= 0 ? args[slots[i]] : p);
+    if (named) return await named(name, compiled.sql, parameters) as R[];
     const r = await db.executeQuery<R>(CompiledQuery.raw(compiled.sql, parameters));
     return r.rows;
   };
@@ -47,21 +52,22 @@ function prepared<R>(db: Kysely<Database>, arity: number, build: (...args: strin
 export class DirectoryStore {
   private readonly q;
 
-  constructor(readonly db: Kysely<Database>) {
+  /** `named`: PostgreSQL prepared-statement runner for the hot queries (see open.ts). */
+  constructor(readonly db: Kysely<Database>, named?: NamedQuery) {
     this.q = {
-      userById: prepared(db, 1, (id) => db.selectFrom('users').selectAll().where('id', '=', id)),
-      userByName: prepared(db, 1, (name) => db.selectFrom('users').selectAll().where('username', '=', name)),
-      authenticate: prepared(db, 2, (th, now) => db.selectFrom('tokens').innerJoin('users', 'users.id', 'tokens.user_id')
+      userById: prepared(db, named, 1, (id) => db.selectFrom('users').selectAll().where('id', '=', id)),
+      userByName: prepared(db, named, 1, (name) => db.selectFrom('users').selectAll().where('username', '=', name)),
+      authenticate: prepared(db, named, 2, (th, now) => db.selectFrom('tokens').innerJoin('users', 'users.id', 'tokens.user_id')
         .select(['users.id as userId', 'users.username as username', 'tokens.expires_at as expiresAt'])
         .where('tokens.token_hash', '=', th).where('tokens.revoked_at', 'is', null).where('tokens.expires_at', '>', now as unknown as number)),
-      contactsOf: prepared(db, 1, (id) => db.selectFrom('contacts').innerJoin('users', 'users.id', 'contacts.peer_id')
+      contactsOf: prepared(db, named, 1, (id) => db.selectFrom('contacts').innerJoin('users', 'users.id', 'contacts.peer_id')
         .select(['users.username as username', 'contacts.state as state', 'contacts.updated_at as updatedAt'])
         .where('contacts.owner_id', '=', id).orderBy('users.username')),
-      mutualContactIds: prepared(db, 1, (id) => db.selectFrom('contacts as mine').innerJoin('contacts as theirs', (j) => j
+      mutualContactIds: prepared(db, named, 1, (id) => db.selectFrom('contacts as mine').innerJoin('contacts as theirs', (j) => j
         .onRef('theirs.owner_id', '=', 'mine.peer_id').onRef('theirs.peer_id', '=', 'mine.owner_id'))
         .select('mine.peer_id as id')
         .where('mine.owner_id', '=', id).where('mine.state', '=', 'accepted').where('theirs.state', '=', 'accepted')),
-      presenceOfContacts: prepared(db, 1, (id) => db.selectFrom('contacts as mine')
+      presenceOfContacts: prepared(db, named, 1, (id) => db.selectFrom('contacts as mine')
         .innerJoin('contacts as theirs', (j) => j.onRef('theirs.owner_id', '=', 'mine.peer_id').onRef('theirs.peer_id', '=', 'mine.owner_id'))
         .innerJoin('presence', 'presence.user_id', 'mine.peer_id')
         .innerJoin('users', 'users.id', 'mine.peer_id')
@@ -69,7 +75,7 @@ export class DirectoryStore {
           'presence.nat as nat', 'presence.supernode as supernode', 'presence.updated_at as updatedAt'])
         .where('mine.owner_id', '=', id).where('mine.state', '=', 'accepted').where('theirs.state', '=', 'accepted')
         .orderBy('users.username').orderBy('presence.device_id')),
-      device: prepared(db, 1, (id) => db.selectFrom('devices').selectAll().where('id', '=', id)),
+      device: prepared(db, named, 1, (id) => db.selectFrom('devices').selectAll().where('id', '=', id)),
     };
   }
 
