@@ -18,6 +18,9 @@ import { createRng, type Rng } from './rng.ts';
 import { Router } from './router.ts';
 import type { SimContext, SimNode } from './types.ts';
 
+/** Guard against event storms that would hang a run: events allowed at one virtual instant. */
+export const MAX_EVENTS_AT_ONE_INSTANT = 10_000_000;
+
 /** Cancellable handle of one scheduled callback (a class, so no closure per timer). */
 class SimTimer implements TimerHandle {
   constructor(private readonly queue: EventQueue, private readonly slot: number, private readonly gen: number) {}
@@ -33,6 +36,8 @@ export interface NetworkOptions {
   log?: boolean;
   /** Keep this many recent log entries for inspection (default 0). */
   logKeep?: number;
+  /** run() throws after this many events at one virtual instant (default 10,000,000). */
+  maxEventsPerInstant?: number;
 }
 
 export interface NatOptions extends Partial<NatBehavior> {
@@ -87,7 +92,10 @@ export class Network implements SimContext {
     this.rng = createRng(this.seed);
     this.log = new EventLog(options.logKeep ?? 0);
     this.log.enabled = options.log ?? true;
+    this.maxEventsPerInstant = options.maxEventsPerInstant ?? MAX_EVENTS_AT_ONE_INSTANT;
   }
+
+  private readonly maxEventsPerInstant: number;
 
   get nowMs(): number {
     return this.now;
@@ -228,9 +236,16 @@ export class Network implements SimContext {
     if (Number.isNaN(untilMs)) throw new RangeError('run(untilMs): untilMs is NaN');
     const q = this.queue;
     let n = 0;
+    let sameTime = 0;
     while (true) {
       const t = q.popDue(untilMs);
       if (t !== t) break;
+      if (t === this.now) {
+        if (++sameTime > this.maxEventsPerInstant) {
+          this.events += n;
+          throw new Error(`simulator: more than ${this.maxEventsPerInstant} events at t=${t} ms without time advancing (a timer re-armed at "now" in a loop?)`);
+        }
+      } else sameTime = 0;
       this.now = t;
       n++;
       q.lastFn!(q.lastArg);

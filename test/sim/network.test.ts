@@ -185,3 +185,12 @@ describe('dynamic topology', () => {
     expect(net.links.has(direct.name)).toBe(false);
   });
 });
+
+describe('event storms', () => {
+  it('a timer that re-arms itself at "now" forever makes run() throw instead of hanging', () => {
+    const net = new Network({ maxEventsPerInstant: 10_000 });
+    const again = () => net.clock.setTimer(net.clock.now(), again);
+    net.clock.setTimer(5, again);
+    expect(() => net.run(10)).toThrow(/without time advancing/);
+  });
+});
