@@ -17,6 +17,9 @@ import { sameAddress } from '../wire/socket.ts';
 import { candidateKey, candidatePriority, type Candidate, type CandidatePair } from './candidates.ts';
 import type { CheckAgent, CheckEvent } from './checks.ts';
 import { decodeCheck, encodeCheckRequest, encodeCheckResponse, type IceCredentials } from './check-wire.ts';
+import { decodeStun } from '../wire/stun.ts';
+import { DecodeError } from '../wire/errors.ts';
+import { decodeRelayMessage, RelayDecodeError } from './relay-wire.ts';
 import { classifyDatagram } from './demux.ts';
 import type { RelayClient } from './relay-client.ts';
 
@@ -93,6 +96,42 @@ export class PeerLink {
         this.pump();
       });
     }
+  }
+
+  /** The pair the transport's packets currently go out on (undefined before nomination). */
+  selectedPair(): CandidatePair | undefined {
+    return this.c.agent.selectedPair();
+  }
+
+  /**
+   * Is this datagram (from the shared socket) ours? For OverlayMux: relay messages for our
+   * session or BIND; STUN checks whose USERNAME names our peer, STUN responses and
+   * transport packets from an address one of our pairs points at.
+   */
+  claims(from: UdpAddress, bytes: Uint8Array): boolean {
+    const kind = classifyDatagram(bytes);
+    const relay = this.c.relay;
+    if (kind === 'relay') {
+      if (!relay || !sameAddress(from, relay.address)) return false;
+      let m;
+      try { m = decodeRelayMessage(bytes); } catch (e) { if (e instanceof RelayDecodeError) return false; throw e; }
+      const client = relay.client;
+      if (m.type === 'data') return m.sessionId === client.sessionId;
+      if (m.type === 'bind-ok') return m.requestId === client.bindRequestId;
+      if (m.type === 'error') return m.ref === BigInt(client.bindRequestId) || m.ref === client.sessionId;
+      return false;
+    }
+    if (kind === 'stun') {
+      let msg;
+      try { msg = decodeStun(bytes); } catch (e) { if (e instanceof DecodeError) return false; throw e; }
+      if (msg.class === 'request') return msg.username === `${this.c.creds.localUfrag}:${this.c.creds.remoteUfrag}`;
+      return this.knows(from);
+    }
+    return kind === 'transport' && this.knows(from);
+  }
+
+  private knows(from: UdpAddress): boolean {
+    return this.c.agent.status().some((s) => s.pair.local.type !== 'relay' && sameAddress(s.pair.remote.address, from));
   }
 
   /** A trickled remote candidate (e.g. the peer's srflx address, later from the directory). */

@@ -71,6 +71,11 @@ export class RelayClient {
     return this.stateValue;
   }
 
+  /** The request id of our current BIND (BIND-OK and BIND errors echo it). */
+  get bindRequestId(): number {
+    return this.requestId;
+  }
+
   get sessionId(): bigint | undefined {
     return this.sessionIdValue;
   }
