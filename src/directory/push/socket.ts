@@ -15,9 +15,9 @@ import { publishPresence } from '../http/routes/presence.ts';
 
 export interface PushServer { close(): Promise<void> }
 
-function refuse(socket: Duplex, status: number, reason: string, extra = ''): void {
+function refuse(socket: Duplex, server: string, status: number, reason: string, extra = ''): void {
   const body = JSON.stringify({ error: reason.toLowerCase().replace(/ /g, '_'), message: reason });
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nDate: ${new Date().toUTCString()}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`);
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nDate: ${new Date().toUTCString()}\r\nServer: ${server}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`);
 }
 
 export function attachPushServer(
@@ -32,13 +32,13 @@ export function attachPushServer(
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://x');
-      if (url.pathname !== '/v1/push') return refuse(socket, 404, 'Not Found');
+      if (url.pathname !== '/v1/push') return refuse(socket, ctx.config.serverName, 404, 'Not Found');
       const user = await authenticate(req.headers.authorization);
-      if (!user) return refuse(socket, 401, 'Unauthorized', 'WWW-Authenticate: Bearer\r\n');
+      if (!user) return refuse(socket, ctx.config.serverName, 401, 'Unauthorized', 'WWW-Authenticate: Bearer\r\n');
       const deviceId = url.searchParams.get('device') ?? undefined;
       if (deviceId !== undefined) {
         const d = /^[0-9a-f]{32}$/.test(deviceId) ? await ctx.store.device(deviceId) : undefined;
-        if (!d || d.user_id !== user.userId) return refuse(socket, 403, 'Forbidden');
+        if (!d || d.user_id !== user.userId) return refuse(socket, ctx.config.serverName, 403, 'Forbidden');
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
         const conn: PushConnection = { userId: user.userId, deviceId, socket: ws };
