@@ -63,6 +63,8 @@ export interface NatMapping {
   /** Destinations the internal endpoint has sent to through this mapping (for ADF/APDF). */
   readonly permittedAddrs: Set<number>;
   readonly permittedEndpoints: Set<number>;
+  /** Set when the mapping has been removed (expired). */
+  removed: boolean;
 }
 
 export type NatDropReason = 'no-mapping' | 'filtered' | 'ports-exhausted';
@@ -78,6 +80,7 @@ export interface NatCounters {
 }
 
 const endpointKey = (addr: number, port: number): number => addr * 65536 + port;
+const OUT_CACHE = 1024;
 
 export class NatTable {
   readonly behavior: NatBehavior;
@@ -92,6 +95,9 @@ export class NatTable {
 
   private readonly byInternal = new Map<number, Map<number, NatMapping>>();
   private readonly byExternalPort = new Map<number, NatMapping>();
+  private readonly outCache: (NatMapping | undefined)[] = new Array(OUT_CACHE).fill(undefined);
+  private readonly outKeysI = new Float64Array(OUT_CACHE).fill(-1);
+  private readonly outKeysR = new Float64Array(OUT_CACHE).fill(-1);
   private nextPort: number;
   private nextSweepMs = 0;
   private readonly rng: Rng;
@@ -132,8 +138,16 @@ export class NatTable {
     if (nowMs >= this.nextSweepMs) this.sweep(nowMs);
     const ik = endpointKey(intAddr, intPort);
     const rk = this.remoteKeyFor(remAddr, remPort);
-    let inner = this.byInternal.get(ik);
-    let m = inner?.get(rk);
+    // Direct-mapped cache of recent (internal endpoint, remote key) -> mapping lookups.
+    const slot = (intAddr ^ (intPort << 7) ^ (rk % 1048573) ^ ((rk / 65536) | 0)) & (OUT_CACHE - 1);
+    let inner: Map<number, NatMapping> | undefined;
+    let m: NatMapping | undefined;
+    const cached = this.outCache[slot];
+    if (cached !== undefined && !cached.removed && this.outKeysI[slot] === ik && this.outKeysR[slot] === rk) m = cached;
+    else {
+      inner = this.byInternal.get(ik);
+      m = inner?.get(rk);
+    }
     if (m !== undefined && m.expiresAtMs <= nowMs) {
       this.remove(m, nowMs);
       m = undefined;
@@ -147,8 +161,9 @@ export class NatTable {
       }
       m = {
         internalAddr: intAddr, internalPort: intPort, externalPort: port, remoteKey: rk,
-        createdAtMs: nowMs, expiresAtMs: 0, permittedAddrs: new Set(), permittedEndpoints: new Set(),
+        createdAtMs: nowMs, expiresAtMs: 0, permittedAddrs: new Set(), permittedEndpoints: new Set(), removed: false,
       };
+      inner ??= this.byInternal.get(ik);
       if (inner === undefined) {
         inner = new Map();
         this.byInternal.set(ik, inner);
@@ -158,6 +173,9 @@ export class NatTable {
       this.counters.mappingsCreated++;
       this.onMappingEvent?.('created', m, nowMs);
     }
+    this.outCache[slot] = m;
+    this.outKeysI[slot] = ik;
+    this.outKeysR[slot] = rk;
     m.expiresAtMs = nowMs + this.behavior.mappingTimeoutMs;
     const f = this.behavior.filtering;
     if (f === 'address-dependent') m.permittedAddrs.add(remAddr);
@@ -198,6 +216,7 @@ export class NatTable {
   }
 
   private remove(m: NatMapping, nowMs: number): void {
+    m.removed = true;
     this.byExternalPort.delete(m.externalPort);
     const ik = endpointKey(m.internalAddr, m.internalPort);
     const inner = this.byInternal.get(ik);

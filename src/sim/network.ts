@@ -18,6 +18,8 @@ import { createRng, type Rng } from './rng.ts';
 import { Router } from './router.ts';
 import type { SimContext, SimNode } from './types.ts';
 
+const ADDR_CACHE = 4096;
+
 /** Guard against event storms that would hang a run: events allowed at one virtual instant. */
 export const MAX_EVENTS_AT_ONE_INSTANT = 10_000_000;
 
@@ -72,7 +74,8 @@ export class Network implements SimContext {
   events = 0;
   private now = 0;
   private ids = 0;
-  private readonly addrCache = new Map<number, string>();
+  private readonly addrKeys = new Float64Array(ADDR_CACHE).fill(-1);
+  private readonly addrStrings: string[] = new Array<string>(ADDR_CACHE).fill('');
   private readonly textCache = new Map<string, number>();
   private autoRoutes: { table: { remove(p: string): boolean }; prefix: string }[] = [];
   private readonly runTimer = (arg: unknown) => (arg as () => void)();
@@ -106,12 +109,12 @@ export class Network implements SimContext {
   }
 
   addressString(addr: number): string {
-    let s = this.addrCache.get(addr);
-    if (s === undefined) {
-      s = u32ToIpv4(addr);
-      if (this.addrCache.size >= 65_536) this.addrCache.clear();
-      this.addrCache.set(addr, s);
-    }
+    // Direct-mapped cache keyed in a Float64Array: no boxing of u32 keys above 2^30.
+    const slot = (addr ^ (addr >>> 12)) & (ADDR_CACHE - 1);
+    if (this.addrKeys[slot] === addr) return this.addrStrings[slot];
+    const s = u32ToIpv4(addr);
+    this.addrKeys[slot] = addr;
+    this.addrStrings[slot] = s;
     return s;
   }
 
