@@ -23,7 +23,8 @@ const DURATION = arg('duration', 10), CONNECTIONS = arg('connections', 10), USER
 const PG_URL = process.env.TINCAN_BENCH_PG_URL ?? process.env.TINCAN_TEST_PG_URL ?? 'postgres://tincan:tincan@127.0.0.1:5432/tincan_test';
 
 async function startDirectory(databaseUrl: string, dataDir: string): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'directory', '--data-dir', dataDir, '--database', databaseUrl,
+  const nodeArgs = (process.env.TINCAN_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'directory', '--data-dir', dataDir, '--database', databaseUrl,
     '--port', '0', '--no-stun', '--scrypt-n', '1024', '--no-log-requests', '--log-level', 'info'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   process.once('exit', () => child.kill('SIGKILL'));
   const port = await new Promise<number>((res, rej) => {
