@@ -5,10 +5,11 @@
 // (198.51.100.1-9) each with 100 hosts on a private 192.0.2.0/24 LAN. Every private
 // host pings a server at `--pps` for `--seconds` of virtual time, through its NAT and
 // the backbone (about 5-6 links each way). Wall-clock rate and rate per CPU-second of
-// this process are both reported (the machine may be shared).
+// this process are both reported (the machine may be shared). `forwardingOnly` measures
+// the same for a 20-router chain (per-hop cost without per-packet send/receive work).
 // Options: --seconds N (default 4), --pps N (default 50), --warmup N (default 1).
 import { Network, type Host, type Router } from '../src/sim/index.ts';
-import { Pinger, startEcho } from '../src/sim/traffic.ts';
+import { ConstantRateFlow, Pinger, startEcho } from '../src/sim/traffic.ts';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -55,6 +56,36 @@ function build(seed: number, seconds: number, pps: number) {
   return { net, stopMs, hosts: servers.length + clients.length };
 }
 
+/** Forwarding capacity alone: 100 flows across a chain of 20 routers (21 hops per packet). */
+function routerChain(seconds: number) {
+  const net = new Network({ seed: 3, log: false });
+  const a = net.addHost('a', '198.51.100.10');
+  const b = net.addHost('b', '203.0.113.20');
+  let prev: Host | Router = a;
+  for (let i = 0; i < 20; i++) {
+    const r = net.addRouter(`r${i}`);
+    net.connect(prev, r, { latencyMs: 1, bandwidthBps: 1e9 });
+    prev = r;
+  }
+  net.connect(prev, b, { latencyMs: 1 });
+  net.autoRoute();
+  b.bindUdp(9).onDatagram(() => {});
+  for (let f = 0; f < 100; f++) {
+    new ConstantRateFlow(net.clock, a.bindUdp(), { address: b.address, port: 9 }, { flowId: f, ratePps: 1000, sizeBytes: 100, startMs: f / 100, stopMs: seconds * 1000 });
+  }
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  net.run(seconds * 1000 + 100);
+  const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  const h = hops(net);
+  return {
+    routers: 20, hopEvents: h, hopsPerPacket: Math.round((h / net.summary().packetsSent) * 100) / 100,
+    hopEventsPerSec: Math.round(h / (wallMs / 1000)), hopEventsPerCpuSec: Math.round(h / (cpuMs / 1000)),
+  };
+}
+
 function hops(net: Network): number {
   let n = 0;
   for (const l of net.links.values()) n += l.aToB.delivered + l.bToA.delivered;
@@ -97,5 +128,6 @@ console.log(JSON.stringify({
   hopEventsPerCpuSec: Math.round(hopEvents / (cpuMs / 1000)),
   eventsPerSec: Math.round(s.events / (wallMs / 1000)),
   goalHopEventsPerSec: 1_000_000,
+  forwardingOnly: routerChain(seconds / 2),
   node: process.version,
 }, null, 2));
