@@ -19,12 +19,23 @@ import { CheckAgent, type CheckEvent } from '../../src/overlay/checks.ts';
 import { candidate } from '../../src/overlay/candidates.ts';
 import { PeerLink } from '../../src/overlay/peer-link.ts';
 import { makeIssuer, standInVerifier } from './stand-in-ticket.ts';
+import { sameAddress, type DatagramHandler, type DatagramSocket, type UdpAddress } from '../../src/wire/socket.ts';
 
 const RELAY = { address: '198.51.100.20', port: 3479 };
-const TOTAL = 4_000_000;
 
-describe('transport over PeerLink: relay first, then direct, mid-stream', () => {
-  it('delivers a 4 MB stream byte-exact across a relayed -> direct path switch', () => {
+/** A DatagramSocket wrapper that can cut traffic to/from one address (a failing direct path). */
+class CuttableSocket implements DatagramSocket {
+  cut?: UdpAddress;
+  private handler: DatagramHandler = () => {};
+  constructor(private readonly inner: DatagramSocket) { inner.onDatagram((f, b) => { if (!this.cut || !sameAddress(f, this.cut)) this.handler(f, b); }); }
+  get local(): UdpAddress { return this.inner.local; }
+  send(to: UdpAddress, bytes: Uint8Array): void { if (!this.cut || !sameAddress(to, this.cut)) this.inner.send(to, bytes); }
+  onDatagram(h: DatagramHandler): void { this.handler = h; }
+  close(): void { this.inner.close(); }
+}
+
+function run(TOTAL: number, cutDirectAt?: number) {
+  {
     const seed = 11;
     const net = new Network({ seed, log: false });
     const rng = createRng(seed);
@@ -57,6 +68,7 @@ describe('transport over PeerLink: relay first, then direct, mid-stream', () => 
     const credsA = { localUfrag: 'alic', localPassword: 'alice-password-0123456789', remoteUfrag: 'bobb', remotePassword: 'bob-password-0123456789ab' };
     const credsB = { localUfrag: 'bobb', localPassword: 'bob-password-0123456789ab', remoteUfrag: 'alic', remotePassword: 'alice-password-0123456789' };
     const events: { side: string; at: number; e: CheckEvent }[] = [];
+    const sockets: Record<string, CuttableSocket> = {};
     const link = (side: 'a' | 'b', host: typeof hostA, controlling: boolean) => {
       const other = side === 'a' ? cand.b : cand.a;
       const agent = new CheckAgent({
@@ -64,8 +76,10 @@ describe('transport over PeerLink: relay first, then direct, mid-stream', () => 
         newTxId: () => Buffer.from(randomBytes(12)).toString('hex'),
       });
       const client = new RelayClient({ relay: RELAY, deviceId: side === 'a' ? 'alice' : 'bob', ticket }, net.clock.now());
+      const socket = new CuttableSocket(host.bindUdp(5000));
+      sockets[side] = socket;
       return new PeerLink({
-        socket: host.bindUdp(5000), clock: net.clock, agent, creds: side === 'a' ? credsA : credsB, controlling, tieBreaker: controlling ? 2n : 1n,
+        socket, clock: net.clock, agent, creds: side === 'a' ? credsA : credsB, controlling, tieBreaker: controlling ? 2n : 1n,
         hostCandidate: cand[side].host, relay: { client, address: RELAY, candidate: relayCand },
         onEvent: (e) => events.push({ side, at: net.clock.now(), e }),
       });
@@ -121,13 +135,27 @@ describe('transport over PeerLink: relay first, then direct, mid-stream', () => 
       linkA.addRemoteCandidate(cand.b.srflx);
       linkB.addRemoteCandidate(cand.a.srflx);
     });
+    if (cutDirectAt !== undefined) {
+      net.at(cutDirectAt, () => {
+        sockets.a.cut = cand.b.srflx.address; // alice can no longer reach bob directly, nor hear him
+        sockets.b.cut = cand.a.srflx.address;
+      });
+    }
     for (let t = 1000; t <= 30_000 && !done; t += 1000) net.run(t);
+    return { done, received, sentDigest: sentHash.digest('hex'), gotDigest: gotHash.digest('hex'), events, receivedAt, linkA, linkB, relay };
+  }
+}
+
+describe('transport over PeerLink (simulator)', () => {
+  it('delivers a 4 MB stream byte-exact across a relayed -> direct path switch', () => {
+    const TOTAL = 4_000_000;
+    const { done, received, sentDigest, gotDigest, events, receivedAt, linkA, linkB, relay } = run(TOTAL);
 
     const switchA = events.find((x) => x.side === 'a' && x.e.type === 'path-switched');
     const log = events.map((x) => `${x.at} ${x.side} ${x.e.type}${'pair' in x.e ? ` ${CheckAgent.describe(x.e.pair)}` : ''}${x.e.type === 'path-switched' ? ` ${CheckAgent.describe(x.e.to)} (${x.e.reason})` : ''}`).join('\n');
     expect(done, log).toBe(true);
     expect(received).toBe(TOTAL);
-    expect(gotHash.digest('hex')).toBe(sentHash.digest('hex'));
+    expect(gotDigest).toBe(sentDigest);
     expect(events.find((x) => x.side === 'a' && x.e.type === 'path-selected')?.e).toMatchObject({ pair: { relayed: true } });
     expect(switchA?.e, log).toMatchObject({ type: 'path-switched', reason: 'direct', to: { relayed: false } });
     expect(events.some((x) => x.side === 'b' && x.e.type === 'path-switched' && x.e.reason === 'nominated' && !x.e.to.relayed), log).toBe(true);
@@ -139,5 +167,27 @@ describe('transport over PeerLink: relay first, then direct, mid-stream', () => 
     expect([linkA.counters.invalidChecks, linkB.counters.invalidChecks]).toEqual([0, 0]);
     console.log(`${log}\nswitch at ${switchA!.at} ms with ${before} of ${TOTAL} bytes delivered; finished at ${receivedAt.at(-1)!.at} ms; ` +
       `alice sent ${linkA.counters.transportOut} transport datagrams, ${linkA.counters.transportOutRelayed} via the relay`);
+  });
+
+  it('fails over to the relay when the direct path dies mid-stream (3 missed probes), still byte-exact', () => {
+    const TOTAL = 8_000_000;
+    const { done, received, sentDigest, gotDigest, events, receivedAt, linkA } = run(TOTAL, 3500);
+    const toDirect = events.find((x) => x.side === 'a' && x.e.type === 'path-switched' && x.e.reason === 'direct');
+    const toRelay = events.find((x) => x.side === 'a' && x.e.type === 'path-switched' && x.e.reason === 'dead');
+    const log = events.map((x) => `${Math.round(x.at)} ${x.side} ${x.e.type}${x.e.type === 'path-switched' ? ` ${CheckAgent.describe(x.e.to)} (${x.e.reason})` : ''}`).join('\n');
+    expect(toDirect, log).toBeDefined();
+    expect(toDirect!.at).toBeLessThan(3500);
+    expect(toRelay?.e, log).toMatchObject({ to: { relayed: true } });
+    expect(toRelay!.at).toBeGreaterThan(3500);
+    expect(toRelay!.at).toBeLessThan(3500 + 4000); // 3 probes at 1 s intervals, 500 ms timeout
+    // bob's direct pair died too (his probes), then he follows alice's nomination of the relay pair
+    expect(events.some((x) => x.side === 'b' && x.at > 3500 && ((x.e.type === 'path-selected' && x.e.pair.relayed) || (x.e.type === 'path-switched' && x.e.to.relayed))), log).toBe(true);
+    expect(done, log).toBe(true);
+    expect(received).toBe(TOTAL);
+    expect(gotDigest).toBe(sentDigest);
+    const atCut = receivedAt.filter((r) => r.at <= 3500).pop()!.bytes;
+    expect(TOTAL - atCut, 'bytes delivered after the failover').toBeGreaterThan(1_000_000);
+    expect(linkA.counters.transportOutRelayed).toBeGreaterThan(0);
+    console.log(`${log}\ndirect path cut at 3500 ms with ${atCut} bytes delivered; relay took over at ${Math.round(toRelay!.at)} ms; finished at ${Math.round(receivedAt.at(-1)!.at)} ms`);
   });
 });
