@@ -100,6 +100,7 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
   const push = attachPushServer(app.server, ctx, makeAuthenticator(ctx), (e) => logger.warn({ err: (e as Error).message }, 'push error'));
   const purge = setInterval(() => {
     ctx.store.purgeSupernodes(now() - config.supernodeTtlMs).catch((e: Error) => logger.warn({ err: e.message }, 'supernode purge failed'));
+    ctx.store.purgeTokens(now() - 24 * 3600_000).catch((e: Error) => logger.warn({ err: e.message }, 'token purge failed'));
   }, config.supernodeTtlMs);
   purge.unref();
 

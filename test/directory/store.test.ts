@@ -40,6 +40,11 @@ describe.each(engines)('store on $engine', ({ engine, skip }) => {
     expect(typeof (await store.authenticate(tokenHash(t), 2000))!.expiresAt).toBe('number');
     await store.revokeToken(tokenHash(t), 2000);
     expect(await store.authenticate(tokenHash(t), 2001)).toBeUndefined();
+    const live = newToken();
+    await store.insertToken(tokenHash(live), id!, 1000, 9000);
+    expect(await store.purgeTokens(2000)).toBe(0);
+    expect(await store.purgeTokens(2001)).toBe(1);
+    expect((await store.authenticate(tokenHash(live), 3000))?.username).toBe('alice');
   });
 
   it.skipIf(!!skip)('contact state machine: request, accept, block, remove', async () => {

@@ -115,6 +115,12 @@ export class DirectoryStore {
     return (await this.q.authenticate(tokenHash, now))[0];
   }
 
+  /** Deletes tokens that expired, or were revoked, before `before`. */
+  async purgeTokens(before: number): Promise<number> {
+    const r = await this.db.deleteFrom('tokens').where((eb) => eb.or([eb('expires_at', '<', before), eb('revoked_at', '<', before)])).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   async revokeToken(tokenHash: string, now: number): Promise<void> {
     await this.db.updateTable('tokens').set({ revoked_at: now }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).execute();
   }
