@@ -59,6 +59,7 @@ type Resolved = Required<Omit<LinkOptions, 'gilbertElliott' | 'flap' | 'outages'
 const DEFAULTS: Resolved = {
   latencyMs: 1, jitterMs: 0, bandwidthBps: Infinity, lossRate: 0, duplicateRate: 0,
   reorderRate: 0, reorderDelayMs: 0, corruptRate: 0, mtu: 1500, up: true,
+  queueBytes: undefined, queuePackets: undefined, gilbertElliott: undefined, flap: undefined, outages: undefined,
 };
 
 function checkOptions(o: Resolved, where: string): void {
@@ -258,8 +259,16 @@ export class Link {
 
   /** Change impairments during a run; unspecified fields keep their value. */
   configure(patch: LinkOptions): void {
-    const next: Resolved = { ...this.options };
-    for (const [k, v] of Object.entries(patch)) if (v !== undefined) (next as Record<string, unknown>)[k] = v;
+    const cur = this.options;
+    const pick = <K extends keyof Resolved>(k: K): Resolved[K] => ((patch as Resolved)[k] !== undefined ? (patch as Resolved)[k] : cur[k]);
+    // One object literal, always the same keys in the same order: every link's options
+    // share a hidden class, so the per-packet reads in transmit() stay monomorphic.
+    const next: Resolved = {
+      latencyMs: pick('latencyMs'), jitterMs: pick('jitterMs'), bandwidthBps: pick('bandwidthBps'), lossRate: pick('lossRate'),
+      duplicateRate: pick('duplicateRate'), reorderRate: pick('reorderRate'), reorderDelayMs: pick('reorderDelayMs'),
+      corruptRate: pick('corruptRate'), mtu: pick('mtu'), up: pick('up'), queueBytes: pick('queueBytes'),
+      queuePackets: pick('queuePackets'), gilbertElliott: pick('gilbertElliott'), flap: pick('flap'), outages: pick('outages'),
+    };
     checkOptions(next, `link ${this.name}`);
     this.options = next;
     this.alwaysUp = next.up && next.flap === undefined && (next.outages === undefined || next.outages.length === 0);
