@@ -1,8 +1,44 @@
-// Failure counter for login rate limiting (in memory, per directory instance).
-// Contract: a key (account or client address) is blocked once it has `max`
-// failures inside the last `windowMs`; retryAfterMs tells how long until the
-// oldest counted failure leaves the window. Memory is bounded: at most
-// `maxKeys` keys are tracked (oldest evicted first) and `max` stamps per key.
+// Failure counters for login rate limiting. Contract: a key (account or
+// client address) is blocked once it has `max` failures inside the window;
+// retryAfterMs says how long until it may try again.
+// - FailureLimiter: in memory, one instance; sliding window. Bounded: at most
+//   `maxKeys` keys (oldest evicted first) and `max` stamps per key.
+// - RedisFailureCounter: shared by every instance on one Redis; fixed window
+//   that starts at the first failure (INCR + PEXPIRE NX).
+import type { Redis } from 'ioredis';
+
+export interface FailureCounter {
+  retryAfterMs(key: string, now: number): Promise<number>;
+  recordFailure(key: string, now: number): Promise<void>;
+  clear(key: string): Promise<void>;
+}
+
+export class RedisFailureCounter implements FailureCounter {
+  constructor(private readonly redis: Redis, private readonly max: number, private readonly windowMs: number, private readonly prefix: string) {}
+
+  async retryAfterMs(key: string): Promise<number> {
+    const k = this.prefix + key;
+    const [count, ttl] = await Promise.all([this.redis.get(k), this.redis.pttl(k)]);
+    return Number(count ?? 0) >= this.max ? Math.max(ttl, 1) : 0;
+  }
+
+  async recordFailure(key: string): Promise<void> {
+    const k = this.prefix + key;
+    await this.redis.multi().incr(k).pexpire(k, this.windowMs, 'NX').exec();
+  }
+
+  async clear(key: string): Promise<void> { await this.redis.del(this.prefix + key); }
+}
+
+/** Adapts the in-memory limiter to the FailureCounter interface. */
+export function memoryCounter(l: FailureLimiter): FailureCounter {
+  return {
+    retryAfterMs: async (key, now) => l.retryAfterMs(key, now),
+    recordFailure: async (key, now) => l.recordFailure(key, now),
+    clear: async (key) => l.clear(key),
+  };
+}
+
 export class FailureLimiter {
   private readonly failures = new Map<string, number[]>();
 

@@ -13,7 +13,7 @@ import { LocalFanout, RedisFanout, redactUrl, type Fanout } from './push/fanout.
 import { attachPushServer } from './push/socket.ts';
 import { buildApp, makeAuthenticator } from './http/app.ts';
 import { Metrics } from './metrics.ts';
-import { FailureLimiter } from './rate-limit.ts';
+import { FailureLimiter, RedisFailureCounter, memoryCounter } from './rate-limit.ts';
 import { AuthCache } from './auth-cache.ts';
 import type { AppContext } from './http/context.ts';
 import type { FastifyInstance } from 'fastify';
@@ -25,8 +25,10 @@ export interface DirectoryOptions {
   /** PostgreSQL schema (tests). */
   pgSchema?: string;
   pgPoolSize?: number;
-  /** redis:// URL: enables fan-out across instances. */
+  /** redis:// URL: enables fan-out across instances and shared login failure counters. */
   redisUrl?: string;
+  /** Prefix of Redis keys (login counters); default 'tincan:'. Tests use a fresh one. */
+  redisPrefix?: string;
   host?: string;
   port?: number;
   /** Serve STUN Binding on this UDP port (0: any free port) at `stunHost` (default: host). Omit for no STUN. */
@@ -88,8 +90,12 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
   metrics.gauge('tincan_push_connections', 'Open push (WebSocket) connections on this instance.', () => hub.connections);
   const ctx: AppContext = {
     store: new DirectoryStore(opened.db, opened.namedQuery), fanout, hub, key, config, metrics, now,
-    accountLimiter: new FailureLimiter(config.loginFailuresPerAccount, config.loginWindowMs),
-    addressLimiter: new FailureLimiter(config.loginFailuresPerAddress, config.loginWindowMs),
+    accountLimiter: fanout instanceof RedisFanout
+      ? new RedisFailureCounter(fanout.pub, config.loginFailuresPerAccount, config.loginWindowMs, `${opts.redisPrefix ?? 'tincan:'}login:`)
+      : memoryCounter(new FailureLimiter(config.loginFailuresPerAccount, config.loginWindowMs)),
+    addressLimiter: fanout instanceof RedisFanout
+      ? new RedisFailureCounter(fanout.pub, config.loginFailuresPerAddress, config.loginWindowMs, `${opts.redisPrefix ?? 'tincan:'}login:`)
+      : memoryCounter(new FailureLimiter(config.loginFailuresPerAddress, config.loginWindowMs)),
     authCache: new AuthCache(config.authCacheMs),
   };
   fanout.onControl((m) => {

@@ -5,6 +5,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
 import { PG_URL, REDIS_URL, freshDb, type TestDb } from './engines.ts';
 import { startTestDirectory, Inbox, type TestDirectory } from './harness.ts';
 import { DirectoryClient, type PushChannel } from '../../src/directory/client.ts';
@@ -25,8 +26,9 @@ describe('two directory instances over one PostgreSQL, fan-out via Redis', () =>
   beforeAll(async () => {
     if (skip) return;
     db = freshDb('postgres');
-    a = await startTestDirectory('postgres', { redisUrl: REDIS_URL }, { ...db, cleanup: async () => {} });
-    b = await startTestDirectory('postgres', { redisUrl: REDIS_URL }, db);
+    const redisPrefix = `tincan-test-${randomBytes(4).toString('hex')}:`;
+    a = await startTestDirectory('postgres', { redisUrl: REDIS_URL, redisPrefix }, { ...db, cleanup: async () => {} });
+    b = await startTestDirectory('postgres', { redisUrl: REDIS_URL, redisPrefix }, db);
   });
   afterAll(async () => { if (skip) return; ch?.close(); await a.stop(); await b.stop(); });
 
@@ -49,6 +51,14 @@ describe('two directory instances over one PostgreSQL, fan-out via Redis', () =>
     // and exactly once (B delivers what Redis hands it; A does not also deliver to B's socket)
     await new Promise((r) => setTimeout(r, 100));
     expect(inbox.messages.filter((x) => x.m.type === 'presence')).toHaveLength(1);
+  });
+
+  it.skipIf(!!skip)('login failures count across instances (shared in Redis): 5 failures split over A and B -> 429 on both', async () => {
+    const viaA = new DirectoryClient(a.dir.url), viaB = new DirectoryClient(b.dir.url);
+    await viaA.register('walt', 'walt-password');
+    for (let i = 0; i < 5; i++) await expect((i % 2 ? viaB : viaA).login('walt', 'wrong-' + i)).rejects.toMatchObject({ status: 401 });
+    await expect(viaB.login('walt', 'walt-password')).rejects.toMatchObject({ status: 429 });
+    await expect(viaA.login('walt', 'walt-password')).rejects.toMatchObject({ status: 429 });
   });
 
   it.skipIf(!!skip)('a token revoked through A stops working through B at once (auth caches evicted via Redis)', async () => {

@@ -5,7 +5,7 @@ import type { PushHub } from '../push/hub.ts';
 import type { SigningKey } from '../signing-key.ts';
 import type { DirectoryConfig } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
-import type { FailureLimiter } from '../rate-limit.ts';
+import type { FailureCounter } from '../rate-limit.ts';
 import type { AuthCache } from '../auth-cache.ts';
 
 export interface AppContext {
@@ -15,8 +15,9 @@ export interface AppContext {
   key: SigningKey;
   config: DirectoryConfig;
   metrics: Metrics;
-  accountLimiter: FailureLimiter;
-  addressLimiter: FailureLimiter;
+  /** Login failures per account / per client address (shared via Redis when configured). */
+  accountLimiter: FailureCounter;
+  addressLimiter: FailureCounter;
   authCache: AuthCache;
   /** Wall clock, Unix ms (injectable for tests). */
   now(): number;

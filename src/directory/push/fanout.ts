@@ -33,8 +33,9 @@ export const CHANNEL = 'tincan:directory:push';
 
 interface Envelope { to?: string[]; msg?: object; control?: ControlMessage }
 
+/** `pub` is also usable for plain commands (shared login failure counters). */
 export class RedisFanout implements Fanout {
-  private constructor(private readonly pub: Redis, private readonly sub: Redis) {}
+  private constructor(readonly pub: Redis, private readonly sub: Redis) {}
 
   static async connect(url: string, hub: PushHub, onError: (e: Error) => void, channel = CHANNEL): Promise<RedisFanout> {
     const opts = { lazyConnect: true, maxRetriesPerRequest: 2, connectTimeout: 2000 };

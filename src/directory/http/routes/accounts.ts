@@ -38,7 +38,7 @@ export function accountRoutes(app: FastifyInstance, t: RouteTable, ctx: AppConte
       const b = req.body as Credentials;
       const now = ctx.now();
       const acct = `acct:${b.username}`, addr = `addr:${req.ip}`;
-      const wait = Math.max(ctx.accountLimiter.retryAfterMs(acct, now), ctx.addressLimiter.retryAfterMs(addr, now));
+      const wait = Math.max(await ctx.accountLimiter.retryAfterMs(acct, now), await ctx.addressLimiter.retryAfterMs(addr, now));
       if (wait > 0) {
         ctx.metrics.count('tincan_login_throttled_total', 'Logins refused with 429.');
         throw new HttpError(429, 'too_many_requests', 'too many failed logins; retry later', { 'retry-after': String(Math.ceil(wait / 1000)) });
@@ -46,12 +46,11 @@ export function accountRoutes(app: FastifyInstance, t: RouteTable, ctx: AppConte
       const user = await ctx.store.userByName(b.username);
       const ok = await verifyPassword(b.password, user?.password_hash ?? await dummyHash) && !!user;
       if (!ok || !user) {
-        ctx.accountLimiter.recordFailure(acct, now);
-        ctx.addressLimiter.recordFailure(addr, now);
+        await Promise.all([ctx.accountLimiter.recordFailure(acct, now), ctx.addressLimiter.recordFailure(addr, now)]);
         ctx.metrics.count('tincan_login_failures_total', 'Failed logins.');
         throw new HttpError(401, 'unauthorized', 'wrong username or password', { 'www-authenticate': 'Bearer' });
       }
-      ctx.accountLimiter.clear(acct);
+      await ctx.accountLimiter.clear(acct);
       const token = newToken();
       const expiresAt = now + ctx.config.tokenTtlMs;
       await ctx.store.insertToken(tokenHash(token), user.id, now, expiresAt);
