@@ -51,7 +51,7 @@ export function registerSim(program: Command): void {
       }
       if (opts.json) {
         const { pcap, ...rest } = report;
-        console.log(JSON.stringify({ ...rest, pcap: pcap && { path: pcap.path, capture: pcap.capture, packets: pcap.packets } }, null, 2));
+        console.log(JSON.stringify({ ...rest, pcap: pcap && { path: pcap.path, capture: pcap.capture, packets: pcap.packets, notCaptured: pcap.notCaptured } }, null, 2));
       } else {
         console.log(formatReport(scenario, report));
       }
@@ -140,6 +140,9 @@ export function formatReport(s: Scenario, r: ScenarioReport): string {
   const dropTotal = Object.values(sum.drops).reduce((a, b) => a + (b ?? 0), 0);
   out.push('', `Packets: ${sum.packetsSent} sent by hosts, ${sum.datagramsDelivered} delivered to sockets, ${dropTotal} dropped` +
     (dropTotal > 0 ? ` (${Object.entries(sum.drops).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''));
-  if (r.pcap) out.push(`pcap: ${r.pcap.packets} packets seen at ${r.pcap.capture} written to ${r.pcap.path} (open it in Wireshark, or: tshark -r ${r.pcap.path})`);
+  if (r.pcap) {
+    out.push(`pcap: ${r.pcap.packets} packets seen at ${r.pcap.capture} written to ${r.pcap.path} (open it in Wireshark, or: tshark -r ${r.pcap.path})`);
+    if (r.pcap.notCaptured > 0) out.push(`      ${r.pcap.notCaptured} later packets were not captured (pcap.maxPackets)`);
+  }
   return out.join('\n');
 }

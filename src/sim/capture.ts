@@ -5,7 +5,7 @@
 import { PcapWriter } from '../wire/pcap.ts';
 
 export interface CaptureOptions {
-  /** Keep at most this many packets (default 200,000); later ones are counted in `missed`. */
+  /** Keep at most this many packets (default 100,000); later ones are counted in `missed`. */
   maxPackets?: number;
 }
 
@@ -18,7 +18,7 @@ export class Capture {
   readonly record: (timeMs: number, bytes: Uint8Array) => void;
 
   constructor(readonly label: string, options: CaptureOptions = {}) {
-    this.maxPackets = options.maxPackets ?? 200_000;
+    this.maxPackets = options.maxPackets ?? 100_000;
     this.record = (timeMs, bytes) => {
       if (this.packets >= this.maxPackets) {
         this.missed++;

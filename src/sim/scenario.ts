@@ -54,7 +54,7 @@ export interface Scenario {
   autoRoutes: boolean;
   changes: { atMs: number; link: string; set: LinkOptions }[];
   traffic: ScenarioTraffic[];
-  pcap: { path: string; capture: string } | undefined;
+  pcap: { path: string; capture: string; maxPackets: number } | undefined;
 }
 
 // ---- validation helpers: each names the field it rejects -------------------------
@@ -291,13 +291,13 @@ export function parseScenario(input: Json): Scenario {
   let pcap: Scenario['pcap'];
   if (root.pcap !== undefined) {
     const po = obj(root.pcap, 'pcap');
-    known(po, 'pcap', ['path', 'capture']);
+    known(po, 'pcap', ['path', 'capture', 'maxPackets']);
     const capture = str(po, 'capture', 'pcap');
     const [kind, target] = [capture.slice(0, capture.indexOf(':')), capture.slice(capture.indexOf(':') + 1)];
     if (!((kind === 'host' && hostNames.has(target)) || (kind === 'link' && linkNames.has(target)))) {
       throw new ScenarioError('pcap.capture', `must be "host:<host name>" or "link:<link name>", got "${capture}"`);
     }
-    pcap = { path: str(po, 'path', 'pcap'), capture };
+    pcap = { path: str(po, 'path', 'pcap'), capture, maxPackets: num(po, 'maxPackets', 'pcap', { min: 1, max: 5_000_000, int: true, def: 100_000 }) };
   }
   return {
     name: str(root, 'name', 'scenario', 'scenario'), description: str(root, 'description', 'scenario', '-', 2000),
@@ -315,7 +315,7 @@ export interface ScenarioReport {
   flows: (FlowReport & { name: string; from: string; to: string })[];
   pings: (PingReport & { name: string; from: string; to: string })[];
   holepunches: { name: string; a: PunchReport; b: PunchReport; relayed: number }[];
-  pcap: { path: string; capture: string; packets: number; bytes: Uint8Array } | undefined;
+  pcap: { path: string; capture: string; packets: number; notCaptured: number; bytes: Uint8Array } | undefined;
 }
 
 export function runScenario(s: Scenario): ScenarioReport {
@@ -420,7 +420,8 @@ export function runScenario(s: Scenario): ScenarioReport {
   let capture: ReturnType<Network['capture']> | undefined;
   if (s.pcap) {
     const [kind, target] = [s.pcap.capture.slice(0, s.pcap.capture.indexOf(':')), s.pcap.capture.slice(s.pcap.capture.indexOf(':') + 1)];
-    capture = kind === 'host' ? net.capture(net.hosts.get(target)!) : net.capture(net.links.get(target)!);
+    const opts = { maxPackets: s.pcap.maxPackets };
+    capture = kind === 'host' ? net.capture(net.hosts.get(target)!, opts) : net.capture(net.links.get(target)!, opts);
   }
   net.run(s.durationMs);
   return {
@@ -430,6 +431,6 @@ export function runScenario(s: Scenario): ScenarioReport {
     flows: flowRuns.map(({ t, flow, sink }) => ({ name: t.name, from: t.from, to: t.to, ...flow.report(sink) })),
     pings: pingRuns.map(({ t, pinger }) => ({ name: t.name, from: t.from, to: t.to, ...pinger.report() })),
     holepunches: punchRuns.map(({ t, a, b, rv }) => ({ name: t.name, a: a.report(), b: b.report(), relayed: rv?.relayed ?? 0 })),
-    pcap: s.pcap && capture ? { path: s.pcap.path, capture: s.pcap.capture, packets: capture.packets, bytes: capture.toBytes() } : undefined,
+    pcap: s.pcap && capture ? { path: s.pcap.path, capture: s.pcap.capture, packets: capture.packets, notCaptured: capture.missed, bytes: capture.toBytes() } : undefined,
   };
 }
