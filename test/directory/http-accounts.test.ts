@@ -86,6 +86,11 @@ describe.each(engines)('directory accounts and HTTP on $engine', ({ engine, skip
     expect(nf.status).toBe(404); expectStandardHeaders(nf);
     const nfMethod = await call(base, 'PATCH', '/v1/accounts');
     expect(nfMethod.status).toBe(404);
+    const longParam = await call(base, 'GET', `/v1/users/${'a'.repeat(5000)}/devices`, { token: tok });
+    expect(longParam.status).toBe(414); expectStandardHeaders(longParam);
+    expect(longParam.text).not.toContain('aaaaaaaaaa');
+    const badUrl = await call(base, 'GET', '/v1/%E0%A4%A', { token: tok });
+    expect(badUrl.status).toBe(400); expectStandardHeaders(badUrl);
     const big = await call(base, 'POST', '/v1/accounts', { body: { username: 'dave', password: 'x'.repeat(20_000) } });
     expect(big.status).toBe(413); expectStandardHeaders(big);
     for (const h of ['', 'Bearer', 'Bearer x', `Basic ${tok}`, `Bearer ${tok}x`, `Bearer ${'A'.repeat(43)}`]) {

@@ -4,7 +4,7 @@
 // Content-Length (204/304 carry no body, hence no Content-Type/Length, as RFC
 // 9110 requires); validation failures are 400 naming the field; unknown routes
 // 404; bodies over bodyLimitBytes 413. No handler ever logs a body or header.
-import Fastify, { LogController, type FastifyInstance, type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyError, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import type { AppContext } from './context.ts';
 import { RouteTable, type AuthUser } from './route.ts';
@@ -43,6 +43,12 @@ export function buildApp(ctx: AppContext, logger: Logger): { app: FastifyInstanc
     routerOptions: { maxParamLength: 100 },
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // Errors raised before routing (bad URL, over-long parameter, bad content type): same JSON shape, no URL echo.
+    frameworkErrors: (err, _req, rawReply) => {
+      const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 400;
+      (rawReply as unknown as FastifyReply).code(status).header('server', ctx.config.serverName)
+        .send({ error: status === 414 ? 'uri_too_long' : 'bad_request', message: err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : err.message.slice(0, 200) });
+    },
   }) as unknown as FastifyInstance;
   const routes = new RouteTable();
   const authenticate = makeAuthenticator(ctx);
