@@ -1,6 +1,7 @@
-// `tincan supernode`: run a dedicated supernode relay (src/overlay/relay-service.ts).
-// Today it relays only (tickets checked with the directory's public key); gossip with
-// other supernodes and registration at the directory come with the directory client.
+// `tincan supernode`: run a dedicated supernode (src/overlay/relay-service.ts): relay
+// (tickets checked with the directory's public key), STUN Binding (second vantage point
+// for NAT classification), and gossip with other supernodes when --id is given (seeded
+// with --seed; registration at the directory comes with the directory integration).
 // Prints JSON lines: {event:"listening"} once, then {event:"counters"} every interval.
 import type { Command } from 'commander';
 import { startRelayService } from '../overlay/relay-service.ts';
@@ -16,8 +17,13 @@ export function registerSupernode(program: Command): void {
     .option('--allow-private', 'accept peers in private ranges (a relay on a LAN)', false)
     .option('--device-bytes-per-sec <n>', 'relayed bytes/s allowed per sending device', '2000000')
     .option('--total-bytes-per-sec <n>', 'relayed bytes/s allowed in total', '100000000')
+    .option('--id <id>', 'supernode id for gossip (enables gossip)')
+    .option('--advertise <ip:port>', 'address other supernodes reach us at (default: --bind and the bound port)')
+    .option('--seed <id@ip:port>', 'a supernode to gossip with first (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--shuffle-interval <ms>', 'gossip shuffle period', '5000')
     .option('--stats-interval <seconds>', 'print counters every N seconds (0: never)', '10')
-    .action(async (o: { directoryKey: string; bind: string; port: string; allowLoopback: boolean; allowPrivate: boolean; statsInterval: string; deviceBytesPerSec: string; totalBytesPerSec: string }) => {
+    .action(async (o: { directoryKey: string; bind: string; port: string; allowLoopback: boolean; allowPrivate: boolean; statsInterval: string; deviceBytesPerSec: string; totalBytesPerSec: string;
+      id?: string; advertise?: string; seed: string[]; shuffleInterval: string }) => {
       if (!/^[0-9a-fA-F]{64}$/.test(o.directoryKey)) throw new Error('--directory-key must be 64 hex digits (32-byte Ed25519 public key)');
       const port = Number(o.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got ${o.port}`);
@@ -28,14 +34,28 @@ export function registerSupernode(program: Command): void {
       };
       const deviceBytesPerSec = rate(o.deviceBytesPerSec, '--device-bytes-per-sec');
       const totalBytesPerSec = rate(o.totalBytesPerSec, '--total-bytes-per-sec');
+      const addr = (v: string, what: string) => {
+        const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(v);
+        if (!m || Number(m[2]) > 65535) throw new Error(`${what} must be ip:port, got ${v}`);
+        return { address: m[1], port: Number(m[2]) };
+      };
+      const seeds = o.seed.map((v) => {
+        const at = v.indexOf('@');
+        if (at < 1) throw new Error(`--seed must be id@ip:port, got ${v}`);
+        return { id: v.slice(0, at), address: addr(v.slice(at + 1), '--seed') };
+      });
+      const shuffleIntervalMs = Number(o.shuffleInterval);
+      if (!(shuffleIntervalMs >= 10)) throw new Error('--shuffle-interval must be >= 10 ms');
+      const gossip = o.id ? { self: { id: o.id, address: o.advertise ? addr(o.advertise, '--advertise') : { address: o.bind, port: 0 } }, seeds, shuffleIntervalMs } : undefined;
       const service = await startRelayService({
+        gossip,
         deviceBytesPerSec, deviceBurstBytes: Math.max(256 * 1024, deviceBytesPerSec / 8), totalBytesPerSec, totalBurstBytes: Math.max(4 * 1024 * 1024, totalBytesPerSec / 8),
         address: o.bind, port, directoryPublicKey: Uint8Array.from(Buffer.from(o.directoryKey, 'hex')),
         allowLoopback: o.allowLoopback, allowPrivate: o.allowPrivate,
       });
-      console.log(JSON.stringify({ event: 'listening', address: service.local.address, port: service.local.port }));
+      console.log(JSON.stringify({ event: 'listening', address: service.local.address, port: service.local.port, gossip: !!gossip }));
       const every = Number(o.statsInterval);
-      if (every > 0) setInterval(() => console.log(JSON.stringify({ event: 'counters', counters: service.counters() })), every * 1000).unref();
+      if (every > 0) setInterval(() => console.log(JSON.stringify({ event: 'counters', counters: service.counters(), view: service.view().map((e) => e.id) })), every * 1000).unref();
       const stop = () => { service.close(); process.exit(0); };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

@@ -1,12 +1,15 @@
-// I/O glue for a supernode relay: the sans-IO RelayForwarder (relay.ts) on a real UDP
-// socket, run by the project's Driver (src/datagram/driver.ts). Time is Unix ms
-// (performance.timeOrigin + performance.now(), monotonic within the process) because
-// relay tickets expire in Unix ms. Tickets are checked with the directory's public key.
-import { randomBytes } from 'node:crypto';
+// I/O glue for a supernode: the sans-IO SupernodeCore (supernode.ts: relay, gossip, STUN
+// Binding on one port) on a real UDP socket, run by the project's Driver
+// (src/datagram/driver.ts). Time is Unix ms (performance.timeOrigin + performance.now(),
+// monotonic within the process) because relay tickets expire in Unix ms. Tickets are
+// checked with the directory's public key.
+import { randomBytes, randomInt } from 'node:crypto';
 import { bindUdp, realClock } from '../datagram/udp.ts';
 import { Driver } from '../datagram/driver.ts';
 import type { Clock, UdpAddress } from '../wire/socket.ts';
-import { RelayForwarder, type RelayConfig, type RelayCounters, type TicketVerifier } from './relay.ts';
+import type { RelayConfig, TicketVerifier } from './relay.ts';
+import { SupernodeCore, type SupernodeCounters } from './supernode.ts';
+import type { PeerRef, ViewEntry } from './gossip.ts';
 import { directoryTicketVerifier } from './ticket-verifier.ts';
 
 /** Real time in Unix milliseconds with realClock's precise timers. */
@@ -21,21 +24,40 @@ export interface RelayServiceOptions extends Omit<RelayConfig, 'verifier' | 'new
   /** The directory's Ed25519 public key (32 bytes); or give `verifier`. */
   readonly directoryPublicKey?: Uint8Array;
   readonly verifier?: TicketVerifier;
+  /** Gossip with other supernodes: our id and reachable address (port 0: the bound port), seeds, shuffle period. */
+  readonly gossip?: { readonly self: PeerRef; readonly seeds?: readonly PeerRef[]; readonly shuffleIntervalMs?: number; readonly viewSize?: number };
 }
 
 export interface RelayService {
   readonly local: UdpAddress;
-  counters(): RelayCounters;
+  counters(): SupernodeCounters;
+  /** The current gossip view (empty without gossip). */
+  view(): readonly ViewEntry[];
+  /** Add supernodes learnt from the directory. */
+  seed(list: readonly PeerRef[]): void;
   close(): void;
 }
 
 export async function startRelayService(opts: RelayServiceOptions): Promise<RelayService> {
   const verifier = opts.verifier ?? (opts.directoryPublicKey ? directoryTicketVerifier(opts.directoryPublicKey) : undefined);
   if (!verifier) throw new Error('relay service: a directory public key (or a ticket verifier) is required');
-  const { address = '0.0.0.0', port = 3479, directoryPublicKey: _k, verifier: _v, ...limits } = opts;
-  const forwarder = new RelayForwarder({ ...limits, verifier, newSessionId: () => randomBytes(8).readBigUInt64BE() }, unixClock.now());
+  const { address = '0.0.0.0', port = 3479, directoryPublicKey: _k, verifier: _v, gossip, ...limits } = opts;
+  const random = () => randomInt(0, 2 ** 32) / 2 ** 32;
   const socket = await bindUdp({ address, port });
-  const driver = new Driver(forwarder, socket, unixClock);
+  // Advertised gossip address: as configured, with port 0 meaning "the port we bound".
+  const self = gossip ? { id: gossip.self.id, address: { address: gossip.self.address.address, port: gossip.self.address.port || socket.local.port } } : undefined;
+  const core = new SupernodeCore({
+    relay: { ...limits, verifier, newSessionId: () => randomBytes(8).readBigUInt64BE() },
+    gossip: gossip && self ? { self, random, shuffleIntervalMs: gossip.shuffleIntervalMs, viewSize: gossip.viewSize, seeds: gossip.seeds } : undefined,
+  }, unixClock.now());
+  const driver = new Driver(core, socket, unixClock);
+  if (gossip?.seeds) core.handleDirectoryList(unixClock.now(), gossip.seeds);
   driver.wake();
-  return { local: socket.local, counters: () => forwarder.counters(), close: () => driver.close() };
+  return {
+    local: socket.local,
+    counters: () => core.counters(),
+    view: () => core.gossip?.view() ?? [],
+    seed: (list) => { core.handleDirectoryList(unixClock.now(), list); driver.wake(); },
+    close: () => driver.close(),
+  };
 }

@@ -8,6 +8,8 @@ import { startRelayService } from '../../src/overlay/relay-service.ts';
 import { deviceIdHex } from '../../src/overlay/ticket-verifier.ts';
 import { decodeRelayMessage, encodeRelayMessage, RelayErrorCode, type RelayMessage } from '../../src/overlay/relay-wire.ts';
 import type { DatagramSocket } from '../../src/wire/socket.ts';
+import { randomBytes } from 'node:crypto';
+import { StunProbeCodec } from '../../src/overlay/stun-probe.ts';
 
 function next(sock: DatagramSocket): Promise<RelayMessage> {
   return new Promise((res, rej) => {
@@ -43,12 +45,56 @@ describe('relay service (real UDP, loopback)', () => {
       const d = await got;
       expect(d.type === 'data' && new TextDecoder().decode(d.payload)).toBe('sealed');
       got = next(c);
-      c.send(service.local, encodeRelayMessage({ type: 'bind', deviceId: deviceIdHex(A), ticket: new Uint8Array(0) }));
+      c.send(service.local, encodeRelayMessage({ type: 'bind', requestId: 7, deviceId: deviceIdHex(A), ticket: new Uint8Array(0) }));
       expect(await got).toMatchObject({ type: 'error', code: RelayErrorCode.NO_TICKET });
-      expect(service.counters()).toMatchObject({ forwardedPackets: 1, bindsAccepted: 2, refused: { NO_TICKET: 1 } });
+      expect(service.counters().relay).toMatchObject({ forwardedPackets: 1, bindsAccepted: 2, refused: { NO_TICKET: 1 } });
     } finally {
       for (const s of [a, b, c]) s.close();
       service.close();
+    }
+  });
+});
+
+describe('supernode service: gossip between three supernodes and STUN (real UDP, loopback)', () => {
+  it('supernodes learn about each other by shuffles from a chain of seeds; plain STUN Binding is answered', async () => {
+    const pk = Buffer.alloc(32), sk = Buffer.alloc(64);
+    sodium.crypto_sign_keypair(pk, sk);
+    const ports = [0, 0, 0];
+    const services: Awaited<ReturnType<typeof startRelayService>>[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const s = await startRelayService({
+          address: '127.0.0.1', port: ports[i], directoryPublicKey: pk, allowLoopback: true,
+          gossip: { self: { id: `sn${i}`, address: { address: '127.0.0.1', port: 0 } }, shuffleIntervalMs: 50 },
+        });
+        services.push(s);
+      }
+      const ref = (i: number) => ({ id: `sn${i}`, address: services[i].local });
+      services[0].seed([ref(1)]);
+      services[1].seed([ref(2)]);
+      services[2].seed([ref(0)]);
+      // Each was seeded with one other; through shuffles each learns about both others.
+      const seen = services.map(() => new Set<string>());
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && !seen.every((x) => x.size >= 2)) {
+        services.forEach((s, i) => s.view().forEach((e) => seen[i].add(e.id)));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      for (const [i, x] of seen.entries()) expect([...x].sort(), `sn${i}`).toEqual([0, 1, 2].filter((j) => j !== i).map((j) => `sn${j}`));
+      for (const s of services) expect(s.view().length).toBeLessThanOrEqual(8);
+      expect(services.every((s) => s.counters().gossipIn > 0)).toBe(true);
+
+      const sock = await bindUdp({ address: '127.0.0.1' });
+      try {
+        const codec = new StunProbeCodec((n) => new Uint8Array(randomBytes(n)));
+        const reply = new Promise<ReturnType<StunProbeCodec['decodeResponse']>>((res) => sock.onDatagram((from, bytes) => res(codec.decodeResponse(bytes, from))));
+        sock.send(services[0].local, codec.encodeProbe({ id: 1, test: 'map-secondary', to: services[0].local, change: 'none', transmission: 1 }));
+        expect(await reply).toEqual({ probeId: 1, fact: { mapped: sock.local, from: services[0].local } });
+      } finally {
+        sock.close();
+      }
+    } finally {
+      for (const s of services) s.close();
     }
   });
 });

@@ -1,0 +1,130 @@
+// A supernode's protocol core, sans-IO: one UDP port serving
+//   - the relay (relay.ts, docs/protocol/relay.md),
+//   - supernode gossip (gossip.ts, docs/protocol/gossip.md), when configured,
+//   - STUN Binding (RFC 8489): the answer carries XOR-MAPPED-ADDRESS, so peers use the
+//     supernode as the second vantage point of NAT classification (nat-classify.ts).
+// Datagrams are told apart by their first byte (demux.ts). Everything else is dropped
+// and counted. Contract as every sans-IO endpoint: handleDatagram/handleTimeout in,
+// pollTransmit/pollTimeout out; `now` is Unix ms (relay tickets expire in it).
+import type { Millis, UdpAddress } from '../wire/socket.ts';
+import { decodeStun, encodeStun, STUN_METHOD_BINDING } from '../wire/stun.ts';
+import { DecodeError } from '../wire/errors.ts';
+import { classifyDatagram } from './demux.ts';
+import { RelayForwarder, type RelayConfig, type RelayCounters } from './relay.ts';
+import { GossipNode, type PeerRef } from './gossip.ts';
+import { decodeGossipMessage, encodeGossipMessage, GossipDecodeError } from './gossip-wire.ts';
+import { specialRange } from './ip-ranges.ts';
+
+export interface SupernodeConfig {
+  readonly relay: RelayConfig;
+  readonly gossip?: {
+    readonly self: PeerRef;
+    readonly random: () => number;
+    readonly viewSize?: number;
+    readonly shuffleLength?: number;
+    readonly shuffleIntervalMs?: Millis;
+    /** Fallback seeds: re-added whenever the view is less than half full (as the directory list is). */
+    readonly seeds?: readonly PeerRef[];
+  };
+  /** Answer STUN Binding requests (default true). */
+  readonly stun?: boolean;
+}
+
+export interface SupernodeCounters {
+  relay: RelayCounters;
+  stunAnswered: number;
+  gossipIn: number;
+  dropped: number;
+}
+
+export class SupernodeCore {
+  readonly relay: RelayForwarder;
+  readonly gossip?: GossipNode;
+  private readonly out: { to: UdpAddress; bytes: Uint8Array }[] = [];
+  private readonly stats = { stunAnswered: 0, gossipIn: 0, dropped: 0 };
+
+  constructor(private readonly config: SupernodeConfig, now: Millis) {
+    this.relay = new RelayForwarder(config.relay, now);
+    if (config.gossip) this.gossip = new GossipNode(config.gossip, now);
+  }
+
+  /** Seed or refill the gossip view from the directory's supernode list. */
+  handleDirectoryList(now: Millis, list: readonly PeerRef[]): void {
+    this.gossip?.handleDirectoryList(now, list);
+    this.drainGossip();
+  }
+
+  handleDatagram(now: Millis, from: UdpAddress, bytes: Uint8Array): void {
+    switch (classifyDatagram(bytes)) {
+      case 'relay':
+        this.relay.handleDatagram(now, from, bytes);
+        return;
+      case 'gossip':
+        if (!this.gossip || !this.publicSource(from)) { this.stats.dropped++; return; }
+        try {
+          this.gossip.handleMessage(now, from, decodeGossipMessage(bytes));
+          this.stats.gossipIn++;
+        } catch (e) {
+          if (!(e instanceof GossipDecodeError)) throw e;
+          this.stats.dropped++;
+        }
+        this.drainGossip();
+        return;
+      case 'stun':
+        this.answerStun(from, bytes);
+        return;
+      default:
+        this.stats.dropped++;
+    }
+  }
+
+  handleTimeout(now: Millis): void {
+    this.relay.handleTimeout(now);
+    if (this.gossip && now >= this.gossip.pollTimeout()) {
+      this.gossip.handleTimeout(now);
+      if (this.gossip.needsSeeding() && this.config.gossip?.seeds) this.gossip.handleDirectoryList(now, this.config.gossip.seeds);
+    }
+    this.drainGossip();
+  }
+
+  pollTransmit(): { to: UdpAddress; bytes: Uint8Array } | undefined {
+    return this.relay.pollTransmit() ?? this.out.shift();
+  }
+
+  pollTimeout(): Millis | undefined {
+    return Math.min(this.relay.pollTimeout(), this.gossip?.pollTimeout() ?? Infinity);
+  }
+
+  counters(): SupernodeCounters {
+    return { relay: this.relay.counters(), ...this.stats };
+  }
+
+  private publicSource(from: UdpAddress): boolean {
+    const r = specialRange(from.address);
+    return r === undefined || (r === 'loopback' && !!this.config.relay.allowLoopback) || ((r === 'private' || r === 'shared') && !!this.config.relay.allowPrivate);
+  }
+
+  private drainGossip(): void {
+    if (!this.gossip) return;
+    for (let t = this.gossip.pollTransmit(); t; t = this.gossip.pollTransmit()) this.out.push({ to: t.to, bytes: encodeGossipMessage(t.msg) });
+  }
+
+  private answerStun(from: UdpAddress, bytes: Uint8Array): void {
+    if (this.config.stun === false || !this.publicSource(from)) { this.stats.dropped++; return; }
+    let msg;
+    try { msg = decodeStun(bytes); } catch (e) {
+      if (e instanceof DecodeError) { this.stats.dropped++; return; }
+      throw e;
+    }
+    // Only plain Binding requests; CHANGE-REQUEST and unknown required attributes are not served here.
+    if (msg.method !== STUN_METHOD_BINDING || msg.class !== 'request' || msg.changeRequest || msg.unknownRequired.length > 0) { this.stats.dropped++; return; }
+    this.stats.stunAnswered++;
+    this.out.push({
+      to: from,
+      bytes: encodeStun({
+        method: STUN_METHOD_BINDING, class: 'success', transactionId: msg.transactionId,
+        attributes: [{ type: 'xor-mapped-address', address: { family: 4, address: from.address, port: from.port } }],
+      }, { fingerprint: true }),
+    });
+  }
+}
