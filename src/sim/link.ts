@@ -84,6 +84,19 @@ function checkOptions(o: Resolved, where: string): void {
   for (const w of o.outages ?? []) if (!(w.toMs >= w.fromMs)) throw new RangeError(`${where}: outage window needs toMs >= fromMs`);
 }
 
+/** Apply `patch` over `cur` as one fixed-shape object (same hidden class for every link). */
+function resolve(cur: Resolved, patch: LinkOptions, where: string): Resolved {
+  const pick = <K extends keyof Resolved>(k: K): Resolved[K] => ((patch as Resolved)[k] !== undefined ? (patch as Resolved)[k] : cur[k]);
+  const next: Resolved = {
+    latencyMs: pick('latencyMs'), jitterMs: pick('jitterMs'), bandwidthBps: pick('bandwidthBps'), lossRate: pick('lossRate'),
+    duplicateRate: pick('duplicateRate'), reorderRate: pick('reorderRate'), reorderDelayMs: pick('reorderDelayMs'),
+    corruptRate: pick('corruptRate'), mtu: pick('mtu'), up: pick('up'), queueBytes: pick('queueBytes'),
+    queuePackets: pick('queuePackets'), gilbertElliott: pick('gilbertElliott'), flap: pick('flap'), outages: pick('outages'),
+  };
+  checkOptions(next, where);
+  return next;
+}
+
 export interface LinkCounters {
   sent: number;
   delivered: number;
@@ -104,8 +117,13 @@ export class Port {
   }
 }
 
-/** One direction of a link: its queue, loss state and counters. */
+/** One direction of a link: its settings, queue, loss state and counters. */
 export class LinkDirection {
+  /** This direction's settings (Link.configure sets both directions; configure() here sets one). */
+  options: Resolved = DEFAULTS;
+  /** @internal no random impairment configured (fast path). */
+  plain = true;
+  private alwaysUp = true;
   sent = 0;
   delivered = 0;
   bytesDelivered = 0;
@@ -124,8 +142,30 @@ export class LinkDirection {
   to!: Port;
   readonly deliver: (arg: unknown) => void;
 
-  constructor(private readonly link: Link, private readonly ctx: SimContext, private readonly rng: Rng) {
+  constructor(private readonly link: Link, private readonly ctx: SimContext, private readonly rng: Rng, readonly label: 'a->b' | 'b->a') {
     this.deliver = (arg) => this.arrive(arg as Uint8Array);
+  }
+
+  /** Change this direction only (asymmetric links, one-way outages); unspecified fields keep their value. */
+  configure(patch: LinkOptions): void {
+    const next = resolve(this.options, patch, `link ${this.link.name} (${this.label})`);
+    this.options = next;
+    this.alwaysUp = next.up && next.flap === undefined && (next.outages === undefined || next.outages.length === 0);
+    this.plain = next.lossRate === 0 && next.gilbertElliott === undefined && next.corruptRate === 0 && next.jitterMs === 0 &&
+      next.reorderRate === 0 && next.duplicateRate === 0;
+  }
+
+  isUp(nowMs: number): boolean {
+    if (this.alwaysUp) return true;
+    const o = this.options;
+    if (!o.up) return false;
+    if (o.flap !== undefined) {
+      const period = o.flap.upMs + o.flap.downMs;
+      const t = nowMs - (o.flap.offsetMs ?? 0);
+      if (t >= 0 && period > 0 && t % period >= o.flap.upMs) return false;
+    }
+    if (o.outages !== undefined) for (const w of o.outages) if (nowMs >= w.fromMs && nowMs < w.toMs) return false;
+    return true;
   }
 
   private dropHere(reason: number, bytes: Uint8Array): void {
@@ -135,10 +175,10 @@ export class LinkDirection {
 
   transmit(bytes: Uint8Array): void {
     const ctx = this.ctx;
-    const o = this.link.options;
+    const o = this.options;
     const now = ctx.nowMs;
     this.sent++;
-    if (!this.link.isUp(now)) return this.dropHere(DROP['link-down'], bytes);
+    if (!this.isUp(now)) return this.dropHere(DROP['link-down'], bytes);
     const len = bytes.length;
     if (len > o.mtu) return this.dropHere(DROP.mtu, bytes);
     let departMs = now;
@@ -155,7 +195,7 @@ export class LinkDirection {
       this.busyUntilMs = departMs;
       if (o.queuePackets !== undefined) this.queuePush(departMs, o.queuePackets);
     }
-    if (this.link.plain) {
+    if (this.plain) {
       // No loss, corruption, jitter, reordering or duplication: FIFO at fixed latency.
       let at = departMs + o.latencyMs;
       if (at < this.lastArrivalMs) at = this.lastArrivalMs;
@@ -195,7 +235,7 @@ export class LinkDirection {
 
   private arrive(bytes: Uint8Array): void {
     const ctx = this.ctx;
-    if (!this.link.isUp(ctx.nowMs)) return this.dropHere(DROP['link-down'], bytes);
+    if (!this.isUp(ctx.nowMs)) return this.dropHere(DROP['link-down'], bytes);
     this.delivered++;
     this.bytesDelivered += bytes.length;
     const taps = this.link.taps;
@@ -233,22 +273,17 @@ export class LinkDirection {
 }
 
 export class Link {
-  options: Resolved;
   readonly a: Port;
   readonly b: Port;
   readonly aToB: LinkDirection;
   readonly bToA: LinkDirection;
   /** pcap observers: called with every delivered packet. */
   taps: ((timeMs: number, bytes: Uint8Array) => void)[] | undefined;
-  private alwaysUp = true;
-  /** @internal no random impairment configured (fast path). */
-  plain = true;
 
   constructor(readonly id: number, readonly name: string, ctx: SimContext, nodeA: SimNode, nodeB: SimNode, options: LinkOptions, rng: Rng) {
-    this.options = { ...DEFAULTS };
+    this.aToB = new LinkDirection(this, ctx, rng.fork('a->b'), 'a->b');
+    this.bToA = new LinkDirection(this, ctx, rng.fork('b->a'), 'b->a');
     this.configure(options);
-    this.aToB = new LinkDirection(this, ctx, rng.fork('a->b'));
-    this.bToA = new LinkDirection(this, ctx, rng.fork('b->a'));
     this.a = new Port(nodeA, this, this.aToB);
     this.b = new Port(nodeB, this, this.bToA);
     this.a.peer = this.b;
@@ -257,40 +292,25 @@ export class Link {
     this.bToA.to = this.a;
   }
 
-  /** Change impairments during a run; unspecified fields keep their value. */
+  /** Settings of the a->b direction (both directions unless configured apart). */
+  get options(): Readonly<LinkOptions> {
+    return this.aToB.options;
+  }
+
+  /** Change impairments of both directions during a run; unspecified fields keep their value. */
   configure(patch: LinkOptions): void {
-    const cur = this.options;
-    const pick = <K extends keyof Resolved>(k: K): Resolved[K] => ((patch as Resolved)[k] !== undefined ? (patch as Resolved)[k] : cur[k]);
-    // One object literal, always the same keys in the same order: every link's options
-    // share a hidden class, so the per-packet reads in transmit() stay monomorphic.
-    const next: Resolved = {
-      latencyMs: pick('latencyMs'), jitterMs: pick('jitterMs'), bandwidthBps: pick('bandwidthBps'), lossRate: pick('lossRate'),
-      duplicateRate: pick('duplicateRate'), reorderRate: pick('reorderRate'), reorderDelayMs: pick('reorderDelayMs'),
-      corruptRate: pick('corruptRate'), mtu: pick('mtu'), up: pick('up'), queueBytes: pick('queueBytes'),
-      queuePackets: pick('queuePackets'), gilbertElliott: pick('gilbertElliott'), flap: pick('flap'), outages: pick('outages'),
-    };
-    checkOptions(next, `link ${this.name}`);
-    this.options = next;
-    this.alwaysUp = next.up && next.flap === undefined && (next.outages === undefined || next.outages.length === 0);
-    this.plain = next.lossRate === 0 && next.gilbertElliott === undefined && next.corruptRate === 0 && next.jitterMs === 0 &&
-      next.reorderRate === 0 && next.duplicateRate === 0;
+    resolve(this.aToB.options, patch, `link ${this.name}`); // validate once, before changing anything
+    this.aToB.configure(patch);
+    this.bToA.configure(patch);
   }
 
   setUp(up: boolean): void {
     this.configure({ up });
   }
 
+  /** Both directions up at `nowMs`. */
   isUp(nowMs: number): boolean {
-    if (this.alwaysUp) return true;
-    const o = this.options;
-    if (!o.up) return false;
-    if (o.flap !== undefined) {
-      const period = o.flap.upMs + o.flap.downMs;
-      const t = nowMs - (o.flap.offsetMs ?? 0);
-      if (t >= 0 && period > 0 && t % period >= o.flap.upMs) return false;
-    }
-    if (o.outages !== undefined) for (const w of o.outages) if (nowMs >= w.fromMs && nowMs < w.toMs) return false;
-    return true;
+    return this.aToB.isUp(nowMs) && this.bToA.isUp(nowMs);
   }
 
   /** The port of this link attached to `node`. */

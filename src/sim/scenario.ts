@@ -35,6 +35,9 @@ export interface ScenarioLink extends LinkOptions {
   a: string;
   b: string;
   name?: string;
+  /** Per-direction overrides (asymmetric links, one-way outages). */
+  aToB?: LinkOptions;
+  bToA?: LinkOptions;
 }
 export type ScenarioTraffic =
   | { type: 'flow'; name: string; from: string; to: string; ratePps: number; sizeBytes: number; startMs: number; stopMs: number }
@@ -210,13 +213,25 @@ export function parseScenario(input: Json): Scenario {
   const links = arr(root.links ?? [], 'links', 20_000).map((l, i): ScenarioLink => {
     const f = `links[${i}]`;
     const o = obj(l, f);
-    known(o, f, ['a', 'b', 'name', ...LINK_FIELDS]);
+    known(o, f, ['a', 'b', 'name', 'aToB', 'bToA', ...LINK_FIELDS]);
     const a = endName(o, 'a', f);
     const b = endName(o, 'b', f);
     if (a === b) throw new ScenarioError(`${f}.b`, 'a link needs two different ends');
     const name = str(o, 'name', f, `${a}-${b}`);
     claim(name, `${f}.name`);
-    return { a, b, name, ...linkOptions(o, f) };
+    const dir = (k: 'aToB' | 'bToA') => {
+      if (o[k] === undefined) return undefined;
+      const df = `${f}.${k}`;
+      const d = obj(o[k], df);
+      known(d, df, LINK_FIELDS);
+      return linkOptions(d, df);
+    };
+    const link: ScenarioLink = { a, b, name, ...linkOptions(o, f) };
+    const aToB = dir('aToB');
+    const bToA = dir('bToA');
+    if (aToB) link.aToB = aToB;
+    if (bToA) link.bToA = bToA;
+    return link;
   });
   const linkNames = new Set(links.map((l) => l.name!));
   const routerNames = new Set(routers.map((r) => r.name));
@@ -333,7 +348,11 @@ export function runScenario(s: Scenario): ScenarioReport {
     if (nat && name.endsWith('.outside')) return nat.outside;
     return (net.hosts.get(name) ?? net.routers.get(name))!;
   };
-  for (const { a, b, name, ...opts } of s.links) net.connect(node(a), node(b), opts, name);
+  for (const { a, b, name, aToB, bToA, ...opts } of s.links) {
+    const link = net.connect(node(a), node(b), opts, name);
+    if (aToB) link.aToB.configure(aToB);
+    if (bToA) link.bToA.configure(bToA);
+  }
   if (s.autoRoutes) net.autoRoute();
   for (const r of s.routes) {
     const router = net.routers.get(r.router)!;

@@ -136,3 +136,26 @@ describe('link impairments', () => {
     expect(got).toEqual([1, 11, 21, 31, 41, 83, 93]);
   });
 });
+
+describe('per-direction settings', () => {
+  it('an asymmetric link: fast down, slow up, and a one-way outage', () => {
+    const { net, a, b, link } = pair({ latencyMs: 5, bandwidthBps: 8_000_000 });
+    link.bToA.configure({ bandwidthBps: 800_000 }); // b -> a ten times slower
+    const atA: number[] = [];
+    const atB: number[] = [];
+    a.bindUdp(9).onDatagram(() => atA.push(net.clock.now()));
+    b.bindUdp(9).onDatagram(() => atB.push(net.clock.now()));
+    const sa = a.bindUdp();
+    const sb = b.bindUdp();
+    net.at(0, () => sa.send({ address: b.address, port: 9 }, payload(972))); // 1000 bytes on the wire
+    net.at(0, () => sb.send({ address: a.address, port: 9 }, payload(972)));
+    net.at(100, () => link.aToB.configure({ up: false }));
+    net.at(110, () => sa.send({ address: b.address, port: 9 }, payload(972)));
+    net.at(110, () => sb.send({ address: a.address, port: 9 }, payload(972)));
+    net.run(1000);
+    expect(atB).toEqual([6]); // 1 ms serialisation + 5 ms; the second a->b packet hit the outage
+    expect(atA).toEqual([15, 125]); // 10 ms serialisation + 5 ms, both times
+    expect(link.counters().aToB.drops).toEqual({ 'link-down': 1 });
+    expect(link.isUp(200)).toBe(false);
+  });
+});
