@@ -28,6 +28,7 @@
 //   net.clock.setTimer(100, () => sock.send({ address: '198.51.100.2', port: 7000 }, new Uint8Array(32)));
 //
 //   const pcap = net.capture(wan);                             // or net.capture(alice)
+//   wan.bToA.configure({ bandwidthBps: 2e6 });                 // one direction only (asymmetric)
 //   net.at(5_000, () => wan.setUp(false));                     // dynamic topology
 //   net.run(10_000);                                           // run until t = 10 s (virtual)
 //   net.summary();                                             // counters: drops by reason, links, NATs

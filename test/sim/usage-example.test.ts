@@ -26,6 +26,7 @@ describe('src/sim/index.ts usage example', () => {
     sock.onDatagram((_from, bytes) => replies.push(bytes.length));
     net.clock.setTimer(100, () => sock.send({ address: '198.51.100.2', port: 7000 }, new Uint8Array(32)));
 
+    wan.bToA.configure({ bandwidthBps: 2e6 });
     const pcap = net.capture(wan);
     net.at(5_000, () => wan.setUp(false));
     net.run(10_000);
