@@ -5,6 +5,7 @@
 // Contract: server -> client JSON text frames only ({ type: 'hello' |
 // 'presence' | 'contact' | 'rendezvous', ... }); client frames are ignored
 // (max 4 KiB); dead connections are found by ping every pingIntervalMs.
+// close() ends every connection with 1001 without marking devices offline.
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -27,6 +28,9 @@ export function attachPushServer(
   pingIntervalMs = 30_000,
 ): PushServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
+  // On shutdown, devices are not marked offline: their clients reconnect (to
+  // this or another instance) and presence goes stale by itself otherwise.
+  let closing = false;
   const alive = new WeakMap<WebSocket, boolean>();
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -47,7 +51,7 @@ export function attachPushServer(
         ws.on('pong', () => alive.set(ws, true));
         ws.on('error', () => ws.terminate());
         ws.on('close', () => {
-          if (ctx.hub.remove(conn) && deviceId) {
+          if (ctx.hub.remove(conn) && deviceId && !closing) {
             void ctx.store.device(deviceId).then((d) => d && publishPresence(ctx, user, { deviceId, status: 'offline', candidates: [] })).catch(onError);
           }
         });
@@ -67,6 +71,7 @@ export function attachPushServer(
 
   return {
     async close() {
+      closing = true;
       clearInterval(timer);
       for (const ws of wss.clients) ws.close(1001, 'directory shutting down');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
