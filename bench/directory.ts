@@ -2,7 +2,9 @@
 // process (`tincan directory`, request logging off) on SQLite and on
 // PostgreSQL in the same run, driven by autocannon from this process.
 // Prints one JSON document: per engine and per lookup, requests/s and latency
-// percentiles (ms). Goal (issue 5): >= 5,000 req/s with p99 <= 20 ms.
+// percentiles (ms), plus (sqlite.baselineNoDb) the same server answering
+// GET /healthz — the ceiling of this machine for any route.
+// Goal (issue 5): >= 5,000 req/s with p99 <= 20 ms.
 // Options: --duration <s> (default 10), --connections <n> (default 10),
 //          --users <n> (default 200), --contacts <n> per user (default 20),
 //          --engines sqlite,postgres (default both).
@@ -74,7 +76,7 @@ function run(base: string, path: string, tokens: string[], duration: number): Pr
   return new Promise((res, rej) => {
     autocannon({
       url: base, connections: CONNECTIONS, duration, pipelining: 1,
-      requests: tokens.map((t) => ({ method: 'GET', path, headers: { authorization: `Bearer ${t}` } })),
+      requests: tokens.map((t) => ({ method: 'GET', path, headers: t ? { authorization: `Bearer ${t}` } : {} })),
     }, (err, r) => {
       if (err) return rej(err);
       res({ requestsPerSec: Math.round(r.requests.average), p50Ms: r.latency.p50, p90Ms: r.latency.p90, p99Ms: r.latency.p99, maxMs: r.latency.max, requests: r.requests.total, errors: r.errors, non2xx: r.non2xx, timeouts: r.timeouts });
@@ -105,6 +107,11 @@ async function benchEngine(engine: 'sqlite' | 'postgres'): Promise<Record<string
     }
     const setupMs = Date.now() - t0;
     const out: Record<string, unknown> = { setupMs };
+    if (engine === 'sqlite') {
+      // ceiling of this machine for the same server with no auth and no database work
+      await run(base, '/healthz', [''], 2);
+      out.baselineNoDb = { path: '/healthz', ...await run(base, '/healthz', [''], DURATION) };
+    }
     for (const [name, path] of [['presenceOfContacts', '/v1/presence'], ['contactList', '/v1/contacts']] as const) {
       await run(base, path, tokens, 2); // warm-up
       out[name] = { path, ...await run(base, path, tokens, DURATION) };
