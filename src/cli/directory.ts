@@ -11,7 +11,7 @@ import { DEFAULT_SCRYPT } from '../directory/password.ts';
 
 interface Opts {
   listen: string; port: string; stunPort: string; stun: boolean; database?: string; redis?: string;
-  keyFile?: string; dataDir: string; logLevel: string; scryptN: string; logRequests: boolean;
+  keyFile?: string; dataDir: string; logLevel: string; scryptN: string; logRequests: boolean; trustProxy: boolean;
 }
 
 const env = (name: string) => process.env[name] || undefined;
@@ -37,6 +37,7 @@ export function registerDirectory(program: Command): void {
     .option('--data-dir <dir>', 'data directory [env TINCAN_DATA_DIR]', dataDefault)
     .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug [env TINCAN_LOG_LEVEL]', env('TINCAN_LOG_LEVEL') ?? 'info')
     .option('--no-log-requests', 'do not log one line per HTTP request')
+    .option('--trust-proxy', 'behind a load balancer: client address from X-Forwarded-For [env TINCAN_TRUST_PROXY=1]', env('TINCAN_TRUST_PROXY') === '1')
     .option('--scrypt-n <n>', `scrypt cost N for new password hashes (power of two) [env TINCAN_SCRYPT_N]`, env('TINCAN_SCRYPT_N') ?? String(DEFAULT_SCRYPT.N))
     .action(async (o: Opts) => {
       const port = intOption(o.port, '--port', 0, 65535);
@@ -50,7 +51,7 @@ export function registerDirectory(program: Command): void {
         keyFile: o.keyFile ?? join(o.dataDir, 'directory-key'),
         host: o.listen, port, stunPort,
         logLevel: o.logLevel,
-        config: { scrypt: { ...DEFAULT_SCRYPT, N }, logRequests: o.logRequests },
+        config: { scrypt: { ...DEFAULT_SCRYPT, N }, logRequests: o.logRequests, trustProxy: o.trustProxy },
       });
       dir.logger.info({ publicKeyHex: Buffer.from(dir.publicKey).toString('hex') }, 'directory key');
       let stopping = false;

@@ -27,6 +27,8 @@ export interface DirectoryConfig {
   serverName: string;
   /** Log one line per HTTP request (info level). */
   logRequests: boolean;
+  /** Behind a load balancer: take the client address from X-Forwarded-For (per-address login limits). */
+  trustProxy: boolean;
 }
 
 export const DEFAULT_CONFIG: DirectoryConfig = {
@@ -43,4 +45,5 @@ export const DEFAULT_CONFIG: DirectoryConfig = {
   bodyLimitBytes: 16 * 1024,
   serverName: 'tincan-directory/0.1',
   logRequests: true,
+  trustProxy: false,
 };

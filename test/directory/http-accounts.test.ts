@@ -135,6 +135,19 @@ describe.each(engines)('directory accounts and HTTP on $engine', ({ engine, skip
     try { await rateLimitScenario(own.dir.url); } finally { await own.stop(); }
   });
 
+  it.skipIf(!!skip)('behind a proxy (trustProxy): per-address limits use X-Forwarded-For', async () => {
+    const own = await startTestDirectory(engine, { config: { trustProxy: true, loginFailuresPerAddress: 2 } });
+    try {
+      const b = own.dir.url;
+      const from = (ip: string, password: string) => call(b, 'POST', '/v1/sessions', { body: { username: 'nobody', password }, headers: { 'x-forwarded-for': ip } });
+      expect((await from('192.0.2.1', 'x1')).status).toBe(401);
+      expect((await from('192.0.2.2', 'x2')).status).toBe(401);
+      expect((await from('192.0.2.1', 'x3')).status).toBe(401);
+      expect((await from('192.0.2.1', 'x4')).status).toBe(429);
+      expect((await from('192.0.2.3', 'x5')).status).toBe(401);
+    } finally { await own.stop(); }
+  });
+
   async function rateLimitScenario(base: string): Promise<void> {
     await user(base, 'gina', 'gina-password');
     for (let i = 0; i < 3; i++) expect((await call(base, 'POST', '/v1/sessions', { body: { username: 'gina', password: 'wrong-' + i } })).status).toBe(401);

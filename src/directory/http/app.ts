@@ -42,6 +42,7 @@ export function buildApp(ctx: AppContext, logger: Logger): { app: FastifyInstanc
     bodyLimit: ctx.config.bodyLimitBytes,
     routerOptions: { maxParamLength: 100 },
     return503OnClosing: true,
+    trustProxy: ctx.config.trustProxy,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     // Errors raised before routing (bad URL, over-long parameter, bad content type): same JSON shape, no URL echo.
     frameworkErrors: (err, _req, rawReply) => {
