@@ -98,7 +98,7 @@ describe('crash safety (SQLite, kill -9)', () => {
       const present = new Set(listed.devices.map((d) => d.id));
       expect(ackedDevices.filter((id) => !present.has(id)), `seed ${SEED}: acknowledged devices lost`).toEqual([]);
       for (const u of ackedUsers) expect((await post(base, '/v1/sessions', { username: u, password: 'pw-' + u + '-x' })).status, `seed ${SEED}: user ${u}`).toBe(201);
-      expect(ackedDevices.length, 'the test must actually write').toBeGreaterThan(20);
+      expect(ackedDevices.length, 'the test must actually write').toBeGreaterThan(10);
       console.log(`crash test seed ${SEED}: ${ackedDevices.length} devices and ${ackedUsers.length} accounts acknowledged across 3 kill -9, all present`);
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
