@@ -13,7 +13,7 @@ import { DROP, dropCounts, newDropCounters, type DropCounts, type DropReason } f
 import { EventKind } from './event-log.ts';
 import { decodeDropReason, readDst } from './forwarding.ts';
 import type { Port } from './link.ts';
-import { buildPacket } from './packet-alloc.ts';
+import { HeaderTemplates } from './packet-alloc.ts';
 import { RoutingTable } from './routing-table.ts';
 import type { SimContext, SimNode } from './types.ts';
 import { SimUdpSocket } from './udp-socket.ts';
@@ -44,9 +44,11 @@ export class Host implements SimNode {
   private nextEphemeral = EPHEMERAL_MIN;
   private ipId = 0;
   private readonly loopback: (arg: unknown) => void;
+  private readonly headers: HeaderTemplates;
 
   constructor(readonly id: number, readonly name: string, readonly address: string, private readonly ctx: SimContext) {
     this.addressU32 = ipv4ToU32(address);
+    this.headers = new HeaderTemplates(address, this.addressU32, DEFAULT_TTL);
     this.loopback = (arg) => this.handlePacket(arg as Uint8Array, undefined);
   }
 
@@ -95,7 +97,7 @@ export class Host implements SimNode {
     } catch {
       return false;
     }
-    const bytes = buildPacket(this.address, this.addressU32, srcPort, to.address, dst, to.port, payload, DEFAULT_TTL, this.ipId);
+    const bytes = this.headers.build(srcPort, to.address, dst, to.port, payload, this.ipId);
     this.ipId = (this.ipId + 1) & 0xffff;
     this.sendPacket(bytes);
     return true;

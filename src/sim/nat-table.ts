@@ -65,6 +65,9 @@ export interface NatMapping {
   readonly permittedEndpoints: Set<number>;
   /** Set when the mapping has been removed (expired). */
   removed: boolean;
+  /** The last destination permitted (fast path before the sets; -1 = none). */
+  lastAddr: number;
+  lastPort: number;
 }
 
 export type NatDropReason = 'no-mapping' | 'filtered' | 'ports-exhausted';
@@ -162,6 +165,7 @@ export class NatTable {
       m = {
         internalAddr: intAddr, internalPort: intPort, externalPort: port, remoteKey: rk,
         createdAtMs: nowMs, expiresAtMs: 0, permittedAddrs: new Set(), permittedEndpoints: new Set(), removed: false,
+        lastAddr: -1, lastPort: -1,
       };
       inner ??= this.byInternal.get(ik);
       if (inner === undefined) {
@@ -177,9 +181,13 @@ export class NatTable {
     this.outKeysI[slot] = ik;
     this.outKeysR[slot] = rk;
     m.expiresAtMs = nowMs + this.behavior.mappingTimeoutMs;
-    const f = this.behavior.filtering;
-    if (f === 'address-dependent') m.permittedAddrs.add(remAddr);
-    else if (f === 'address-and-port-dependent') m.permittedEndpoints.add(endpointKey(remAddr, remPort));
+    if (m.lastAddr !== remAddr || m.lastPort !== remPort) {
+      const f = this.behavior.filtering;
+      if (f === 'address-dependent') m.permittedAddrs.add(remAddr);
+      else if (f === 'address-and-port-dependent') m.permittedEndpoints.add(endpointKey(remAddr, remPort));
+      m.lastAddr = remAddr;
+      m.lastPort = remPort;
+    }
     this.counters.translatedOut++;
     return m;
   }
@@ -198,8 +206,9 @@ export class NatTable {
       return undefined;
     }
     const f = this.behavior.filtering;
-    if ((f === 'address-dependent' && !m.permittedAddrs.has(remAddr)) ||
-        (f === 'address-and-port-dependent' && !m.permittedEndpoints.has(endpointKey(remAddr, remPort)))) {
+    const sameAsLast = m.lastAddr === remAddr && (f === 'address-dependent' || m.lastPort === remPort);
+    if (!sameAsLast && ((f === 'address-dependent' && !m.permittedAddrs.has(remAddr)) ||
+        (f === 'address-and-port-dependent' && !m.permittedEndpoints.has(endpointKey(remAddr, remPort))))) {
       this.counters.droppedFiltered++;
       this.lastDropReason = 'filtered';
       return undefined;

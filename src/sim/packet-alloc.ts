@@ -3,7 +3,11 @@
 // its own backing store costs ~10x more than a view. A retained packet or payload view
 // keeps at most its 16 KiB slab alive. Packets are built with the wire emitters
 // (emitIpv4Header + emitUdpInto), byte-identical to wire's buildUdpPacket.
-import { emitIpv4Header, IP_PROTOCOL_UDP, IPV4_MIN_HEADER, type Ipv4Repr } from '../wire/ipv4.ts';
+// `HeaderTemplates` (one per host) keeps the emitted IPv4 header per destination and
+// patches total length and identification with RFC 1624 updates, so the send path does
+// not re-parse address strings for every packet.
+import { updateChecksum } from '../wire/checksum.ts';
+import { emitIpv4Header, IP_PROTOCOL_UDP, IPV4_CHECKSUM, IPV4_IDENTIFICATION, IPV4_MIN_HEADER, IPV4_TOTAL_LENGTH, type Ipv4Repr } from '../wire/ipv4.ts';
 import { emitUdpInto, UDP_HEADER_LEN } from '../wire/udp.ts';
 
 const SLAB_BYTES = 16 * 1024;
@@ -36,4 +40,41 @@ export function buildPacket(srcAddr: string, srcU32: number, srcPort: number, ds
   emitIpv4Header(repr, udpLen, out, 0);
   emitUdpInto(srcU32, dstU32, { srcPort, dstPort }, payload, out, IPV4_MIN_HEADER);
   return out;
+}
+
+const TEMPLATE_LIMIT = 256;
+
+/** Per-sender cache of IPv4 headers (for one source address and TTL), keyed by destination. */
+export class HeaderTemplates {
+  private readonly byDst = new Map<string, Uint8Array>();
+
+  constructor(private readonly srcAddr: string, private readonly srcU32: number, private readonly ttl: number) {}
+
+  /** Same bytes as buildPacket(srcAddr, srcU32, srcPort, dstAddr, dstU32, dstPort, payload, ttl, identification). */
+  build(srcPort: number, dstAddr: string, dstU32: number, dstPort: number, payload: Uint8Array, identification: number): Uint8Array {
+    let tpl = this.byDst.get(dstAddr);
+    if (tpl === undefined) {
+      // Header for total length 20 and identification 0; both are patched per packet.
+      tpl = new Uint8Array(IPV4_MIN_HEADER);
+      const repr: Ipv4Repr = { src: this.srcAddr, dst: dstAddr, protocol: IP_PROTOCOL_UDP, ttl: this.ttl, identification: 0, dontFragment: true, dscp: 0, ecn: 0 };
+      emitIpv4Header(repr, 0, tpl, 0);
+      if (this.byDst.size >= TEMPLATE_LIMIT) this.byDst.clear();
+      this.byDst.set(dstAddr, tpl);
+    }
+    const udpLen = UDP_HEADER_LEN + payload.length;
+    const total = IPV4_MIN_HEADER + udpLen;
+    const out = allocPacket(total);
+    out.set(tpl, 0);
+    let c = (tpl[IPV4_CHECKSUM] << 8) | tpl[IPV4_CHECKSUM + 1];
+    c = updateChecksum(c, IPV4_MIN_HEADER, total);
+    c = updateChecksum(c, 0, identification);
+    out[IPV4_TOTAL_LENGTH] = total >>> 8;
+    out[IPV4_TOTAL_LENGTH + 1] = total;
+    out[IPV4_IDENTIFICATION] = identification >>> 8;
+    out[IPV4_IDENTIFICATION + 1] = identification;
+    out[IPV4_CHECKSUM] = c >>> 8;
+    out[IPV4_CHECKSUM + 1] = c;
+    emitUdpInto(this.srcU32, dstU32, { srcPort, dstPort }, payload, out, IPV4_MIN_HEADER);
+    return out;
+  }
 }
