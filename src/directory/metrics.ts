@@ -14,7 +14,7 @@ export class Metrics {
   private readonly requests = new Map<string, { l: Record<string, string>; n: number }>();
   private readonly latency = new Map<string, { counts: number[]; sum: number; n: number }>();
   private readonly counters = new Map<string, { help: string; n: number }>();
-  private readonly gauges = new Map<string, { help: string; read: () => number }>();
+  private readonly gauges = new Map<string, { help: string; read: () => number; type: 'gauge' | 'counter' }>();
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
     const l = { method, route, status: String(status) };
@@ -31,7 +31,10 @@ export class Metrics {
     c.n += by; this.counters.set(name, c);
   }
 
-  gauge(name: string, help: string, read: () => number): void { this.gauges.set(name, { help, read }); }
+  gauge(name: string, help: string, read: () => number): void { this.gauges.set(name, { help, read, type: 'gauge' }); }
+
+  /** A counter kept elsewhere (read at render time); must only grow. */
+  counterFrom(name: string, help: string, read: () => number): void { this.gauges.set(name, { help, read, type: 'counter' }); }
 
   render(): string {
     const out: string[] = [];
@@ -45,7 +48,7 @@ export class Metrics {
       out.push(`tincan_http_request_duration_seconds_count${labels({ route })} ${h.n}`);
     }
     for (const [name, c] of this.counters) out.push(`# HELP ${name} ${c.help}`, `# TYPE ${name} counter`, `${name} ${c.n}`);
-    for (const [name, g] of this.gauges) out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} gauge`, `${name} ${g.read()}`);
+    for (const [name, g] of this.gauges) out.push(`# HELP ${name} ${g.help}`, `# TYPE ${name} ${g.type}`, `${name} ${g.read()}`);
     return out.join('\n') + '\n';
   }
 }

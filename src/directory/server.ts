@@ -117,8 +117,8 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
     if (opts.stunPort !== undefined) {
       stun = await startStunServer({ address: opts.stunHost ?? host, port: opts.stunPort, software: 'tincan-directory' });
       const counters = stun.server.counters;
-      metrics.gauge('tincan_stun_requests', 'STUN requests received.', () => counters.requests);
-      metrics.gauge('tincan_stun_dropped', 'STUN datagrams dropped unanswered.', () => counters.dropped);
+      metrics.counterFrom('tincan_stun_requests_total', 'STUN requests received.', () => counters.requests);
+      metrics.counterFrom('tincan_stun_dropped_total', 'STUN datagrams dropped unanswered.', () => counters.dropped);
     }
   } catch (e) {
     clearInterval(purge); await push.close(); await app.close(); await fanout.close(); await opened.close();

@@ -44,6 +44,7 @@ describe('tincan directory (CLI)', () => {
     const key = await fetch(base + '/v1/directory-key').then((r) => r.json()) as { publicKeyHex: string };
     expect(out).toContain(`"publicKeyHex":"${key.publicKeyHex}"`);
     expect((await fetch(base + '/metrics')).status).toBe(200);
+    let metricsText = '';
     // STUN Binding on the UDP port
     const sock = createSocket('udp4');
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
@@ -56,10 +57,13 @@ describe('tincan directory (CLI)', () => {
     expect(msg.class).toBe('success');
     expect(Buffer.from(msg.transactionId).equals(Buffer.from(txid))).toBe(true);
     expect(msg.xorMappedAddress).toMatchObject({ address: '127.0.0.1', port: localPort });
+    metricsText = await fetch(base + '/metrics').then((r) => r.text());
+    expect(metricsText).toMatch(/^tincan_stun_requests_total 1$/m);
     // graceful shutdown
     child.kill('SIGTERM');
     expect(await exit).toBe(0);
     expect(out).toContain('"msg":"stopped"');
+    expect(metricsText).toMatch(/^# TYPE tincan_stun_requests_total counter$/m);
   });
 
   it('refuses a key file readable by group or others, and bad flags', () => {
