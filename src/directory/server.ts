@@ -89,7 +89,7 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
   const metrics = new Metrics();
   metrics.gauge('tincan_push_connections', 'Open push (WebSocket) connections on this instance.', () => hub.connections);
   const ctx: AppContext = {
-    store: new DirectoryStore(opened.db, opened.namedQuery), fanout, hub, key, config, metrics, now,
+    store: new DirectoryStore(opened.db, opened.namedQuery ?? opened.readQuery), fanout, hub, key, config, metrics, now,
     accountLimiter: fanout instanceof RedisFanout
       ? new RedisFailureCounter(fanout.pub, config.loginFailuresPerAccount, config.loginWindowMs, `${opts.redisPrefix ?? 'tincan:'}login:`)
       : memoryCounter(new FailureLimiter(config.loginFailuresPerAccount, config.loginWindowMs)),

@@ -14,7 +14,7 @@ describe.each(engines)('store on $engine', ({ engine, skip }) => {
     if (skip) return;
     tdb = freshDb(engine);
     opened = await openDatabase(tdb.url, { schema: tdb.schema });
-    store = new DirectoryStore(opened.db, opened.namedQuery);
+    store = new DirectoryStore(opened.db, opened.namedQuery ?? opened.readQuery);
   });
   afterAll(async () => { if (skip) return; await opened.close(); await tdb.cleanup(); });
 

@@ -22,6 +22,8 @@ export interface OpenedDatabase {
   engine: Engine;
   /** PostgreSQL: prepared-statement path for hot queries (skips re-planning). */
   namedQuery?: NamedQuery;
+  /** SQLite file: a second, read-only connection for hot reads (sees committed data only; WAL lets it read while the writer writes). */
+  readQuery?: NamedQuery;
   close(): Promise<void>;
 }
 
@@ -42,8 +44,12 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
   const engine = engineOf(url);
   let db: Kysely<Database>;
   let namedQuery: NamedQuery | undefined;
+  let readQuery: NamedQuery | undefined;
+  let closeReader = () => {};
+  let sqlitePath: string | undefined;
   if (engine === 'sqlite') {
     const path = url.replace(/^sqlite:(\/\/)?/, '');
+    sqlitePath = path;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const raw = new SqliteDatabase(path);
     raw.pragma('journal_mode = WAL');
@@ -95,7 +101,18 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new Error(`database migration ${failed ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`);
   }
-  return { db, engine, namedQuery, close: () => db.destroy() };
+  if (sqlitePath && sqlitePath !== ':memory:') {
+    const reader = new SqliteDatabase(sqlitePath, { readonly: true });
+    reader.pragma('busy_timeout = 5000');
+    const statements = new Map<string, SqliteDatabase.Statement>();
+    readQuery = async (_name, text, values) => {
+      let st = statements.get(text);
+      if (!st) { st = reader.prepare(text); statements.set(text, st); }
+      return st.all(...values);
+    };
+    closeReader = () => reader.close();
+  }
+  return { db, engine, namedQuery, readQuery, close: async () => { closeReader(); await db.destroy(); } };
 }
 
 /** Drops a PostgreSQL schema (test cleanup). */

@@ -52,7 +52,7 @@ function prepared<R>(db: Kysely<Database>, named: NamedQuery | undefined, arity:
 export class DirectoryStore {
   private readonly q;
 
-  /** `named`: PostgreSQL prepared-statement runner for the hot queries (see open.ts). */
+  /** `named`: runner for the hot read queries (see open.ts): PostgreSQL named prepared statements, or SQLite's read-only connection. */
   constructor(readonly db: Kysely<Database>, named?: NamedQuery) {
     this.q = {
       userById: prepared(db, named, 1, (id) => db.selectFrom('users').selectAll().where('id', '=', id)),
