@@ -7,6 +7,8 @@ import type { CongestionFactory } from './congestion/types.ts';
 import { NewReno } from './congestion/new-reno.ts';
 import { Cubic } from './congestion/cubic.ts';
 
+export type RetryPolicy = boolean | { whenPendingHandshakesAbove: number };
+
 export interface TransportConfig {
   crypto: CryptoProvider;
   random: Random;
@@ -30,8 +32,14 @@ export interface TransportConfig {
   sendBufferBytes: number;
   /** Unreliable datagrams queued at most (oldest dropped). */
   maxDatagramQueue: number;
-  /** Server: require a Retry round trip (stateless address validation). */
-  retry: boolean;
+  /**
+   * Server: stateless address validation with a Retry round trip.
+   * `true` = always; `false` = never; `{ whenPendingHandshakesAbove: n }` =
+   * only while more than `n` connections are still in their handshake
+   * (a Retry-under-load policy: no extra round trip in normal operation,
+   * no per-connection state for unverified sources under a flood).
+   */
+  retry: RetryPolicy;
   /** Server: secret for Retry tokens (>= 16 bytes). */
   tokenSecret?: Uint8Array;
   /** Retry token lifetime. */

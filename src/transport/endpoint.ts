@@ -38,7 +38,9 @@ export class Endpoint {
     this.config = makeConfig(opts);
     this.server = !!opts.server;
     this.maxConnections = opts.maxConnections ?? 10_000;
-    if (this.config.retry && (!this.config.tokenSecret || this.config.tokenSecret.length < 16)) throw new Error('retry needs a tokenSecret of at least 16 bytes');
+    const r = this.config.retry;
+    if (typeof r === 'object' && !(Number.isInteger(r.whenPendingHandshakesAbove) && r.whenPendingHandshakesAbove >= 0)) throw new Error('retry.whenPendingHandshakesAbove must be a non-negative integer');
+    if (r && (!this.config.tokenSecret || this.config.tokenSecret.length < 16)) throw new Error('retry needs a tokenSecret of at least 16 bytes');
   }
 
   get connections(): Connection[] { return [...this.conns.keys()]; }
@@ -87,6 +89,7 @@ export class Endpoint {
     if (this.config.retry) {
       if (p.token.length === 0 || !checkRetryToken(this.config.tokenSecret!, now, p.token, from, p.dcid)) {
         if (p.token.length !== 0) { this.stats.datagramsDropped++; return undefined; } // invalid token: drop (no state, no reply)
+        if (!this.retryNow()) return this.createServerConnection(now, from, p, false);
         const retryScid = this.config.random.fill(new Uint8Array(CID_LEN));
         const token = makeRetryToken(this.config.tokenSecret!, now, this.config.tokenLifetimeMs, from, retryScid);
         if (this.stateless.length < 1024) this.stateless.push({ to: from, bytes: encodeLongPacket({ type: 'retry', dcid: p.scid, scid: retryScid, token }) });
@@ -95,9 +98,30 @@ export class Endpoint {
       }
       validated = true;
     }
+    return this.createServerConnection(now, from, p, validated);
+  }
+
+  /** Whether a token-less Initial gets a Retry now (the retry policy). */
+  private retryNow(): boolean {
+    const r = this.config.retry;
+    if (typeof r !== 'object') return r;
+    // count connections still in their handshake, stopping once above the threshold
+    let n = 0;
+    for (const c of this.handshaking) {
+      if (c.state !== 'handshake') { this.handshaking.delete(c); continue; }
+      if (++n > r.whenPendingHandshakesAbove) return true;
+    }
+    return false;
+  }
+
+  /** Connections accepted whose handshake may still be pending (pruned lazily by retryNow). */
+  private readonly handshaking = new Set<Connection>();
+
+  private createServerConnection(now: Millis, from: UdpAddress, p: Extract<Packet, { form: 'long' }>, validated: boolean): Connection {
     const localCid = this.newCid();
     const conn = new Connection({ side: 'server', config: this.config, now, handshake: this.config.crypto.server(), localCid, remoteCid: p.scid.slice(), remote: from, addressValidated: validated });
     this.add(conn, [localCid, p.dcid.slice()]);
+    if (typeof this.config.retry === 'object') this.handshaking.add(conn);
     this.stats.accepted++;
     this.events.push({ type: 'incoming', connection: conn });
     return conn;
@@ -143,6 +167,7 @@ export class Endpoint {
       if (!c.isClosed) continue;
       for (const k of this.conns.get(c)!) if (this.byCid.get(k) === c) this.byCid.delete(k);
       this.conns.delete(c);
+      this.handshaking.delete(c);
       this.rr = this.rr.filter((x) => x !== c);
     }
   }

@@ -131,6 +131,26 @@ describe('handshake', () => {
     expect(p.server.connections.length).toBe(1);
   });
 
+  it('Retry under load: only while more handshakes than the threshold are pending', () => {
+    const secret = new Uint8Array(32).fill(7);
+    const p = new Pair({ server: { retry: { whenPendingHandshakesAbove: 2 }, tokenSecret: secret } });
+    const burst = Array.from({ length: 5 }, () => new Collector(p.connect()));
+    p.driveUntil(() => burst.every((c) => c.poll().has('connected')));
+    expect(burst.every((c) => c.has('connected'))).toBe(true);
+    // three handshakes fit under the threshold; the other two were sent a Retry first
+    expect(p.server.stats.retriesSent).toBe(2);
+    expect(p.server.stats.accepted).toBe(5);
+    p.driveUntil(() => p.server.connections.every((c) => c.handshakeConfirmed));
+    // load gone: the next connection is accepted at once (1 RTT, no Retry)
+    const t0 = p.time;
+    const late = new Collector(p.connect());
+    expect(p.driveUntil(() => late.poll().has('connected'))).toBe(true);
+    expect(p.time - t0).toBe(2 * p.latencyMs);
+    expect(p.server.stats.retriesSent).toBe(2);
+    expect(() => new Pair({ server: { retry: { whenPendingHandshakesAbove: -1 }, tokenSecret: secret } })).toThrow(/non-negative/);
+    expect(() => new Pair({ server: { retry: { whenPendingHandshakesAbove: 1 } } })).toThrow(/tokenSecret/);
+  });
+
   it('forged or replayed-from-elsewhere tokens are dropped without state', () => {
     const secret = new Uint8Array(32).fill(7);
     const p = new Pair({ server: { retry: true, tokenSecret: secret } });
