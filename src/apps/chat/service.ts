@@ -44,7 +44,7 @@ interface Conversation {
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
-export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; receipt: [ChatReceiptEvent]; link: [ChatLinkEvent] }> {
+export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; receipt: [ChatReceiptEvent]; link: [ChatLinkEvent]; session: [ContactSession] }> {
   private readonly convs = new Map<string, Conversation>();
   private readonly sessions = new WeakSet<ContactSession>();
   private closed = false;
@@ -117,6 +117,7 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
   private attachSession(s: ContactSession): void {
     if (this.sessions.has(s) || this.closed) return;
     this.sessions.add(s);
+    this.emit('session', s);
     s.on('stream', (stream) => { this.acceptStream(s, stream).catch(() => stream.destroy()); });
     s.on('close', () => {
       const c = this.convs.get(s.username);
