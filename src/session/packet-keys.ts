@@ -1,0 +1,118 @@
+// 1-RTT packet protection (docs/protocol/session.md §Packet protection):
+// ChaCha20-Poly1305 IETF (libsodium) with the Noise nonce encoding of the
+// packet number (4 zero bytes || pn as little-endian u64) and the packet's
+// short header as associated data. Receive keys reject packet numbers outside
+// the anti-replay window or already seen (checked before, recorded after
+// authentication) and count every drop. `next()` is Noise REKEY of the key,
+// memoized, sharing the direction's replay window and counters, so the
+// transport's key update does not interrupt anything. `shouldUpdate(now)`
+// says when the send keys reached their packet-count or age limit.
+// Hot path: one output allocation per packet, a reused nonce buffer, no other garbage.
+import { sodium } from './noise/sodium.ts';
+import type { PacketKeys } from '../transport/crypto.ts';
+import type { Millis } from '../wire/socket.ts';
+import { KEYLEN, rekey, TAGLEN, wipe, writeNonce } from './noise/primitives.ts';
+import { REPLAY_WINDOW, ReplayWindow } from './replay-window.ts';
+
+export interface PacketStats {
+  /** Packets sealed (send keys). */
+  sealed: number;
+  /** Packets opened and delivered (receive keys). */
+  opened: number;
+  /** Dropped: authentication failed (tampered, forged, or wrong key generation). */
+  authFailures: number;
+  /** Dropped: packet number already received (replay / duplicate). */
+  replays: number;
+  /** Dropped: packet number behind the replay window. */
+  tooOld: number;
+  /** Key generations derived with next() in this direction. */
+  keyUpdates: number;
+}
+
+export const newPacketStats = (): PacketStats => ({ sealed: 0, opened: 0, authFailures: 0, replays: 0, tooOld: 0, keyUpdates: 0 });
+
+export interface KeyUpdateLimits {
+  /** Update after this many packets sealed with one generation (default 2^20). */
+  packets: number;
+  /** Update after one generation has been in use this long (default 10 min). */
+  ageMs: Millis;
+}
+
+export const DEFAULT_KEY_UPDATE: KeyUpdateLimits = { packets: 1 << 20, ageMs: 10 * 60_000 };
+
+interface Shared {
+  readonly window: ReplayWindow | undefined;
+  readonly stats: PacketStats[];
+  readonly limits: KeyUpdateLimits;
+}
+
+export class NoisePacketKeys implements PacketKeys {
+  readonly overhead = TAGLEN;
+  private readonly key: Buffer;
+  private readonly nonce = Buffer.alloc(12);
+  private successor: NoisePacketKeys | undefined;
+  private sealedHere = 0;
+  private firstUse: Millis | undefined;
+
+  private constructor(key: Uint8Array, readonly direction: 'send' | 'recv', readonly generation: number, private readonly shared: Shared) {
+    this.key = Buffer.from(key);
+  }
+
+  /** Keys for one direction from a 32-byte Split() key; `stats` objects are all incremented. */
+  static create(key: Uint8Array, direction: 'send' | 'recv', stats: PacketStats[], limits: KeyUpdateLimits = DEFAULT_KEY_UPDATE): NoisePacketKeys {
+    if (key.length !== KEYLEN) throw new RangeError(`packet key must be ${KEYLEN} bytes`);
+    return new NoisePacketKeys(key, direction, 0, { window: direction === 'recv' ? new ReplayWindow() : undefined, stats, limits });
+  }
+
+  get stats(): PacketStats { return this.shared.stats[0]; }
+
+  seal(pn: number, header: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    writeNonce(this.nonce, pn);
+    const out = Buffer.allocUnsafe(plaintext.length + TAGLEN);
+    sodium.crypto_aead_chacha20poly1305_ietf_encrypt(out, plaintext, header, null, this.nonce, this.key);
+    this.sealedHere++;
+    for (const s of this.shared.stats) s.sealed++;
+    return out;
+  }
+
+  open(pn: number, header: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
+    const w = this.shared.window;
+    if (w && !w.check(pn)) {
+      const old = pn <= w.top - REPLAY_WINDOW || !Number.isSafeInteger(pn) || pn < 0;
+      for (const s of this.shared.stats) { if (old) s.tooOld++; else s.replays++; }
+      return undefined;
+    }
+    if (sealed.length < TAGLEN) { for (const s of this.shared.stats) s.authFailures++; return undefined; }
+    writeNonce(this.nonce, pn);
+    const out = Buffer.allocUnsafe(sealed.length - TAGLEN);
+    try {
+      sodium.crypto_aead_chacha20poly1305_ietf_decrypt(out, null, sealed, header, this.nonce, this.key);
+    } catch {
+      for (const s of this.shared.stats) s.authFailures++;
+      return undefined;
+    }
+    w?.commit(pn);
+    for (const s of this.shared.stats) s.opened++;
+    return out;
+  }
+
+  /** The next key generation (Noise REKEY); the same object on every call. */
+  next(): NoisePacketKeys {
+    if (!this.successor) {
+      const k = rekey(this.key);
+      this.successor = new NoisePacketKeys(k, this.direction, this.generation + 1, this.shared);
+      wipe(k);
+      for (const s of this.shared.stats) s.keyUpdates++;
+    }
+    return this.successor;
+  }
+
+  /** Send keys: true once this generation sealed `limits.packets` packets or is `limits.ageMs` old. */
+  shouldUpdate(now: Millis): boolean {
+    this.firstUse ??= now;
+    return this.sealedHere >= this.shared.limits.packets || now - this.firstUse >= this.shared.limits.ageMs;
+  }
+
+  /** Wipe the key (after the transport has moved on to a later generation). */
+  destroy(): void { this.key.fill(0); }
+}
