@@ -21,7 +21,7 @@ import { decodeStun } from '../wire/stun.ts';
 import { DecodeError } from '../wire/errors.ts';
 import { decodeRelayMessage, RelayDecodeError } from './relay-wire.ts';
 import { classifyDatagram } from './demux.ts';
-import type { RelayClient } from './relay-client.ts';
+import type { RelayClient, RelayClientEvent } from './relay-client.ts';
 
 export const DEFAULT_VIRTUAL_PEER: UdpAddress = { address: '240.0.0.1', port: 1 };
 
@@ -38,6 +38,8 @@ export interface PeerLinkConfig {
   readonly relay?: { readonly client: RelayClient; readonly address: UdpAddress; readonly candidate: Candidate };
   readonly virtualPeer?: UdpAddress;
   readonly onEvent?: (e: CheckEvent) => void;
+  /** Events of the relay session (bound, refused: e.g. an expired ticket, failed). */
+  readonly onRelayEvent?: (e: RelayClientEvent) => void;
 }
 
 export interface PeerLinkCounters {
@@ -83,6 +85,7 @@ export class PeerLink {
       this.sendVia(t.local, t.to, bytes);
     }
     for (let e = agent.pollEvent(); e; e = agent.pollEvent()) this.c.onEvent?.(e);
+    for (let e = relay?.client.pollEvent(); e; e = relay!.client.pollEvent()) this.c.onRelayEvent?.(e);
     const at = Math.min(agent.pollTimeout() ?? Infinity, relay?.client.pollTimeout() ?? Infinity);
     if (at === this.timerAt) return;
     this.timer?.cancel();

@@ -1,0 +1,271 @@
+// One contact device, from a directory rendezvous to a live ContactSession (I/O glue).
+//
+// Contract: `new ContactLink(deps, rendezvous, receivedAt)` assembles, on the peer's
+// shared socket (OverlayMux):
+//   - a RelayClient on the common supernode with the rendezvous' ticket (both sides
+//     pick the same one: the controlling device's supernode, else the other's), the
+//     ticket renewed at the directory before it expires or when the relay says so;
+//   - a CheckAgent + PeerLink: ICE-style checks from the coordinated start time over
+//     host/srflx pairs (none with forceRelay) and the relay pair;
+//   - the transport (TransportEndpoint on link.transportSocket): the controlling device
+//     connects as the client once a path is selected (IK with the contact's directory
+//     key), the other accepts. Path switches happen underneath; streams do not notice.
+// `ready` resolves with the ContactSession once the transport is connected and the
+// contact's static key (when the crypto reports one) equals the directory's key for
+// that device; it rejects with a PeerError: 'connect-failed' (no path, timeout, relay
+// refused, handshake failed), 'key-changed' (handshake key differs), 'closed'.
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import type { Rendezvous } from '../directory/client.ts';
+import type { Clock, TimerHandle, UdpAddress } from '../wire/socket.ts';
+import { formatAddress } from '../wire/socket.ts';
+import type { CryptoProvider } from '../transport/crypto.ts';
+import type { Random } from '../transport/random.ts';
+import { TransportEndpoint, type TransportConnection } from '../transport/api.ts';
+import { candidate, type Candidate } from './candidates.ts';
+import { CheckAgent, type CheckEvent } from './checks.ts';
+import { PeerLink } from './peer-link.ts';
+import { RelayClient, type RelayClientEvent } from './relay-client.ts';
+import type { OverlayMux } from './overlay-mux.ts';
+import { fromDirectoryCandidates, iceCredentialsFor, isControlling, localStartAt } from './directory-adapter.ts';
+import { RelayErrorCode } from './relay-wire.ts';
+import { PeerError, type ContactSession, type PathInfo } from './peer-api.ts';
+
+export interface ContactLinkDeps {
+  readonly mux: OverlayMux;
+  readonly clock: Clock;
+  readonly crypto: CryptoProvider;
+  readonly random: Random;
+  readonly myDeviceId: string;
+  /** Our host candidate (the socket's address as the LAN sees it). */
+  readonly hostCandidate: Candidate;
+  /** The supernode we published in presence (the rendezvous told the peer the same). */
+  readonly mySupernode: UdpAddress | undefined;
+  /** Only the relay pair: no host/srflx checks in either direction. */
+  readonly forceRelay: boolean;
+  /** A fresh relay ticket for this pair from the directory (POST /v1/tickets). */
+  readonly renewTicket: () => Promise<{ ticket: Uint8Array; lifetimeMs: number }>;
+  readonly connectTimeoutMs: number;
+  readonly log: (line: string) => void;
+}
+
+const TRANSPORT_KEEPALIVE_MS = 10_000;
+
+export class ContactLink {
+  readonly rendezvousId: string;
+  readonly username: string;
+  readonly peerDeviceId: string;
+  /** The contact device's key as the directory gave it (32 bytes). */
+  readonly peerKey: Uint8Array;
+  readonly controlling: boolean;
+  readonly ready: Promise<PeerContactSession>;
+  readonly relayAddress: UdpAddress | undefined;
+  private resolveReady!: (s: PeerContactSession) => void;
+  private rejectReady!: (e: PeerError) => void;
+  private readonly agent: CheckAgent;
+  private readonly link: PeerLink;
+  private readonly relay?: RelayClient;
+  private readonly transport: TransportEndpoint;
+  private session?: PeerContactSession;
+  private connecting = false;
+  private settled = false;
+  private closedFlag = false;
+  private readonly timers: TimerHandle[] = [];
+  private ticketTimer?: TimerHandle;
+
+  constructor(private readonly d: ContactLinkDeps, r: Rendezvous, receivedAt: number) {
+    this.rendezvousId = r.id;
+    this.username = r.peer.username;
+    this.peerDeviceId = r.peer.deviceId;
+    this.peerKey = new Uint8Array(Buffer.from(r.peer.x25519, 'base64url'));
+    this.controlling = isControlling(r);
+    this.ready = new Promise((res, rej) => { this.resolveReady = res; this.rejectReady = rej; });
+    this.ready.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
+    const now = d.clock.now();
+    const peerSupernode = r.peer.supernode ? { address: r.peer.supernode.address, port: r.peer.supernode.port } : undefined;
+    this.relayAddress = this.controlling ? (d.mySupernode ?? peerSupernode) : (peerSupernode ?? d.mySupernode);
+    const relayCand = this.relayAddress ? candidate('relay', this.relayAddress) : undefined;
+    const remote = d.forceRelay ? [] : fromDirectoryCandidates(r.peer.candidates).filter((c) => c.type !== 'relay');
+    const local: Candidate[] = d.forceRelay ? [] : [d.hostCandidate];
+    if (relayCand) { local.push(relayCand); remote.push(relayCand); }
+    const rb = (n: number) => Buffer.from(d.random.fill(new Uint8Array(n))).toString('hex');
+    this.agent = new CheckAgent({
+      controlling: this.controlling, startAt: localStartAt(r, receivedAt), localCandidates: local, remoteCandidates: remote, newTxId: () => rb(12),
+    });
+    if (this.relayAddress) {
+      this.relay = new RelayClient({ relay: this.relayAddress, deviceId: d.myDeviceId, ticket: new Uint8Array(Buffer.from(r.ticket, 'base64url')) }, now);
+      this.scheduleTicketRenewal(Math.max(10_000, r.ticketExpiresAt - r.serverTime));
+    }
+    const socket = d.mux.socketFor();
+    this.link = new PeerLink({
+      socket, clock: d.clock, agent: this.agent, creds: iceCredentialsFor(r), controlling: this.controlling,
+      tieBreaker: BigInt(`0x${rb(8)}`), hostCandidate: d.hostCandidate,
+      relay: this.relay && relayCand ? { client: this.relay, address: this.relayAddress!, candidate: relayCand } : undefined,
+      onEvent: (e) => this.onCheckEvent(e), onRelayEvent: (e) => this.onRelayEvent(e),
+    });
+    d.mux.attach(socket, this.link);
+    this.transport = new TransportEndpoint({
+      socket: this.link.transportSocket, clock: d.clock, crypto: d.crypto, random: d.random, server: !this.controlling, keepAliveMs: TRANSPORT_KEEPALIVE_MS,
+    });
+    if (!this.controlling) this.transport.on('connection', (tc) => this.onTransport(tc));
+    this.after(d.connectTimeoutMs, () => {
+      if (!this.settled) this.fail(new PeerError('connect-failed', `connect to ${this.username}: no session within ${d.connectTimeoutMs} ms (${this.describe()})`));
+    });
+    d.log(`rendezvous ${r.id.slice(0, 8)} with ${this.username}/${this.peerDeviceId.slice(0, 8)}: ${this.controlling ? 'controlling' : 'controlled'}, `
+      + `${local.length} local x ${remote.length} remote candidates, relay ${this.relayAddress ? formatAddress(this.relayAddress) : 'none'}`);
+  }
+
+  /** The selected path (undefined before one is selected). */
+  pathInfo(): PathInfo | undefined {
+    const sel = this.agent.selectedPair();
+    if (!sel) return undefined;
+    const st = this.agent.status().find((s) => s.pair.key === sel.key);
+    return { kind: sel.relayed ? 'relayed' : 'direct', rttMs: st?.srttMs, remote: formatAddress(sel.remote.address) };
+  }
+
+  /** Pair states, for diagnostics ("host:... -> srflx:... succeeded"). */
+  describe(): string {
+    const pairs = this.agent.status().map((s) => `${CheckAgent.describe(s.pair)} ${s.state}`);
+    return `pairs: ${pairs.join('; ') || 'none'}; relay ${this.relay?.state ?? 'none'}`;
+  }
+
+  get isClosed(): boolean {
+    return this.closedFlag;
+  }
+
+  /** Tear down (also rejects `ready` when still pending). */
+  close(reason: PeerError | undefined, message = 'closed'): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    if (!this.settled) { this.settled = true; this.rejectReady(reason ?? new PeerError('closed', `${this.username}: ${message}`)); }
+    for (const t of this.timers) t.cancel();
+    this.ticketTimer?.cancel();
+    this.session?.markClosed(reason);
+    this.transport.close(message);
+    this.link.close();
+  }
+
+  /** Close after a short grace period, so that the transport's CLOSE frame leaves first. */
+  closeSoon(message: string): void {
+    this.after(50, () => this.close(undefined, message));
+  }
+
+  private fail(e: PeerError): void {
+    this.d.log(`${this.username}: ${e.message}`);
+    this.close(e);
+  }
+
+  private after(ms: number, cb: () => void): void {
+    this.timers.push(this.d.clock.setTimer(this.d.clock.now() + ms, cb));
+  }
+
+  private scheduleTicketRenewal(lifetimeMs: number): void {
+    this.ticketTimer?.cancel();
+    this.ticketTimer = this.d.clock.setTimer(this.d.clock.now() + lifetimeMs * 0.8, () => this.renewTicket());
+  }
+
+  private renewTicket(): void {
+    if (this.closedFlag || !this.relay) return;
+    this.d.renewTicket().then(({ ticket, lifetimeMs }) => {
+      if (this.closedFlag) return;
+      this.relay!.updateTicket(this.d.clock.now(), ticket);
+      this.link.pump();
+      this.scheduleTicketRenewal(Math.max(10_000, lifetimeMs));
+    }, (e: Error) => {
+      this.d.log(`${this.username}: relay ticket renewal failed: ${e.message}; retrying in 10 s`);
+      this.scheduleTicketRenewal(12_500);
+    });
+  }
+
+  private onRelayEvent(e: RelayClientEvent): void {
+    if (e.type === 'refused') {
+      this.d.log(`${this.username}: relay refused (${e.code}: ${e.reason})`);
+      if (e.code === RelayErrorCode.TICKET_EXPIRED) this.renewTicket();
+    } else if (e.type === 'failed') this.d.log(`${this.username}: relay ${this.relayAddress ? formatAddress(this.relayAddress) : ''} did not answer`);
+  }
+
+  private onCheckEvent(e: CheckEvent): void {
+    if (e.type === 'path-selected' || e.type === 'path-switched') {
+      this.d.log(`${this.username}: ${e.type} ${CheckAgent.describe(e.type === 'path-selected' ? e.pair : e.to)}${e.type === 'path-switched' ? ` (${e.reason})` : ''}`);
+      if (this.controlling && !this.connecting) this.connectTransport();
+      const info = this.pathInfo();
+      if (info) this.session?.emit('path', info);
+    } else if (e.type === 'no-path') {
+      const err = new PeerError('connect-failed', `${this.username}: every path failed (${this.describe()})`);
+      if (!this.settled) this.fail(err);
+      else if (!this.agent.selectedPair()) this.close(err);
+    }
+  }
+
+  private connectTransport(): void {
+    this.connecting = true;
+    this.transport.connect(this.link.virtualPeer, { serverStatic: this.peerKey }).then((tc) => this.onTransport(tc), (err: Error) => {
+      if (!this.settled) this.fail(new PeerError('connect-failed', `${this.username}: secure session failed: ${err?.message ?? 'closed'}`));
+    });
+  }
+
+  private onTransport(tc: TransportConnection): void {
+    if (this.settled) { tc.close(0, 'duplicate connection'); return; }
+    const got = tc.peerStatic;
+    if (got && Buffer.compare(Buffer.from(got), Buffer.from(this.peerKey)) !== 0) {
+      tc.close(0, 'static key does not match the directory');
+      this.fail(new PeerError('key-changed', `${this.username}: the device authenticated with a key other than the directory's`));
+      return;
+    }
+    this.settled = true;
+    this.session = new PeerContactSession(this, tc, got ?? this.peerKey);
+    tc.on('close', (err) => this.close(err ? new PeerError('connect-failed', `${this.username}: ${err.message}`) : undefined, 'session closed'));
+    this.resolveReady(this.session);
+  }
+}
+
+/**
+ * Streams are destroyed with an error when their session ends (also on a clean close):
+ * that is reported once, as the session's 'close' event, so a stream nobody listens to
+ * for errors must not crash the process. Listeners the application adds still get it.
+ */
+function quiet<T extends Duplex>(s: T): T {
+  s.on('error', () => {});
+  return s;
+}
+
+/** A live, authenticated session to one contact device (peer-api.ts ContactSession). */
+export class PeerContactSession extends EventEmitter<{ stream: [Duplex]; path: [PathInfo]; close: [Error | undefined] }> implements ContactSession {
+  readonly username: string;
+  readonly deviceId: string;
+  private closedFlag = false;
+
+  constructor(private readonly owner: ContactLink, private readonly tc: TransportConnection, readonly remoteStatic: Uint8Array) {
+    super();
+    this.username = owner.username;
+    this.deviceId = owner.peerDeviceId;
+    tc.on('stream', (s) => this.emit('stream', quiet(s)));
+  }
+
+  get path(): PathInfo {
+    return this.owner.pathInfo() ?? { kind: 'relayed', rttMs: undefined, remote: this.owner.relayAddress ? formatAddress(this.owner.relayAddress) : 'none' };
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  openStream(): Promise<Duplex> {
+    if (this.closedFlag) return Promise.reject(new PeerError('closed', `session to ${this.username} is closed`));
+    return this.tc.openStream().then(quiet);
+  }
+
+  close(reason = 'closed by user'): void {
+    if (this.closedFlag) return;
+    this.tc.close(0, reason);
+    this.markClosed(undefined);
+    this.owner.closeSoon(reason);
+  }
+
+  /** Called by the link when it goes away. */
+  markClosed(err: Error | undefined): void {
+    if (this.closedFlag) return;
+    this.closedFlag = true;
+    this.emit('close', err);
+  }
+}

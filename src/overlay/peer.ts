@@ -1,0 +1,492 @@
+// A tincan peer (PeerNode, peer-api.ts): what `tincan up` runs. I/O glue around the
+// overlay's pieces (see index.ts for how they fit):
+//   startPeer(opts) — with a logged-in directory session:
+//     1. loads this device's identity (peer-identity.ts) and registers the device key at
+//        the directory once (the device id is remembered in <stateDir>/device.json);
+//     2. binds one UDP socket (OverlayMux) and classifies the NAT (NatClassifier: the
+//        directory's STUN endpoint as primary, a supernode as second vantage point);
+//     3. picks the fastest supernode of the directory's list by STUN RTT (SupernodePicker,
+//        re-measured every 10 s; a switch republishes presence);
+//     4. publishes presence (host, srflx and relay candidates, NAT, supernode), keeps the
+//        NAT mapping alive (a STUN Binding every 20 s, republishing if the mapping moved)
+//        and republishes every 60 s; listens on the push channel (reconnecting).
+//   connect(username) — POST /v1/rendezvous; the contact gets the same rendezvous pushed;
+//     both sides build a ContactLink (contact-link.ts: relay ticket, checks, transport).
+//     Incoming sessions arrive as 'session'. Keys: the contact device's directory key is
+//     checked against <stateDir>/key-pins.json (trust on first use); a different key is
+//     refused ('key-changed' error and event), never silently accepted.
+// Errors are PeerErrors (peer-errors.ts maps the directory's).
+import { EventEmitter } from 'node:events';
+import { hostname, networkInterfaces } from 'node:os';
+import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DirectoryClient, type Candidate as DirCandidate, type PushChannel, type PushMessage, type Rendezvous } from '../directory/client.ts';
+import type { Clock, DatagramSocket, TimerHandle, UdpAddress } from '../wire/socket.ts';
+import { formatAddress, sameAddress } from '../wire/socket.ts';
+import { bindUdp, realClock } from '../datagram/udp.ts';
+import { systemRandom } from '../datagram/system-random.ts';
+import type { CryptoProvider } from '../transport/crypto.ts';
+import { candidate, type Candidate } from './candidates.ts';
+import { NatClassifier, type Classification } from './nat-classify.ts';
+import { StunProbeCodec } from './stun-probe.ts';
+import { StunBindings } from './stun-bindings.ts';
+import { SupernodePicker, supernodeEligible } from './supernode-picker.ts';
+import { formatNatType } from './nat-types.ts';
+import { fromDirectoryNat, toDirectoryNat } from './directory-adapter.ts';
+import { OverlayMux } from './overlay-mux.ts';
+import { KeyPins } from './key-pins.ts';
+import { loadKeyPins, saveKeyPins } from './key-pin-file.ts';
+import { loadPeerIdentity, type PeerIdentity } from './peer-identity.ts';
+import { ContactLink, type PeerContactSession } from './contact-link.ts';
+import { toPeerError } from './peer-errors.ts';
+import { PeerError, type ContactSession, type ContactStatus, type PeerNode } from './peer-api.ts';
+
+export interface PeerOptions {
+  /** Directory base URL, e.g. http://127.0.0.1:7400. */
+  readonly directoryUrl: string;
+  /** Bearer token of a logged-in session (or give `directory`). */
+  readonly token?: string;
+  /** A logged-in DirectoryClient (takes precedence over directoryUrl + token). */
+  readonly directory?: DirectoryClient;
+  /** Where the identity, device.json and key-pins.json live. */
+  readonly stateDir: string;
+  readonly deviceName?: string; // default os.hostname()
+  readonly port?: number; // UDP, default 0
+  readonly bindAddress?: string; // default 0.0.0.0
+  /** The directory's STUN endpoint (default: the directory URL's host, port 3478). */
+  readonly stun?: UdpAddress;
+  /** Publish and try only the relay candidate (demos, tests). */
+  readonly forceRelay?: boolean;
+  /** Never serve as a supernode (automatic promotion is not implemented yet; recorded only). */
+  readonly supernodeOptOut?: boolean;
+  /** Host candidate addresses (default: bindAddress if concrete, else the non-internal IPv4 interfaces). */
+  readonly hostAddresses?: readonly string[];
+  /** Replace the session crypto (tests); default: the identity's provider. */
+  readonly crypto?: CryptoProvider;
+  /** Injectable socket and clock (default: a bound UDP socket and the real clock). */
+  readonly socket?: DatagramSocket;
+  readonly clock?: Clock;
+  readonly connectTimeoutMs?: number; // default 15_000
+  readonly log?: (line: string) => void;
+}
+
+const PRESENCE_REFRESH_MS = 60_000;
+const KEEPALIVE_MS = 20_000;
+const SEEN_RENDEZVOUS_MAX = 256;
+
+interface DeviceFile { directoryUrl: string; username: string; deviceId: string; x25519: string }
+
+export async function startPeer(opts: PeerOptions): Promise<PeerNode> {
+  const dir = opts.directory ?? new DirectoryClient(opts.directoryUrl, opts.token);
+  const log = opts.log ?? (() => {});
+  let username: string;
+  try { username = (await dir.me()).username; } catch (e) { throw toPeerError(e, 'login'); }
+  const identity = await loadPeerIdentity(opts.stateDir);
+  const deviceId = await ensureDevice(dir, opts, username, identity);
+  const pinsPath = join(opts.stateDir, 'key-pins.json');
+  const pins = await loadKeyPins(pinsPath);
+  const socket = opts.socket ?? await bindUdp({ address: opts.bindAddress ?? '0.0.0.0', port: opts.port ?? 0 });
+  const peer = new Peer(opts, dir, username, deviceId, identity, pins, pinsPath, socket, opts.clock ?? realClock, log);
+  try {
+    await peer.start();
+  } catch (e) {
+    await peer.close();
+    throw toPeerError(e, 'start');
+  }
+  return peer;
+}
+
+async function ensureDevice(dir: DirectoryClient, opts: PeerOptions, username: string, identity: PeerIdentity): Promise<string> {
+  const path = join(opts.stateDir, 'device.json');
+  const key = Buffer.from(identity.publicKey).toString('base64url');
+  let saved: DeviceFile | undefined;
+  try { saved = JSON.parse(await readFile(path, 'utf8')) as DeviceFile; } catch { saved = undefined; }
+  try {
+    if (saved && saved.username === username && saved.directoryUrl === opts.directoryUrl && saved.x25519 === key) {
+      const mine = await dir.devices();
+      if (mine.some((d) => d.id === saved!.deviceId && d.x25519 === key)) return saved.deviceId;
+    }
+    const dev = await dir.registerDevice({ name: opts.deviceName ?? hostname(), x25519: identity.publicKey });
+    await mkdir(opts.stateDir, { recursive: true, mode: 0o700 });
+    const tmp = `${path}.${process.pid}.tmp`;
+    await writeFile(tmp, `${JSON.stringify({ directoryUrl: opts.directoryUrl, username, deviceId: dev.id, x25519: key } satisfies DeviceFile)}\n`, { mode: 0o600 });
+    await rename(tmp, path);
+    return dev.id;
+  } catch (e) {
+    throw toPeerError(e, 'device registration');
+  }
+}
+
+function defaultStun(url: string): UdpAddress {
+  return { address: new URL(url).hostname.replace(/^localhost$/, '127.0.0.1'), port: 3478 };
+}
+
+function hostAddresses(opts: PeerOptions): string[] {
+  if (opts.hostAddresses?.length) return [...opts.hostAddresses];
+  if (opts.bindAddress && opts.bindAddress !== '0.0.0.0') return [opts.bindAddress];
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal) out.push(i.address);
+  return out.length ? out : ['127.0.0.1'];
+}
+
+class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ username: string; deviceId: string }]; presence: [ContactStatus] }> implements PeerNode {
+  private readonly mux: OverlayMux;
+  private readonly random = systemRandom();
+  private readonly stunAddr: UdpAddress;
+  private readonly hosts: string[];
+  private readonly bindings = new StunBindings();
+  private readonly probeCodec = new StunProbeCodec((n) => this.random.fill(new Uint8Array(n)));
+  private readonly picker: SupernodePicker;
+  private classifier?: NatClassifier;
+  private classification?: Classification;
+  private natDone?: () => void;
+  private pickerTimer?: TimerHandle;
+  private classifierTimer?: TimerHandle;
+  private readonly intervals: TimerHandle[] = [];
+  private push?: PushChannel;
+  private closing = false;
+  private supernode?: UdpAddress;
+  private published?: string;
+  private keepaliveTx?: string;
+  private readonly links = new Map<string, ContactLink>(); // peer device id -> current link
+  private readonly sessionsByDevice = new Map<string, PeerContactSession>();
+  private readonly seen = new Map<string, PeerError | undefined>(); // rendezvous id -> why it was refused
+  private readonly connecting = new Map<string, Promise<ContactSession>>(); // username -> pending connect()
+  private pickedOnce?: () => void;
+
+  constructor(
+    private readonly opts: PeerOptions, private readonly dir: DirectoryClient, readonly username: string, readonly deviceId: string,
+    private readonly identity: PeerIdentity, private readonly pins: KeyPins, private readonly pinsPath: string,
+    socket: DatagramSocket, private readonly clock: Clock, private readonly log: (line: string) => void,
+  ) {
+    super();
+    this.mux = new OverlayMux(socket);
+    this.mux.onUnclaimed = (from, bytes) => this.onUnclaimed(from, bytes);
+    this.stunAddr = opts.stun ?? defaultStun(opts.directoryUrl);
+    this.hosts = hostAddresses(opts);
+    this.picker = new SupernodePicker({ newTxId: () => this.txId() }, clock.now());
+  }
+
+  get nat(): string | undefined {
+    return this.classification ? formatNatType(this.classification.nat) : undefined;
+  }
+
+  /** The UDP address this peer's socket is bound to. */
+  get local(): UdpAddress {
+    return this.mux.local;
+  }
+
+  async start(): Promise<void> {
+    const list = await this.dir.supernodes().catch((e: unknown) => { throw toPeerError(e, 'supernode list'); });
+    const refs = list.map((s) => ({ id: s.id, address: { address: s.address, port: s.port } }));
+    await this.classify(refs[0]?.address ?? this.stunAddr);
+    this.log(`nat ${this.nat}${this.classification!.certain ? '' : ' (uncertain)'}; mapped ${this.classification!.mapped ? formatAddress(this.classification!.mapped) : 'none'}`);
+    const elig = supernodeEligible({ nat: this.classification!.nat, optOut: !!this.opts.supernodeOptOut, uplinkBytesPerSec: 0 });
+    this.log(`supernode role: ${elig.eligible ? 'eligible' : `not eligible (${elig.reason})`}`);
+    if (refs.length) {
+      const picked = new Promise<void>((res) => { this.pickedOnce = res; });
+      this.picker.setCandidates(this.clock.now(), refs);
+      this.pumpPicker();
+      await Promise.race([picked, this.sleep(1500)]);
+    }
+    this.push = await this.dir.openPush({ deviceId: this.deviceId, onMessage: (m) => this.onPush(m), onClose: () => this.onPushClosed() })
+      .catch((e: unknown) => { throw toPeerError(e, 'push channel'); });
+    await this.publish(true);
+    this.every(PRESENCE_REFRESH_MS, () => void this.publish(true).catch((e: Error) => this.log(`presence refresh failed: ${e.message}`)));
+    this.every(KEEPALIVE_MS, () => this.keepalive());
+  }
+
+  // ---- PeerNode ----
+
+  sessions(): ContactSession[] {
+    return [...this.sessionsByDevice.values()].filter((s) => !s.closed);
+  }
+
+  async connect(username: string): Promise<ContactSession> {
+    if (this.closing) throw new PeerError('closed', 'the peer is closed');
+    const live = this.sessions().find((s) => s.username === username);
+    if (live) return live;
+    const pending = this.connecting.get(username);
+    if (pending) return pending;
+    const p = this.doConnect(username).finally(() => this.connecting.delete(username));
+    this.connecting.set(username, p);
+    return p;
+  }
+
+  async status(): Promise<ContactStatus[]> {
+    let contacts, presence;
+    try { [contacts, presence] = await Promise.all([this.dir.contacts(), this.dir.presence()]); } catch (e) { throw toPeerError(e, 'status'); }
+    return contacts.filter((c) => c.state === 'accepted').map((c) => {
+      const mine = presence.filter((p) => p.username === c.username);
+      const best = mine.find((p) => p.status === 'online') ?? mine.find((p) => p.status === 'away') ?? mine[0];
+      const session = this.sessions().find((s) => s.username === c.username);
+      const nat = best?.nat ? fromDirectoryNat(best.nat, best.candidates.some((x) => x.kind === 'host') && !best.candidates.some((x) => x.kind === 'srflx')) : undefined;
+      return { username: c.username, presence: best?.status ?? 'offline', ...(session ? { path: session.path } : {}), ...(nat ? { nat: formatNatType(nat) } : {}) };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const t of this.intervals) t.cancel();
+    this.pickerTimer?.cancel();
+    this.classifierTimer?.cancel();
+    this.natDone?.();
+    for (const l of this.links.values()) l.close(new PeerError('closed', 'the peer is closed'), 'peer closed');
+    this.links.clear();
+    this.push?.close();
+    this.mux.close();
+    await this.savePins();
+  }
+
+  // ---- connecting ----
+
+  private async doConnect(username: string): Promise<ContactSession> {
+    let r: Rendezvous;
+    try { r = await this.dir.rendezvous(this.deviceId, username); } catch (e) { throw toPeerError(e, `connect to ${username}`); }
+    if (this.closing) throw new PeerError('closed', 'the peer is closed');
+    const link = this.onRendezvous(r, this.clock.now());
+    if (link instanceof PeerError) throw link;
+    // A concurrent rendezvous (both sides calling at once) may replace the link: follow it.
+    for (let current = link; ;) {
+      try {
+        return await current.ready;
+      } catch (e) {
+        const next = this.links.get(r.peer.deviceId);
+        if (e instanceof PeerError && e.code === 'closed' && next && next !== current && !this.closing) { current = next; continue; }
+        throw e;
+      }
+    }
+  }
+
+  /** A rendezvous for one of our devices (our own answer or a push): build or reuse the link. */
+  private onRendezvous(r: Rendezvous, receivedAt: number): ContactLink | PeerError {
+    const peerDevice = r.peer.deviceId;
+    if (this.seen.has(r.id)) {
+      const l = this.links.get(peerDevice);
+      return this.seen.get(r.id) ?? l ?? new PeerError('connect-failed', `rendezvous with ${r.peer.username} already ended`);
+    }
+    this.seen.set(r.id, undefined);
+    if (this.seen.size > SEEN_RENDEZVOUS_MAX) this.seen.delete(this.seen.keys().next().value!);
+    const key = Buffer.from(r.peer.x25519, 'base64url');
+    const check = this.pins.observe(r.peer.username, peerDevice, key, Date.now());
+    if (check.status === 'changed') {
+      this.log(`key of ${r.peer.username}/${peerDevice.slice(0, 8)} changed: pinned ${check.pinned.slice(0, 16)}..., offered ${check.offered.slice(0, 16)}...; refused`);
+      this.emit('key-changed', { username: r.peer.username, deviceId: peerDevice });
+      const err = new PeerError('key-changed', `the key of ${r.peer.username}'s device ${peerDevice} changed since it was pinned; refusing to connect`);
+      this.seen.set(r.id, err);
+      return err;
+    }
+    if (check.status === 'new') void this.savePins();
+    const existing = this.links.get(peerDevice);
+    if (existing && !existing.isClosed) {
+      const established = this.sessionsByDevice.get(peerDevice);
+      // Two rendezvous in flight (both sides connecting at once): both keep the smaller id.
+      if (!established && existing.rendezvousId < r.id) return existing;
+      existing.close(new PeerError('closed', `${r.peer.username}: replaced by a newer rendezvous`), 'replaced');
+    }
+    const link = new ContactLink({
+      mux: this.mux, clock: this.clock, crypto: this.opts.crypto ?? this.identity.crypto, random: this.random, myDeviceId: this.deviceId,
+      hostCandidate: this.hostCandidate(), mySupernode: this.supernode, forceRelay: !!this.opts.forceRelay,
+      renewTicket: async () => {
+        const t = await this.dir.ticket(this.deviceId, peerDevice);
+        return { ticket: new Uint8Array(Buffer.from(t.ticket, 'base64url')), lifetimeMs: t.expiresAt - t.issuedAt };
+      },
+      connectTimeoutMs: this.opts.connectTimeoutMs ?? 15_000, log: this.log,
+    }, r, receivedAt);
+    this.links.set(peerDevice, link);
+    link.ready.then((s) => {
+      if (this.links.get(peerDevice) !== link) return;
+      this.sessionsByDevice.set(peerDevice, s);
+      s.once('close', () => {
+        if (this.sessionsByDevice.get(peerDevice) === s) this.sessionsByDevice.delete(peerDevice);
+        if (this.links.get(peerDevice) === link) this.links.delete(peerDevice);
+      });
+      this.log(`session with ${s.username}: ${s.path.kind} via ${s.path.remote}`);
+      if (!this.connecting.has(s.username)) this.emit('session', s);
+    }, () => {
+      if (this.links.get(peerDevice) === link) this.links.delete(peerDevice);
+    });
+    return link;
+  }
+
+  private hostCandidate(): Candidate {
+    return candidate('host', { address: this.hosts[0], port: this.mux.local.port });
+  }
+
+  // ---- push channel ----
+
+  private onPush(m: PushMessage): void {
+    if (this.closing) return;
+    if (m.type === 'rendezvous') {
+      if (m.deviceId !== this.deviceId) return;
+      const r = this.onRendezvous(m, this.clock.now());
+      if (r instanceof PeerError) this.log(`incoming rendezvous from ${m.peer.username} refused: ${r.message}`);
+    } else if (m.type === 'presence') {
+      const p = m.presence;
+      const nat = p.nat ? fromDirectoryNat(p.nat) : undefined;
+      const session = this.sessions().find((s) => s.username === p.username);
+      this.emit('presence', { username: p.username, presence: p.status, ...(session ? { path: session.path } : {}), ...(nat ? { nat: formatNatType(nat) } : {}) });
+    }
+  }
+
+  private onPushClosed(): void {
+    if (this.closing) return;
+    this.log('push channel closed; reconnecting');
+    const retry = (delayMs: number) => {
+      this.sleep(delayMs).then(() => {
+        if (this.closing) return;
+        this.dir.openPush({ deviceId: this.deviceId, onMessage: (m) => this.onPush(m), onClose: () => this.onPushClosed() }).then((ch) => {
+          if (this.closing) { ch.close(); return; }
+          this.push = ch;
+          void this.publish(true).catch(() => {});
+        }, () => retry(Math.min(delayMs * 2, 30_000)));
+      });
+    };
+    retry(1000);
+  }
+
+  // ---- NAT, supernodes, presence ----
+
+  private classify(secondary: UdpAddress): Promise<void> {
+    if (secondary.address === this.stunAddr.address) return this.classifyMappingOnly();
+    const localAddresses = this.hosts.map((address) => ({ address, port: this.mux.local.port }));
+    this.classifier = new NatClassifier({ primary: this.stunAddr, secondary, localAddresses, rtoMs: 100, maxTransmits: 3 }, this.clock.now());
+    const done = new Promise<void>((res) => { this.natDone = res; });
+    this.pumpClassifier();
+    return done;
+  }
+
+  /**
+   * No second vantage point with another IP (e.g. everything on 127.0.0.1): only the
+   * mapping toward the directory is learnt. Same as a host address: no NAT; otherwise a
+   * NAT of unknown behaviour, assumed the worst (APDM/APDF). Filtering is unknown: APDF.
+   */
+  private async classifyMappingOnly(): Promise<void> {
+    for (let i = 0, wait = 100; i < 3 && !this.closing; i++, wait *= 2) {
+      const tx = this.txId();
+      this.keepaliveTx = tx;
+      this.mux.send(this.stunAddr, this.bindings.encode(tx, this.stunAddr));
+      await this.sleep(wait);
+      if (this.classification) return;
+    }
+    this.classification = { nat: { udp: 'blocked' }, certain: false, notes: ['no answer from the directory STUN endpoint'] };
+  }
+
+  private pumpClassifier(): void {
+    const c = this.classifier;
+    if (!c || this.closing) return;
+    for (let p = c.pollProbe(); p; p = c.pollProbe()) this.mux.send(p.to, this.probeCodec.encodeProbe(p));
+    const result = c.result();
+    if (result) {
+      this.classification = result;
+      this.classifier = undefined;
+      this.classifierTimer?.cancel();
+      this.natDone?.();
+      return;
+    }
+    const at = c.pollTimeout();
+    this.classifierTimer?.cancel();
+    if (at !== undefined) this.classifierTimer = this.clock.setTimer(at, () => { c.handleTimeout(this.clock.now()); this.pumpClassifier(); });
+  }
+
+  private pumpPicker(): void {
+    if (this.closing) return;
+    for (let t = this.picker.pollTransmit(); t; t = this.picker.pollTransmit()) this.mux.send(t.to, this.bindings.encode(t.txId, t.to));
+    for (let e = this.picker.pollEvent(); e; e = this.picker.pollEvent()) {
+      if (e.type === 'none-reachable') { this.log('no supernode reachable'); this.supernode = undefined; } else {
+        const ref = e.type === 'selected' ? e.supernode : e.to;
+        this.supernode = ref.address;
+        this.log(`supernode ${ref.id.slice(0, 8)} at ${formatAddress(ref.address)} (${e.type}, srtt ${e.srttMs.toFixed(1)} ms)`);
+      }
+      this.pickedOnce?.();
+      this.pickedOnce = undefined;
+      if (this.push) void this.publish(false).catch((err: Error) => this.log(`presence update failed: ${err.message}`));
+    }
+    const at = this.picker.pollTimeout();
+    this.pickerTimer?.cancel();
+    if (at !== undefined) this.pickerTimer = this.clock.setTimer(at, () => { this.picker.handleTimeout(this.clock.now()); this.pumpPicker(); });
+  }
+
+  private onUnclaimed(from: UdpAddress, bytes: Uint8Array): void {
+    if (!StunProbeCodec.isStun(bytes)) return;
+    const now = this.clock.now();
+    if (this.classifier) {
+      const r = this.probeCodec.decodeResponse(bytes, from);
+      if (r) { this.classifier.handleResponse(now, r.probeId, r.fact); this.pumpClassifier(); return; }
+    }
+    const a = this.bindings.handle(from, bytes);
+    if (!a) return;
+    if (a.txId === this.keepaliveTx && !this.classification) {
+      const isHost = this.hosts.includes(a.mapped.address) && a.mapped.port === this.mux.local.port;
+      this.classification = {
+        nat: { udp: 'open', mapping: isHost ? 'none' : 'APDM', filtering: 'APDF' }, mapped: a.mapped, certain: false,
+        notes: ['no second vantage point with another IP address: mapping toward the directory only'],
+      };
+      return;
+    }
+    if (a.txId === this.keepaliveTx) {
+      const old = this.classification?.mapped;
+      if (this.classification && (!old || !sameAddress(old, a.mapped))) {
+        this.log(`NAT mapping moved: ${old ? formatAddress(old) : 'none'} -> ${formatAddress(a.mapped)}`);
+        this.classification = { ...this.classification, mapped: a.mapped };
+        void this.publish(false).catch(() => {});
+      }
+      return;
+    }
+    this.picker.handleResponse(now, a.txId, from);
+    this.pumpPicker();
+  }
+
+  private keepalive(): void {
+    this.keepaliveTx = this.txId();
+    this.mux.send(this.stunAddr, this.bindings.encode(this.keepaliveTx, this.stunAddr));
+  }
+
+  /** Our presence candidates: host + srflx + relay (only relay when forced). */
+  private candidates(): DirCandidate[] {
+    const out: DirCandidate[] = [];
+    const port = this.mux.local.port;
+    if (!this.opts.forceRelay) {
+      for (const address of this.hosts) out.push({ kind: 'host', address, port });
+      const m = this.classification?.mapped;
+      if (m && !this.hosts.some((h) => h === m.address && port === m.port)) out.push({ kind: 'srflx', address: m.address, port: m.port });
+    }
+    if (this.supernode) out.push({ kind: 'relay', address: this.supernode.address, port: this.supernode.port });
+    return out.slice(0, 16);
+  }
+
+  private async publish(force: boolean): Promise<void> {
+    if (this.closing) return;
+    const nat = this.classification ? toDirectoryNat(this.classification.nat) : null;
+    const body = { deviceId: this.deviceId, status: 'online' as const, candidates: this.candidates(), nat, supernode: this.supernode ?? null };
+    const text = JSON.stringify(body);
+    if (!force && text === this.published) return;
+    this.published = text;
+    await this.dir.setPresence(body);
+  }
+
+  private async savePins(): Promise<void> {
+    try { await saveKeyPins(this.pinsPath, this.pins); } catch (e) { this.log(`saving key pins failed: ${(e as Error).message}`); }
+  }
+
+  private txId(): string {
+    return Buffer.from(this.random.fill(new Uint8Array(12))).toString('hex');
+  }
+
+  /** Run `cb` every `ms` until close (one re-armed timer per periodic job). */
+  private every(ms: number, cb: () => void): void {
+    const slot: TimerHandle = { cancel: () => h.cancel() };
+    let h: TimerHandle;
+    const arm = () => { h = this.clock.setTimer(this.clock.now() + ms, () => { if (this.closing) return; cb(); arm(); }); };
+    arm();
+    this.intervals.push(slot);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((res) => {
+      const h = this.clock.setTimer(this.clock.now() + ms, () => { this.intervals.splice(this.intervals.indexOf(h), 1); res(); });
+      this.intervals.push(h);
+    });
+  }
+}

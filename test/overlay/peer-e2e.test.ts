@@ -1,0 +1,155 @@
+// End to end on loopback: a real directory (SQLite, HTTP, push, STUN), a supernode
+// registered at it (relay + STUN on one port), and Peers (src/overlay/peer.ts) of three
+// users who are mutual contacts. alice <-> carol connect directly; bob is forced through
+// the relay. Bytes cross a ContactSession stream both ways; status() reports the path;
+// a contact key that differs from the pin is refused.
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable, type Duplex } from 'node:stream';
+import { startDirectory, makeLogger, type Directory } from '../../src/directory/server.ts';
+import { TEST_SCRYPT } from '../../src/directory/password.ts';
+import { DirectoryClient } from '../../src/directory/client.ts';
+import { startRelayService, type RelayService } from '../../src/overlay/relay-service.ts';
+import { registerAtDirectory, type SupernodeRegistration } from '../../src/overlay/supernode-registration.ts';
+import { startPeer, type PeerOptions } from '../../src/overlay/peer.ts';
+import { PeerError, type ContactSession, type PeerNode } from '../../src/overlay/peer-api.ts';
+
+let tmp: string;
+let dir: Directory;
+let relay: RelayService;
+let reg: SupernodeRegistration;
+const tokens: Record<string, string> = {};
+const peers: PeerNode[] = [];
+const logs: string[] = [];
+
+async function account(name: string): Promise<DirectoryClient> {
+  const c = new DirectoryClient(dir.url);
+  await c.register(name, `${name} has a long password`);
+  await c.login(name, `${name} has a long password`);
+  tokens[name] = c.token!;
+  return c;
+}
+
+async function peer(name: string, extra: Partial<PeerOptions> = {}): Promise<PeerNode> {
+  const p = await startPeer({
+    directoryUrl: dir.url, token: tokens[name], stateDir: join(tmp, name), bindAddress: '127.0.0.1',
+    stun: { address: '127.0.0.1', port: dir.stunPort! }, log: (l) => logs.push(`${name}: ${l}`), ...extra,
+  });
+  peers.push(p);
+  return p;
+}
+
+function readLine(s: Duplex): Promise<string> {
+  return new Promise((res, rej) => {
+    let got = '';
+    s.on('data', (d: Buffer) => { got += d.toString(); if (got.includes('\n')) res(got.slice(0, got.indexOf('\n'))); });
+    s.on('error', rej);
+    s.on('end', () => res(got));
+  });
+}
+
+/** Opens a stream, sends a line, expects the other side to echo it upper-cased. */
+async function exchange(from: ContactSession, line: string): Promise<string> {
+  const s = await from.openStream();
+  s.write(`${line}\n`);
+  const answer = await readLine(s);
+  s.end();
+  return answer;
+}
+
+function echo(cs: ContactSession): void {
+  cs.on('stream', (s) => { void readLine(s).then((l) => s.end(`${l.toUpperCase()}\n`)); });
+}
+
+function echoServer(p: PeerNode): ContactSession[] {
+  const seen: ContactSession[] = [];
+  p.on('session', (cs) => { seen.push(cs); echo(cs); });
+  return seen;
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'tincan-peer-e2e-'));
+  const sink = new Writable({ write(_c, _e, cb) { cb(); } });
+  dir = await startDirectory({
+    databaseUrl: join(tmp, 'directory.sqlite'), host: '127.0.0.1', port: 0, stunPort: 0,
+    logger: makeLogger(sink, 'warn'), config: { scrypt: TEST_SCRYPT, logRequests: false, punchDelayMs: 100 },
+  });
+  relay = await startRelayService({ address: '127.0.0.1', port: 0, directoryPublicKey: dir.publicKey, allowLoopback: true });
+  const op = await account('operator');
+  reg = await registerAtDirectory({ directory: op, address: '127.0.0.1', port: relay.local.port, capacity: 100 });
+  const [a, b, c] = await Promise.all([account('alice'), account('bob'), account('carol')]);
+  for (const [x, y, yc] of [[a, 'bob', b], [a, 'carol', c], [b, 'carol', c]] as const) {
+    await x.requestContact(y);
+    await yc.acceptContact(x === a ? 'alice' : 'bob');
+  }
+}, 30_000);
+
+afterAll(async () => {
+  for (const p of peers) await p.close();
+  reg?.close();
+  relay?.close();
+  await dir?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('Peer end to end on loopback (directory + supernode + peers)', () => {
+  it('connects directly and through the relay, streams both ways, reports the path; a changed key is refused', async () => {
+    const alice = await peer('alice');
+    const bob = await peer('bob', { forceRelay: true });
+    const carol = await peer('carol');
+    const bobSessions = echoServer(bob);
+    const carolSessions = echoServer(carol);
+    expect(alice.nat).toMatch(/^public/);
+
+    try {
+      // alice -> carol: both on 127.0.0.1 with host candidates: a direct path.
+      const toCarol = await alice.connect('carol');
+      echo(toCarol);
+      expect(await exchange(toCarol, 'hello carol')).toBe('HELLO CAROL');
+      expect(toCarol.path.kind).toBe('direct');
+      expect(carolSessions.map((s) => s.username)).toEqual(['alice']);
+      expect(await exchange(carolSessions[0], 'hello alice')).toBe('HELLO ALICE'); // the other direction
+      expect(await alice.connect('carol')).toBe(toCarol); // one session per contact device
+
+      // alice -> bob: bob publishes only the relay candidate: relayed through the supernode.
+      const toBob = await alice.connect('bob');
+      expect(await exchange(toBob, 'hello bob')).toBe('HELLO BOB');
+      expect(toBob.path.kind).toBe('relayed');
+      expect(toBob.path.remote).toBe(`127.0.0.1:${relay.local.port}`);
+      expect(bobSessions[0].path.kind).toBe('relayed');
+      expect(relay.counters().relay.forwardedPackets).toBeGreaterThan(4);
+
+      const status = await alice.status();
+      const byName = Object.fromEntries(status.map((s) => [s.username, s]));
+      expect(byName.bob).toMatchObject({ presence: 'online', path: { kind: 'relayed' } });
+      expect(byName.carol).toMatchObject({ presence: 'online', path: { kind: 'direct' } });
+
+      // Errors: unknown user, not a contact.
+      await expect(alice.connect('nobody')).rejects.toMatchObject({ code: 'unknown-user' });
+      await expect(alice.connect('operator')).rejects.toMatchObject({ code: 'not-a-contact' });
+    } catch (e) {
+      console.log(logs.join('\n'));
+      throw e;
+    }
+
+    // A pinned key that no longer matches: alice restarts with a tampered pin for bob.
+    await alice.close();
+    const pinsPath = join(tmp, 'alice', 'key-pins.json');
+    const pins = JSON.parse(readFileSync(pinsPath, 'utf8')) as { pins: { contact: string; key: string }[] };
+    const bobPin = pins.pins.find((p) => p.contact === 'bob')!;
+    bobPin.key = 'ab'.repeat(32);
+    writeFileSync(pinsPath, JSON.stringify(pins));
+    const alice2 = await peer('alice');
+    const changed: unknown[] = [];
+    alice2.on('key-changed', (e) => changed.push(e));
+    const err = await alice2.connect('bob').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PeerError);
+    expect((err as PeerError).code).toBe('key-changed');
+    expect(changed).toEqual([{ username: 'bob', deviceId: expect.stringMatching(/^[0-9a-f]{32}$/) }]);
+    // carol's pin is untouched: still connects.
+    const again = await alice2.connect('carol');
+    expect(await exchange(again, 'still you')).toBe('STILL YOU');
+  }, 60_000);
+});
