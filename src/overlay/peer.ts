@@ -81,7 +81,7 @@ export async function startPeer(opts: PeerOptions): Promise<PeerNode> {
   const log = opts.log ?? (() => {});
   let username: string;
   try { username = (await dir.me()).username; } catch (e) { throw toPeerError(e, 'login'); }
-  const identity = await loadPeerIdentity(opts.stateDir);
+  const identity = loadPeerIdentity(opts.stateDir);
   const deviceId = await ensureDevice(dir, opts, username, identity);
   const pinsPath = join(opts.stateDir, 'key-pins.json');
   const pins = await loadKeyPins(pinsPath);

@@ -1,5 +1,5 @@
 // End to end on loopback: a real directory (SQLite, HTTP, push, STUN), a supernode
-// registered at it (relay + STUN on one port), and Peers (src/overlay/peer.ts) of three
+// registered at it, Noise sessions (src/session) (relay + STUN on one port), and Peers (src/overlay/peer.ts) of three
 // users who are mutual contacts. alice <-> carol connect directly; bob is forced through
 // the relay. Bytes cross a ContactSession stream both ways; status() reports the path;
 // a contact key that differs from the pin is refused.
@@ -21,6 +21,7 @@ let dir: Directory;
 let relay: RelayService;
 let reg: SupernodeRegistration;
 const tokens: Record<string, string> = {};
+const clients: Record<string, DirectoryClient> = {};
 const peers: PeerNode[] = [];
 const logs: string[] = [];
 
@@ -29,6 +30,7 @@ async function account(name: string): Promise<DirectoryClient> {
   await c.register(name, `${name} has a long password`);
   await c.login(name, `${name} has a long password`);
   tokens[name] = c.token!;
+  clients[name] = c;
   return c;
 }
 
@@ -112,6 +114,10 @@ describe('Peer end to end on loopback (directory + supernode + peers)', () => {
       expect(carolSessions.map((s) => s.username)).toEqual(['alice']);
       expect(await exchange(carolSessions[0], 'hello alice')).toBe('HELLO ALICE'); // the other direction
       expect(await alice.connect('carol')).toBe(toCarol); // one session per contact device
+      // Both ends authenticated each other (Noise) with the keys the directory holds.
+      const b64 = (k: Uint8Array) => Buffer.from(k).toString('base64url');
+      expect(b64(toCarol.remoteStatic)).toBe((await clients.alice.contactDevices('carol'))[0].x25519);
+      expect(b64(carolSessions[0].remoteStatic)).toBe((await clients.carol.contactDevices('alice'))[0].x25519);
 
       // alice -> bob: bob publishes only the relay candidate: relayed through the supernode.
       const toBob = await alice.connect('bob');
