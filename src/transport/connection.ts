@@ -202,6 +202,8 @@ export class Connection {
     if (this.side === 'server') this.maybeConfirm(now);
   }
   private gotClientHandshakePacket = false;
+  /** Server: an authenticated 1-RTT packet from the client arrived. */
+  private clientHasKeys = false;
   private lastDatagramLen = 0;
 
   private handleShort(now: Millis, from: UdpAddress, p: ShortPacket): void {
@@ -226,7 +228,7 @@ export class Connection {
     if (!sameAddress(from, this.remote) && !probing && pn > space.ack.largest && this.confirmed) this.migrate(now, from);
     this.onPacketReceived(now, space, pn, frames);
     for (const f of frames) this.handleFrame(now, from, space, f);
-    if (this.side === 'server') { this.gotClientHandshakePacket = true; this.maybeConfirm(now); }
+    if (this.side === 'server') { this.gotClientHandshakePacket = true; this.clientHasKeys = true; this.maybeConfirm(now); }
   }
 
   private onPacketReceived(now: Millis, space: Space, pn: number, frames: Frame[]): void {
@@ -283,6 +285,9 @@ export class Connection {
 
   private handleCrypto(now: Millis, f: Extract<Frame, { type: 'crypto' }>): void {
     if (f.offset + f.data.length > this.cryptoRecv.readOffset + CRYPTO_WINDOW) throw new TransportError(ErrorCode.CRYPTO_BUFFER_EXCEEDED, 'handshake data beyond the crypto buffer', 0x06);
+    // RFC 9002 §6.2.3: the peer re-sent handshake data we already have, so it is
+    // probably missing ours: re-send what it has not acknowledged (no wait for our PTO)
+    if (f.offset + f.data.length <= this.cryptoRecv.readOffset && !this.cryptoSend.hasRetransmit()) this.cryptoSend.requeueUnacked();
     this.cryptoRecv.insert(f.offset, f.data);
     for (;;) {
       if (!this.cryptoRecv.readable()) return;
@@ -334,9 +339,17 @@ export class Connection {
     this.cryptoSend.write(framed);
   }
 
-  /** Server: the handshake is complete once we have keys and the client has shown it has them too. */
+  /**
+   * Server: the handshake is complete once we have keys and the client has
+   * shown it has them too: an authenticated 1-RTT packet from it, or its ACK of
+   * every handshake byte we sent (our last message gives the client its keys).
+   * A client Handshake packet alone proves nothing: the client switches to
+   * Handshake packets on the first server packet, keys or not.
+   */
   private maybeConfirm(now: Millis): void {
-    if (this.confirmed || !this.keys || !this.gotClientHandshakePacket || this.state !== 'handshake') return;
+    if (this.confirmed || !this.keys || this.state !== 'handshake') return;
+    const allAcked = this.gotClientHandshakePacket && this.cryptoSend.written > 0 && this.cryptoSend.unacked === 0;
+    if (!this.clientHasKeys && !allAcked) return;
     this.handshakeDonePending = true;
     this.state = 'established';
     this.events.push({ type: 'connected', peerStatic: this.peerStatic });
@@ -417,11 +430,14 @@ export class Connection {
     space.lossTime = undefined;
     if (space.largestAcked < 0) return;
     const lossDelay = this.rtt.lossDelayMs();
-    const lostSendTime = now - lossDelay;
     const lost: SentPacket[] = [];
     for (const p of space.sent.upTo(space.largestAcked)) {
-      if (p.timeSent <= lostSendTime || space.largestAcked >= p.pn + 3) lost.push(p);
-      else space.lossTime = Math.min(space.lossTime ?? Infinity, p.timeSent + lossDelay);
+      // the same expression decides "lost now" and the loss timer, so a timer
+      // that fires at exactly lossTime always declares the packet lost (no
+      // floating-point wake-up loop)
+      const lossAt = p.timeSent + lossDelay;
+      if (lossAt <= now || space.largestAcked >= p.pn + 3) lost.push(p);
+      else space.lossTime = Math.min(space.lossTime ?? Infinity, lossAt);
     }
     if (lost.length === 0) return;
     let congestion: SentPacket | undefined, first: SentPacket | undefined;
@@ -675,6 +691,8 @@ export class Connection {
       if (ack) { frames.push(ack); sent.push({ kind: 'ack', largest: ack.ranges[0].hi }); room -= frameLen(ack); }
     }
     if (this.canSendEliciting(space)) {
+      // every probe carries all unacknowledged handshake data (not just the first of the two)
+      if (space.probes > 0 && !this.cryptoSend.hasRetransmit()) this.cryptoSend.requeueUnacked();
       while (room > 16) {
         const c = this.cryptoSend.next(room - 16);
         if (!c) break;

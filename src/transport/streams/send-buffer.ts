@@ -67,6 +67,11 @@ export class SendBuffer {
     }
   }
 
+  /** Mark every sent, unacknowledged byte for retransmission (PTO probes of handshake data). */
+  requeueUnacked(): void {
+    if (this.nextNew > this.ackedPrefix) this.onLost(this.ackedPrefix, this.nextNew - this.ackedPrefix);
+  }
+
   /** Drop everything (stream reset). */
   clear(): void {
     this.chunks = []; this.head = 0;
