@@ -9,6 +9,8 @@ import { registerContacts } from './contacts.ts';
 import { registerSend } from './send.ts';
 import { registerChat } from './chat.ts';
 import { registerStatus } from './status.ts';
+import { registerUp } from './up.ts';
+import { registerDemo } from './demo.ts';
 
 export const commands: ((program: Command) => void)[] = [registerSim, registerSupernode, registerDirectory,
-  registerAccount, registerContacts, registerSend, registerChat, registerStatus];
+  registerAccount, registerContacts, registerSend, registerChat, registerStatus, registerUp, registerDemo];
