@@ -1,36 +1,65 @@
-// Lab peer process: the sans-IO LabPeer (peer-core.ts) on a real UDP socket via the
-// project's one driver (src/datagram/driver.ts). The clock is Unix time (Date.now)
-// because the rendezvous' coordinated start time is Unix time. Prints one JSON line
-// {event:'result', ...} when done and exits (0 ok, 2 failed).
-// Config: env LAB_PEER = JSON { name, want, hostIp, port, primary, primaryAlt, secondary, relay, rendezvous }.
-import { randomBytes } from 'node:crypto';
-import { bindUdp } from '../../../src/datagram/udp.ts';
-import { Driver } from '../../../src/datagram/driver.ts';
-import type { Clock } from '../../../src/wire/socket.ts';
-import { LabPeer } from './peer-core.ts';
-import { parseAddress } from './lab-wire.ts';
+// Lab peer process: a real tincan Peer (src/overlay/peer.ts) against the real directory
+// and supernode on the lab's public segment, Noise sessions included.
+//   caller (connectTo set): connects to the contact (retrying while it is not online yet),
+//     writes "hello from <me>" on a stream and reads the answer;
+//   callee: answers the first line of each incoming stream with its own.
+// Prints {event:'ready', nat} once started and {event:'result', ok, nat, path, remote,
+// rttMs, received, connectMs, log} when its line crossed (or on failure), then exits.
+// Config: env LAB_PEER = JSON { directoryUrl, token, stateDir, port, connectTo? }.
+import type { Duplex } from 'node:stream';
+import { startPeer } from '../../../src/overlay/peer.ts';
+import { PeerError, type ContactSession } from '../../../src/overlay/peer-api.ts';
 
-interface PeerEnv { name: string; want: string; hostIp: string; port: number; primary: string; primaryAlt: string; secondary: string; relay: string; rendezvous: string }
+interface PeerEnv { directoryUrl: string; token: string; stateDir: string; port: number; connectTo?: string }
 const cfg = JSON.parse(process.env.LAB_PEER ?? '{}') as PeerEnv;
-const unixClock: Clock = {
-  now: () => Date.now(),
-  setTimer: (at, cb) => { const t = setTimeout(cb, Math.max(0, at - Date.now())); return { cancel: () => clearTimeout(t) }; },
+const log: string[] = [];
+const t0 = performance.now();
+const stamp = (l: string) => log.push(`${Math.round(performance.now() - t0)}ms ${l}`);
+const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
+
+function readLine(s: Duplex): Promise<string> {
+  return new Promise((res, rej) => {
+    let got = '';
+    s.on('data', (d: Buffer) => { got += d.toString(); if (got.includes('\n')) res(got.slice(0, got.indexOf('\n'))); });
+    s.on('error', rej);
+    s.on('end', () => res(got));
+  });
+}
+
+const peer = await startPeer({ directoryUrl: cfg.directoryUrl, token: cfg.token, stateDir: cfg.stateDir, port: cfg.port, log: stamp });
+print({ event: 'ready', nat: peer.nat });
+
+const finish = (ok: boolean, extra: object, s?: ContactSession) => {
+  print({ event: 'result', ok, nat: peer.nat, path: s?.path.kind, remote: s?.path.remote, rttMs: s?.path.rttMs, ...extra, log });
+  setTimeout(() => { void peer.close().then(() => process.exit(ok ? 0 : 2)); }, 1500);
 };
-const socket = await bindUdp({ address: '0.0.0.0', port: cfg.port });
-const ref: { driver?: Driver } = {};
-const peer = new LabPeer({
-  name: cfg.name, want: cfg.want, host: { address: cfg.hostIp, port: cfg.port }, primary: parseAddress(cfg.primary),
-  primaryAlt: parseAddress(cfg.primaryAlt), secondary: parseAddress(cfg.secondary), relay: parseAddress(cfg.relay),
-  rendezvous: parseAddress(cfg.rendezvous), randomBytes: (n) => new Uint8Array(randomBytes(n)), clock: unixClock, wake: () => ref.driver?.wake(),
-}, unixClock.now());
-const drv = new Driver(peer, socket, unixClock);
-ref.driver = drv;
-drv.afterInput = () => {
-  const r = peer.result();
-  if (!r) return;
-  process.stdout.write(`${JSON.stringify({ event: 'result', ...r })}\n`);
-  drv.afterInput = () => {};
-  // Linger so the peer can finish its own exchange, then exit.
-  setTimeout(() => { drv.close(); process.exit(r.ok ? 0 : 2); }, 1000);
-};
-drv.wake();
+
+if (cfg.connectTo) {
+  let session: ContactSession | undefined;
+  let connectMs = 0;
+  for (let tries = 0; !session; tries++) {
+    const t = performance.now();
+    try {
+      session = await peer.connect(cfg.connectTo);
+      connectMs = performance.now() - t;
+    } catch (e) {
+      if (e instanceof PeerError && e.code === 'contact-offline' && tries < 100) { await new Promise((r) => setTimeout(r, 100)); continue; }
+      finish(false, { why: (e as Error).message });
+      break;
+    }
+  }
+  if (session) {
+    const s = await session.openStream();
+    s.write(`hello from ${peer.username}\n`);
+    const received = await readLine(s);
+    s.end();
+    finish(true, { received, connectMs: Math.round(connectMs) }, session);
+  }
+} else {
+  peer.on('session', (cs) => {
+    stamp(`session from ${cs.username}`);
+    cs.on('stream', (s) => {
+      void readLine(s).then((received) => { s.end(`hello from ${peer.username}\n`); finish(true, { received }, cs); });
+    });
+  });
+}
