@@ -1,8 +1,9 @@
 // tincan's overlay: NAT traversal, relays, path choice and the supernode network —
 // the public entry point, and how the pieces assemble into a peer and a supernode.
 //
-// A peer (what `tincan up` will run; test/lab/programs/peer-core.ts does steps 1-5 with a
-// lab rendezvous today):
+// A peer: `startPeer(opts)` (peer.ts, the PeerNode of peer-api.ts; docs/protocol/peer.md)
+// does all of the following; contact-link.ts is steps 3-5 for one contact. The sim NAT
+// matrix still drives the same pieces through test/lab/programs/peer-core.ts:
 //   1. One UDP socket for everything: `new OverlayMux(await bindUdp({ port }))`.
 //   2. Classify the NAT: `NatClassifier` with the directory's STUN endpoint as `primary`
 //      (+ its alternate port) and a supernode (SupernodeCore answers STUN) as `secondary`;
@@ -22,7 +23,11 @@
 //      Contact keys from the directory go through `KeyPins.observe` before the session
 //      layer's handshake trusts them.
 // A supernode: `startRelayService({ directoryPublicKey, gossip: { self, seeds } })` —
-// relay, gossip and STUN on one port (`tincan supernode`).
+// relay, gossip and STUN on one port — plus `registerAtDirectory` (supernode-registration.ts)
+// so peers find it (`tincan supernode --directory`).
+export { startPeer, type PeerOptions } from './peer.ts';
+export { PeerError, type PeerNode, type ContactSession, type ContactStatus, type PathInfo, type PathKind, type PeerErrorCode } from './peer-api.ts';
+export { registerAtDirectory, type SupernodeRegistration, type RegistrationOptions } from './supernode-registration.ts';
 export { NatClassifier, type ClassifierConfig, type Classification, type Probe, type BindingFact } from './nat-classify.ts';
 export { predictDirect, formatNatType, type NatType, type MappingBehavior, type FilteringBehavior } from './nat-types.ts';
 export { StunProbeCodec } from './stun-probe.ts';
