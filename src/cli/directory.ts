@@ -3,15 +3,23 @@
 // JSON lines on stdout (first: "directory listening" with the ports).
 // SIGINT/SIGTERM: graceful shutdown (stop accepting, close push channels with
 // 1001, finish in-flight requests, close Redis and the database), exit 0.
+// --workers N (N > 1): N worker processes share the port (see
+// directory/cluster.ts); the primary migrates the database and creates the key
+// file first, logs "directory listening" once all workers listen, and stops
+// them all on SIGINT/SIGTERM. STUN is served by the first worker.
 import type { Command } from 'commander';
+import cluster from 'node:cluster';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { startDirectory } from '../directory/server.ts';
+import { startDirectory, makeLogger } from '../directory/server.ts';
 import { DEFAULT_SCRYPT } from '../directory/password.ts';
+import { runPrimary, reportListening, workerIndex } from '../directory/cluster.ts';
+import { openDatabase, engineOf } from '../directory/store/open.ts';
+import { loadOrCreateSigningKey } from '../directory/signing-key.ts';
 
 interface Opts {
   listen: string; port: string; stunPort: string; stun: boolean; database?: string; redis?: string;
-  keyFile?: string; dataDir: string; logLevel: string; scryptN: string; logRequests: boolean; trustProxy: boolean;
+  keyFile?: string; dataDir: string; logLevel: string; scryptN: string; logRequests: boolean; trustProxy: boolean; workers: string;
 }
 
 const env = (name: string) => process.env[name] || undefined;
@@ -38,6 +46,7 @@ export function registerDirectory(program: Command): void {
     .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug [env TINCAN_LOG_LEVEL]', env('TINCAN_LOG_LEVEL') ?? 'info')
     .option('--no-log-requests', 'do not log one line per HTTP request')
     .option('--trust-proxy', 'behind a load balancer: client address from X-Forwarded-For [env TINCAN_TRUST_PROXY=1]', env('TINCAN_TRUST_PROXY') === '1')
+    .option('--workers <n>', 'worker processes sharing the HTTP port (use the cores of one machine) [env TINCAN_DIRECTORY_WORKERS]', env('TINCAN_DIRECTORY_WORKERS') ?? '1')
     .option('--scrypt-n <n>', `scrypt cost N for new password hashes (power of two) [env TINCAN_SCRYPT_N]`, env('TINCAN_SCRYPT_N') ?? String(DEFAULT_SCRYPT.N))
     .action(async (o: Opts) => {
       const port = intOption(o.port, '--port', 0, 65535);
@@ -45,15 +54,24 @@ export function registerDirectory(program: Command): void {
       const N = intOption(o.scryptN, '--scrypt-n', 2, 1 << 20);
       if (N & (N - 1)) throw new Error(`--scrypt-n must be a power of two, got ${N}`);
       if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(o.logLevel)) throw new Error(`--log-level: unknown level ${o.logLevel}`);
+      const workers = intOption(o.workers, '--workers', 1, 64);
+      const databaseUrl = o.database ?? join(o.dataDir, 'directory.sqlite');
+      const keyFile = o.keyFile ?? join(o.dataDir, 'directory-key');
+      if (workers > 1 && cluster.isPrimary) return runClusterPrimary(workers, databaseUrl, keyFile, o.listen, o.logLevel);
+      const worker = workerIndex();
       const dir = await startDirectory({
-        databaseUrl: o.database ?? join(o.dataDir, 'directory.sqlite'),
+        databaseUrl,
         redisUrl: o.redis,
-        keyFile: o.keyFile ?? join(o.dataDir, 'directory-key'),
-        host: o.listen, port, stunPort,
+        keyFile,
+        host: o.listen, port, stunPort: worker ? undefined : stunPort,
         logLevel: o.logLevel,
         config: { scrypt: { ...DEFAULT_SCRYPT, N }, logRequests: o.logRequests, trustProxy: o.trustProxy },
+        clusterWorker: worker !== undefined,
       });
-      dir.logger.info({ publicKeyHex: Buffer.from(dir.publicKey).toString('hex') }, 'directory key');
+      if (worker !== undefined) {
+        await reportListening(dir.port, dir.stunPort);
+        process.once('disconnect', () => stop('primary gone'));
+      } else dir.logger.info({ publicKeyHex: Buffer.from(dir.publicKey).toString('hex') }, 'directory key');
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
@@ -61,9 +79,29 @@ export function registerDirectory(program: Command): void {
         dir.logger.info({ signal }, 'shutting down');
         const force = setTimeout(() => { dir.logger.error('shutdown timed out'); process.exit(1); }, 10_000);
         force.unref();
-        dir.close().then(() => { dir.logger.info('stopped'); dir.logger.flush(); process.exitCode = 0; }, (e: Error) => { dir.logger.error({ err: e.message }, 'shutdown failed'); process.exitCode = 1; });
+        dir.close().then(() => {
+          dir.logger.info(worker === undefined ? 'stopped' : 'worker stopped'); dir.logger.flush(); process.exitCode = 0;
+          if (worker !== undefined && process.connected) process.disconnect();
+        }, (e: Error) => { dir.logger.error({ err: e.message }, 'shutdown failed'); process.exitCode = 1; });
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
     });
+}
+
+/** The cluster primary: one-time preparation, then the workers (see directory/cluster.ts). */
+async function runClusterPrimary(workers: number, databaseUrl: string, keyFile: string, host: string, logLevel: string): Promise<void> {
+  const logger = makeLogger(undefined, logLevel);
+  const opened = await openDatabase(databaseUrl); // migrates once, before any worker opens it
+  await opened.close();
+  const key = loadOrCreateSigningKey(keyFile);
+  logger.info({ publicKeyHex: Buffer.from(key.publicKey).toString('hex') }, 'directory key');
+  const primary = runPrimary({
+    workers,
+    onListening: (port, stunPort) => logger.info({ host, port, stunPort, workers, engine: engineOf(databaseUrl) }, 'directory listening'),
+    onWorkerExit: (id, code, signal, restarting) => { if (code !== 0) logger.warn({ worker: id, code, signal, restarting }, 'directory worker exited'); },
+    onStopped: () => { logger.info('stopped'); logger.flush(); process.exitCode = 0; },
+  });
+  process.once('SIGINT', () => { logger.info({ signal: 'SIGINT' }, 'shutting down'); primary.stop('SIGTERM'); });
+  process.once('SIGTERM', () => { logger.info({ signal: 'SIGTERM' }, 'shutting down'); primary.stop('SIGTERM'); });
 }

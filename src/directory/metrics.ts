@@ -17,13 +17,14 @@ export class Metrics {
   private readonly gauges = new Map<string, { help: string; read: () => number; type: 'gauge' | 'counter' }>();
 
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    const l = { method, route, status: String(status) };
-    const key = JSON.stringify(l);
-    const r = this.requests.get(key) ?? { l, n: 0 };
-    r.n++; this.requests.set(key, r);
-    const h = this.latency.get(route) ?? { counts: BUCKETS_S.map(() => 0), sum: 0, n: 0 };
+    const key = `${method} ${status} ${route}`;
+    const r = this.requests.get(key);
+    if (r) r.n++;
+    else this.requests.set(key, { l: { method, route, status: String(status) }, n: 1 });
+    let h = this.latency.get(route);
+    if (!h) { h = { counts: BUCKETS_S.map(() => 0), sum: 0, n: 0 }; this.latency.set(route, h); }
     for (let i = 0; i < BUCKETS_S.length; i++) if (seconds <= BUCKETS_S[i]) h.counts[i]++;
-    h.sum += seconds; h.n++; this.latency.set(route, h);
+    h.sum += seconds; h.n++;
   }
 
   count(name: string, help: string, by = 1): void {

@@ -18,6 +18,7 @@ import { AuthCache } from './auth-cache.ts';
 import type { AppContext } from './http/context.ts';
 import type { FastifyInstance } from 'fastify';
 import { startStunServer, type RunningStunServer } from './stun-server.ts';
+import { ClusterFanout, ipcFailureCounter, workerIndex } from './cluster.ts';
 
 export interface DirectoryOptions {
   /** sqlite file path (or sqlite:path) or postgres:// URL. */
@@ -43,6 +44,12 @@ export interface DirectoryOptions {
   logStream?: DestinationStream;
   logLevel?: string;
   now?: () => number;
+  /**
+   * This process is one of several cluster workers (see cluster.ts): without
+   * Redis, push fan-out, token revocations and failure counters go through the
+   * cluster primary so the workers act as one directory.
+   */
+  clusterWorker?: boolean;
 }
 
 export interface Directory {
@@ -81,21 +88,23 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
   try {
     fanout = opts.redisUrl
       ? await RedisFanout.connect(opts.redisUrl, hub, (e) => logger.warn({ err: e.message }, 'redis error'))
-      : new LocalFanout(hub);
+      : opts.clusterWorker ? new ClusterFanout(hub) : new LocalFanout(hub);
   } catch (e) {
     await opened.close();
     throw e;
   }
+  const counter = (name: string, max: number) => fanout instanceof RedisFanout
+    ? new RedisFailureCounter(fanout.pub, max, config.loginWindowMs, `${opts.redisPrefix ?? 'tincan:'}${name === 'registration' ? 'register:' : 'login:'}`)
+    : opts.clusterWorker ? ipcFailureCounter(name, max, config.loginWindowMs)
+      : memoryCounter(new FailureLimiter(max, config.loginWindowMs));
   const metrics = new Metrics();
+  const worker = opts.clusterWorker ? workerIndex() ?? 0 : 0;
+  metrics.gauge('tincan_directory_worker', 'Index of the worker process that answered this scrape (0 without --workers; each worker keeps its own metrics).', () => worker);
   metrics.gauge('tincan_push_connections', 'Open push (WebSocket) connections on this instance.', () => hub.connections);
   const ctx: AppContext = {
     store: new DirectoryStore(opened.db, opened.namedQuery ?? opened.readQuery), fanout, hub, key, config, metrics, now,
-    accountLimiter: fanout instanceof RedisFanout
-      ? new RedisFailureCounter(fanout.pub, config.loginFailuresPerAccount, config.loginWindowMs, `${opts.redisPrefix ?? 'tincan:'}login:`)
-      : memoryCounter(new FailureLimiter(config.loginFailuresPerAccount, config.loginWindowMs)),
-    addressLimiter: fanout instanceof RedisFanout
-      ? new RedisFailureCounter(fanout.pub, config.loginFailuresPerAddress, config.loginWindowMs, `${opts.redisPrefix ?? 'tincan:'}login:`)
-      : memoryCounter(new FailureLimiter(config.loginFailuresPerAddress, config.loginWindowMs)),
+    accountLimiter: counter('login-account', config.loginFailuresPerAccount),
+    addressLimiter: counter('login-address', config.loginFailuresPerAddress),
     authCache: new AuthCache(config.authCacheMs),
   };
   fanout.onControl((m) => {
@@ -127,7 +136,7 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
-  logger.info({ host, port, stunPort: stun?.port ?? null, engine: opened.engine, database: engineOf(opts.databaseUrl) === 'postgres' ? redactUrl(opts.databaseUrl) : opts.databaseUrl, redis: opts.redisUrl ? redactUrl(opts.redisUrl) : null }, 'directory listening');
+  logger.info({ host, port, stunPort: stun?.port ?? null, engine: opened.engine, database: engineOf(opts.databaseUrl) === 'postgres' ? redactUrl(opts.databaseUrl) : opts.databaseUrl, redis: opts.redisUrl ? redactUrl(opts.redisUrl) : null }, opts.clusterWorker ? 'directory worker listening' : 'directory listening');
 
   let closing: Promise<void> | undefined;
   return {

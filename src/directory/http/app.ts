@@ -18,20 +18,35 @@ import { rendezvousRoutes } from './routes/rendezvous.ts';
 import { metaRoutes } from './routes/meta.ts';
 import { tokenHash } from '../ids.ts';
 
+const BEARER = /^Bearer ([A-Za-z0-9_-]{16,128})$/;
+
+/**
+ * The cached user of "Bearer <token>" without touching the database:
+ * the user, `undefined` for a malformed header, or `null` when the token must
+ * be looked up (see makeAuthenticator). `tokenHash` receives the hash.
+ */
+function cachedUser(ctx: AppContext, authorization: string | undefined, out: { tokenHash: string }): AuthUser | undefined | null {
+  const m = BEARER.exec(authorization ?? '');
+  if (!m) return undefined;
+  out.tokenHash = tokenHash(m[1]);
+  return ctx.authCache.get(out.tokenHash, ctx.now()) ?? null;
+}
+
+async function lookupUser(ctx: AppContext, th: string): Promise<AuthUser | undefined> {
+  const now = ctx.now();
+  const r = await ctx.store.authenticate(th, now);
+  if (!r) return undefined;
+  const user = { userId: r.userId, username: r.username, tokenHash: th };
+  ctx.authCache.set(user, r.expiresAt, now);
+  return user;
+}
+
 /** Resolves "Bearer <token>" to its user, or undefined. */
 export function makeAuthenticator(ctx: AppContext): (authorization: string | undefined) => Promise<AuthUser | undefined> {
   return async (authorization) => {
-    const m = /^Bearer ([A-Za-z0-9_-]{16,128})$/.exec(authorization ?? '');
-    if (!m) return undefined;
-    const th = tokenHash(m[1]);
-    const now = ctx.now();
-    const hit = ctx.authCache.get(th, now);
-    if (hit) return hit;
-    const r = await ctx.store.authenticate(th, now);
-    if (!r) return undefined;
-    const user = { userId: r.userId, username: r.username, tokenHash: th };
-    ctx.authCache.set(user, r.expiresAt, now);
-    return user;
+    const out = { tokenHash: '' };
+    const hit = cachedUser(ctx, authorization, out);
+    return hit === null ? lookupUser(ctx, out.tokenHash) : hit;
   };
 }
 
@@ -52,25 +67,34 @@ export function buildApp(ctx: AppContext, logger: Logger): { app: FastifyInstanc
     },
   }) as unknown as FastifyInstance;
   const routes = new RouteTable();
-  const authenticate = makeAuthenticator(ctx);
   const startedAt = ctx.now();
 
   app.decorateRequest('user', undefined);
 
-  app.addHook('onRequest', async (req) => {
-    if (!req.routeOptions.config.auth) return;
-    const user = await authenticate(req.headers.authorization);
-    if (!user) throw new HttpError(401, 'unauthorized', 'missing, invalid, expired or revoked bearer token', { 'www-authenticate': 'Bearer' });
-    req.user = user;
+  const unauthorized = () => new HttpError(401, 'unauthorized', 'missing, invalid, expired or revoked bearer token', { 'www-authenticate': 'Bearer' });
+  // A cached token is resolved synchronously (no promise); otherwise one store lookup.
+  app.addHook('onRequest', (req, _reply, done) => {
+    if (!req.routeOptions.config.auth) return done();
+    const out = { tokenHash: '' };
+    const hit = cachedUser(ctx, req.headers.authorization, out);
+    if (hit) { req.user = hit; return done(); }
+    if (hit === undefined) return done(unauthorized());
+    lookupUser(ctx, out.tokenHash).then((user) => {
+      if (!user) return done(unauthorized());
+      req.user = user;
+      done();
+    }, (e: Error) => done(e));
   });
 
-  app.addHook('onSend', async (_req, reply, payload) => {
+  // Callback-style hooks: no promise per request on the hot path.
+  app.addHook('onSend', (_req, reply, payload, done) => {
     reply.header('server', ctx.config.serverName);
-    return payload;
+    done(null, payload);
   });
 
-  app.addHook('onResponse', async (req, reply) => {
+  app.addHook('onResponse', (req, reply, done) => {
     ctx.metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
 
   app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {

@@ -61,6 +61,10 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     const cached = {
       close: () => { statements.clear(); raw.close(); },
       prepare(text: string) {
+        // Several processes may write one file (cluster workers): take the write
+        // lock when the transaction starts, so the busy timeout applies instead of
+        // a read transaction failing at once with SQLITE_BUSY when it upgrades.
+        if (text === 'begin') text = 'begin immediate';
         let st = statements.get(text);
         if (!st) {
           st = raw.prepare(text);

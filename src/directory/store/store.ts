@@ -248,6 +248,23 @@ export class DirectoryStore {
     return (await this.q.presenceOfContacts(userId)).map((r) => toPresence(r, staleBefore));
   }
 
+  /**
+   * The same list as presenceOfContacts, already serialized as the JSON array
+   * text of PresenceRecord[] (the hot lookup: the stored candidates/nat/supernode
+   * columns are JSON written by setPresence and are spliced in unparsed).
+   */
+  async presenceOfContactsJson(userId: string, staleBefore: number): Promise<string> {
+    const rows = await this.q.presenceOfContacts(userId);
+    let out = '[';
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      out += (i ? ',{"username":' : '{"username":') + JSON.stringify(r.username) + ',"deviceId":' + JSON.stringify(r.deviceId)
+        + ',"status":' + JSON.stringify(r.updatedAt < staleBefore ? 'offline' : r.status) + ',"candidates":' + r.candidates
+        + ',"nat":' + (r.nat ?? 'null') + ',"supernode":' + (r.supernode ?? 'null') + ',"updatedAt":' + Number(r.updatedAt) + '}';
+    }
+    return out + ']';
+  }
+
   // ---- supernodes
   async registerSupernode(ownerId: string, s: { address: string; port: number; capacity: number; load: number }, now: number): Promise<string> {
     const id = newId();

@@ -44,8 +44,9 @@ export function presenceRoutes(app: FastifyInstance, t: RouteTable, ctx: AppCont
   t.add(app, {
     method: 'GET', url: '/v1/presence', summary: 'Presence of every device of every mutual contact', tag: 'presence', auth: true,
     responses: { 200: '{ presence: [presence] }', 401: 'not logged in' },
-    async handler(req) {
-      return { presence: await ctx.store.presenceOfContacts(req.user!.userId, ctx.now() - ctx.config.presenceTtlMs) };
+    async handler(req, reply) {
+      const list = await ctx.store.presenceOfContactsJson(req.user!.userId, ctx.now() - ctx.config.presenceTtlMs);
+      return reply.type('application/json; charset=utf-8').send(`{"presence":${list}}`);
     },
   });
 
