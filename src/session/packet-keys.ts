@@ -72,7 +72,7 @@ export class NoisePacketKeys implements PacketKeys {
     sodium.crypto_aead_chacha20poly1305_ietf_encrypt(out, plaintext, header, null, this.nonce, this.key);
     this.sealedHere++;
     for (const s of this.shared.stats) s.sealed++;
-    return out;
+    return new Uint8Array(out.buffer, out.byteOffset, out.length); // a plain view: Buffer#slice would not copy
   }
 
   open(pn: number, header: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
@@ -93,7 +93,7 @@ export class NoisePacketKeys implements PacketKeys {
     }
     w?.commit(pn);
     for (const s of this.shared.stats) s.opened++;
-    return out;
+    return new Uint8Array(out.buffer, out.byteOffset, out.length);
   }
 
   /** The next key generation (Noise REKEY); the same object on every call. */
