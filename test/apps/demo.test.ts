@@ -38,6 +38,14 @@ describe('tincan demo', () => {
     expect(b).toEqual({ code: 0, out: 'delivered to alice (#1)\n' });
     await demo.waitFor(/\[bob\] got from alice: hello bob/);
     await demo.waitFor(/\[alice\] got from bob: hi alice/);
+    // the interactive command, fed from a pipe: each line sent, its receipt shown
+    const chatAlice = out.match(/terminal 1 \(alice\): {2}(TINCAN_HOME=\S+ node \S+ chat bob)/)![1];
+    const chat = await sh(`printf 'line one\\nline two\\n' | ${chatAlice}`);
+    expect(chat.code).toBe(0);
+    expect(chat.out).toMatch(/me: hello bob {2}✓\n.*bob: hi alice\n/);
+    expect(chat.out).toContain('✓ delivered #2');
+    expect(chat.out).toContain('✓ delivered #3');
+    await demo.waitFor(/\[bob\] got from alice: line two/);
     const st = await sh(status!);
     expect(st.code).toBe(0);
     expect(st.out).toMatch(/^ {2}bob +online +relayed +rtt [\d.]+ ms via 127\.0\.0\.1:\d+/m);
