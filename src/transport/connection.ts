@@ -607,6 +607,26 @@ export class Connection {
     this.events.push({ type: 'closed', code, reason, remote, app });
   }
 
+  /** Sizes of every queue and buffer a peer can make grow (for tests and monitoring: all must stay bounded). */
+  stateSizes(): Record<string, number> {
+    let recvBuffered = 0, sendBuffered = 0;
+    for (const st of this.streams.streams.values()) {
+      if (st.recv) recvBuffered += st.recv.buf.buffered;
+      if (st.send) sendBuffered += st.send.buf.unacked;
+    }
+    return {
+      events: this.events.length,
+      sentPackets: this.spaces.handshake.sent.count + this.spaces.app.sent.count,
+      ackRanges: this.spaces.handshake.ack.received.ranges.length + this.spaces.app.ack.received.ranges.length,
+      pathResponses: this.pathResponses.length,
+      datagrams: this.datagrams.length,
+      streams: this.streams.streams.size,
+      recvBuffered,
+      sendBuffered,
+      cryptoBuffered: this.cryptoRecv.buffered + this.cryptoPending.reduce((n, c) => n + c.length, 0),
+    };
+  }
+
   get isClosed(): boolean { return this.state === 'closed'; }
   get isEstablished(): boolean { return this.state === 'established'; }
   get handshakeConfirmed(): boolean { return this.confirmed; }

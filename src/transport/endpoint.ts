@@ -129,6 +129,11 @@ export class Endpoint {
 
   pollEvent(): EndpointEvent | undefined { return this.events.shift(); }
 
+  /** Sizes of the endpoint's own tables (for tests and monitoring). */
+  stateSizes(): { connections: number; cids: number; stateless: number; events: number } {
+    return { connections: this.conns.size, cids: this.byCid.size, stateless: this.stateless.length, events: this.events.length };
+  }
+
   handleTimeout(now: Millis): void {
     for (const c of this.conns.keys()) {
       const t = c.pollTimeout();

@@ -12,45 +12,15 @@ import { Network, type Host, type Link, type LinkOptions } from '../../../src/si
 import { Driver } from '../../../src/datagram/driver.ts';
 import { Endpoint, type EndpointOptions } from '../../../src/transport/endpoint.ts';
 import type { Connection } from '../../../src/transport/connection.ts';
-import { plaintextCrypto, type CryptoHandshake, type CryptoProvider, type HandshakeResult, type PacketKeys } from '../../../src/transport/crypto.ts';
+import type { CryptoProvider } from '../../../src/transport/crypto.ts';
+import { checksumCrypto } from '../checksum-crypto.ts';
 import { seededRandom, type Random } from '../../../src/transport/random.ts';
-import { crc32 } from '../../../src/transport/wire/crc32.ts';
 import type { DatagramHandler, DatagramSocket, UdpAddress } from '../../../src/wire/socket.ts';
 
 export const DEFAULT_LINK: LinkOptions = { latencyMs: 15, bandwidthBps: 10e6, queuePackets: 25 };
 export const SERVER: UdpAddress = { address: '203.0.113.10', port: 4433 };
 export const MB = 1_000_000;
-
-/** 1-RTT packets carry a CRC-32 of header and payload: integrity (not secrecy), so corruption is detected. */
-const crcKeys: PacketKeys = {
-  overhead: 4,
-  seal(_pn, header, plaintext) {
-    const out = new Uint8Array(plaintext.length + 4);
-    out.set(plaintext);
-    const c = (crc32(header) ^ crc32(plaintext)) >>> 0;
-    out[plaintext.length] = c >>> 24; out[plaintext.length + 1] = (c >>> 16) & 0xff; out[plaintext.length + 2] = (c >>> 8) & 0xff; out[plaintext.length + 3] = c & 0xff;
-    return out;
-  },
-  open(_pn, header, sealed) {
-    if (sealed.length < 4) return undefined;
-    const body = sealed.subarray(0, sealed.length - 4);
-    const n = sealed.length - 4;
-    const want = ((sealed[n] << 24) | (sealed[n + 1] << 16) | (sealed[n + 2] << 8) | sealed[n + 3]) >>> 0;
-    return ((crc32(header) ^ crc32(body)) >>> 0) === want ? body : undefined;
-  },
-  next: () => crcKeys,
-};
-
-function withCrcKeys(h: CryptoHandshake): CryptoHandshake {
-  const fix = (r: HandshakeResult): HandshakeResult => (r.keys ? { ...r, keys: { send: crcKeys, recv: crcKeys } } : r);
-  return { start: h.start?.bind(h), handlePayload: (now, p) => fix(h.handlePayload(now, p)) };
-}
-
-/** The plaintext handshake, with CRC-32-checked 1-RTT packets. */
-export const checksumCrypto: CryptoProvider = {
-  client: (o) => withCrcKeys(plaintextCrypto.client(o)),
-  server: () => withCrcKeys(plaintextCrypto.server()),
-};
+export { checksumCrypto };
 
 /** A DatagramSocket that flips one random byte of a received datagram with probability `rate`. */
 class CorruptingSocket implements DatagramSocket {
