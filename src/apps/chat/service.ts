@@ -40,6 +40,8 @@ interface Conversation {
   in?: Duplex;
   connecting: boolean;
   retry?: NodeJS.Timeout;
+  /** next_seq as last written to the store. */
+  storedNext: number;
 }
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
@@ -73,6 +75,7 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
     const now = this.opts.now();
     const m = c.sender.send({ id: this.opts.randomBytes(16), sentAt: now, text });
     this.opts.store.recordOutgoing(to, m, c.sender.next, now);
+    c.storedNext = c.sender.next;
     this.flushOut(c);
     this.kick(to);
     return { id: hex(m.id), seq: m.seq };
@@ -108,7 +111,7 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
     let c = this.convs.get(peer);
     if (!c) {
       const s = this.opts.store.load(peer);
-      c = { peer, sender: new ChatSender(s.sender, this.opts.maxOutbox ?? DEFAULT_MAX_OUTBOX), receiver: new ChatReceiver({ delivered: s.delivered }), connecting: false };
+      c = { peer, sender: new ChatSender(s.sender, this.opts.maxOutbox ?? DEFAULT_MAX_OUTBOX), receiver: new ChatReceiver({ delivered: s.delivered }), connecting: false, storedNext: s.sender.nextSeq };
       this.convs.set(peer, c);
     }
     return c;
@@ -191,17 +194,16 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
 
   private flushOut(c: Conversation): void {
     const now = this.opts.now();
-    let changedSeq = false;
     for (let e = c.sender.pollEvent(); e; e = c.sender.pollEvent()) {
       if (e.type === 'delivered') {
         this.opts.store.recordDelivered(c.peer, e.id, now);
         this.emit('receipt', { to: c.peer, id: hex(e.id), seq: e.seq });
       } else {
         this.opts.store.recordRenumbered(c.peer, e.id, e.seq, c.sender.next);
-        changedSeq = true;
+        c.storedNext = c.sender.next;
       }
     }
-    if (!changedSeq && c.sender.link === 'up') this.opts.store.recordNextSeq(c.peer, c.sender.next);
+    if (c.storedNext !== c.sender.next) { this.opts.store.recordNextSeq(c.peer, c.sender.next); c.storedNext = c.sender.next; }
     if (!c.out) return;
     for (let f = c.sender.pollTransmit(); f; f = c.sender.pollTransmit()) c.out.write(f);
   }

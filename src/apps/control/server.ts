@@ -25,7 +25,11 @@ async function alive(path: string): Promise<boolean> {
   });
 }
 
+/** Unix socket paths longer than this do not fit sockaddr_un on Linux/macOS. */
+const MAX_SOCKET_PATH = 100;
+
 export async function startControlServer(path: string, handle: ControlHandler): Promise<ControlServer> {
+  if (Buffer.byteLength(path) > MAX_SOCKET_PATH) throw new Error(`the state dir path is too long for a unix socket (${path}); use a shorter --state-dir / TINCAN_HOME`);
   if (await alive(path)) throw new Error(`a tincan daemon is already running for this state dir (${path})`);
   try { unlinkSync(path); } catch { /* no stale socket */ }
   const sockets = new Set<Socket>();
