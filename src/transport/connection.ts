@@ -843,6 +843,7 @@ export class Connection {
   private buildShort(now: Millis, frames: Frame[], sent: SentFrame[], ackEliciting: boolean, mtuProbe: number | undefined, to: UdpAddress): Transmit {
     const space = this.spaces.app;
     const pn = space.nextPn++;
+    if (this.keys!.send.shouldUpdate?.(now)) this.updateKeys();
     const keys = this.keys!;
     // one buffer: header, then frames; sealing in place when the keys return their input (no protection)
     let n = 0;

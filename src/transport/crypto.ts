@@ -31,6 +31,12 @@ export interface PacketKeys {
   open(pn: number, header: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
   /** Optional key update: the next generation of keys for the same direction. */
   next?(): PacketKeys;
+  /**
+   * Optional (send keys): a key update is due (packet count or age limit
+   * reached). The connection asks before each 1-RTT packet and then calls
+   * `updateKeys()`, which waits while a previous update is unconfirmed.
+   */
+  shouldUpdate?(now: Millis): boolean;
 }
 
 export interface HandshakeResult {

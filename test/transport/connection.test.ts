@@ -417,6 +417,37 @@ describe('streams and datagrams', () => {
   });
 });
 
+describe('automatic key update', () => {
+  it('the send keys ask for an update (shouldUpdate): both directions rotate, the stream continues', () => {
+    let maxGen = 0;
+    const keys = (gen: number): PacketKeys => {
+      let sealed = 0;
+      return {
+        overhead: 1,
+        seal: (_pn, _h, x) => { sealed++; const o = new Uint8Array(x.length + 1); o.set(x); o[x.length] = gen; return o; },
+        open: (_pn, _h, x) => (x[x.length - 1] === gen ? x.subarray(0, x.length - 1) : undefined),
+        next: () => { maxGen = Math.max(maxGen, gen + 1); return keys(gen + 1); },
+        shouldUpdate: () => sealed >= 50, // every 50 packets per generation
+      };
+    };
+    const crypto: CryptoProvider = {
+      client: () => ({ start: () => new Uint8Array([1]), handlePayload: () => ({ keys: { send: keys(0), recv: keys(0) } }) }),
+      server: () => { let d = false; return { handlePayload: () => (d ? {} : (d = true, { send: new Uint8Array([2]), keys: { send: keys(0), recv: keys(0) } })) }; },
+    };
+    const p = new Pair({ client: { crypto }, server: { crypto } });
+    const c = p.connect();
+    const id = c.openStream()!;
+    const data = pattern(1_000_000, 5);
+    c.write(id, data); c.finish(id);
+    const sc = () => new Collector(p.accepted()!);
+    let col: Collector | undefined;
+    expect(p.driveUntil(() => !!p.accepted() && (col ??= sc()).poll().finished.has(id))).toBe(true);
+    expect(Buffer.compare(col!.bytes(id), Buffer.from(data))).toBe(0);
+    expect(maxGen).toBeGreaterThanOrEqual(5);
+    expect(c.state).toBe('established');
+  });
+});
+
 describe('hostile input', () => {
   it('datagrams of garbage never throw from handleDatagram', () => {
     const p = new Pair();
