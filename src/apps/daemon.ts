@@ -1,5 +1,5 @@
 // The user daemon behind `tincan up`: a running PeerNode + the chat service + the control
-// socket the CLI talks to (send, history, status, tail, stop). Owns the chat store
+// socket the CLI talks to (send, history, status, tail). Owns the chat store
 // (<state-dir>/chat.sqlite) and the control socket; the caller owns the PeerNode and
 // closes it after close(). `onEvent` sees every chat/link/path event (for the daemon's
 // own terminal output). A `send` to someone who is not a contact is refused up front
@@ -20,8 +20,6 @@ export interface DaemonOptions {
   defaultWaitMs?: number;
   retryMs?: number;
   onEvent?(e: ControlEvent): void;
-  /** Called when a client asks the daemon to stop. */
-  onStopRequest?(): void;
 }
 
 export interface Daemon {
@@ -98,10 +96,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         conn.reply({ ok: true, tailing: req.with ?? '*' });
         return;
       }
-      case 'stop':
-        conn.reply({ ok: true });
-        opts.onStopRequest?.();
-        return;
       default:
         throw new DaemonError('bad-request', `unknown op ${(req as { op?: unknown }).op}`);
     }

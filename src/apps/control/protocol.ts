@@ -8,8 +8,7 @@ export type ControlRequest =
   | { op: 'send'; to: string; text: string; /** wait this long for the receipt (0: don't) */ waitMs?: number }
   | { op: 'history'; with?: string; limit?: number }
   | { op: 'status' }
-  | { op: 'tail'; with?: string }
-  | { op: 'stop' };
+  | { op: 'tail'; with?: string };
 
 export interface ContactRow {
   username: string;
