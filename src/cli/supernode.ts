@@ -7,6 +7,8 @@
 // (unless --directory-key is given), registers at the directory (POST /v1/supernodes,
 // address from --advertise or --bind) and heartbeats with its relay load, so that
 // peers find it in GET /v1/supernodes.
+// The relay is also served over TCP on the same port number (devices whose UDP is blocked;
+// --no-tcp turns that off).
 // Prints JSON lines: {event:"listening"} once, {event:"registered"} after registering,
 // then {event:"counters"} every interval.
 import type { Command } from 'commander';
@@ -39,6 +41,7 @@ export function registerSupernode(program: Command): void {
     .option('--capacity <n>', 'relay sessions offered (published in the directory)', '1000')
     .option('--bind <address>', 'local IPv4 address', '0.0.0.0')
     .option('--port <port>', 'UDP port (0: any free port)', '3479')
+    .option('--no-tcp', 'do not serve the relay over TCP (for UDP-blocked devices) on the same port number')
     .option('--allow-loopback', 'accept peers on 127.0.0.0/8 (benchmarks, local demos)', false)
     .option('--allow-private', 'accept peers in private ranges (a relay on a LAN)', false)
     .option('--device-bytes-per-sec <n>', 'relayed bytes/s allowed per sending device', '2000000')
@@ -48,7 +51,7 @@ export function registerSupernode(program: Command): void {
     .option('--seed <id@ip:port>', 'a supernode to gossip with first (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--shuffle-interval <ms>', 'gossip shuffle period', '5000')
     .option('--stats-interval <seconds>', 'print counters every N seconds (0: never)', '10')
-    .action(async (o: { directoryKey?: string; directory?: string; user?: string; createAccount: boolean; capacity: string; bind: string; port: string; allowLoopback: boolean; allowPrivate: boolean; statsInterval: string; deviceBytesPerSec: string; totalBytesPerSec: string;
+    .action(async (o: { directoryKey?: string; directory?: string; user?: string; createAccount: boolean; capacity: string; tcp: boolean; bind: string; port: string; allowLoopback: boolean; allowPrivate: boolean; statsInterval: string; deviceBytesPerSec: string; totalBytesPerSec: string;
       id?: string; advertise?: string; seed: string[]; shuffleInterval: string }) => {
       if (o.directoryKey !== undefined && !/^[0-9a-fA-F]{64}$/.test(o.directoryKey)) throw new Error('--directory-key must be 64 hex digits (32-byte Ed25519 public key)');
       if (o.directoryKey === undefined && !o.directory) throw new Error('give --directory-key or --directory');
@@ -81,7 +84,7 @@ export function registerSupernode(program: Command): void {
       const service = await startRelayService({
         gossip,
         deviceBytesPerSec, deviceBurstBytes: Math.max(256 * 1024, deviceBytesPerSec / 8), totalBytesPerSec, totalBurstBytes: Math.max(4 * 1024 * 1024, totalBytesPerSec / 8),
-        address: o.bind, port, directoryPublicKey,
+        address: o.bind, port, directoryPublicKey, tcp: o.tcp,
         allowLoopback: o.allowLoopback, allowPrivate: o.allowPrivate,
       });
       console.log(JSON.stringify({ event: 'listening', address: service.local.address, port: service.local.port, gossip: !!gossip }));

@@ -47,6 +47,8 @@ export interface ContactLinkDeps {
   readonly renewTicket: () => Promise<{ ticket: Uint8Array; lifetimeMs: number }>;
   readonly connectTimeoutMs: number;
   readonly log: (line: string) => void;
+  /** Called with the common relay before binding to it (e.g. open a TCP connection to it). */
+  readonly prepareRelay?: (relay: UdpAddress) => void;
 }
 
 const TRANSPORT_KEEPALIVE_MS = 10_000;
@@ -93,6 +95,7 @@ export class ContactLink {
       controlling: this.controlling, startAt: localStartAt(r, receivedAt), localCandidates: local, remoteCandidates: remote, newTxId: () => rb(12),
     });
     if (this.relayAddress) {
+      d.prepareRelay?.(this.relayAddress);
       this.relay = new RelayClient({ relay: this.relayAddress, deviceId: d.myDeviceId, ticket: new Uint8Array(Buffer.from(r.ticket, 'base64url')) }, now);
       this.scheduleTicketRenewal(Math.max(10_000, r.ticketExpiresAt - r.serverTime));
     }

@@ -39,6 +39,7 @@ import { loadKeyPins, saveKeyPins } from './key-pin-file.ts';
 import { loadPeerIdentity, type PeerIdentity } from './peer-identity.ts';
 import { ContactLink, type PeerContactSession } from './contact-link.ts';
 import { toPeerError } from './peer-errors.ts';
+import { TcpRelayFallback } from './relay-tcp.ts';
 import { PeerError, type ContactSession, type ContactStatus, type PeerNode } from './peer-api.ts';
 
 export interface PeerOptions {
@@ -61,6 +62,11 @@ export interface PeerOptions {
   readonly supernodeOptOut?: boolean;
   /** Host candidate addresses (default: bindAddress if concrete, else the non-internal IPv4 interfaces). */
   readonly hostAddresses?: readonly string[];
+  /**
+   * Reach supernodes over TCP: 'auto' (default) when UDP turns out to be blocked, 'always',
+   * or 'never'. Over TCP the peer publishes only its relay candidate.
+   */
+  readonly relayOverTcp?: 'auto' | 'always' | 'never';
   /** Replace the session crypto (tests); default: the identity's provider. */
   readonly crypto?: CryptoProvider;
   /** Injectable socket and clock (default: a bound UDP socket and the real clock). */
@@ -85,7 +91,7 @@ export async function startPeer(opts: PeerOptions): Promise<PeerNode> {
   const deviceId = await ensureDevice(dir, opts, username, identity);
   const pinsPath = join(opts.stateDir, 'key-pins.json');
   const pins = await loadKeyPins(pinsPath);
-  const socket = opts.socket ?? await bindUdp({ address: opts.bindAddress ?? '0.0.0.0', port: opts.port ?? 0 });
+  const socket = new TcpRelayFallback(opts.socket ?? await bindUdp({ address: opts.bindAddress ?? '0.0.0.0', port: opts.port ?? 0 }));
   const peer = new Peer(opts, dir, username, deviceId, identity, pins, pinsPath, socket, opts.clock ?? realClock, log);
   try {
     await peer.start();
@@ -153,11 +159,13 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   private readonly seen = new Map<string, PeerError | undefined>(); // rendezvous id -> why it was refused
   private readonly connecting = new Map<string, Promise<ContactSession>>(); // username -> pending connect()
   private pickedOnce?: () => void;
+  /** Supernodes are reached over TCP (UDP blocked, or configured). */
+  private tcpMode = false;
 
   constructor(
     private readonly opts: PeerOptions, private readonly dir: DirectoryClient, readonly username: string, readonly deviceId: string,
     private readonly identity: PeerIdentity, private readonly pins: KeyPins, private readonly pinsPath: string,
-    socket: DatagramSocket, private readonly clock: Clock, private readonly log: (line: string) => void,
+    private readonly socket: TcpRelayFallback, private readonly clock: Clock, private readonly log: (line: string) => void,
   ) {
     super();
     this.mux = new OverlayMux(socket);
@@ -183,7 +191,20 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     this.log(`nat ${this.nat}${this.classification!.certain ? '' : ' (uncertain)'}; mapped ${this.classification!.mapped ? formatAddress(this.classification!.mapped) : 'none'}`);
     const elig = supernodeEligible({ nat: this.classification!.nat, optOut: !!this.opts.supernodeOptOut, uplinkBytesPerSec: 0 });
     this.log(`supernode role: ${elig.eligible ? 'eligible' : `not eligible (${elig.reason})`}`);
-    if (refs.length) {
+    const mode = this.opts.relayOverTcp ?? 'auto';
+    this.tcpMode = mode === 'always' || (mode === 'auto' && this.classification!.nat.udp === 'blocked');
+    if (this.tcpMode) {
+      for (const ref of refs) {
+        try {
+          await this.socket.use(ref.address);
+          this.supernode = ref.address;
+          this.log(`supernode ${ref.id.slice(0, 8)} at ${formatAddress(ref.address)} over TCP`);
+          break;
+        } catch (e) {
+          this.log(`supernode ${formatAddress(ref.address)} over TCP: ${(e as Error).message}`);
+        }
+      }
+    } else if (refs.length) {
       const picked = new Promise<void>((res) => { this.pickedOnce = res; });
       this.picker.setCandidates(this.clock.now(), refs);
       this.pumpPicker();
@@ -286,6 +307,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
       existing.close(new PeerError('closed', `${r.peer.username}: replaced by a newer rendezvous`), 'replaced');
     }
     const link = new ContactLink({
+      prepareRelay: this.tcpMode ? (a) => { this.socket.use(a).catch((e: Error) => this.log(e.message)); } : undefined,
       mux: this.mux, clock: this.clock, crypto: this.opts.crypto ?? this.identity.crypto, random: this.random, myDeviceId: this.deviceId,
       hostCandidate: this.hostCandidate(), mySupernode: this.supernode, forceRelay: !!this.opts.forceRelay,
       renewTicket: async () => {
@@ -447,7 +469,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   private candidates(): DirCandidate[] {
     const out: DirCandidate[] = [];
     const port = this.mux.local.port;
-    if (!this.opts.forceRelay) {
+    if (!this.opts.forceRelay && this.classification?.nat.udp !== 'blocked') {
       for (const address of this.hosts) out.push({ kind: 'host', address, port });
       const m = this.classification?.mapped;
       if (m && !this.hosts.some((h) => h === m.address && port === m.port)) out.push({ kind: 'srflx', address: m.address, port: m.port });

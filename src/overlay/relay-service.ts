@@ -2,7 +2,8 @@
 // Binding on one port) on a real UDP socket, run by the project's Driver
 // (src/datagram/driver.ts). Time is Unix ms (performance.timeOrigin + performance.now(),
 // monotonic within the process) because relay tickets expire in Unix ms. Tickets are
-// checked with the directory's public key.
+// checked with the directory's public key. Unless `tcp: false`, the relay also listens on
+// TCP at the same port number for devices whose UDP is blocked (relay-tcp.ts).
 import { randomBytes, randomInt } from 'node:crypto';
 import { bindUdp, realClock } from '../datagram/udp.ts';
 import { Driver } from '../datagram/driver.ts';
@@ -11,6 +12,7 @@ import type { RelayConfig, TicketVerifier } from './relay.ts';
 import { SupernodeCore, type SupernodeCounters } from './supernode.ts';
 import type { PeerRef, ViewEntry } from './gossip.ts';
 import { directoryTicketVerifier } from './ticket-verifier.ts';
+import { listenRelayTcp, type RelayTcpListener } from './relay-tcp.ts';
 
 /** Real time in Unix milliseconds with realClock's precise timers. */
 export const unixClock: Clock = {
@@ -26,11 +28,15 @@ export interface RelayServiceOptions extends Omit<RelayConfig, 'verifier' | 'new
   readonly verifier?: TicketVerifier;
   /** Gossip with other supernodes: our id and reachable address (port 0: the bound port), seeds, shuffle period. */
   readonly gossip?: { readonly self: PeerRef; readonly seeds?: readonly PeerRef[]; readonly shuffleIntervalMs?: number; readonly viewSize?: number };
+  /** Also serve the relay over TCP on the same port number (default true). */
+  readonly tcp?: boolean;
 }
 
 export interface RelayService {
   readonly local: UdpAddress;
   counters(): SupernodeCounters;
+  /** Relay-over-TCP counters (undefined with `tcp: false`). */
+  tcpCounters(): RelayTcpListener['counters'] | undefined;
   /** The current gossip view (empty without gossip). */
   view(): readonly ViewEntry[];
   /** Add supernodes learnt from the directory. */
@@ -41,9 +47,17 @@ export interface RelayService {
 export async function startRelayService(opts: RelayServiceOptions): Promise<RelayService> {
   const verifier = opts.verifier ?? (opts.directoryPublicKey ? directoryTicketVerifier(opts.directoryPublicKey) : undefined);
   if (!verifier) throw new Error('relay service: a directory public key (or a ticket verifier) is required');
-  const { address = '0.0.0.0', port = 3479, directoryPublicKey: _k, verifier: _v, gossip, ...limits } = opts;
+  const { address = '0.0.0.0', port = 3479, directoryPublicKey: _k, verifier: _v, gossip, tcp: withTcp = true, ...limits } = opts;
   const random = () => randomInt(0, 2 ** 32) / 2 ** 32;
-  const socket = await bindUdp({ address, port });
+  const udp = await bindUdp({ address, port });
+  let tcp: RelayTcpListener | undefined;
+  try {
+    tcp = withTcp ? await listenRelayTcp(udp, { address, port: udp.local.port }) : undefined;
+  } catch (e) {
+    udp.close();
+    throw new Error(`relay service: TCP port ${udp.local.port} on ${address}: ${(e as Error).message}`);
+  }
+  const socket = tcp?.socket ?? udp;
   // Advertised gossip address: as configured, with port 0 meaning "the port we bound".
   const self = gossip ? { id: gossip.self.id, address: { address: gossip.self.address.address, port: gossip.self.address.port || socket.local.port } } : undefined;
   const core = new SupernodeCore({
@@ -56,6 +70,7 @@ export async function startRelayService(opts: RelayServiceOptions): Promise<Rela
   return {
     local: socket.local,
     counters: () => core.counters(),
+    tcpCounters: () => tcp?.counters,
     view: () => core.gossip?.view() ?? [],
     seed: (list) => { core.handleDirectoryList(unixClock.now(), list); driver.wake(); },
     close: () => driver.close(),

@@ -1,9 +1,10 @@
 // End to end on loopback: a real directory (SQLite, HTTP, push, STUN), a supernode
 // registered at it, Noise sessions (src/session) (relay + STUN on one port), and Peers (src/overlay/peer.ts) of three
 // users who are mutual contacts. alice <-> carol connect directly; bob is forced through
-// the relay. Bytes cross a ContactSession stream both ways; status() reports the path;
+// the relay; dave's UDP is blocked (every datagram dropped), so he reaches the supernode
+// over TCP and alice over the relay. Bytes cross a ContactSession stream both ways; status() reports the path;
 // a contact key that differs from the pin is refused.
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, onTestFailed } from 'vitest';
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,8 @@ import { DirectoryClient } from '../../src/directory/client.ts';
 import { startRelayService, type RelayService } from '../../src/overlay/relay-service.ts';
 import { registerAtDirectory, type SupernodeRegistration } from '../../src/overlay/supernode-registration.ts';
 import { startPeer, type PeerOptions } from '../../src/overlay/peer.ts';
+import { bindUdp } from '../../src/datagram/udp.ts';
+import type { DatagramSocket } from '../../src/wire/socket.ts';
 import { PeerError, type ContactSession, type PeerNode } from '../../src/overlay/peer-api.ts';
 
 let tmp: string;
@@ -81,10 +84,10 @@ beforeAll(async () => {
   relay = await startRelayService({ address: '127.0.0.1', port: 0, directoryPublicKey: dir.publicKey, allowLoopback: true });
   const op = await account('operator');
   reg = await registerAtDirectory({ directory: op, address: '127.0.0.1', port: relay.local.port, capacity: 100 });
-  const [a, b, c] = await Promise.all([account('alice'), account('bob'), account('carol')]);
-  for (const [x, y, yc] of [[a, 'bob', b], [a, 'carol', c], [b, 'carol', c]] as const) {
+  const [a, b, c, d] = await Promise.all([account('alice'), account('bob'), account('carol'), account('dave')]);
+  for (const [x, xn, y, yc] of [[a, 'alice', 'bob', b], [a, 'alice', 'carol', c], [b, 'bob', 'carol', c], [d, 'dave', 'alice', a]] as const) {
     await x.requestContact(y);
-    await yc.acceptContact(x === a ? 'alice' : 'bob');
+    await yc.acceptContact(xn);
   }
 }, 30_000);
 
@@ -96,11 +99,19 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+/** A UDP socket on a network that blocks UDP: nothing goes out, nothing comes in. */
+async function blockedUdp(): Promise<DatagramSocket> {
+  const s = await bindUdp({ address: '127.0.0.1' });
+  return { get local() { return s.local; }, send: () => {}, onDatagram: () => {}, close: () => s.close() };
+}
+
 describe('Peer end to end on loopback (directory + supernode + peers)', () => {
   it('connects directly and through the relay, streams both ways, reports the path; a changed key is refused', async () => {
+    onTestFailed(() => { console.log(logs.join('\n')); });
     const alice = await peer('alice');
     const bob = await peer('bob', { forceRelay: true });
     const carol = await peer('carol');
+    echoServer(alice);
     const bobSessions = echoServer(bob);
     const carolSessions = echoServer(carol);
     expect(alice.nat).toMatch(/^public/);
@@ -135,10 +146,16 @@ describe('Peer end to end on loopback (directory + supernode + peers)', () => {
       // Errors: unknown user, not a contact.
       await expect(alice.connect('nobody')).rejects.toMatchObject({ code: 'unknown-user' });
       await expect(alice.connect('operator')).rejects.toMatchObject({ code: 'not-a-contact' });
-    } catch (e) {
-      console.log(logs.join('\n'));
-      throw e;
-    }
+    } finally { /* logs are printed on failure */ }
+
+    // dave: UDP blocked. He classifies himself so, reaches the supernode over TCP, and
+    // alice through it.
+    const dave = await peer('dave', { socket: await blockedUdp() });
+    expect(dave.nat).toBe('UDP-blocked');
+    const daveToAlice = await dave.connect('alice');
+    expect(await exchange(daveToAlice, 'over tcp')).toBe('OVER TCP');
+    expect(daveToAlice.path).toMatchObject({ kind: 'relayed', remote: `127.0.0.1:${relay.local.port}` });
+    expect(relay.tcpCounters()!.framesIn).toBeGreaterThan(4);
 
     // A pinned key that no longer matches: alice restarts with a tampered pin for bob.
     await alice.close();
@@ -157,5 +174,5 @@ describe('Peer end to end on loopback (directory + supernode + peers)', () => {
     // carol's pin is untouched: still connects.
     const again = await alice2.connect('carol');
     expect(await exchange(again, 'still you')).toBe('STILL YOU');
-  }, 60_000);
+  }, 30_000);
 });
