@@ -28,7 +28,7 @@ const PG_URL = process.env.TINCAN_BENCH_PG_URL ?? process.env.TINCAN_TEST_PG_URL
 async function startDirectory(databaseUrl: string, dataDir: string, workers: number): Promise<{ child: ChildProcess; base: string }> {
   const nodeArgs = (process.env.TINCAN_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'directory', '--data-dir', dataDir, '--database', databaseUrl,
-    '--port', '0', '--no-stun', '--workers', String(workers), '--scrypt-n', '1024', '--no-log-requests', '--log-level', 'info'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    '--port', '0', '--no-stun', '--workers', String(workers), '--registration-limit', '0', '--scrypt-n', '1024', '--no-log-requests', '--log-level', 'info'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   process.once('exit', () => child.kill('SIGKILL'));
   const port = await new Promise<number>((res, rej) => {
     const t = setTimeout(() => rej(new Error('directory did not start')), 60_000);

@@ -19,7 +19,7 @@ import { loadOrCreateSigningKey } from '../directory/signing-key.ts';
 
 interface Opts {
   listen: string; port: string; stunPort: string; stun: boolean; database?: string; redis?: string;
-  keyFile?: string; dataDir: string; logLevel: string; scryptN: string; logRequests: boolean; trustProxy: boolean; workers: string;
+  keyFile?: string; dataDir: string; logLevel: string; scryptN: string; logRequests: boolean; trustProxy: boolean; workers: string; registrationLimit: string;
 }
 
 const env = (name: string) => process.env[name] || undefined;
@@ -46,6 +46,7 @@ export function registerDirectory(program: Command): void {
     .option('--log-level <level>', 'pino level: fatal, error, warn, info, debug [env TINCAN_LOG_LEVEL]', env('TINCAN_LOG_LEVEL') ?? 'info')
     .option('--no-log-requests', 'do not log one line per HTTP request')
     .option('--trust-proxy', 'behind a load balancer: client address from X-Forwarded-For [env TINCAN_TRUST_PROXY=1]', env('TINCAN_TRUST_PROXY') === '1')
+    .option('--registration-limit <n>', 'account registrations per client address per hour, 0: no limit [env TINCAN_REGISTRATION_LIMIT]', env('TINCAN_REGISTRATION_LIMIT') ?? '20')
     .option('--workers <n>', 'worker processes sharing the HTTP port (use the cores of one machine) [env TINCAN_DIRECTORY_WORKERS]', env('TINCAN_DIRECTORY_WORKERS') ?? '1')
     .option('--scrypt-n <n>', `scrypt cost N for new password hashes (power of two) [env TINCAN_SCRYPT_N]`, env('TINCAN_SCRYPT_N') ?? String(DEFAULT_SCRYPT.N))
     .action(async (o: Opts) => {
@@ -55,6 +56,7 @@ export function registerDirectory(program: Command): void {
       if (N & (N - 1)) throw new Error(`--scrypt-n must be a power of two, got ${N}`);
       if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(o.logLevel)) throw new Error(`--log-level: unknown level ${o.logLevel}`);
       const workers = intOption(o.workers, '--workers', 1, 64);
+      const registrationsPerAddress = intOption(o.registrationLimit, '--registration-limit', 0, 1_000_000);
       const databaseUrl = o.database ?? join(o.dataDir, 'directory.sqlite');
       const keyFile = o.keyFile ?? join(o.dataDir, 'directory-key');
       if (workers > 1 && cluster.isPrimary) return runClusterPrimary(workers, databaseUrl, keyFile, o.listen, o.logLevel);
@@ -65,7 +67,7 @@ export function registerDirectory(program: Command): void {
         keyFile,
         host: o.listen, port, stunPort: worker ? undefined : stunPort,
         logLevel: o.logLevel,
-        config: { scrypt: { ...DEFAULT_SCRYPT, N }, logRequests: o.logRequests, trustProxy: o.trustProxy },
+        config: { scrypt: { ...DEFAULT_SCRYPT, N }, logRequests: o.logRequests, trustProxy: o.trustProxy, registrationsPerAddress },
         clusterWorker: worker !== undefined,
       });
       if (worker !== undefined) {

@@ -30,7 +30,11 @@ export type ContactState = 'outgoing' | 'incoming' | 'accepted' | 'blocked';
 export interface Contact { username: string; state: ContactState; updatedAt: number }
 export interface Presence { username: string; deviceId: string; status: PresenceStatus; candidates: Candidate[]; nat: NatBehaviour | null; supernode: Endpoint | null; updatedAt: number }
 export interface PresenceUpdate { deviceId: string; status: PresenceStatus; candidates: Candidate[]; nat?: NatBehaviour | null; supernode?: Endpoint | null }
-export interface Supernode { id: string; address: string; port: number; capacity: number; load: number; lastHeartbeat: number }
+export interface Supernode {
+  id: string; address: string; port: number; capacity: number; load: number; lastHeartbeat: number;
+  /** Address prefix (bits, whole octets) shared with the client the list was ordered for. */
+  prefixBits?: number;
+}
 export interface Ticket { ticket: string; issuedAt: number; expiresAt: number }
 export interface Rendezvous {
   type: 'rendezvous';
@@ -104,6 +108,8 @@ export class DirectoryClient {
   async logout(): Promise<void> { await this.request('DELETE', '/v1/sessions/current'); this.token = undefined; }
   async changePassword(oldPassword: string, newPassword: string): Promise<void> { await this.request('PUT', '/v1/me/password', { oldPassword, newPassword }); }
   me(): Promise<{ username: string; createdAt: number; updatedAt: number }> { return this.request('GET', '/v1/me'); }
+  /** Deletes this account (password again); the client is logged out. */
+  async deleteAccount(password: string): Promise<void> { await this.request('DELETE', '/v1/account', { password }); this.token = undefined; }
 
   // devices
   registerDevice(d: { name: string; x25519: Uint8Array; ed25519?: Uint8Array }): Promise<Device> {
@@ -133,8 +139,10 @@ export class DirectoryClient {
     return this.request('POST', '/v1/supernodes', s);
   }
   async heartbeatSupernode(id: string, load: number): Promise<void> { await this.request('POST', `/v1/supernodes/${seg(id)}/heartbeat`, { load }); }
-  async supernodes(limit?: number): Promise<Supernode[]> {
-    return (await this.request<{ supernodes: Supernode[] }>('GET', `/v1/supernodes${limit ? `?limit=${limit}` : ''}`)).supernodes;
+  /** Live supernodes, nearest to `near` (default: this client's address as the directory sees it) first, then least loaded. */
+  async supernodes(limit?: number, near?: string): Promise<Supernode[]> {
+    const q = new URLSearchParams({ ...(limit ? { limit: String(limit) } : {}), ...(near ? { near } : {}) }).toString();
+    return (await this.request<{ supernodes: Supernode[] }>('GET', `/v1/supernodes${q ? `?${q}` : ''}`)).supernodes;
   }
 
   // rendezvous and tickets

@@ -21,6 +21,9 @@ export interface DirectoryConfig {
   loginFailuresPerAccount: number;
   loginFailuresPerAddress: number;
   loginWindowMs: number;
+  /** Account registrations (attempts, successful or not) per client address within registrationWindowMs before 429; 0: no limit. */
+  registrationsPerAddress: number;
+  registrationWindowMs: number;
   /** Largest accepted request body. */
   bodyLimitBytes: number;
   /** Value of the Server header. */
@@ -42,6 +45,8 @@ export const DEFAULT_CONFIG: DirectoryConfig = {
   loginFailuresPerAccount: 5,
   loginFailuresPerAddress: 20,
   loginWindowMs: 15 * 60_000,
+  registrationsPerAddress: 20,
+  registrationWindowMs: 3600_000,
   bodyLimitBytes: 16 * 1024,
   serverName: 'tincan-directory/0.1',
   logRequests: true,

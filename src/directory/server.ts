@@ -93,23 +93,27 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
     await opened.close();
     throw e;
   }
-  const counter = (name: string, max: number) => fanout instanceof RedisFanout
-    ? new RedisFailureCounter(fanout.pub, max, config.loginWindowMs, `${opts.redisPrefix ?? 'tincan:'}${name === 'registration' ? 'register:' : 'login:'}`)
-    : opts.clusterWorker ? ipcFailureCounter(name, max, config.loginWindowMs)
-      : memoryCounter(new FailureLimiter(max, config.loginWindowMs));
+  const counter = (name: string, max: number, windowMs: number, redisKeys: string) => fanout instanceof RedisFanout
+    ? new RedisFailureCounter(fanout.pub, max, windowMs, `${opts.redisPrefix ?? 'tincan:'}${redisKeys}`)
+    : opts.clusterWorker ? ipcFailureCounter(name, max, windowMs)
+      : memoryCounter(new FailureLimiter(max, windowMs));
   const metrics = new Metrics();
   const worker = opts.clusterWorker ? workerIndex() ?? 0 : 0;
   metrics.gauge('tincan_directory_worker', 'Index of the worker process that answered this scrape (0 without --workers; each worker keeps its own metrics).', () => worker);
   metrics.gauge('tincan_push_connections', 'Open push (WebSocket) connections on this instance.', () => hub.connections);
   const ctx: AppContext = {
     store: new DirectoryStore(opened.db, opened.namedQuery ?? opened.readQuery), fanout, hub, key, config, metrics, now,
-    accountLimiter: counter('login-account', config.loginFailuresPerAccount),
-    addressLimiter: counter('login-address', config.loginFailuresPerAddress),
+    accountLimiter: counter('login-account', config.loginFailuresPerAccount, config.loginWindowMs, 'login:'),
+    addressLimiter: counter('login-address', config.loginFailuresPerAddress, config.loginWindowMs, 'login:'),
+    registrationLimiter: config.registrationsPerAddress > 0
+      ? counter('registration', config.registrationsPerAddress, config.registrationWindowMs, 'register:')
+      : { retryAfterMs: async () => 0, recordFailure: async () => {}, clear: async () => {} },
     authCache: new AuthCache(config.authCacheMs),
   };
   fanout.onControl((m) => {
     if (m.type === 'revoke-token') ctx.authCache.evictToken(m.tokenHash);
     else if (m.type === 'revoke-user') ctx.authCache.evictUser(m.userId, m.keepTokenHash);
+    else if (m.type === 'delete-user') { ctx.authCache.evictUser(m.userId); hub.closeUser(m.userId, 4001, 'account deleted'); }
   });
   const { app } = buildApp(ctx, logger);
   const push = attachPushServer(app.server, ctx, makeAuthenticator(ctx), (e) => logger.warn({ err: (e as Error).message }, 'push error'));

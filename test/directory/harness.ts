@@ -17,7 +17,8 @@ export async function startTestDirectory(engine: EngineName, opts: Partial<Direc
     databaseUrl: db.url, pgSchema: db.schema, host: '127.0.0.1', port: 0,
     logger: makeLogger(sink, 'info'),
     ...opts,
-    config: { scrypt: TEST_SCRYPT, ...opts.config },
+    // suites register many users from 127.0.0.1: no registration limit unless a test sets one
+    config: { scrypt: TEST_SCRYPT, registrationsPerAddress: 0, ...opts.config },
   });
   return { dir, db, logs, async stop() { await dir.close(); await db.cleanup(); } };
 }

@@ -200,3 +200,72 @@ describe.each(engines)('directory accounts and HTTP on $engine', ({ engine, skip
     expect(all.split('\n').filter((l) => !l.includes('/v1/nothing')).join('\n')).not.toContain(tok);
   });
 });
+
+describe.each(engines)('directory account lifecycle on $engine', ({ engine, skip }) => {
+  announceSkip(`directory account lifecycle on ${engine}`, skip);
+  let t: TestDirectory; let base: string;
+  beforeAll(async () => {
+    if (skip) return;
+    t = await startTestDirectory(engine, { config: { registrationsPerAddress: 3 } });
+    base = t.dir.url;
+  });
+  afterAll(async () => { if (!skip) await t.stop(); });
+
+  it.skipIf(!!skip)('registration limit per address: every attempt counts, then 429 with Retry-After', async () => {
+    const reg = (username: string) => call(base, 'POST', '/v1/accounts', { body: { username, password: `${username}-password` }, headers: { 'x-forwarded-for': '203.0.113.50' } });
+    expect((await reg('gil')).status).toBe(201);
+    expect((await reg('gil')).status).toBe(409); // a taken name counts too
+    expect((await reg('hal')).status).toBe(201);
+    const over = await reg('ivy');
+    expect(over.status).toBe(429); expectStandardHeaders(over);
+    expect(Number(over.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(over.body.error).toBe('too_many_requests');
+  });
+
+  it.skipIf(!!skip)('DELETE /v1/account: password again; devices, contacts, presence, tokens gone; contacts told', async () => {
+    // the limit above used this directory's 3 registrations from 127.0.0.1; a fresh one for this test
+    const d = await startTestDirectory(engine);
+    try {
+      const b = d.dir.url;
+      const { DirectoryClient } = await import('../../src/directory/client.ts');
+      const { Inbox, befriend, device } = await import('./harness.ts');
+      const dora = { name: 'dora', token: await user(b, 'dora') }, eli = { name: 'eli', token: await user(b, 'eli') }, fay = { name: 'fay', token: await user(b, 'fay') };
+      await befriend(b, dora, eli);
+      expect((await call(b, 'POST', '/v1/contacts/dora/request', { token: fay.token })).status).toBe(200);
+      const dev = await device(b, dora.token);
+      expect((await call(b, 'PUT', '/v1/presence', { token: dora.token, body: { deviceId: dev, status: 'online', candidates: [{ kind: 'host', address: '192.0.2.3', port: 5000 }] } })).status).toBe(204);
+      expect((await call(b, 'POST', '/v1/supernodes', { token: dora.token, body: { address: '198.51.100.3', port: 4000, capacity: 10 } })).status).toBe(201);
+      const eliBefore = await call(b, 'GET', '/v1/contacts', { token: eli.token });
+      const eliInbox = new Inbox(), fayInbox = new Inbox();
+      const eliCh = await new DirectoryClient(b, eli.token).openPush({ onMessage: eliInbox.push });
+      const fayCh = await new DirectoryClient(b, fay.token).openPush({ onMessage: fayInbox.push });
+      const doraClosed = new Promise<number>((res) => { void new DirectoryClient(b, dora.token).openPush({ onMessage: () => {}, onClose: (code) => res(code) }); });
+
+      expect((await call(b, 'DELETE', '/v1/account', { token: dora.token, body: {} })).status).toBe(400);
+      expect((await call(b, 'DELETE', '/v1/account', { token: dora.token, body: { password: 'wrong-password' } })).status).toBe(403);
+      expect((await call(b, 'DELETE', '/v1/account', { body: { password: 'password-dora' } })).status).toBe(401);
+      const del = await call(b, 'DELETE', '/v1/account', { token: dora.token, body: { password: 'password-dora' } });
+      expect(del.status).toBe(204);
+
+      expect((await eliInbox.waitFor((m) => m.type === 'presence')).m).toMatchObject({ presence: { username: 'dora', deviceId: dev, status: 'offline', candidates: [] } });
+      expect((await eliInbox.waitFor((m) => m.type === 'contact')).m).toMatchObject({ username: 'dora', state: 'none' });
+      expect((await fayInbox.waitFor((m) => m.type === 'contact')).m).toMatchObject({ username: 'dora', state: 'none' });
+      expect(fayInbox.messages.some((x) => x.m.type === 'presence')).toBe(false); // not a mutual contact: no presence
+      expect(await doraClosed).toBe(4001);
+      eliCh.close(); fayCh.close();
+
+      expect((await call(b, 'GET', '/v1/me', { token: dora.token })).status).toBe(401);
+      expect((await call(b, 'POST', '/v1/sessions', { body: { username: 'dora', password: 'password-dora' } })).status).toBe(401);
+      const eliAfter = await call(b, 'GET', '/v1/contacts', { token: eli.token });
+      expect(eliAfter.body.contacts).toEqual([]);
+      expect(eliAfter.headers.get('etag')).not.toBe(eliBefore.headers.get('etag'));
+      expect((await call(b, 'GET', '/v1/contacts', { token: fay.token })).body.contacts).toEqual([]);
+      expect((await call(b, 'GET', '/v1/presence', { token: eli.token })).body.presence).toEqual([]);
+      expect((await call(b, 'GET', '/v1/supernodes', { token: eli.token })).body.supernodes).toEqual([]);
+      expect((await call(b, 'GET', '/v1/users/dora/devices', { token: eli.token })).status).toBe(404);
+      // the name is free again (a new account: new keys, no contacts)
+      const again = await user(b, 'dora', 'another-dora-password');
+      expect((await call(b, 'GET', '/v1/contacts', { token: again })).body.contacts).toEqual([]);
+    } finally { await d.stop(); }
+  });
+});

@@ -82,7 +82,7 @@ describe.each(engines)('directory social graph on $engine', ({ engine, skip }) =
     } finally { clock.offset = 0; }
   });
 
-  it.skipIf(!!skip)('supernodes: register, heartbeat by owner only, least loaded first, expire without heartbeat', async () => {
+  it.skipIf(!!skip)('supernodes: register, heartbeat by owner only, nearest then least loaded first, expire without heartbeat', async () => {
     const reg = async (tok: string, address: string, capacity: number, load: number) => {
       const r = await call(base, 'POST', '/v1/supernodes', { token: tok, body: { address, port: 4000, capacity, load } });
       expect(r.status).toBe(201);
@@ -95,6 +95,18 @@ describe.each(engines)('directory social graph on $engine', ({ engine, skip }) =
     const list = await call(base, 'GET', '/v1/supernodes', { token: C.token });
     expect(list.body.supernodes.map((s: { id: string }) => s.id)).toEqual([s2, s1]);
     expect((await call(base, 'GET', '/v1/supernodes?limit=1', { token: C.token })).body.supernodes).toHaveLength(1);
+    // nearest first: the longest address prefix shared with `near` (whole octets) wins over load
+    const s3 = await reg(C.token, '198.51.100.20', 100, 90);
+    const near = async (q: string) => (await call(base, 'GET', `/v1/supernodes?${q}`, { token: C.token })).body as { near: string; supernodes: { id: string; prefixBits: number }[] };
+    const v4 = await near('near=198.51.100.77');
+    expect(v4.near).toBe('198.51.100.77');
+    expect(v4.supernodes.map((s) => [s.id, s.prefixBits])).toEqual([[s3, 24], [s2, 0], [s1, 0]]);
+    expect((await near('near=2001:db8::99')).supernodes.map((s) => [s.id, s.prefixBits])).toEqual([[s2, 120], [s1, 0], [s3, 0]]);
+    expect((await near('near=203.7.7.7&limit=1')).supernodes.map((s) => [s.id, s.prefixBits])).toEqual([[s1, 8]]);
+    // default: the caller's own address (127.0.0.1 here: nothing near, least loaded first)
+    expect((await near('')).supernodes.map((s) => s.id)).toEqual([s2, s1, s3]);
+    expect((await call(base, 'GET', '/v1/supernodes?near=not-an-ip', { token: C.token })).status).toBe(400);
+    expect((await call(base, 'GET', '/v1/supernodes?near=1.2.3.999', { token: C.token })).status).toBe(400);
     expect((await call(base, 'POST', `/v1/supernodes/${s1}/heartbeat`, { token: B.token, body: { load: 0 } })).status).toBe(403);
     clock.offset = 20_000;
     expect((await call(base, 'POST', `/v1/supernodes/${s1}/heartbeat`, { token: A.token, body: { load: 0 } })).status).toBe(204);

@@ -18,6 +18,8 @@ export interface AppContext {
   /** Login failures per account / per client address (shared via Redis when configured). */
   accountLimiter: FailureCounter;
   addressLimiter: FailureCounter;
+  /** Registration attempts per client address. */
+  registrationLimiter: FailureCounter;
   authCache: AuthCache;
   /** Wall clock, Unix ms (injectable for tests). */
   now(): number;

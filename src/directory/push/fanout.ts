@@ -7,10 +7,12 @@
 import { Redis } from 'ioredis';
 import type { PushHub } from './hub.ts';
 
-/** Instance-to-instance messages (not for clients): token revocations. */
+/** Instance-to-instance messages (not for clients): token revocations, deleted accounts. */
 export type ControlMessage =
   | { type: 'revoke-token'; tokenHash: string }
-  | { type: 'revoke-user'; userId: string; keepTokenHash: string };
+  | { type: 'revoke-user'; userId: string; keepTokenHash: string }
+  /** Every token of the user is gone and its push connections are closed (4001). */
+  | { type: 'delete-user'; userId: string };
 
 export interface Fanout {
   publish(userIds: readonly string[], message: object): Promise<void>;

@@ -43,6 +43,11 @@ export class PushHub {
     return sent;
   }
 
+  /** Closes every push connection of `userId` on this instance. */
+  closeUser(userId: string, code: number, reason: string): void {
+    for (const c of this.byUser.get(userId) ?? []) c.socket.close(code, reason);
+  }
+
   closeAll(code: number, reason: string): void {
     for (const set of this.byUser.values()) for (const c of set) c.socket.close(code, reason);
   }

@@ -125,6 +125,30 @@ export class DirectoryStore {
     await this.db.updateTable('tokens').set({ revoked_at: now }).where('token_hash', '=', tokenHash).where('revoked_at', 'is', null).execute();
   }
 
+  /**
+   * Deletes the account and everything that hangs off it (tokens, devices,
+   * presence, both sides of every contact row, supernodes), in one
+   * transaction; the peers' contact lists get Last-Modified `now`. Returns
+   * who must be told: the users who had a contact row towards this one (any
+   * state), and the deleted user's device ids.
+   */
+  async deleteUser(userId: string, now: number): Promise<{ deleted: boolean; peerIds: string[]; deviceIds: string[] }> {
+    return this.db.transaction().execute(async (trx) => {
+      const peers = await trx.selectFrom('contacts').select('owner_id').where('peer_id', '=', userId).execute();
+      const devices = await trx.selectFrom('devices').select('id').where('user_id', '=', userId).execute();
+      // their contact lists change: Last-Modified moves forward
+      if (peers.length) await trx.updateTable('users').set({ contacts_updated_at: now }).where('id', 'in', peers.map((p) => p.owner_id)).execute();
+      // explicit deletes, child tables first (no reliance on ON DELETE CASCADE being enabled)
+      await trx.deleteFrom('presence').where('user_id', '=', userId).execute();
+      await trx.deleteFrom('supernodes').where('owner_id', '=', userId).execute();
+      await trx.deleteFrom('contacts').where((eb) => eb.or([eb('owner_id', '=', userId), eb('peer_id', '=', userId)])).execute();
+      await trx.deleteFrom('devices').where('user_id', '=', userId).execute();
+      await trx.deleteFrom('tokens').where('user_id', '=', userId).execute();
+      const r = await trx.deleteFrom('users').where('id', '=', userId).executeTakeFirst();
+      return { deleted: Number(r.numDeletedRows) === 1, peerIds: peers.map((p) => p.owner_id), deviceIds: devices.map((d) => d.id) };
+    });
+  }
+
   // ---- devices
   async addDevice(userId: string, name: string, x25519: string, ed25519: string | null, now: number): Promise<DeviceRow> {
     const row: DeviceRow = { id: newId(), user_id: userId, name, x25519, ed25519, created_at: now };

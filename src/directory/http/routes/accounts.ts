@@ -1,7 +1,10 @@
-// Accounts: register, login (bearer token), logout, change password, profile.
-// Contract: passwords only ever reach scrypt; tokens are returned once and
-// stored as SHA-256; failed logins count per account and per client address
-// and answer 429 with Retry-After once over the limit.
+// Accounts: register, login (bearer token), logout, change password, profile,
+// delete. Contract: passwords only ever reach scrypt; tokens are returned once
+// and stored as SHA-256; failed logins count per account and per client
+// address and answer 429 with Retry-After once over the limit; registrations
+// count per client address (429 past registrationsPerAddress per window).
+// Deleting an account needs the password again; a wrong one counts as a
+// failed login.
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
 import type { RouteTable } from '../route.ts';
@@ -20,10 +23,17 @@ export function accountRoutes(app: FastifyInstance, t: RouteTable, ctx: AppConte
   t.add(app, {
     method: 'POST', url: '/v1/accounts', summary: 'Register an account', tag: 'accounts', auth: false,
     body: obj({ username, password }, ['username', 'password']),
-    responses: { 201: 'created: { username, createdAt }', 400: 'invalid field', 409: 'username taken' },
+    responses: { 201: 'created: { username, createdAt }', 400: 'invalid field', 409: 'username taken', 429: 'too many registrations from this address (Retry-After)' },
     async handler(req, reply) {
       const b = req.body as Credentials;
       const now = ctx.now();
+      const addr = `addr:${req.ip}`;
+      const wait = await ctx.registrationLimiter.retryAfterMs(addr, now);
+      if (wait > 0) {
+        ctx.metrics.count('tincan_registrations_throttled_total', 'Registrations refused with 429.');
+        throw new HttpError(429, 'too_many_requests', 'too many registrations from this address; retry later', { 'retry-after': String(Math.ceil(wait / 1000)) });
+      }
+      await ctx.registrationLimiter.recordFailure(addr, now); // every attempt counts (a taken name too)
       const id = await ctx.store.createUser(b.username, await hashPassword(b.password, ctx.config.scrypt), now);
       if (!id) throw conflict(`username ${b.username} is taken`);
       return reply.code(201).send({ username: b.username, createdAt: now });
@@ -78,6 +88,36 @@ export function accountRoutes(app: FastifyInstance, t: RouteTable, ctx: AppConte
       if (!user || !await verifyPassword(b.oldPassword, user.password_hash)) throw forbidden('oldPassword is wrong');
       await ctx.store.setPassword(user.id, await hashPassword(b.newPassword, ctx.config.scrypt), req.user!.tokenHash, ctx.now());
       await ctx.fanout.publishControl({ type: 'revoke-user', userId: user.id, keepTokenHash: req.user!.tokenHash });
+      return reply.code(204).send();
+    },
+  });
+
+  t.add(app, {
+    method: 'DELETE', url: '/v1/account', summary: 'Delete own account (password again): devices, contacts, presence, tokens, supernodes; contacts are told', tag: 'accounts', auth: true,
+    body: obj({ password: { type: 'string', minLength: 1, maxLength: 256 } }, ['password']),
+    responses: { 204: 'deleted', 400: 'invalid field', 401: 'not logged in', 403: 'password is wrong', 429: 'too many failed logins (Retry-After)' },
+    async handler(req, reply) {
+      const me = req.user!;
+      const now = ctx.now();
+      const acct = `acct:${me.username}`;
+      const wait = await ctx.accountLimiter.retryAfterMs(acct, now);
+      if (wait > 0) throw new HttpError(429, 'too_many_requests', 'too many failed logins; retry later', { 'retry-after': String(Math.ceil(wait / 1000)) });
+      const user = await ctx.store.userById(me.userId);
+      if (!user) throw new HttpError(401, 'unauthorized', 'account no longer exists');
+      if (!await verifyPassword((req.body as { password: string }).password, user.password_hash)) {
+        await ctx.accountLimiter.recordFailure(acct, now);
+        ctx.metrics.count('tincan_login_failures_total', 'Failed logins.');
+        throw forbidden('password is wrong');
+      }
+      const mutual = await ctx.store.mutualContactIds(me.userId);
+      const r = await ctx.store.deleteUser(me.userId, now);
+      await ctx.fanout.publishControl({ type: 'delete-user', userId: me.userId });
+      // mutual contacts see every device go offline; everyone with a row towards us sees the contact vanish
+      for (const deviceId of r.deviceIds) {
+        await ctx.fanout.publish(mutual, { type: 'presence', presence: { username: me.username, deviceId, status: 'offline', candidates: [], nat: null, supernode: null, updatedAt: now } });
+      }
+      await ctx.fanout.publish(r.peerIds, { type: 'contact', username: me.username, state: 'none' });
+      ctx.metrics.count('tincan_accounts_deleted_total', 'Accounts deleted.');
       return reply.code(204).send();
     },
   });

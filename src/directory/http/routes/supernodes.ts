@@ -1,12 +1,18 @@
 // Supernode registry: register (public address, capacity), heartbeat (load),
-// list least-loaded first. Entries without a heartbeat for supernodeTtlMs
-// disappear from lists and are purged.
+// list nearest first, then least loaded (see proximity.ts: nearness is the
+// address prefix shared with the client — the `near` parameter, else the
+// request's source address). Entries without a heartbeat for
+// supernodeTtlMs disappear from lists and are purged.
 import type { FastifyInstance } from 'fastify';
 import { isIP } from 'node:net';
 import type { AppContext } from '../context.ts';
 import type { RouteTable } from '../route.ts';
 import { obj, params, id, ipAddress, port } from '../schemas.ts';
 import { badRequest, forbidden, notFound } from '../errors.ts';
+import { orderNearest } from '../../proximity.ts';
+
+/** How many live supernodes (least loaded first) are ranked by nearness per list request. */
+const RANKED = 500;
 
 const count = { type: 'integer', minimum: 0, maximum: 1_000_000 } as const;
 
@@ -38,12 +44,19 @@ export function supernodeRoutes(app: FastifyInstance, t: RouteTable, ctx: AppCon
   });
 
   t.add(app, {
-    method: 'GET', url: '/v1/supernodes', summary: 'Live supernodes, least loaded (load/capacity) first', tag: 'supernodes', auth: true,
-    querystring: obj({ limit: { type: 'string', pattern: '^([1-9]|[1-4][0-9]|50)$', description: '1..50, default 8' } }, []),
-    responses: { 200: '{ supernodes: [{ id, address, port, capacity, load, lastHeartbeat }] }', 400: 'invalid limit', 401: 'not logged in' },
+    method: 'GET', url: '/v1/supernodes', summary: 'Live supernodes, nearest (longest shared address prefix) first, then least loaded (load/capacity)', tag: 'supernodes', auth: true,
+    querystring: obj({
+      limit: { type: 'string', pattern: '^([1-9]|[1-4][0-9]|50)$', description: '1..50, default 8' },
+      near: { ...ipAddress, description: "the client's public address (e.g. its server-reflexive candidate); default: the request's source address" },
+    }, []),
+    responses: { 200: '{ near, supernodes: [{ id, address, port, capacity, load, lastHeartbeat, prefixBits }] }', 400: 'invalid limit or near', 401: 'not logged in' },
     async handler(req) {
-      const limit = Number((req.query as { limit?: string }).limit ?? 8);
-      return { supernodes: await ctx.store.listSupernodes(ctx.now() - ctx.config.supernodeTtlMs, limit) };
+      const q = req.query as { limit?: string; near?: string };
+      if (q.near !== undefined && !isIP(q.near)) throw badRequest('querystring/near is not an IP address');
+      const limit = Number(q.limit ?? 8);
+      const near = q.near ?? req.ip;
+      const live = await ctx.store.listSupernodes(ctx.now() - ctx.config.supernodeTtlMs, RANKED);
+      return { near, supernodes: orderNearest(live, near).slice(0, limit) };
     },
   });
 }
