@@ -102,7 +102,7 @@ export function registerSupernode(program: Command): void {
         console.log(JSON.stringify({ event: 'registered', id: reg.id, directory: o.directory, address: adv.address, port: adv.port || service.local.port }));
       }
       const every = Number(o.statsInterval);
-      if (every > 0) setInterval(() => console.log(JSON.stringify({ event: 'counters', counters: service.counters(), view: service.view().map((e) => e.id) })), every * 1000).unref();
+      if (every > 0) setInterval(() => console.log(JSON.stringify({ event: 'counters', counters: service.counters(), tcp: service.tcpCounters(), view: service.view().map((e) => e.id) })), every * 1000).unref();
       const stop = () => { registration?.close(); service.close(); process.exit(0); };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

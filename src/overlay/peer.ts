@@ -309,7 +309,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     const link = new ContactLink({
       prepareRelay: this.tcpMode ? (a) => { this.socket.use(a).catch((e: Error) => this.log(e.message)); } : undefined,
       mux: this.mux, clock: this.clock, crypto: this.opts.crypto ?? this.identity.crypto, random: this.random, myDeviceId: this.deviceId,
-      hostCandidate: this.hostCandidate(), mySupernode: this.supernode, forceRelay: !!this.opts.forceRelay,
+      hostCandidate: this.hostCandidate(), mySupernode: this.supernode, forceRelay: !!this.opts.forceRelay || this.classification?.nat.udp === 'blocked',
       renewTicket: async () => {
         const t = await this.dir.ticket(this.deviceId, peerDevice);
         return { ticket: new Uint8Array(Buffer.from(t.ticket, 'base64url')), lifetimeMs: t.expiresAt - t.issuedAt };

@@ -7,7 +7,9 @@
 // ContactSession stream:
 //  - both NATs MASQUERADE (port-preserving: EIM, conntrack filtering: APDF): punched, direct;
 //  - bob's NAT MASQUERADE --random-fully (APDM): direct is impossible (RFC 4787), the
-//    lines go through the supernode, whose counters show the forwarded packets.
+//    lines go through the supernode, whose counters show the forwarded packets;
+//  - bob's network forwards no UDP at all: he classifies himself UDP-blocked, reaches the
+//    supernode over TCP, and the lines go through it (alice on UDP, bob on TCP).
 // Skipped, with the reason, without root/ip/iptables.
 import { describe, it, expect } from 'vitest';
 import { resolve, join } from 'node:path';
@@ -38,7 +40,8 @@ async function waitForLine(p: LabProcess, pred: (o: Record<string, unknown>) => 
   throw new Error(`no matching line within ${timeoutMs} ms; got:\n${p.lines.join('\n')}`);
 }
 
-async function scenario(randomFullyB: boolean) {
+async function scenario(bNat: 'masquerade' | 'random-fully' | 'udp-blocked') {
+  const randomFullyB = bNat === 'random-fully';
   const lab = new Lab();
   const data = mkdtempSync(join(tmpdir(), 'tincan-lab-'));
   try {
@@ -46,7 +49,7 @@ async function scenario(randomFullyB: boolean) {
     const dirNs = lab.addPublicHost('dir', ['198.51.100.10']);
     const snNs = lab.addPublicHost('sn', ['198.51.100.20']);
     const a = lab.addNatLan('a', { wanIp: '198.51.100.2', lanBase: '192.0.2.0' });
-    const b = lab.addNatLan('b', { wanIp: '198.51.100.3', lanBase: '192.0.2.64', randomFully: randomFullyB });
+    const b = lab.addNatLan('b', { wanIp: '198.51.100.3', lanBase: '192.0.2.64', randomFully: randomFullyB, blockUdp: bNat === 'udp-blocked' });
     // The LANs really are private: the internet segment has no route to them.
     expect(() => execFileSync('ip', ['netns', 'exec', dirNs, 'ip', 'route', 'get', '192.0.2.2'], { stdio: 'pipe' })).toThrow();
 
@@ -69,11 +72,12 @@ async function scenario(randomFullyB: boolean) {
     ])) as unknown as [PeerResult, PeerResult];
     // The supernode prints its counters every second: wait for one taken after the exchange.
     const seen = snP.lines.length;
-    const counters = randomFullyB
-      ? ((await waitForLine(snP, (o) => o.event === 'counters' && snP.lines.indexOf(JSON.stringify(o)) >= seen, 5000)).counters as { relay: { forwardedPackets: number; bindsAccepted: number } }).relay
-      : undefined;
-    console.log(JSON.stringify({ scenario: randomFullyB ? 'masquerade vs --random-fully' : 'masquerade vs masquerade', alice: ra, bob: rb, relay: counters }, null, 1));
-    return { ra, rb, counters, namespaces: [...lab.createdNamespaces()] };
+    const line = bNat === 'masquerade' ? undefined
+      : await waitForLine(snP, (o) => o.event === 'counters' && snP.lines.indexOf(JSON.stringify(o)) >= seen, 5000);
+    const counters = (line?.counters as { relay: { forwardedPackets: number; bindsAccepted: number } } | undefined)?.relay;
+    const tcp = line?.tcp as { accepted: number; framesIn: number; framesOut: number } | undefined;
+    console.log(JSON.stringify({ scenario: `masquerade vs ${bNat}`, alice: ra, bob: rb, relay: counters, tcp }, null, 1));
+    return { ra, rb, counters, tcp, namespaces: [...lab.createdNamespaces()] };
   } finally {
     await lab.cleanup();
     rmSync(data, { recursive: true, force: true });
@@ -82,7 +86,7 @@ async function scenario(randomFullyB: boolean) {
 
 describe.skipIf(why !== undefined)('netns lab: real directory, supernode and Peers through real iptables NATs', () => {
   it('both NATs MASQUERADE (EIM/APDF): classified, punched through the directory rendezvous, chat lines delivered directly', async () => {
-    const { ra, rb, namespaces } = await scenario(false);
+    const { ra, rb, namespaces } = await scenario('masquerade');
     expect([ra.ok, rb.ok]).toEqual([true, true]);
     expect([ra.nat, rb.nat]).toEqual(['EIM/APDF', 'EIM/APDF']);
     expect([ra.path, rb.path]).toEqual(['direct', 'direct']);
@@ -95,7 +99,7 @@ describe.skipIf(why !== undefined)('netns lab: real directory, supernode and Pee
   }, 90_000);
 
   it('one NAT --random-fully (APDM): direct fails as RFC 4787 predicts, the chat lines go through the supernode', async () => {
-    const { ra, rb, counters } = await scenario(true);
+    const { ra, rb, counters } = await scenario('random-fully');
     expect([ra.ok, rb.ok]).toEqual([true, true]);
     expect(ra.nat).toBe('EIM/APDF');
     expect(rb.nat).toBe('APDM/APDF');
@@ -104,5 +108,18 @@ describe.skipIf(why !== undefined)('netns lab: real directory, supernode and Pee
     expect([ra.received, rb.received]).toEqual(['hello from bob', 'hello from alice']);
     expect(counters?.bindsAccepted).toBeGreaterThanOrEqual(2);
     expect(counters?.forwardedPackets).toBeGreaterThanOrEqual(8); // checks + Noise handshake + stream
+  }, 90_000);
+
+  it('bob\'s network blocks UDP: he reaches the supernode over TCP, the chat lines go through it', async () => {
+    const { ra, rb, counters, tcp } = await scenario('udp-blocked');
+    expect([ra.ok, rb.ok]).toEqual([true, true]);
+    expect(ra.nat).toBe('EIM/APDF');
+    expect(rb.nat).toBe('UDP-blocked');
+    expect([ra.path, rb.path]).toEqual(['relayed', 'relayed']);
+    expect([ra.received, rb.received]).toEqual(['hello from bob', 'hello from alice']);
+    expect(tcp?.accepted).toBe(1);
+    expect(tcp?.framesIn).toBeGreaterThanOrEqual(4); // bob's BIND, checks, handshake, stream
+    expect(tcp?.framesOut).toBeGreaterThanOrEqual(4);
+    expect(counters?.forwardedPackets).toBeGreaterThanOrEqual(8);
   }, 90_000);
 });

@@ -111,8 +111,9 @@ export class Lab {
    * on `lanPrefix`.1/26, one host at `lanPrefix`.2 with a default route via the router.
    * The router drops unsolicited inbound UDP to itself (as home routers do), which also
    * keeps Linux conntrack from remembering those packets and clashing with later mappings.
+   * `blockUdp`: the router forwards no UDP at all (only TCP gets out).
    */
-  addNatLan(role: string, opts: { wanIp: string; lanBase: string; randomFully?: boolean }): NatLan {
+  addNatLan(role: string, opts: { wanIp: string; lanBase: string; randomFully?: boolean; blockUdp?: boolean }): NatLan {
     const router = this.addNamespace(`${role}r`);
     const host = this.addNamespace(`${role}h`);
     this.plugIntoInternet(router, 'wan', opts.wanIp);
@@ -126,6 +127,7 @@ export class Lab {
     this.run(router, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
     this.run(router, 'iptables', ['-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan', '-j', 'MASQUERADE', ...(opts.randomFully ? ['--random-fully'] : [])]);
     this.run(router, 'iptables', ['-A', 'INPUT', '-i', 'wan', '-p', 'udp', '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'DROP']);
+    if (opts.blockUdp) this.run(router, 'iptables', ['-A', 'FORWARD', '-p', 'udp', '-j', 'DROP']); // a network that lets only TCP out
     return { router, host, wanIp: opts.wanIp, hostIp };
   }
 
