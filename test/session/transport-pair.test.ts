@@ -55,7 +55,7 @@ describe('Noise inside the transport handshake', () => {
     expect(closed.reason).toMatch(/handshake failed: .*authentication/);
   });
 
-  it('a 1 MB transfer with 2% loss across several key updates arrives intact', () => {
+  it('a 1 MB transfer with 2% loss across automatic key updates (every 150 packets) arrives intact', () => {
     const { p, cp, sp } = noisePair(3, { packets: 150 });
     const seed = 3;
     let n = 0;
@@ -65,24 +65,22 @@ describe('Noise inside the transport handshake', () => {
     const id = c.openStream()!;
     const data = pattern(1_000_000, 7);
     let written = 0;
-    const sc = () => new Collector(p.accepted()!);
     let col: Collector | undefined;
-    let updates = 0;
     p.driveUntil(() => {
       if (written < data.length && !c.writeBlocked(id)) {
         c.write(id, data.subarray(written, written + 100_000)); written += 100_000;
         if (written >= data.length) c.finish(id);
       }
-      // until the transport triggers updates itself (PacketKeys.shouldUpdate), ask whenever the keys say so
-      if (c.handshakeConfirmed && cp.stats.sealed > (updates + 1) * 150 && c.updateKeys()) updates++;
-      col ??= p.accepted() ? sc() : undefined;
+      col ??= p.accepted() ? new Collector(p.accepted()!) : undefined;
       return !!col && col.poll().finished.has(id);
     }, 600_000);
     expect(col!.finished.has(id), `seed ${seed}`).toBe(true);
     expect(Buffer.compare(col!.bytes(id), Buffer.from(data))).toBe(0);
-    expect(updates).toBeGreaterThanOrEqual(3);
-    expect(sp.stats.keyUpdates).toBeGreaterThanOrEqual(6); // both directions follow each update
+    // ~700 data packets at 150 per generation: the transport asked shouldUpdate() and rotated several times
+    expect(cp.stats.keyUpdates).toBeGreaterThanOrEqual(6); // client send + recv generations
+    expect(sp.stats.keyUpdates).toBeGreaterThanOrEqual(6);
     expect(sp.stats.authFailures + cp.stats.authFailures).toBe(0);
+    expect(sp.stats.opened).toBeGreaterThan(600);
   });
 
   it('tampered 1-RTT packets are dropped and counted, never delivered; the stream still completes', () => {
