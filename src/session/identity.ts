@@ -15,7 +15,8 @@ import { hash, keyPairFrom, publicKeyOf, type KeyPair } from './noise/primitives
 export interface DeviceIdentity {
   /** X25519 public key (32 bytes): what the directory publishes for this device. */
   readonly publicKey: Uint8Array;
-  /** X25519 secret key (32 bytes). Non-enumerable; never log it. */
+  /** X25519 secret key (32 bytes). Non-enumerable, so logs and JSON never show it
+   *  (and `{...identity}` / structuredClone drop it: pass the identity object itself). */
   readonly secretKey: Uint8Array;
   /** fingerprint(publicKey) */
   readonly fingerprint: string;
