@@ -127,6 +127,8 @@ describe('simulator NAT matrix (36 pairs, real overlay cores over simulated NATs
     connectRtts.sort((p, q) => p - q);
     const pct = (q: number) => connectRtts[Math.min(connectRtts.length - 1, Math.floor(q * connectRtts.length))].toFixed(1);
     console.log(`alice\\bob    ${names.map((s) => s.slice(0, 7).padEnd(8)).join('')}\n${rows.join('\n')}\n` +
-      `connect time from the coordinated start, in peer RTTs (${P2P_RTT_MS} ms): median ${pct(0.5)}, p95 ${pct(0.95)} (n=${connectRtts.length})`);
+      `connect time from the coordinated start, in peer RTTs (${P2P_RTT_MS} ms): median ${pct(0.5)}, p95 ${pct(0.95)} (n=${connectRtts.length})\n` +
+      'none = UDP-blocked: the simulator carries only UDP; such peers reach the supernode over TCP (relay-tcp.ts), ' +
+      'tested on loopback (peer-e2e.test.ts) and through a real UDP-dropping router (test/lab/holepunch.test.ts)');
   });
 });
