@@ -148,6 +148,16 @@ describe('Peer end to end on loopback (directory + supernode + peers)', () => {
       await expect(alice.connect('operator')).rejects.toMatchObject({ code: 'not-a-contact' });
     } finally { /* logs are printed on failure */ }
 
+    // bob and carol call each other at the same moment (two rendezvous): both end up in
+    // one session, whichever rendezvous won.
+    const [bc, cb] = await Promise.all([bob.connect('carol'), carol.connect('bob')]);
+    expect([bc.username, cb.username]).toEqual(['carol', 'bob']);
+    echo(bc);
+    echo(cb);
+    expect(await exchange(bc, 'glare')).toBe('GLARE');
+    expect(await exchange(cb, 'glare back')).toBe('GLARE BACK');
+    expect(bob.sessions().filter((s) => s.username === 'carol')).toHaveLength(1);
+
     // dave: UDP blocked. He classifies himself so, reaches the supernode over TCP, and
     // alice through it.
     const dave = await peer('dave', { socket: await blockedUdp() });
