@@ -9,6 +9,8 @@ import { DROP, newDropCounters, dropCounts, type DropCounts } from './drops.ts';
 import { EventKind } from './event-log.ts';
 import type { Rng } from './rng.ts';
 import type { SimContext, SimNode } from './types.ts';
+import type { Router } from './router.ts';
+import type { Host } from './host.ts';
 
 export interface GilbertElliott {
   /** Per-packet probability of moving from the good to the bad state. */
@@ -240,8 +242,14 @@ export class LinkDirection {
     this.bytesDelivered += bytes.length;
     const taps = this.link.taps;
     if (taps !== undefined) for (let i = 0; i < taps.length; i++) taps[i](ctx.nowMs, bytes);
-    if (ctx.log.enabled) ctx.log.record(ctx.nowMs, EventKind.deliver, this.link.id, this.to.node.id, bytes);
-    this.to.node.handlePacket(bytes, this.to);
+    const to = this.to;
+    const node = to.node;
+    if (ctx.log.enabled) ctx.log.record(ctx.nowMs, EventKind.deliver, this.link.id, node.id, bytes);
+    // One call site per node class: each stays monomorphic (and inlinable) instead of one megamorphic site.
+    const kind = node.kind;
+    if (kind === 'router') (node as Router).handlePacket(bytes, to);
+    else if (kind === 'host') (node as Host).handlePacket(bytes, to);
+    else node.handlePacket(bytes, to);
   }
 
   private queueAdmit(now: number, limit: number): boolean {

@@ -19,6 +19,12 @@ export function onesComplementSum(bytes: Uint8Array, start = 0, end = bytes.leng
   let sum = initial;
   let i = start;
   const evenEnd = end - ((end - start) & 1);
+  const octEnd = start + ((evenEnd - start) & ~7);
+  while (i < octEnd) {
+    sum += ((bytes[i] << 8) | bytes[i + 1]) + ((bytes[i + 2] << 8) | bytes[i + 3])
+      + ((bytes[i + 4] << 8) | bytes[i + 5]) + ((bytes[i + 6] << 8) | bytes[i + 7]);
+    i += 8;
+  }
   const quadEnd = start + ((evenEnd - start) & ~3);
   while (i < quadEnd) {
     sum += ((bytes[i] << 8) | bytes[i + 1]) + ((bytes[i + 2] << 8) | bytes[i + 3]);

@@ -74,9 +74,18 @@ export function checkIpv4(bytes: Uint8Array): void {
   const total = u16(bytes, IPV4_TOTAL_LENGTH);
   if (total < headerLength) throw new DecodeError(LAYER, `total length ${total} is smaller than the header length ${headerLength}`);
   if (total > n) throw new DecodeError(LAYER, `truncated: total length ${total} exceeds ${n} bytes`);
-  if (internetChecksum(bytes, 0, headerLength) !== 0) {
+  if ((headerLength === IPV4_MIN_HEADER ? minHeaderChecksum(bytes) : internetChecksum(bytes, 0, headerLength)) !== 0) {
     throw new DecodeError(LAYER, `bad header checksum 0x${u16(bytes, IPV4_CHECKSUM).toString(16).padStart(4, '0')}`);
   }
+}
+
+/** internetChecksum(bytes, 0, 20), unrolled: the per-hop check of an option-less header. */
+function minHeaderChecksum(b: Uint8Array): number {
+  let s = ((b[0] << 8) | b[1]) + ((b[2] << 8) | b[3]) + ((b[4] << 8) | b[5]) + ((b[6] << 8) | b[7]) + ((b[8] << 8) | b[9])
+    + ((b[10] << 8) | b[11]) + ((b[12] << 8) | b[13]) + ((b[14] << 8) | b[15]) + ((b[16] << 8) | b[17]) + ((b[18] << 8) | b[19]);
+  s = (s & 0xffff) + (s >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return ~s & 0xffff;
 }
 
 /** Decrement TTL of a checked header in place, updating the checksum. Returns the new TTL (0 if it was already 0). */
