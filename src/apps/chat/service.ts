@@ -6,7 +6,8 @@
 //   - send() stores the message (status queued) and returns at once; it is delivered
 //     when the contact is reachable, in order, exactly once, with one 'receipt' event.
 //   - A broken stream or session (path loss, peer restart) is reopened: immediately
-//     when the contact comes online (presence), else every retryMs while messages wait.
+//     when the contact comes online (presence), else after retryMs, doubling per failed
+//     attempt up to MAX_RETRY_MS, while messages wait.
 //   - Incoming messages are stored before they are acknowledged; 'message' fires once each.
 //   - A hostile frame (ChatDecodeError / ChatProtocolError) destroys that stream only.
 import { EventEmitter } from 'node:events';
@@ -42,7 +43,11 @@ interface Conversation {
   retry?: NodeJS.Timeout;
   /** next_seq as last written to the store. */
   storedNext: number;
+  /** Delay before the next reconnect attempt (doubles per failure). */
+  backoffMs: number;
 }
+
+export const MAX_RETRY_MS = 30_000;
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 
@@ -53,7 +58,10 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
   private readonly retryMs: number;
   private readonly onSession = (s: ContactSession) => this.attachSession(s);
   private readonly onPresence = (p: { username: string; presence: string }) => {
-    if (p.presence !== 'offline') this.kick(p.username);
+    if (p.presence === 'offline') return;
+    const c = this.convs.get(p.username);
+    if (c) c.backoffMs = this.retryMs;
+    this.kick(p.username);
   };
 
   constructor(private readonly opts: ChatServiceOptions) {
@@ -111,7 +119,7 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
     let c = this.convs.get(peer);
     if (!c) {
       const s = this.opts.store.load(peer);
-      c = { peer, sender: new ChatSender(s.sender, this.opts.maxOutbox ?? DEFAULT_MAX_OUTBOX), receiver: new ChatReceiver({ delivered: s.delivered }), connecting: false, storedNext: s.sender.nextSeq };
+      c = { peer, sender: new ChatSender(s.sender, this.opts.maxOutbox ?? DEFAULT_MAX_OUTBOX), receiver: new ChatReceiver({ delivered: s.delivered }), connecting: false, storedNext: s.sender.nextSeq, backoffMs: this.retryMs };
       this.convs.set(peer, c);
     }
     return c;
@@ -158,12 +166,14 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
 
   private scheduleRetry(c: Conversation): void {
     if (this.closed || c.retry || c.sender.pending.length === 0) return;
-    c.retry = setTimeout(() => { c.retry = undefined; this.kick(c.peer); }, this.retryMs);
+    c.retry = setTimeout(() => { c.retry = undefined; this.kick(c.peer); }, c.backoffMs);
     c.retry.unref();
+    c.backoffMs = Math.min(c.backoffMs * 2, Math.max(MAX_RETRY_MS, this.retryMs));
   }
 
   private bindOut(c: Conversation, stream: Duplex): void {
     c.out = stream;
+    c.backoffMs = this.retryMs;
     c.sender.handleLinkUp();
     this.emit('link', { peer: c.peer, direction: 'out', state: 'up' });
     const reader = new FrameReader();
