@@ -9,6 +9,7 @@
 // them all on SIGINT/SIGTERM. STUN is served by the first worker.
 import type { Command } from 'commander';
 import cluster from 'node:cluster';
+import { isIPv4 } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { startDirectory, makeLogger } from '../directory/server.ts';
@@ -19,7 +20,7 @@ import { loadOrCreateSigningKey } from '../directory/signing-key.ts';
 
 interface Opts {
   listen: string; port: string; stunPort: string; stun: boolean; database?: string; redis?: string;
-  keyFile?: string; dataDir: string; logLevel: string; scryptN: string; logRequests: boolean; trustProxy: boolean; workers: string; registrationLimit: string;
+  keyFile?: string; dataDir: string; logLevel: string; scryptN: string; logRequests: boolean; trustProxy: boolean; workers: string; registrationLimit: string; stunAlternateAddress?: string; stunAlternatePort?: string;
 }
 
 const env = (name: string) => process.env[name] || undefined;
@@ -39,6 +40,8 @@ export function registerDirectory(program: Command): void {
     .option('--port <port>', 'HTTP port, 0: any free port [env TINCAN_DIRECTORY_PORT]', env('TINCAN_DIRECTORY_PORT') ?? '7400')
     .option('--stun-port <port>', 'STUN UDP port on the listen address, 0: any free port [env TINCAN_STUN_PORT]', env('TINCAN_STUN_PORT') ?? '3478')
     .option('--no-stun', 'do not serve STUN')
+    .option('--stun-alternate-address <ip>', 'RFC 5780: a second local IPv4 address for STUN (NAT behaviour discovery: OTHER-ADDRESS, CHANGE-REQUEST) [env TINCAN_STUN_ALTERNATE_ADDRESS]', env('TINCAN_STUN_ALTERNATE_ADDRESS'))
+    .option('--stun-alternate-port <port>', 'RFC 5780: the second STUN port, with --stun-alternate-address (default: any free port) [env TINCAN_STUN_ALTERNATE_PORT]', env('TINCAN_STUN_ALTERNATE_PORT'))
     .option('--database <url>', 'SQLite file path or postgres:// URL [env TINCAN_DATABASE_URL] (default: <data-dir>/directory.sqlite)', env('TINCAN_DATABASE_URL'))
     .option('--redis <url>', 'redis:// URL: fan out push messages across directory instances [env TINCAN_REDIS_URL]', env('TINCAN_REDIS_URL'))
     .option('--key-file <path>', 'Ed25519 signing key file, created 0600 if missing [env TINCAN_DIRECTORY_KEY] (default: <data-dir>/directory-key)', env('TINCAN_DIRECTORY_KEY'))
@@ -57,6 +60,9 @@ export function registerDirectory(program: Command): void {
       if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(o.logLevel)) throw new Error(`--log-level: unknown level ${o.logLevel}`);
       const workers = intOption(o.workers, '--workers', 1, 64);
       const registrationsPerAddress = intOption(o.registrationLimit, '--registration-limit', 0, 1_000_000);
+      if (o.stunAlternatePort !== undefined && o.stunAlternateAddress === undefined) throw new Error('--stun-alternate-port needs --stun-alternate-address');
+      if (o.stunAlternateAddress !== undefined && !isIPv4(o.stunAlternateAddress)) throw new Error(`--stun-alternate-address must be an IPv4 address, got ${o.stunAlternateAddress}`);
+      const stunAlternatePort = o.stunAlternatePort === undefined ? undefined : intOption(o.stunAlternatePort, '--stun-alternate-port', 0, 65535);
       const databaseUrl = o.database ?? join(o.dataDir, 'directory.sqlite');
       const keyFile = o.keyFile ?? join(o.dataDir, 'directory-key');
       if (workers > 1 && cluster.isPrimary) return runClusterPrimary(workers, databaseUrl, keyFile, o.listen, o.logLevel);
@@ -66,6 +72,7 @@ export function registerDirectory(program: Command): void {
         redisUrl: o.redis,
         keyFile,
         host: o.listen, port, stunPort: worker ? undefined : stunPort,
+        ...(o.stunAlternateAddress !== undefined ? { stunAlternateAddress: o.stunAlternateAddress, stunAlternatePort } : {}),
         logLevel: o.logLevel,
         config: { scrypt: { ...DEFAULT_SCRYPT, N }, logRequests: o.logRequests, trustProxy: o.trustProxy, registrationsPerAddress },
         clusterWorker: worker !== undefined,

@@ -35,6 +35,13 @@ export interface DirectoryOptions {
   /** Serve STUN Binding on this UDP port (0: any free port) at `stunHost` (default: host). Omit for no STUN. */
   stunPort?: number;
   stunHost?: string;
+  /**
+   * RFC 5780 NAT behaviour discovery: a second local IPv4 address (and
+   * optionally the second port, default any free one) for STUN; OTHER-ADDRESS
+   * is then sent and CHANGE-REQUEST answered from the changed address/port.
+   */
+  stunAlternateAddress?: string;
+  stunAlternatePort?: number;
   /** Signing key, or a key file (created 0600 if missing); default: a fresh in-memory key. */
   signingKey?: SigningKey;
   keyFile?: string;
@@ -60,6 +67,8 @@ export interface Directory {
   publicKey: Uint8Array;
   /** The STUN UDP port, when STUN is served. */
   stunPort: number | undefined;
+  /** The RFC 5780 alternate STUN address and port (OTHER-ADDRESS), when served. */
+  stunAlternate: { address: string; port: number } | undefined;
   app: FastifyInstance;
   context: AppContext;
   logger: Logger;
@@ -128,7 +137,10 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
   try {
     await app.listen({ host, port: opts.port ?? 0 });
     if (opts.stunPort !== undefined) {
-      stun = await startStunServer({ address: opts.stunHost ?? host, port: opts.stunPort, software: 'tincan-directory' });
+      stun = await startStunServer({
+        address: opts.stunHost ?? host, port: opts.stunPort, software: 'tincan-directory',
+        ...(opts.stunAlternateAddress !== undefined ? { alternateAddress: opts.stunAlternateAddress, alternatePort: opts.stunAlternatePort } : {}),
+      });
       const counters = stun.server.counters;
       metrics.counterFrom('tincan_stun_requests_total', 'STUN requests received.', () => counters.requests);
       metrics.counterFrom('tincan_stun_dropped_total', 'STUN datagrams dropped unanswered.', () => counters.dropped);
@@ -140,11 +152,12 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   const hostForUrl = host.includes(':') ? `[${host}]` : host;
-  logger.info({ host, port, stunPort: stun?.port ?? null, engine: opened.engine, database: engineOf(opts.databaseUrl) === 'postgres' ? redactUrl(opts.databaseUrl) : opts.databaseUrl, redis: opts.redisUrl ? redactUrl(opts.redisUrl) : null }, opts.clusterWorker ? 'directory worker listening' : 'directory listening');
+  logger.info({ host, port, stunPort: stun?.port ?? null, stunAlternate: stun?.other ?? null, engine: opened.engine, database: engineOf(opts.databaseUrl) === 'postgres' ? redactUrl(opts.databaseUrl) : opts.databaseUrl, redis: opts.redisUrl ? redactUrl(opts.redisUrl) : null }, opts.clusterWorker ? 'directory worker listening' : 'directory listening');
 
   let closing: Promise<void> | undefined;
   return {
-    url: `http://${hostForUrl}:${port}`, host, port, engine: opened.engine, publicKey: key.publicKey, stunPort: stun?.port, app, context: ctx, logger,
+    url: `http://${hostForUrl}:${port}`, host, port, engine: opened.engine, publicKey: key.publicKey, stunPort: stun?.port,
+    stunAlternate: stun?.other ? { address: stun.other.address, port: stun.other.port } : undefined, app, context: ctx, logger,
     close() {
       closing ??= (async () => {
         clearInterval(purge);

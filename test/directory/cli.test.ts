@@ -75,5 +75,8 @@ describe('tincan directory (CLI)', () => {
     const bad = spawnSync(process.execPath, args(dataDir, ['--port', '70000']), { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('--port must be an integer 0..65535');
+    const alt = spawnSync(process.execPath, args(dataDir, ['--stun-alternate-port', '5000']), { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(alt.status).toBe(1);
+    expect(alt.stderr).toContain('--stun-alternate-port needs --stun-alternate-address');
   });
 });

@@ -174,6 +174,28 @@ describe('StunServer on real UDP (loopback)', () => {
     }
   });
 
+  it('the directory serves RFC 5780 with stunAlternateAddress: OTHER-ADDRESS, and CHANGE-REQUEST answered from the other address', async () => {
+    const { startTestDirectory } = await import('./harness.ts');
+    const t = await startTestDirectory('sqlite', { stunPort: 0, stunHost: '127.0.0.1', stunAlternateAddress: '127.0.0.2' });
+    const client = await bindUdp({ address: '127.0.0.1' });
+    try {
+      const alt = t.dir.stunAlternate!;
+      expect(alt.address).toBe('127.0.0.2');
+      const got: { from: UdpAddress; msg: StunMessage }[] = [];
+      client.onDatagram((from, bytes) => got.push({ from, msg: decodeStun(bytes) }));
+      client.send({ address: '127.0.0.1', port: t.dir.stunPort! }, encodeStun({ method: 1, class: 'request', transactionId: TID }));
+      client.send({ address: '127.0.0.1', port: t.dir.stunPort! }, encodeStun({ method: 1, class: 'request', transactionId: TID, attributes: [{ type: 'change-request', changeIp: true, changePort: true }] }));
+      for (let i = 0; i < 200 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 5));
+      const origins = got.map((g) => `${g.from.address}:${g.from.port}`).sort();
+      expect(origins).toEqual([`127.0.0.1:${t.dir.stunPort}`, `127.0.0.2:${alt.port}`].sort());
+      for (const g of got) expect(g.msg.xorMappedAddress).toEqual({ family: 4, address: '127.0.0.1', port: client.local.port });
+      expect(got.find((g) => g.from.address === '127.0.0.1')!.msg.otherAddress).toEqual({ family: 4, address: '127.0.0.2', port: alt.port });
+    } finally {
+      client.close();
+      await t.stop();
+    }
+  });
+
   it('RFC 5780 on 127.0.0.1 + 127.0.0.2: each change request is answered from the right real address', async () => {
     const srv = await startStunServer({ address: '127.0.0.1', port: 0, alternateAddress: '127.0.0.2' });
     const client = await bindUdp({ address: '127.0.0.1' });
