@@ -6,6 +6,7 @@ import { DEFAULT_LIMITS, type StreamLimits } from './streams/streams.ts';
 import type { CongestionFactory } from './congestion/types.ts';
 import { NewReno } from './congestion/new-reno.ts';
 import { Cubic } from './congestion/cubic.ts';
+import { Bbr } from './congestion/bbr.ts';
 
 export type RetryPolicy = boolean | { whenPendingHandshakesAbove: number };
 
@@ -49,6 +50,7 @@ export interface TransportConfig {
 export const congestionControllers: Record<string, CongestionFactory> = {
   newreno: (mtu) => new NewReno(mtu),
   cubic: (mtu) => new Cubic(mtu),
+  bbr: (mtu) => new Bbr(mtu),
   /** for tests: a window so large that only flow control limits sending */
   unlimited: (mtu) => ({ name: 'unlimited', onSent() {}, onAck() {}, onCongestionEvent() {}, window: () => 1e9 + mtu }),
 };
@@ -56,7 +58,7 @@ export const congestionControllers: Record<string, CongestionFactory> = {
 export function makeConfig(c: Partial<TransportConfig> & Pick<TransportConfig, 'crypto' | 'random'>): TransportConfig {
   const iw = c.initialWindowPackets ?? 10;
   return {
-    congestion: (mtu) => new Cubic(mtu, iw),
+    congestion: (mtu) => new Bbr(mtu, iw),
     initialWindowPackets: 10,
     initialRttMs: 333,
     maxAckDelayMs: 25,

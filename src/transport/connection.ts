@@ -26,6 +26,7 @@ import type { CongestionController } from './congestion/types.ts';
 import { Pacer } from './pacing.ts';
 import { TimerTable } from './timers.ts';
 import { MtuDiscovery } from './mtu.ts';
+import { DeliveryRate } from './delivery-rate.ts';
 
 export interface Transmit { to: UdpAddress; bytes: Uint8Array }
 
@@ -101,6 +102,9 @@ export class Connection {
   private readonly timers = new TimerTable();
   private readonly pacer: Pacer;
   private readonly mtu: MtuDiscovery;
+  private readonly deliveryRate = new DeliveryRate();
+  /** transmitApp held data back for pacing (so an empty poll is not "application-limited") */
+  private paced = false;
   // anti-amplification on the current path
   private path = { received: 0, sent: 0, validated: false };
   private pathChallenge: { data: Uint8Array; pending: boolean; previous?: UdpAddress } | undefined;
@@ -377,18 +381,23 @@ export class Connection {
     if (acked.length === 0) return;
     space.largestAcked = Math.max(space.largestAcked, largest);
     const largestPkt = acked.find((p) => p.pn === largest);
+    let rttSample = 0;
     if (largestPkt && acked.some((p) => p.ackEliciting)) {
       const ackDelayMs = space.name === 'app' ? Math.min(f.ackDelayUs / 1000, this.confirmed ? this.config.maxAckDelayMs : Infinity) : 0;
-      this.rtt.update(Math.max(now - largestPkt.timeSent, 0.001), ackDelayMs);
+      rttSample = Math.max(now - largestPkt.timeSent, 0.001);
+      this.rtt.update(rttSample, ackDelayMs);
     }
     for (const p of acked) {
       if (p.inFlight) {
         this.bytesInFlight -= p.size;
+        if (p.rate) this.deliveryRate.onPacketAcked(now, p.timeSent, p.size, p.rate);
         if (p.mtuProbe === undefined) this.cc.onAck(now, p.timeSent, p.size, this.rtt.smoothedMs);
       }
       if (p.mtuProbe !== undefined) this.onMtuProbeAcked(p.mtuProbe);
       for (const sf of p.frames) this.onFrameAcked(space, sf);
     }
+    const sample = this.deliveryRate.takeSample();
+    if (sample && this.cc.onRateSample) this.cc.onRateSample(now, sample, rttSample, this.bytesInFlight);
     this.detectLost(now, space);
     this.ptoCount = 0;
     space.probes = 0;
@@ -657,7 +666,11 @@ export class Connection {
 
   pollTransmit(now: Millis): Transmit | undefined {
     if (this.state === 'closed' || this.state === 'draining') return undefined;
+    this.paced = false;
     const out = this.buildTransmit(now);
+    if (!out && this.keys && !this.paced && this.state === 'established' && this.bytesInFlight + this.mtu.current <= this.cc.window()) {
+      this.deliveryRate.onAppLimited(this.bytesInFlight); // nothing to send although the window has room
+    }
     if (out) {
       this.stats.packetsSent++;
       this.stats.bytesSent += out.bytes.length;
@@ -756,9 +769,10 @@ export class Connection {
     const eliciting = this.canSendEliciting(space);
     let paced = false;
     if (eliciting && this.config.pacing && space.probes === 0 && this.hasElicitingWork()) {
-      const wait = this.pacer.delayUntil(now, maxSize, this.cc.window(), this.rtt.smoothedMs);
+      const wait = this.pacer.delayUntil(now, maxSize, this.cc.window(), this.rtt.smoothedMs, this.cc.pacingRate?.(this.rtt.smoothedMs));
       if (wait !== undefined) { paced = true; this.timers.set('pacing', wait); }
     }
+    this.paced = paced;
     const mayElicit = eliciting && !paced;
     // DPLPMTUD probe: its own packet
     if (mayElicit && this.confirmed && this.path.validated && space.probes === 0) {
@@ -873,7 +887,8 @@ export class Connection {
     }
     const inFlight = ackEliciting || padding;
     if (ack) space.ack.onAckSent();
-    space.sent.push({ pn, timeSent: now, size, ackEliciting, inFlight, frames: sent, mtuProbe });
+    const rate = inFlight ? this.deliveryRate.onSent(now, this.bytesInFlight) : undefined;
+    space.sent.push({ pn, timeSent: now, size, ackEliciting, inFlight, frames: sent, mtuProbe, rate });
     if (inFlight) {
       this.bytesInFlight += size;
       this.cc.onSent(now, size);

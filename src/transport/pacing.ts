@@ -1,5 +1,5 @@
 // Token-bucket pacer: spreads a congestion window over one smoothed RTT at
-// 1.25x the window rate, with a burst of at most `burstPackets` packets.
+// 1.25x the window rate (or at the congestion controller's own rate), with a burst of at most `burstPackets` packets.
 // `delayUntil(now, bytes)` returns undefined when a packet may go now, or the
 // time when enough tokens will have accumulated. The bucket also holds at
 // least `granularityMs` worth of sending, so that a driver whose timers fire
@@ -11,8 +11,8 @@ export class Pacer {
   private last: Millis | undefined;
   constructor(private burstBytes: number, private readonly granularityMs = 2) { this.tokens = burstBytes; }
 
-  private refill(now: Millis, windowBytes: number, rttMs: number): number {
-    const rate = (1.25 * windowBytes) / Math.max(rttMs, 0.001); // bytes per ms
+  private refill(now: Millis, windowBytes: number, rttMs: number, rateOverride?: number): number {
+    const rate = rateOverride ?? (1.25 * windowBytes) / Math.max(rttMs, 0.001); // bytes per ms
     const cap = Math.max(this.burstBytes, rate * this.granularityMs);
     if (this.last !== undefined && now > this.last) this.tokens = Math.min(cap, this.tokens + rate * (now - this.last));
     this.last = now;
@@ -20,8 +20,9 @@ export class Pacer {
   }
   setBurst(bytes: number): void { this.burstBytes = bytes; this.tokens = Math.min(this.tokens, bytes); }
 
-  delayUntil(now: Millis, bytes: number, windowBytes: number, rttMs: number): Millis | undefined {
-    const rate = this.refill(now, windowBytes, rttMs);
+  /** `rate` (bytes per ms) overrides the window-derived rate (model-based congestion control). */
+  delayUntil(now: Millis, bytes: number, windowBytes: number, rttMs: number, rate?: number): Millis | undefined {
+    rate = this.refill(now, windowBytes, rttMs, rate);
     if (this.tokens + 0.5 >= bytes || this.tokens + 0.5 >= this.burstBytes) return undefined;
     return now + (bytes - this.tokens) / rate;
   }

@@ -4,6 +4,7 @@
 import type { Millis } from '../wire/socket.ts';
 import type { Frame } from './wire/frames.ts';
 import type { SentStreamFrame } from './streams/streams.ts';
+import type { RateStamp } from './delivery-rate.ts';
 
 export type SentFrame =
   | ({ kind: 'stream' } & SentStreamFrame)
@@ -24,6 +25,8 @@ export interface SentPacket {
   /** Set for DPLPMTUD probes: the probed size. Their loss is not a congestion signal. */
   mtuProbe?: number;
   done?: boolean;
+  /** Delivery-rate stamp (in-flight packets). */
+  rate?: RateStamp;
 }
 
 export class SentPackets {

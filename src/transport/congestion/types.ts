@@ -3,6 +3,7 @@
 // in-flight packet, `onCongestionEvent` once per loss signal, and never sends
 // an ack-eliciting packet while bytesInFlight >= window().
 import type { Millis } from '../../wire/socket.ts';
+import type { RateSample } from '../delivery-rate.ts';
 
 export interface CongestionController {
   onSent(now: Millis, bytes: number): void;
@@ -13,6 +14,10 @@ export interface CongestionController {
   onMtuUpdate?(mtu: number): void;
   /** Congestion window, bytes. */
   window(): number;
+  /** Model-based controllers: one delivery-rate sample per ACK (rttMs 0 when the ACK gave no RTT sample). */
+  onRateSample?(now: Millis, sample: RateSample, rttMs: number, bytesInFlight: number): void;
+  /** Model-based controllers: the pacing rate in bytes per ms (default: 1.25 x window / smoothed RTT). */
+  pacingRate?(smoothedRttMs: number): number;
   readonly name: string;
 }
 

@@ -1,0 +1,389 @@
+// `npm run bench:transport [-- --json]`: the transport measured side by side in one run.
+//   loopback   bulk goodput of one stream over 127.0.0.1 (sender and receiver in separate
+//              processes): tincan for every provider in bench/providers.ts, with 1200-byte
+//              packets and with PMTUD on, against kernel TCP (node:net) and udx-native.
+//   sim        the simulator: 100 Mbit/s bottleneck, 40 ms RTT, BDP queue, random loss
+//              0 / 0.1 / 1 / 5 % each way: goodput / (capacity x (1 - loss)), beside the
+//              Mathis et al. TCP Reno estimate for the same path.
+//   ttfb       time to first application byte, in RTTs (sim, 40 ms RTT): when the client
+//              may send (connected), when its first byte reaches the server, when the
+//              server's first reply byte reaches the client.
+//   handshakes handshakes per second on one core per provider (sans-IO pair, no sockets).
+// Flags: --json (JSON only), --size MiB (loopback, default 256), --sim-mb MB (default 40),
+// --only loopback,sim,ttfb,handshakes, --providers plaintext,noise (default: all),
+// --handshake-seconds N (default 1.5), --cc newreno|cubic|bbr (default: the transport's default).
+import { fork } from 'node:child_process';
+import { createServer, connect as tcpConnect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import { benchProviders } from './providers.ts';
+import { bindUdp, realClock } from '../src/datagram/udp.ts';
+import { systemRandom } from '../src/datagram/system-random.ts';
+import { createTransport, type TransportStream } from '../src/transport/api.ts';
+import { Endpoint } from '../src/transport/endpoint.ts';
+import type { Connection } from '../src/transport/connection.ts';
+import { Driver } from '../src/datagram/driver.ts';
+import { seededRandom } from '../src/transport/random.ts';
+import { congestionControllers } from '../src/transport/config.ts';
+import { Network } from '../src/sim/index.ts';
+import type { UdpAddress } from '../src/wire/socket.ts';
+
+const SELF = fileURLToPath(import.meta.url);
+
+/** The slice of udx-native's (untyped) API the benchmark uses. */
+interface UdxStream extends NodeJS.WritableStream {
+  connect(socket: UdxSocket, remoteId: number, port: number, host: string): void;
+  on(ev: 'data', f: (d: Buffer) => void): this;
+  on(ev: 'end' | 'close' | 'drain', f: () => void): this;
+  readonly retransmits: number;
+  readonly mtu: number;
+}
+interface UdxSocket { bind(port: number, host: string): void; address(): { port: number }; close(): void }
+type UdxCtor = new () => { createSocket(): UdxSocket; createStream(id: number): UdxStream };
+const CC = flag('cc');
+const MiB = 1024 * 1024;
+
+function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+function num(name: string, def: number): number {
+  const v = flag(name);
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number`);
+  return n;
+}
+const JSON_ONLY = process.argv.includes('--json');
+const log = (s: string) => { if (!JSON_ONLY) process.stderr.write(s + '\n'); };
+
+// ------------------------------------------------------------------ loopback (child processes)
+
+type Role =
+  | { kind: 'tcp-recv' } | { kind: 'tcp-send'; port: number; bytes: number }
+  | { kind: 'udx-recv' } | { kind: 'udx-send'; port: number; bytes: number }
+  | { kind: 'tincan-recv'; provider: string; maxUdpPayload: number; cc?: string }
+  | { kind: 'tincan-send'; provider: string; maxUdpPayload: number; port: number; bytes: number; cc?: string };
+
+type ChildMsg =
+  | { t: 'port'; port: number }
+  | { t: 'done'; bytes: number; ms: number; cpuMs: number; mtu?: number; extra?: Record<string, number> }
+  | { t: 'sent'; cpuMs: number; extra?: Record<string, number> };
+
+const cpuMs = (start: NodeJS.CpuUsage) => { const u = process.cpuUsage(start); return (u.user + u.system) / 1000; };
+const send = (m: ChildMsg) => process.send!(m);
+const CHUNK = Buffer.alloc(256 * 1024, 0x5a);
+
+/** Receiver: counts bytes from the first to the last one (the handshake is not timed). */
+function receiverClock() {
+  let first = 0, bytes = 0;
+  const cpu0 = process.cpuUsage();
+  return {
+    data(n: number) { if (bytes === 0) first = performance.now(); bytes += n; },
+    done(extra?: Record<string, number>, mtu?: number) { send({ t: 'done', bytes, ms: performance.now() - first, cpuMs: cpuMs(cpu0), extra, mtu }); },
+  };
+}
+
+/** Write `bytes` to a Node writable honouring backpressure, then end it. */
+function pump(w: NodeJS.WritableStream, bytes: number, onEnd: () => void): void {
+  let left = bytes;
+  const go = () => {
+    while (left > 0) {
+      const n = Math.min(left, CHUNK.length);
+      left -= n;
+      const ok = w.write(n === CHUNK.length ? CHUNK : CHUNK.subarray(0, n));
+      if (!ok) { w.once('drain', go); return; }
+    }
+    w.end(onEnd);
+  };
+  go();
+}
+
+async function runChild(role: Role): Promise<void> {
+  const cpu0 = process.cpuUsage();
+  process.on('message', (m: { exit?: boolean }) => { if (m.exit) process.exit(0); });
+  switch (role.kind) {
+    case 'tcp-recv': {
+      const rc = receiverClock();
+      const srv = createServer((s) => { s.on('data', (d: Buffer) => rc.data(d.length)); s.on('end', () => { rc.done(); s.end(); srv.close(); }); });
+      srv.listen(0, '127.0.0.1', () => send({ t: 'port', port: (srv.address() as { port: number }).port }));
+      return;
+    }
+    case 'tcp-send': {
+      const s = tcpConnect(role.port, '127.0.0.1', () => pump(s, role.bytes, () => { send({ t: 'sent', cpuMs: cpuMs(cpu0) }); }));
+      s.on('data', () => {});
+      s.on('close', () => process.exit(0));
+      return;
+    }
+    case 'udx-recv': case 'udx-send': {
+      const udx = new (createRequire(import.meta.url)('udx-native') as UdxCtor)();
+      const sock = udx.createSocket();
+      sock.bind(0, '127.0.0.1');
+      const isRecv = role.kind === 'udx-recv';
+      const stream = udx.createStream(isRecv ? 1 : 2);
+      send({ t: 'port', port: sock.address().port });
+      process.on('message', (m: { peerPort: number }) => {
+        stream.connect(sock, isRecv ? 2 : 1, m.peerPort, '127.0.0.1');
+        if (isRecv) {
+          const rc = receiverClock();
+          stream.on('data', (d: Buffer) => rc.data(d.length));
+          stream.on('end', () => { rc.done({ retransmits: stream.retransmits }, stream.mtu); stream.end(); });
+          stream.on('close', () => sock.close());
+        } else {
+          pump(stream, (role as { bytes: number }).bytes, () => send({ t: 'sent', cpuMs: cpuMs(cpu0), extra: { retransmits: stream.retransmits } }));
+          stream.on('close', () => { sock.close(); process.exit(0); });
+        }
+      });
+      return;
+    }
+    case 'tincan-recv': case 'tincan-send': {
+      const p = benchProviders[role.provider]();
+      const isRecv = role.kind === 'tincan-recv';
+      const socket = await bindUdp({ address: '127.0.0.1', recvBufferSize: 4 * MiB, sendBufferSize: 4 * MiB });
+      const ep = createTransport({
+        socket, clock: realClock, random: systemRandom(), crypto: isRecv ? p.server : p.client, server: isRecv,
+        maxUdpPayload: role.maxUdpPayload,
+        ...(role.cc ? { congestion: congestionControllers[role.cc] } : {}),
+        limits: { maxStreamData: 16 * MiB, maxData: 64 * MiB, maxStreamsBidi: 100, maxStreamsUni: 100 },
+        sendBufferBytes: 8 * MiB,
+      });
+      if (isRecv) {
+        send({ t: 'port', port: socket.local.port });
+        const rc = receiverClock();
+        ep.on('connection', (tc) => {
+          tc.on('stream', (s: TransportStream) => {
+            s.on('data', (d: Buffer) => rc.data(d.length));
+            s.on('end', () => {
+              const st = tc.conn.stats;
+              rc.done({ packetsReceived: st.packetsReceived, packetsDropped: st.packetsDropped, socketReceived: socket.counters.received }, tc.conn.mtuBytes);
+              s.end();
+            });
+          });
+        });
+        return;
+      }
+      const tc = await ep.connect({ address: '127.0.0.1', port: role.port }, { serverStatic: p.serverStatic });
+      const s = await tc.openStream({ bidi: false });
+      pump(s, role.bytes, () => {
+        const st = tc.conn.stats;
+        send({ t: 'sent', cpuMs: cpuMs(cpu0), extra: { packetsSent: st.packetsSent, packetsLost: st.packetsLost, ptoCount: st.ptoCount, mtu: tc.conn.mtuBytes, sendErrors: socket.counters.sendErrors, cwnd: Math.round(tc.conn.cc.window()), srttMs: round(tc.conn.rtt.smoothedMs, 3), minRttMs: round(tc.conn.rtt.minMs, 3) } });
+      });
+      return;
+    }
+  }
+}
+
+function spawn(role: Role) {
+  // TINCAN_BENCH_CPU_PROF=dir: write a CPU profile of every child process there
+  const prof = process.env.TINCAN_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.TINCAN_BENCH_CPU_PROF] : [];
+  const child = fork(SELF, ['--child', JSON.stringify(role)], { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const waiters: ((m: ChildMsg) => void)[] = [];
+  const queue: ChildMsg[] = [];
+  child.on('message', (m: ChildMsg) => { const w = waiters.shift(); if (w) w(m); else queue.push(m); });
+  const next = (timeoutMs = 120_000) => new Promise<ChildMsg>((resolve, reject) => {
+    const q = queue.shift();
+    if (q) { resolve(q); return; }
+    const t = setTimeout(() => reject(new Error(`${role.kind}: no answer within ${timeoutMs} ms`)), timeoutMs);
+    waiters.push((m) => { clearTimeout(t); resolve(m); });
+  });
+  return { child, next };
+}
+
+interface LoopResult { name: string; packetBytes: number | string; mbps: number; seconds: number; cpuMsSender: number; cpuMsReceiver: number; extra?: Record<string, unknown> }
+
+async function loopbackOne(name: string, recvRole: Role, sendRole: (port: number) => Role, exchangePorts = false, packetBytes: number | string = ''): Promise<LoopResult> {
+  const recv = spawn(recvRole);
+  const first = await recv.next(30_000);
+  if (first.t !== 'port') throw new Error('expected a port');
+  const snd = spawn(sendRole(first.port));
+  try {
+    if (exchangePorts) {
+      const sp = await snd.next(30_000);
+      if (sp.t !== 'port') throw new Error('expected a port');
+      recv.child.send({ peerPort: sp.port });
+      snd.child.send({ peerPort: first.port });
+    }
+    const results = await Promise.all([recv.next(), snd.next()]);
+    const done = results.find((m) => m.t === 'done') as Extract<ChildMsg, { t: 'done' }>;
+    const sent = results.find((m) => m.t === 'sent') as Extract<ChildMsg, { t: 'sent' }>;
+    const mbps = (done.bytes * 8) / (done.ms / 1000) / 1e6;
+    return { name, packetBytes: done.mtu ?? packetBytes, mbps: round(mbps), seconds: round(done.ms / 1000, 3), cpuMsSender: Math.round(sent.cpuMs), cpuMsReceiver: Math.round(done.cpuMs), extra: { ...sent.extra, ...done.extra } };
+  } finally {
+    // children exit on request (so CPU profiles get written); stragglers are killed
+    for (const c of [recv.child, snd.child]) if (c.connected) c.send({ exit: true });
+    setTimeout(() => { recv.child.kill(); snd.child.kill(); }, 3000).unref();
+  }
+}
+
+async function loopback(sizeMiB: number, providers: string[]) {
+  const bytes = sizeMiB * MiB;
+  const out: LoopResult[] = [];
+  const run = async (f: () => Promise<LoopResult>) => {
+    try { const r = await f(); out.push(r); log(`  ${r.name.padEnd(26)} ${String(r.mbps).padStart(8)} Mbit/s  (${r.seconds} s, cpu send ${r.cpuMsSender} ms / recv ${r.cpuMsReceiver} ms)`); }
+    catch (e) { log(`  failed: ${(e as Error).message}`); }
+  };
+  log(`loopback: ${sizeMiB} MiB, one stream`);
+  await run(() => loopbackOne('tcp (node:net)', { kind: 'tcp-recv' }, (port) => ({ kind: 'tcp-send', port, bytes }), false, 'kernel'));
+  await run(() => loopbackOne('udx-native', { kind: 'udx-recv' }, (port) => ({ kind: 'udx-send', port, bytes }), true));
+  for (const provider of providers) {
+    for (const [label, max] of [['1200', 1200], ['pmtud', 65_000]] as const) {
+      await run(() => loopbackOne(`tincan ${provider} ${label}`, { kind: 'tincan-recv', provider, maxUdpPayload: max, cc: CC },
+        (port) => ({ kind: 'tincan-send', provider, maxUdpPayload: max, port, bytes, cc: CC })));
+    }
+  }
+  const udx = out.find((r) => r.name === 'udx-native')?.mbps;
+  const tcp = out.find((r) => r.name.startsWith('tcp'))?.mbps;
+  return {
+    sizeMiB,
+    results: out.map((r) => ({ ...r, vsUdx: udx ? round(r.mbps / udx, 3) : null, vsTcp: tcp ? round(r.mbps / tcp, 3) : null })),
+  };
+}
+
+// ------------------------------------------------------------------ simulator goodput
+
+const SIM_RTT_MS = 40, SIM_BPS = 100e6;
+
+function simTransfer(opts: { bytes: number; lossRate: number; seed: number; provider: string; replyBytes?: number }) {
+  const p = benchProviders[opts.provider]();
+  const net = new Network({ seed: opts.seed, log: false });
+  const client = net.addHost('client', '198.51.100.10');
+  const server = net.addHost('server', '203.0.113.10');
+  const router = net.addRouter('router');
+  net.connect(client, router, { latencyMs: 0, bandwidthBps: 10e9 });
+  const bdp = (SIM_BPS / 8) * (SIM_RTT_MS / 1000);
+  net.connect(router, server, { latencyMs: SIM_RTT_MS / 2, bandwidthBps: SIM_BPS, queueBytes: bdp, lossRate: opts.lossRate });
+  net.autoRoute();
+  const limits = { maxStreamData: 16 * MiB, maxData: 64 * MiB, maxStreamsBidi: 100, maxStreamsUni: 100 };
+  const cc = CC ? { congestion: congestionControllers[CC] } : {};
+  const sep = new Endpoint({ crypto: p.server, random: seededRandom(opts.seed + 1), server: true, limits, sendBufferBytes: 8 * MiB, ...cc });
+  const cep = new Endpoint({ crypto: p.client, random: seededRandom(opts.seed + 2), limits, sendBufferBytes: 8 * MiB, ...cc });
+  const sd = new Driver(sep, server.bindUdp(4433), net.clock);
+  const cd = new Driver(cep, client.bindUdp(), net.clock);
+  const t0 = net.clock.now();
+  const res = { connectedMs: NaN, serverFirstByteMs: NaN, clientFirstReplyMs: NaN, doneMs: NaN, received: 0 };
+  const conn: Connection = cep.connect(t0, { address: '203.0.113.10', port: 4433 } as UdpAddress, { serverStatic: p.serverStatic });
+  const id = conn.openStream()!;
+  const chunk = new Uint8Array(64 * 1024).fill(0x5a);
+  let written = 0, finished = false, sconn: Connection | undefined, replied = false;
+  cd.afterInput = () => {
+    for (let e = conn.pollEvent(); e; e = conn.pollEvent()) if (e.type === 'connected' && Number.isNaN(res.connectedMs)) res.connectedMs = net.clock.now() - t0;
+    while (written < opts.bytes && !conn.writeBlocked(id)) { const n = Math.min(chunk.length, opts.bytes - written); conn.write(id, chunk.subarray(0, n)); written += n; }
+    if (written >= opts.bytes && !finished) { conn.finish(id); finished = true; }
+    for (let d = conn.read(id); d; d = conn.read(id)) if (Number.isNaN(res.clientFirstReplyMs)) res.clientFirstReplyMs = net.clock.now() - t0;
+  };
+  sd.afterInput = () => {
+    for (let e = sep.pollEvent(); e; e = sep.pollEvent()) sconn = e.connection;
+    if (!sconn) return;
+    for (let e = sconn.pollEvent(); e; e = sconn.pollEvent()) { /* drain */ }
+    for (let d = sconn.read(id); d !== undefined; d = sconn.read(id)) {
+      if (d === null) { res.doneMs = net.clock.now() - t0; break; }
+      if (res.received === 0) res.serverFirstByteMs = net.clock.now() - t0;
+      res.received += d.length;
+      if (!replied && opts.replyBytes) { replied = true; sconn.write(id, new Uint8Array(opts.replyBytes)); sconn.finish(id); }
+    }
+  };
+  cd.wake();
+  const limit = 600_000;
+  while (Number.isNaN(res.doneMs) && net.clock.now() < limit) net.run(net.clock.now() + 100);
+  if (opts.replyBytes) while (Number.isNaN(res.clientFirstReplyMs) && net.clock.now() < limit) net.run(net.clock.now() + 10);
+  return { ...res, mtu: conn.mtuBytes, lost: conn.stats.packetsLost, sent: conn.stats.packetsSent, cc: conn.cc.name };
+}
+
+function mathisBps(mssBytes: number, rttMs: number, p: number): number {
+  return p > 0 ? ((mssBytes * 8) / (rttMs / 1000)) * Math.sqrt(1.5) / Math.sqrt(p) : Infinity;
+}
+
+function sim(simMB: number) {
+  const goals: Record<string, number> = { '0': 0.95, '0.001': 0.93, '0.01': 0.9, '0.05': 0.75 };
+  const out = [];
+  log(`sim: ${simMB} MB, ${SIM_BPS / 1e6} Mbit/s, ${SIM_RTT_MS} ms RTT, BDP queue (plaintext)`);
+  for (const loss of [0, 0.001, 0.01, 0.05]) {
+    const w0 = performance.now();
+    const r = simTransfer({ bytes: simMB * 1e6, lossRate: loss, seed: 7, provider: 'plaintext' });
+    const goodput = (r.received * 8) / (r.doneMs / 1000);
+    const fraction = goodput / (SIM_BPS * (1 - loss));
+    const mss = r.mtu - 28; // rough app bytes per packet for the Reno estimate (IP+UDP excluded, our headers ignored)
+    const mathis = Math.min(1, mathisBps(mss, SIM_RTT_MS, loss) / (SIM_BPS * (1 - loss)));
+    const row = { lossRate: loss, goodputMbps: round(goodput / 1e6), fraction: round(fraction, 3), goal: goals[String(loss)], mathisRenoFraction: round(mathis, 3), seconds: round(r.doneMs / 1000, 2), packetsLost: r.lost, mtu: r.mtu, cc: r.cc, wallMs: Math.round(performance.now() - w0) };
+    out.push(row);
+    log(`  loss ${(loss * 100).toFixed(1).padStart(4)}%  goodput ${row.goodputMbps} Mbit/s = ${row.fraction} of capacity (goal ${row.goal}; Reno/Mathis ${row.mathisRenoFraction})  [${row.wallMs} ms wall]`);
+  }
+  return { megabytes: simMB, bottleneckMbps: SIM_BPS / 1e6, rttMs: SIM_RTT_MS, results: out };
+}
+
+function ttfb(providers: string[]) {
+  const out = [];
+  log(`ttfb (sim, ${SIM_RTT_MS} ms RTT), in RTTs`);
+  for (const provider of providers) {
+    const r = simTransfer({ bytes: 100, lossRate: 0, seed: 3, provider, replyBytes: 100 });
+    const row = { provider, clientCanSendRtt: round(r.connectedMs / SIM_RTT_MS, 3), serverFirstByteRtt: round(r.serverFirstByteMs / SIM_RTT_MS, 3), clientFirstReplyByteRtt: round(r.clientFirstReplyMs / SIM_RTT_MS, 3) };
+    out.push(row);
+    log(`  ${provider.padEnd(10)} client may send after ${row.clientCanSendRtt} RTT; first byte at server ${row.serverFirstByteRtt} RTT; first reply byte at client ${row.clientFirstReplyByteRtt} RTT`);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ handshakes per second
+
+function handshakes(providers: string[], seconds: number) {
+  const out = [];
+  log(`handshakes/s (one core, in-process sans-IO pair)`);
+  const ca: UdpAddress = { address: '198.51.100.1', port: 5000 }, sa: UdpAddress = { address: '203.0.113.1', port: 4433 };
+  for (const provider of providers) {
+    const p = benchProviders[provider]();
+    let n = 0, now = 0;
+    const rnd = seededRandom(1);
+    const w0 = performance.now();
+    while (performance.now() - w0 < seconds * 1000) {
+      const client = new Endpoint({ crypto: p.client, random: rnd });
+      const server = new Endpoint({ crypto: p.server, random: rnd, server: true });
+      const c = client.connect(now, sa, { serverStatic: p.serverStatic });
+      let s: Connection | undefined;
+      for (let round = 0; round < 20 && !(c.handshakeConfirmed && s?.handshakeConfirmed); round++) {
+        now += 1;
+        for (let t = client.pollTransmit(now); t; t = client.pollTransmit(now)) server.handleDatagram(now, ca, t.bytes);
+        for (let e = server.pollEvent(); e; e = server.pollEvent()) s = e.connection;
+        for (let t = server.pollTransmit(now); t; t = server.pollTransmit(now)) client.handleDatagram(now, sa, t.bytes);
+      }
+      if (!c.handshakeConfirmed || !s?.handshakeConfirmed) throw new Error(`${provider}: handshake did not complete`);
+      n++;
+    }
+    const perSec = n / ((performance.now() - w0) / 1000);
+    out.push({ provider, handshakesPerSecond: Math.round(perSec) });
+    log(`  ${provider.padEnd(10)} ${Math.round(perSec)} handshakes/s`);
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ main
+
+function round(x: number, digits = 1): number { const f = 10 ** digits; return Math.round(x * f) / f; }
+
+async function main(): Promise<void> {
+  const only = (flag('only') ?? 'loopback,sim,ttfb,handshakes').split(',');
+  const providers = (flag('providers') ?? Object.keys(benchProviders).join(',')).split(',').filter((p) => benchProviders[p]);
+  const t0 = performance.now();
+  const result: Record<string, unknown> = { node: process.version, providers };
+  if (only.includes('handshakes')) result.handshakes = handshakes(providers, num('handshake-seconds', 1.5));
+  if (only.includes('ttfb')) result.ttfb = ttfb(providers);
+  if (only.includes('sim')) result.sim = sim(num('sim-mb', 40));
+  if (only.includes('loopback')) {
+    const lb = await loopback(num('size', 256), providers);
+    const udx = lb.results.find((r) => r.name === 'udx-native');
+    const best = (suffix: string) => Math.max(0, ...lb.results.filter((r) => r.name.startsWith('tincan plaintext') && r.name.endsWith(suffix)).map((r) => r.mbps));
+    result.loopback = lb;
+    result.goals = {
+      loopback1200VsUdx: udx ? { value: round(best('1200') / udx.mbps, 3), goal: 1.0 } : null,
+      loopbackPmtudVsUdx: udx ? { value: round(best('pmtud') / udx.mbps, 3), goal: 2.5 } : null,
+    };
+  }
+  result.wallSeconds = round((performance.now() - t0) / 1000, 1);
+  process.stdout.write(JSON.stringify(result, null, JSON_ONLY ? 0 : 2) + '\n');
+}
+
+if (process.argv.includes('--child')) {
+  runChild(JSON.parse(process.argv[process.argv.indexOf('--child') + 1]) as Role).catch((e) => { process.stderr.write(`child: ${(e as Error).stack}\n`); process.exit(1); });
+} else {
+  main().then(() => process.exit(0), (e) => { process.stderr.write(`${(e as Error).stack}\n`); process.exit(1); });
+}
