@@ -40,6 +40,7 @@ import { loadPeerIdentity, type PeerIdentity } from './peer-identity.ts';
 import { ContactLink, type PeerContactSession } from './contact-link.ts';
 import { toPeerError } from './peer-errors.ts';
 import { TcpRelayFallback } from './relay-tcp.ts';
+import { startPeerSupernode, type PeerSupernode } from './peer-supernode.ts';
 import { PeerError, type ContactSession, type ContactStatus, type PeerNode } from './peer-api.ts';
 
 export interface PeerOptions {
@@ -58,8 +59,16 @@ export interface PeerOptions {
   readonly stun?: UdpAddress;
   /** Publish and try only the relay candidate (demos, tests). */
   readonly forceRelay?: boolean;
-  /** Never serve as a supernode (automatic promotion is not implemented yet; recorded only). */
+  /**
+   * Never serve as a supernode. Otherwise a peer whose classification says "public" (own
+   * address, endpoint-independent filtering: needs a directory STUN endpoint with an RFC 5780
+   * alternate address) relays for others on its own socket and registers at the directory.
+   */
   readonly supernodeOptOut?: boolean;
+  /** The supernode role's limits (see peer-supernode.ts); uplinkBytesPerSec is assumed 1 MB/s if not given. */
+  readonly supernodeRole?: { readonly uplinkBytesPerSec?: number; readonly capacity?: number; readonly allowLoopback?: boolean; readonly allowPrivate?: boolean };
+  /** The directory STUN endpoint's second port (RFC 5780), to tell ADM from APDM. */
+  readonly stunAltPort?: number;
   /** Host candidate addresses (default: bindAddress if concrete, else the non-internal IPv4 interfaces). */
   readonly hostAddresses?: readonly string[];
   /**
@@ -161,6 +170,8 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   private pickedOnce?: () => void;
   /** Supernodes are reached over TCP (UDP blocked, or configured). */
   private tcpMode = false;
+  /** This peer's own supernode role, when it serves as one. */
+  private serving?: PeerSupernode;
 
   constructor(
     private readonly opts: PeerOptions, private readonly dir: DirectoryClient, readonly username: string, readonly deviceId: string,
@@ -185,12 +196,15 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   }
 
   async start(): Promise<void> {
-    const list = await this.dir.supernodes().catch((e: unknown) => { throw toPeerError(e, 'supernode list'); });
-    const refs = list.map((s) => ({ id: s.id, address: { address: s.address, port: s.port } }));
-    await this.classify(refs[0]?.address ?? this.stunAddr);
+    let refs = await this.supernodeRefs().catch((e: unknown) => { throw toPeerError(e, 'supernode list'); });
+    await this.classify(refs.find((r) => r.address.address !== this.stunAddr.address)?.address ?? refs[0]?.address ?? this.stunAddr);
     this.log(`nat ${this.nat}${this.classification!.certain ? '' : ' (uncertain)'}; mapped ${this.classification!.mapped ? formatAddress(this.classification!.mapped) : 'none'}`);
-    const elig = supernodeEligible({ nat: this.classification!.nat, optOut: !!this.opts.supernodeOptOut, uplinkBytesPerSec: 0 });
+    const elig = supernodeEligible({ nat: this.classification!.nat, optOut: !!this.opts.supernodeOptOut, uplinkBytesPerSec: this.opts.supernodeRole?.uplinkBytesPerSec ?? 1_000_000 });
     this.log(`supernode role: ${elig.eligible ? 'eligible' : `not eligible (${elig.reason})`}`);
+    if (elig.eligible) {
+      await this.serveAsSupernode();
+      refs = refs.filter((r) => !(r.address.address === this.classification!.mapped?.address && r.address.port === this.classification!.mapped?.port));
+    }
     const mode = this.opts.relayOverTcp ?? 'auto';
     this.tcpMode = mode === 'always' || (mode === 'auto' && this.classification!.nat.udp === 'blocked');
     if (this.tcpMode) {
@@ -215,6 +229,53 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     await this.publish(true);
     this.every(PRESENCE_REFRESH_MS, () => void this.publish(true).catch((e: Error) => this.log(`presence refresh failed: ${e.message}`)));
     this.every(KEEPALIVE_MS, () => this.keepalive());
+    if (!this.tcpMode) this.every(PRESENCE_REFRESH_MS, () => void this.refreshSupernodes());
+  }
+
+  /** True while this peer relays for others (automatic supernode). */
+  get servingAsSupernode(): boolean {
+    return !!this.serving;
+  }
+
+  private async serveAsSupernode(): Promise<void> {
+    const r = this.opts.supernodeRole ?? {};
+    const publicAddress = this.classification!.mapped ?? { address: this.hosts[0], port: this.mux.local.port };
+    try {
+      // Our own sessions may be relayed by us (a contact picked us as its supernode): what our
+      // links send to our own address goes to the supernode role, what it sends to our own
+      // address comes back to the links — never on the wire, where the two would look alike.
+      const self = (a: UdpAddress) => sameAddress(a, publicAddress) || (a.port === this.mux.local.port && this.hosts.includes(a.address));
+      this.serving = await startPeerSupernode({
+        directory: this.dir, publicAddress, capacity: r.capacity, allowLoopback: r.allowLoopback, allowPrivate: r.allowPrivate,
+        send: (to, bytes) => { if (self(to)) queueMicrotask(() => this.mux.deliver(publicAddress, bytes)); else this.mux.send(to, bytes); },
+      });
+      const serving = this.serving;
+      this.mux.sendHook = (to, bytes) => {
+        if (!self(to)) return false;
+        queueMicrotask(() => serving.offer(publicAddress, bytes));
+        return true;
+      };
+      this.log(`serving as a supernode at ${formatAddress(publicAddress)} (registered ${this.serving.registrationId.slice(0, 8)})`);
+    } catch (e) {
+      this.log(`could not serve as a supernode: ${(e as Error).message}`);
+    }
+  }
+
+  /** The directory's supernodes, without ourselves. */
+  private async supernodeRefs(): Promise<{ id: string; address: UdpAddress }[]> {
+    const list = await this.dir.supernodes();
+    return list.filter((s) => s.id !== this.serving?.registrationId).map((s) => ({ id: s.id, address: { address: s.address, port: s.port } }));
+  }
+
+  private async refreshSupernodes(): Promise<void> {
+    try {
+      const refs = await this.supernodeRefs();
+      if (this.closing) return;
+      this.picker.setCandidates(this.clock.now(), refs);
+      this.pumpPicker();
+    } catch (e) {
+      this.log(`supernode list refresh failed: ${(e as Error).message}`);
+    }
   }
 
   // ---- PeerNode ----
@@ -253,6 +314,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     this.pickerTimer?.cancel();
     this.classifierTimer?.cancel();
     this.natDone?.();
+    this.serving?.close();
     for (const l of this.links.values()) l.close(new PeerError('closed', 'the peer is closed'), 'peer closed');
     this.links.clear();
     this.push?.close();
@@ -373,7 +435,8 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   private classify(secondary: UdpAddress): Promise<void> {
     if (secondary.address === this.stunAddr.address) return this.classifyMappingOnly();
     const localAddresses = this.hosts.map((address) => ({ address, port: this.mux.local.port }));
-    this.classifier = new NatClassifier({ primary: this.stunAddr, secondary, localAddresses, rtoMs: 100, maxTransmits: 3 }, this.clock.now());
+    const primaryAltPort = this.opts.stunAltPort ? { address: this.stunAddr.address, port: this.opts.stunAltPort } : undefined;
+    this.classifier = new NatClassifier({ primary: this.stunAddr, secondary, primaryAltPort, localAddresses, rtoMs: 100, maxTransmits: 3 }, this.clock.now());
     const done = new Promise<void>((res) => { this.natDone = res; });
     this.pumpClassifier();
     return done;
@@ -431,6 +494,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   }
 
   private onUnclaimed(from: UdpAddress, bytes: Uint8Array): void {
+    if (this.serving?.offer(from, bytes)) return;
     if (!StunProbeCodec.isStun(bytes)) return;
     const now = this.clock.now();
     if (this.classifier) {
