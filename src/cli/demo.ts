@@ -7,7 +7,6 @@ import type { Command } from 'commander';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { startDemoWorld } from './demo-world.ts';
 import type { ControlEvent } from '../apps/control/protocol.ts';
 
 function activity(user: string, e: ControlEvent): string | undefined {
@@ -27,6 +26,7 @@ export function registerDemo(program: Command): void {
     .action(async (o: { dir?: string }) => {
       const dir = o.dir ? resolve(o.dir) : mkdtempSync(join(tmpdir(), 'tincan-demo-'));
       console.log('tincan demo: starting a directory, a supernode, alice and bob on 127.0.0.1 ...');
+      const { startDemoWorld } = await import('./demo-world.ts'); // heavy (directory server): loaded only here
       const world = await startDemoWorld({ dir, onEvent: (u, e) => { const l = activity(u, e); if (l) console.log(l); } });
       const bin = relative(process.cwd(), resolve(import.meta.dirname, '..', '..', 'bin', 'tincan.js')) || 'bin/tincan.js';
       const home = (u: string) => `TINCAN_HOME=${join(dir, u)}`;
