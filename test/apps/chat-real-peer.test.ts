@@ -1,7 +1,8 @@
 // The chat service on real Peers (src/overlay/peer.ts) over loopback UDP with a real
 // directory and supernode: alice talks to bob while her session to bob is closed
 // under the conversation twice (as a dead path would end it); every message arrives
-// exactly once, in order, with one receipt each; then bob (relay-only) answers.
+// exactly once, in order, with one receipt each; then bob (relay-only) answers, and
+// alice talks to carol (direct). Prints the paths each side's chat sessions reported.
 import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,7 +32,7 @@ const until = async (cond: () => boolean, what: string, ms = 60_000) => {
 };
 
 describe('chat over real Peers', () => {
-  it('survives the session being closed mid-conversation; relayed answer', async () => {
+  it('survives the session being closed mid-conversation; relayed answer; direct to carol', async () => {
     const dir = await startDirectory({
       databaseUrl: join(tmp, 'directory.sqlite'), host: '127.0.0.1', port: 0, stunPort: 0,
       logger: makeLogger(new Writable({ write(_c, _e, cb) { cb(); } }), 'warn'), config: { scrypt: TEST_SCRYPT, logRequests: false, punchDelayMs: 100 },
@@ -40,7 +41,7 @@ describe('chat over real Peers', () => {
     const relay = await startRelayService({ address: '127.0.0.1', port: 0, directoryPublicKey: dir.publicKey, allowLoopback: true });
     cleanup.push(() => relay.close());
     const clients: Record<string, DirectoryClient> = {};
-    for (const name of ['operator', 'alice', 'bob']) {
+    for (const name of ['operator', 'alice', 'bob', 'carol']) {
       const c = new DirectoryClient(dir.url);
       await c.register(name, `${name} long password`);
       await c.login(name, `${name} long password`);
@@ -50,6 +51,8 @@ describe('chat over real Peers', () => {
     cleanup.push(() => reg.close());
     await clients.alice.requestContact('bob');
     await clients.bob.acceptContact('alice');
+    await clients.alice.requestContact('carol');
+    await clients.carol.acceptContact('alice');
 
     const start = async (name: string, forceRelay: boolean) => {
       const peer = await startPeer({ directoryUrl: dir.url, directory: clients[name], stateDir: join(tmp, name), bindAddress: '127.0.0.1', stun: { address: '127.0.0.1', port: dir.stunPort! }, forceRelay });
@@ -62,10 +65,13 @@ describe('chat over real Peers', () => {
       svc.on('message', (m) => got.push(m.text));
       const receipts: number[] = [];
       svc.on('receipt', (r) => receipts.push(r.seq));
-      return { peer, svc, got, receipts };
+      const paths: string[] = [];
+      svc.on('session', (cs) => { paths.push(`${cs.path.kind}`); cs.on('path', (p) => paths.push(p.kind)); });
+      return { peer, svc, got, receipts, paths };
     };
     const alice = await start('alice', false);
     const bob = await start('bob', true);
+    const carol = await start('carol', false);
 
     const sent: string[] = [];
     for (let i = 1; i <= 30; i++) {
@@ -85,5 +91,12 @@ describe('chat over real Peers', () => {
     expect(alice.got).toEqual(['got them all']);
     const path = bob.peer.sessions().find((s) => s.username === 'alice')?.path;
     expect(path?.kind).toBe('relayed');
+    // alice <-> carol may connect directly: a conversation while the path is chosen (and switched)
+    const toCarol = Array.from({ length: 20 }, (_, i) => `to carol ${i + 1}`);
+    for (const t of toCarol) { alice.svc.send('carol', t); await new Promise((r) => setTimeout(r, 10)); }
+    await until(() => carol.got.length === 20, 'carol to get 20');
+    expect(carol.got).toEqual(toCarol);
+    console.log(`paths seen by carol's chat sessions: ${carol.paths.join(' -> ')}`);
+    console.log(`paths seen by alice's chat sessions: ${alice.paths.join(' -> ')}; by bob's: ${bob.paths.join(' -> ')}`);
   });
 });
