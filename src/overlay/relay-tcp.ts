@@ -64,7 +64,7 @@ export async function listenRelayTcp(udp: DatagramSocket, o: RelayTcpOptions): P
   const socket: DatagramSocket = {
     get local() { return udp.local; },
     send(to, bytes) {
-      const c = conns.get(formatAddress(to));
+      const c = conns.size === 0 ? undefined : conns.get(formatAddress(to)); // no string building on the UDP-only fast path
       if (!c) { udp.send(to, bytes); return; }
       if (c.writableLength > maxBacklog) { counters.framesDropped++; return; }
       counters.framesOut++;
