@@ -11,10 +11,11 @@ import type { HistoryResponse, SendResponse } from '../apps/control/protocol.ts'
 import type { HistoryEntry } from '../apps/chat/store.ts';
 import { withStateDir } from './common.ts';
 import { explain } from './user-errors.ts';
+import { printable } from './printable.ts';
 
 const time = (ms: number) => new Date(ms).toISOString().slice(11, 19);
 const line = (m: HistoryEntry, me: string) =>
-  `[${time(m.at)}] ${m.direction === 'out' ? me : m.peer}: ${m.text}${m.direction === 'out' ? (m.status === 'delivered' ? '  ✓' : '  (queued)') : ''}`;
+  `[${time(m.at)}] ${m.direction === 'out' ? me : m.peer}: ${printable(m.text)}${m.direction === 'out' ? (m.status === 'delivered' ? '  ✓' : '  (queued)') : ''}`;
 
 export function registerChat(program: Command): void {
   withStateDir(program.command('chat <username>'))
@@ -36,7 +37,7 @@ export function registerChat(program: Command): void {
       const finished = new Promise<void>((resolve) => { finish = resolve; });
       const maybeEnd = () => { if (inputDone && waiting.size === 0) finish(); };
       const sub = await subscribe(sock, peer, (e) => {
-        if (e.event === 'message') print(`[${time(Date.now())}] ${e.from}: ${e.text}`);
+        if (e.event === 'message') print(`[${time(Date.now())}] ${e.from}: ${printable(e.text)}`);
         else if (e.event === 'receipt') {
           if (waiting.delete(e.id)) { print(`  ✓ delivered #${e.seq}`); maybeEnd(); } else early.add(e.id);
         }

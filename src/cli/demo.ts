@@ -8,10 +8,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import type { ControlEvent } from '../apps/control/protocol.ts';
+import { printable } from './printable.ts';
 
 function activity(user: string, e: ControlEvent): string | undefined {
   switch (e.event) {
-    case 'message': return `  [${user}] got from ${e.from}: ${e.text}`;
+    case 'message': return `  [${user}] got from ${e.from}: ${printable(e.text)}`;
     case 'receipt': return `  [${user}] ✓ ${e.to} received #${e.seq}`;
     case 'path': return `  [${user}] path to ${e.peer}: ${e.kind}${e.rttMs === undefined ? '' : `, rtt ${e.rttMs.toFixed(1)} ms`}`;
     default: return undefined;

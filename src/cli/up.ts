@@ -10,12 +10,13 @@ import { ensureStateDir, resolveStateDir } from '../apps/state-dir.ts';
 import type { ControlEvent } from '../apps/control/protocol.ts';
 import { requireAccount, withStateDir } from './common.ts';
 import { explain } from './user-errors.ts';
+import { printable } from './printable.ts';
 
 interface Opts { stateDir?: string; port: string; bind: string; forceRelay: boolean; stun?: string; deviceName?: string; verbose: boolean }
 
 function describe(e: ControlEvent): string | undefined {
   switch (e.event) {
-    case 'message': return `${e.from}: ${e.text}`;
+    case 'message': return `${e.from}: ${printable(e.text)}`;
     case 'receipt': return `  ✓ ${e.to} got #${e.seq}`;
     case 'path': return `  path to ${e.peer}: ${e.kind}${e.rttMs === undefined ? '' : `, rtt ${e.rttMs.toFixed(1)} ms`} via ${e.remote}`;
     case 'link': return e.state === 'down' && e.error ? `  ${e.peer}: ${e.error}` : undefined;
