@@ -3,9 +3,9 @@
 //   plaintext — identity keys (no protection): the transport's ceiling
 //   noise     — Noise IK (client knows the server key) + ChaCha20-Poly1305 packets
 //   noise-xx  — Noise XX (first contact: 3 messages), same packet protection
-// Identities come from fixed seeds: the bench runs sender and receiver in separate
-// processes, and IK needs both to agree on the server's static key.
-// (Ephemeral keys still come from libsodium's CSPRNG.)
+// Identities are derived from `seed` (default 0): the bench runs sender and receiver
+// in separate processes, and IK needs both to agree on the server's static key.
+// Equal seeds give equal identities. (Ephemeral keys still come from libsodium's CSPRNG.)
 import { plaintextCrypto, type CryptoProvider } from '../src/transport/crypto.ts';
 import { generateIdentity, noiseCrypto } from '../src/session/index.ts';
 import { seededRandom } from '../src/transport/random.ts';
@@ -15,14 +15,14 @@ const benchIdentity = (seed: number) => {
   return generateIdentity((out) => r.fill(out));
 };
 
-export const benchProviders: Record<string, () => { client: CryptoProvider; server: CryptoProvider; serverStatic?: Uint8Array }> = {
+export const benchProviders: Record<string, (seed?: number) => { client: CryptoProvider; server: CryptoProvider; serverStatic?: Uint8Array }> = {
   plaintext: () => ({ client: plaintextCrypto, server: plaintextCrypto }),
-  noise: () => {
-    const client = benchIdentity(0xc1), server = benchIdentity(0x5e);
+  noise: (seed = 0) => {
+    const client = benchIdentity(2 * seed + 1), server = benchIdentity(2 * seed + 2);
     return { client: noiseCrypto(client), server: noiseCrypto(server), serverStatic: server.publicKey };
   },
-  'noise-xx': () => {
-    const client = benchIdentity(0xc1), server = benchIdentity(0x5e);
+  'noise-xx': (seed = 0) => {
+    const client = benchIdentity(2 * seed + 1), server = benchIdentity(2 * seed + 2);
     return { client: noiseCrypto(client), server: noiseCrypto(server) };
   },
 };
