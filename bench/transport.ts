@@ -147,6 +147,7 @@ async function runChild(role: Role): Promise<void> {
         ...(role.cc ? { congestion: congestionControllers[role.cc] } : {}),
         limits: { maxStreamData: 16 * MiB, maxData: 64 * MiB, maxStreamsBidi: 100, maxStreamsUni: 100 },
         sendBufferBytes: 8 * MiB,
+        batch: true,
       });
       if (isRecv) {
         send({ t: 'port', port: socket.local.port });
@@ -164,6 +165,13 @@ async function runChild(role: Role): Promise<void> {
         return;
       }
       const tc = await ep.connect({ address: '127.0.0.1', port: role.port }, { serverStatic: p.serverStatic });
+      if (process.env.TINCAN_BENCH_TRACE) {
+        // one line per 200 ms: the sender's congestion state (diagnostics only)
+        setInterval(() => {
+          const c = tc.conn, cc = c.cc as unknown as Record<string, unknown>;
+          process.stderr.write(`trace ${JSON.stringify({ sent: c.stats.packetsSent, lost: c.stats.packetsLost, pto: c.stats.ptoCount, inflight: c.bytesInFlight, cwnd: Math.round(c.cc.window()), srtt: round(c.rtt.smoothedMs, 2), state: cc.state, btlBw: typeof cc.btlBw === 'number' ? round(cc.btlBw * 8 / 1000, 1) : undefined, mtu: c.mtuBytes })}\n`);
+        }, 200).unref();
+      }
       const s = await tc.openStream({ bidi: false });
       pump(s, role.bytes, () => {
         const st = tc.conn.stats;

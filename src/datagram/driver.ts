@@ -4,6 +4,11 @@
 // is followed by `afterInput` (the API drains events there), then every
 // pending datagram is sent and one timer is armed at the endpoint's next
 // wake-up. Re-entrant calls (wake() from inside afterInput) are folded in.
+// Option `batch` (real sockets): datagrams are handed to the endpoint as they
+// arrive, but the rest (afterInput, transmit, timer) runs once per event-loop
+// turn (setImmediate), so a burst of received datagrams costs one pass —
+// fewer ACK packets, fewer timer re-arms. Never with the simulator's virtual
+// clock (it has no event loop turns).
 import type { Clock, DatagramSocket, Millis, TimerHandle, UdpAddress } from '../wire/socket.ts';
 
 export interface SansIoEndpoint {
@@ -22,18 +27,28 @@ export class Driver {
   /** Called after every input, before transmitting (drain events, feed the app). */
   afterInput: () => void = () => {};
 
-  constructor(readonly endpoint: SansIoEndpoint, readonly socket: DatagramSocket, readonly clock: Clock) {
+  private scheduled = false;
+
+  constructor(readonly endpoint: SansIoEndpoint, readonly socket: DatagramSocket, readonly clock: Clock, private readonly opts: { batch?: boolean } = {}) {
     socket.onDatagram((from, bytes) => {
       if (this.closed) return;
       this.endpoint.handleDatagram(this.clock.now(), from, bytes);
-      this.run();
+      this.kick();
     });
   }
 
   /** Re-run after an application command (write, open, close...). */
-  wake(): void { if (!this.closed) this.run(); }
+  wake(): void { if (!this.closed) this.kick(); }
+
+  private kick(): void {
+    if (!this.opts.batch) { this.run(); return; }
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => { if (this.scheduled && !this.closed) this.run(); });
+  }
 
   private run(): void {
+    this.scheduled = false;
     if (this.running) { this.again = true; return; }
     this.running = true;
     try {
@@ -64,8 +79,12 @@ export class Driver {
     });
   }
 
-  /** Stop timers and the socket. */
+  /** Run now what a batched wake-up would run later (e.g. before closing). */
+  flush(): void { if (!this.closed && this.scheduled) this.run(); }
+
+  /** Stop timers and the socket (after sending what is pending). */
   close(): void {
+    this.flush();
     this.closed = true;
     this.timer?.cancel();
     this.socket.close();

@@ -776,8 +776,10 @@ export class Connection {
     const mayElicit = eliciting && !paced;
     // DPLPMTUD probe: its own packet
     if (mayElicit && this.confirmed && this.path.validated && space.probes === 0) {
+      // probes are rare (one in flight, a handful per search) and their loss is no congestion
+      // signal, so they need only room for one ordinary packet, not for their own size
       const probe = this.mtu.nextProbe(now, this.rtt.smoothedMs);
-      if (probe !== undefined && this.bytesInFlight + probe <= this.cc.window()) {
+      if (probe !== undefined) {
         const f: Frame[] = [{ type: 'ping' }];
         const size = probe - overhead - 1;
         f.push({ type: 'padding', length: size });

@@ -12,7 +12,7 @@ import { pattern } from './pair.ts';
 const open: TransportEndpoint[] = [];
 afterEach(() => { while (open.length) open.pop()!.close(); });
 
-async function endpoints(opts: { maxUdpPayload?: number } = {}) {
+async function endpoints(opts: { maxUdpPayload?: number; batch?: boolean } = {}) {
   const server = createTransport({ socket: await bindUdp({ address: '127.0.0.1' }), clock: realClock, random: systemRandom(), crypto: plaintextCrypto, server: true, ...opts });
   const client = createTransport({ socket: await bindUdp({ address: '127.0.0.1' }), clock: realClock, random: systemRandom(), crypto: plaintextCrypto, ...opts });
   open.push(client, server);
@@ -27,8 +27,8 @@ async function readAll(s: TransportStream): Promise<Buffer> {
 }
 
 describe('transport API over loopback UDP', () => {
-  it('echoes 8 MiB through a bidirectional Duplex stream, byte-exact, with backpressure', async () => {
-    const { server, client } = await endpoints({ maxUdpPayload: 16384 });
+  it.each([false, true])('echoes 8 MiB through a bidirectional Duplex stream, byte-exact, with backpressure (batch %s)', async (batch) => {
+    const { server, client } = await endpoints({ maxUdpPayload: 16384, batch });
     server.on('connection', (c) => c.on('stream', (s) => s.pipe(s)));
     const conn = await client.connect(server.local);
     const s = await conn.openStream();

@@ -7,7 +7,9 @@
 // States: startup (gain 2.885) until bandwidth stops growing 25% for 3
 // rounds, drain (1/2.885) until in flight <= BDP, then probe_bw cycling
 // pacing gains [1.25, 0.75, 1 x 6], one min RTT each. No probe_rtt state:
-// the min-RTT estimate simply expires after 10 s. Persistent congestion
+// the min-RTT estimate simply expires after 10 s. The window also covers ACK
+// aggregation (bytes acknowledged faster than the bandwidth explains, windowed
+// max over 10 rounds), as BBR's extra_acked. Persistent congestion
 // (RFC 9002 §7.6) collapses the window to the minimum.
 import type { Millis } from '../../wire/socket.ts';
 import type { RateSample } from '../delivery-rate.ts';
@@ -17,6 +19,7 @@ const STARTUP_GAIN = 2.885;
 const CYCLE = [1.25, 0.75, 1, 1, 1, 1, 1, 1];
 const BW_WINDOW_ROUNDS = 10;
 const MIN_RTT_WINDOW_MS = 10_000;
+const BW_WINDOW_MIN_MS = 200;
 
 type State = 'startup' | 'drain' | 'probe_bw';
 
@@ -25,7 +28,7 @@ export class Bbr implements CongestionController {
   state: State = 'startup';
   cwnd: number;
   /** max filter: [round, bytes per ms] */
-  private bwSamples: { round: number; bw: number }[] = [];
+  private bwSamples: { round: number; at: Millis; bw: number }[] = [];
   btlBw = 0;
   minRttMs = Infinity;
   private minRttStamp: Millis = 0;
@@ -39,6 +42,11 @@ export class Bbr implements CongestionController {
   private cycleIndex = 0;
   private cycleStamp: Millis = 0;
   private lastRttMs = 0;
+  // ACK aggregation (BBR's extra_acked): data acknowledged beyond what btlBw explains,
+  // windowed max over 10 rounds; added to the window so bursty ACKs do not starve it
+  private aggEpochStart: Millis = 0;
+  private aggEpochAcked = 0;
+  private extraAcked: { round: number; bytes: number }[] = [];
 
   constructor(private mtu: number, private readonly initialWindowPackets = 10) {
     this.cwnd = initialWindowPackets * mtu;
@@ -64,9 +72,11 @@ export class Bbr implements CongestionController {
     // bottleneck bandwidth: windowed max
     if (s.rate > 0 && (!s.appLimited || s.rate >= this.btlBw)) {
       while (this.bwSamples.length && this.bwSamples[this.bwSamples.length - 1].bw <= s.rate) this.bwSamples.pop();
-      this.bwSamples.push({ round: this.round, bw: s.rate });
+      this.bwSamples.push({ round: this.round, at: now, bw: s.rate });
     }
-    while (this.bwSamples.length && this.bwSamples[0].round + BW_WINDOW_ROUNDS <= this.round) this.bwSamples.shift();
+    // expire after 10 rounds, but never sooner than BW_WINDOW_MIN_MS: on sub-millisecond paths
+    // (loopback) ten rounds pass during one scheduling hiccup and the estimate would collapse
+    while (this.bwSamples.length && this.bwSamples[0].round + BW_WINDOW_ROUNDS <= this.round && now - this.bwSamples[0].at > BW_WINDOW_MIN_MS) this.bwSamples.shift();
     this.btlBw = this.bwSamples[0]?.bw ?? this.btlBw;
     // propagation delay: min filter that expires
     if (rttMs > 0) {
@@ -85,8 +95,16 @@ export class Bbr implements CongestionController {
       this.cycleStamp = now;
       this.pacingGain = CYCLE[this.cycleIndex];
     }
+    // ACK aggregation
+    const expected = this.btlBw * (now - this.aggEpochStart);
+    if (this.aggEpochAcked + s.ackedBytes <= expected || this.aggEpochStart === 0) { this.aggEpochStart = now; this.aggEpochAcked = 0; }
+    this.aggEpochAcked += s.ackedBytes;
+    const extra = Math.min(Math.max(0, this.aggEpochAcked - expected), this.cwnd);
+    while (this.extraAcked.length && this.extraAcked[this.extraAcked.length - 1].bytes <= extra) this.extraAcked.pop();
+    this.extraAcked.push({ round: this.round, bytes: extra });
+    while (this.extraAcked[0].round + BW_WINDOW_ROUNDS <= this.round) this.extraAcked.shift();
     // window
-    const target = this.bdp(this.cwndGain) + 3 * this.mtu;
+    const target = this.bdp(this.cwndGain) + (this.filledPipe ? this.extraAcked[0].bytes : 0) + 3 * this.mtu;
     if (this.filledPipe) this.cwnd = Math.min(this.cwnd + s.ackedBytes, target);
     else if (this.cwnd < target || s.totalDelivered < this.initialWindowPackets * this.mtu) this.cwnd += s.ackedBytes;
     this.cwnd = Math.max(this.cwnd, this.minCwnd);
