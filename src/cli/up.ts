@@ -12,7 +12,7 @@ import { requireAccount, withStateDir } from './common.ts';
 import { explain } from './user-errors.ts';
 import { printable } from './printable.ts';
 
-interface Opts { stateDir?: string; port: string; bind: string; forceRelay: boolean; stun?: string; deviceName?: string; verbose: boolean }
+interface Opts { stateDir?: string; port: string; bind: string; forceRelay: boolean; supernode: boolean; stun?: string; deviceName?: string; verbose: boolean }
 
 function describe(e: ControlEvent): string | undefined {
   switch (e.event) {
@@ -30,6 +30,7 @@ export function registerUp(program: Command): void {
     .option('--bind <address>', 'local IPv4 address', '0.0.0.0')
     .option('--stun <ip:port>', "the directory's STUN endpoint (default: the directory's host, port 3478)")
     .option('--force-relay', 'use only the supernode relay (no direct path)', false)
+    .option('--no-supernode', 'never serve as a supernode for others (a peer with a public address does by default)')
     .option('--device-name <name>', 'name of this device at the directory (default: the host name)')
     .option('--verbose', 'print the peer\'s debug lines on stderr', false)
     .action(async (o: Opts) => {
@@ -48,7 +49,7 @@ export function registerUp(program: Command): void {
       try {
         peer = await startPeer({
           directoryUrl: account.directory, token: account.token, stateDir,
-          port, bindAddress: o.bind, stun, forceRelay: o.forceRelay, deviceName: o.deviceName,
+          port, bindAddress: o.bind, stun, forceRelay: o.forceRelay, supernodeOptOut: !o.supernode, deviceName: o.deviceName,
           log: o.verbose ? (l) => console.error(l) : undefined,
         });
       } catch (e) { throw explain(e, { directory: account.directory }); }
