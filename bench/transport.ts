@@ -9,7 +9,7 @@
 //              may send (connected), when its first byte reaches the server, when the
 //              server's first reply byte reaches the client.
 //   handshakes handshakes per second on one core per provider (sans-IO pair, no sockets).
-// Flags: --json (JSON only), --size MiB (loopback, default 256), --sim-mb MB (default 40),
+// Flags: --json (JSON only), --size MiB (loopback, default 256), --sim-mb MB (default 100),
 // --only loopback,sim,ttfb,handshakes, --providers plaintext,noise (default: all),
 // --handshake-seconds N (default 1.5), --cc newreno|cubic|bbr (default: the transport's default).
 import { fork } from 'node:child_process';
@@ -42,6 +42,16 @@ interface UdxStream extends NodeJS.WritableStream {
 interface UdxSocket { bind(port: number, host: string): void; address(): { port: number }; close(): void }
 type UdxCtor = new () => { createSocket(): UdxSocket; createStream(id: number): UdxStream };
 const CC = flag('cc');
+
+/** Providers built from a seed where supported, so two processes agree on static keys. */
+type Provider = ReturnType<(typeof benchProviders)[string]>;
+const LOOPBACK_SEED = 42;
+const provider = (name: string, seed?: number): Provider => (benchProviders[name] as (seed?: number) => Provider)(seed);
+/** IK-style providers need both processes to derive the same server identity from the seed. */
+function crossProcessOk(name: string): boolean {
+  const a = provider(name, LOOPBACK_SEED).serverStatic, b = provider(name, LOOPBACK_SEED).serverStatic;
+  return !a || (!!b && Buffer.compare(Buffer.from(a), Buffer.from(b)) === 0);
+}
 const MiB = 1024 * 1024;
 
 function flag(name: string): string | undefined {
@@ -138,7 +148,7 @@ async function runChild(role: Role): Promise<void> {
       return;
     }
     case 'tincan-recv': case 'tincan-send': {
-      const p = benchProviders[role.provider]();
+      const p = provider(role.provider, LOOPBACK_SEED);
       const isRecv = role.kind === 'tincan-recv';
       const socket = await bindUdp({ address: '127.0.0.1', recvBufferSize: 4 * MiB, sendBufferSize: 4 * MiB });
       const ep = createTransport({
@@ -234,16 +244,19 @@ async function loopback(sizeMiB: number, providers: string[]) {
   log(`loopback: ${sizeMiB} MiB, one stream`);
   await run(() => loopbackOne('tcp (node:net)', { kind: 'tcp-recv' }, (port) => ({ kind: 'tcp-send', port, bytes }), false, 'kernel'));
   await run(() => loopbackOne('udx-native', { kind: 'udx-recv' }, (port) => ({ kind: 'udx-send', port, bytes }), true));
-  for (const provider of providers) {
+  const skipped: Record<string, string> = {};
+  for (const name of providers) {
+    if (!crossProcessOk(name)) { skipped[name] = 'server identity not derivable from a seed in bench/providers.ts (two processes disagree)'; log(`  tincan ${name}: skipped (${skipped[name]})`); continue; }
     for (const [label, max] of [['1200', 1200], ['pmtud', 65_000]] as const) {
-      await run(() => loopbackOne(`tincan ${provider} ${label}`, { kind: 'tincan-recv', provider, maxUdpPayload: max, cc: CC },
-        (port) => ({ kind: 'tincan-send', provider, maxUdpPayload: max, port, bytes, cc: CC })));
+      await run(() => loopbackOne(`tincan ${name} ${label}`, { kind: 'tincan-recv', provider: name, maxUdpPayload: max, cc: CC },
+        (port) => ({ kind: 'tincan-send', provider: name, maxUdpPayload: max, port, bytes, cc: CC })));
     }
   }
   const udx = out.find((r) => r.name === 'udx-native')?.mbps;
   const tcp = out.find((r) => r.name.startsWith('tcp'))?.mbps;
   return {
     sizeMiB,
+    skipped,
     results: out.map((r) => ({ ...r, vsUdx: udx ? round(r.mbps / udx, 3) : null, vsTcp: tcp ? round(r.mbps / tcp, 3) : null })),
   };
 }
@@ -251,6 +264,8 @@ async function loopback(sizeMiB: number, providers: string[]) {
 // ------------------------------------------------------------------ simulator goodput
 
 const SIM_RTT_MS = 40, SIM_BPS = 100e6;
+/** "steady" goodput leaves out the first second (handshake, startup) */
+const STEADY_AFTER_MS = 1000;
 
 function simTransfer(opts: { bytes: number; lossRate: number; seed: number; provider: string; replyBytes?: number }) {
   const p = benchProviders[opts.provider]();
@@ -269,7 +284,7 @@ function simTransfer(opts: { bytes: number; lossRate: number; seed: number; prov
   const sd = new Driver(sep, server.bindUdp(4433), net.clock);
   const cd = new Driver(cep, client.bindUdp(), net.clock);
   const t0 = net.clock.now();
-  const res = { connectedMs: NaN, serverFirstByteMs: NaN, clientFirstReplyMs: NaN, doneMs: NaN, received: 0 };
+  const res = { connectedMs: NaN, serverFirstByteMs: NaN, clientFirstReplyMs: NaN, doneMs: NaN, received: 0, receivedBeforeSteady: 0 };
   const conn: Connection = cep.connect(t0, { address: '203.0.113.10', port: 4433 } as UdpAddress, { serverStatic: p.serverStatic });
   const id = conn.openStream()!;
   const chunk = new Uint8Array(64 * 1024).fill(0x5a);
@@ -288,6 +303,7 @@ function simTransfer(opts: { bytes: number; lossRate: number; seed: number; prov
       if (d === null) { res.doneMs = net.clock.now() - t0; break; }
       if (res.received === 0) res.serverFirstByteMs = net.clock.now() - t0;
       res.received += d.length;
+      if (net.clock.now() - t0 < STEADY_AFTER_MS) res.receivedBeforeSteady = res.received;
       if (!replied && opts.replyBytes) { replied = true; sconn.write(id, new Uint8Array(opts.replyBytes)); sconn.finish(id); }
     }
   };
@@ -311,11 +327,12 @@ function sim(simMB: number) {
     const r = simTransfer({ bytes: simMB * 1e6, lossRate: loss, seed: 7, provider: 'plaintext' });
     const goodput = (r.received * 8) / (r.doneMs / 1000);
     const fraction = goodput / (SIM_BPS * (1 - loss));
+    const steady = ((r.received - r.receivedBeforeSteady) * 8) / ((r.doneMs - STEADY_AFTER_MS) / 1000) / (SIM_BPS * (1 - loss));
     const mss = r.mtu - 28; // rough app bytes per packet for the Reno estimate (IP+UDP excluded, our headers ignored)
     const mathis = Math.min(1, mathisBps(mss, SIM_RTT_MS, loss) / (SIM_BPS * (1 - loss)));
-    const row = { lossRate: loss, goodputMbps: round(goodput / 1e6), fraction: round(fraction, 3), goal: goals[String(loss)], mathisRenoFraction: round(mathis, 3), seconds: round(r.doneMs / 1000, 2), packetsLost: r.lost, mtu: r.mtu, cc: r.cc, wallMs: Math.round(performance.now() - w0) };
+    const row = { lossRate: loss, goodputMbps: round(goodput / 1e6), fraction: round(fraction, 3), steadyFraction: round(steady, 3), goal: goals[String(loss)], mathisRenoFraction: round(mathis, 3), seconds: round(r.doneMs / 1000, 2), packetsLost: r.lost, mtu: r.mtu, cc: r.cc, wallMs: Math.round(performance.now() - w0) };
     out.push(row);
-    log(`  loss ${(loss * 100).toFixed(1).padStart(4)}%  goodput ${row.goodputMbps} Mbit/s = ${row.fraction} of capacity (goal ${row.goal}; Reno/Mathis ${row.mathisRenoFraction})  [${row.wallMs} ms wall]`);
+    log(`  loss ${(loss * 100).toFixed(1).padStart(4)}%  goodput ${row.goodputMbps} Mbit/s = ${row.fraction} of capacity, ${row.steadyFraction} after 1 s (goal ${row.goal}; Reno/Mathis ${row.mathisRenoFraction})  [${row.wallMs} ms wall]`);
   }
   return { megabytes: simMB, bottleneckMbps: SIM_BPS / 1e6, rttMs: SIM_RTT_MS, results: out };
 }
@@ -375,7 +392,7 @@ async function main(): Promise<void> {
   const result: Record<string, unknown> = { node: process.version, providers };
   if (only.includes('handshakes')) result.handshakes = handshakes(providers, num('handshake-seconds', 1.5));
   if (only.includes('ttfb')) result.ttfb = ttfb(providers);
-  if (only.includes('sim')) result.sim = sim(num('sim-mb', 40));
+  if (only.includes('sim')) result.sim = sim(num('sim-mb', 100));
   if (only.includes('loopback')) {
     const lb = await loopback(num('size', 256), providers);
     const udx = lb.results.find((r) => r.name === 'udx-native');

@@ -458,6 +458,11 @@ export class Connection {
       this.onFramesLost(p);
       if (p.inFlight) { congestion = p; first ??= p; }
     }
+    if (congestion && first && this.cc.onPacketsLost) {
+      let bytes = 0;
+      for (const p of lost) if (p.inFlight && p.mtuProbe === undefined) bytes += p.size;
+      this.cc.onPacketsLost(now, bytes);
+    }
     if (congestion && first) {
       const persistent = this.rtt.hasSample && congestion.timeSent - first.timeSent > 3 * this.ptoMs(space.name) && lost.length >= 2;
       this.cc.onCongestionEvent(now, congestion.timeSent, persistent);

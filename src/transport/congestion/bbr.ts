@@ -5,7 +5,7 @@
 // Random loss is not read as congestion, so throughput holds on lossy paths;
 // queues stay short because in-flight data is capped near 2 x BDP.
 // States: startup (gain 2.885) until bandwidth stops growing 25% for 3
-// rounds, drain (1/2.885) until in flight <= BDP, then probe_bw cycling
+// rounds or a loss coincides with queueing delay (RTT > 1.5 x min), drain (1/2.885) until in flight <= BDP, then probe_bw cycling
 // pacing gains [1.25, 0.75, 1 x 6], one min RTT each. No probe_rtt state:
 // the min-RTT estimate simply expires after 10 s. The window also covers ACK
 // aggregation (bytes acknowledged faster than the bandwidth explains, windowed
@@ -59,6 +59,11 @@ export class Bbr implements CongestionController {
   onAck(): void {}
   onCongestionEvent(_now: Millis, _sentTime: Millis, persistent: boolean): void {
     if (persistent) this.cwnd = this.minCwnd;
+  }
+
+  /** Startup ends early on loss *with* queueing delay (the queue overflowed); random loss alone does not end it. */
+  onPacketsLost(): void {
+    if (this.state === 'startup' && this.btlBw > 0 && this.lastRttMs > 1.5 * this.minRttMs) this.filledPipe = true;
   }
 
   onRateSample(now: Millis, s: RateSample, rttMs: number, bytesInFlight: number): void {

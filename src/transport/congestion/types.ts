@@ -16,6 +16,8 @@ export interface CongestionController {
   window(): number;
   /** Model-based controllers: one delivery-rate sample per ACK (rttMs 0 when the ACK gave no RTT sample). */
   onRateSample?(now: Millis, sample: RateSample, rttMs: number, bytesInFlight: number): void;
+  /** Bytes of in-flight packets just declared lost (every loss, not once per congestion event). */
+  onPacketsLost?(now: Millis, lostBytes: number): void;
   /** Model-based controllers: the pacing rate in bytes per ms (default: 1.25 x window / smoothed RTT). */
   pacingRate?(smoothedRttMs: number): number;
   readonly name: string;
