@@ -193,6 +193,8 @@ export class ContactLink {
       if (this.controlling && !this.connecting) this.connectTransport();
       const info = this.pathInfo();
       if (info) this.session?.emit('path', info);
+    } else if (e.type === 'pair-failed' && this.settled) {
+      this.d.log(`${this.username}: pair ${CheckAgent.describe(e.pair)} ${e.reason === 'dead' ? 'died' : 'failed'}`);
     } else if (e.type === 'no-path') {
       const err = new PeerError('connect-failed', `${this.username}: every path failed (${this.describe()})`);
       if (!this.settled) this.fail(err);

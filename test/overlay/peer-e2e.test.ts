@@ -1,9 +1,10 @@
 // End to end on loopback: a real directory (SQLite, HTTP, push, STUN), a supernode
-// registered at it, Noise sessions (src/session) (relay + STUN on one port), and Peers (src/overlay/peer.ts) of three
-// users who are mutual contacts. alice <-> carol connect directly; bob is forced through
-// the relay; dave's UDP is blocked (every datagram dropped), so he reaches the supernode
-// over TCP and alice over the relay. Bytes cross a ContactSession stream both ways; status() reports the path;
-// a contact key that differs from the pin is refused.
+// registered at it (relay + STUN on one port, UDP and TCP), and Peers (src/overlay/peer.ts,
+// Noise sessions) of four users. alice <-> carol connect directly, and when that path dies
+// mid-stream the session moves to the relay and the stream carries on; bob is forced
+// through the relay; bob and carol calling each other at once end in one session; dave's
+// UDP is blocked, so he reaches the supernode over TCP. Bytes cross ContactSession streams
+// both ways; status() reports the path; a contact key that differs from the pin is refused.
 import { describe, it, expect, beforeAll, afterAll, onTestFailed } from 'vitest';
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -64,8 +65,20 @@ async function exchange(from: ContactSession, line: string): Promise<string> {
   return answer;
 }
 
+async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+  for (const end = Date.now() + ms; !cond(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() > end) throw new Error('timed out waiting');
+}
+
+/** Answers every line of every stream the contact opens with the line upper-cased. */
 function echo(cs: ContactSession): void {
-  cs.on('stream', (s) => { void readLine(s).then((l) => s.end(`${l.toUpperCase()}\n`)); });
+  cs.on('stream', (s) => {
+    let buf = '';
+    s.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) { s.write(`${buf.slice(0, i).toUpperCase()}\n`); buf = buf.slice(i + 1); }
+    });
+    s.on('end', () => s.end());
+  });
 }
 
 function echoServer(p: PeerNode): ContactSession[] {
@@ -99,6 +112,15 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+/** A UDP socket whose traffic with some ports can be cut (a path that dies). */
+async function cuttableUdp(): Promise<{ socket: DatagramSocket; cut: Set<number> }> {
+  const s = await bindUdp({ address: '127.0.0.1' });
+  const cut = new Set<number>();
+  let h: (from: { address: string; port: number }, b: Uint8Array) => void = () => {};
+  s.onDatagram((from, b) => { if (!cut.has(from.port)) h(from, b); });
+  return { cut, socket: { get local() { return s.local; }, send: (to, b) => { if (!cut.has(to.port)) s.send(to, b); }, onDatagram: (x) => { h = x; }, close: () => s.close() } };
+}
+
 /** A UDP socket on a network that blocks UDP: nothing goes out, nothing comes in. */
 async function blockedUdp(): Promise<DatagramSocket> {
   const s = await bindUdp({ address: '127.0.0.1' });
@@ -107,11 +129,13 @@ async function blockedUdp(): Promise<DatagramSocket> {
 
 describe('Peer end to end on loopback (directory + supernode + peers)', () => {
   it('connects directly and through the relay, streams both ways, reports the path; a changed key is refused', async () => {
-    onTestFailed(() => { console.log(logs.join('\n')); });
+    onTestFailed(() => { console.log(logs.join('\n')); console.log(JSON.stringify({ relay: relay.counters(), tcp: relay.tcpCounters() })); });
     const alice = await peer('alice');
     const bob = await peer('bob', { forceRelay: true });
-    const carol = await peer('carol');
+    const carolNet = await cuttableUdp();
+    const carol = await peer('carol', { socket: carolNet.socket });
     echoServer(alice);
+    let toCarolRef: ContactSession | undefined;
     const bobSessions = echoServer(bob);
     const carolSessions = echoServer(carol);
     expect(alice.nat).toMatch(/^public/);
@@ -119,6 +143,7 @@ describe('Peer end to end on loopback (directory + supernode + peers)', () => {
     try {
       // alice -> carol: both on 127.0.0.1 with host candidates: a direct path.
       const toCarol = await alice.connect('carol');
+      toCarolRef = toCarol;
       echo(toCarol);
       expect(await exchange(toCarol, 'hello carol')).toBe('HELLO CAROL');
       expect(toCarol.path.kind).toBe('direct');
@@ -157,6 +182,23 @@ describe('Peer end to end on loopback (directory + supernode + peers)', () => {
     expect(await exchange(bc, 'glare')).toBe('GLARE');
     expect(await exchange(cb, 'glare back')).toBe('GLARE BACK');
     expect(bob.sessions().filter((s) => s.username === 'carol')).toHaveLength(1);
+
+    // The direct path between alice and carol dies in the middle of a stream: the session
+    // moves to the relay ('path' event) and the same stream carries on.
+    const midway = await toCarolRef!.openStream();
+    const lines: string[] = [];
+    let buf = '';
+    midway.on('data', (d: Buffer) => { buf += d.toString(); const i = buf.indexOf('\n'); if (i >= 0) { lines.push(buf.slice(0, i)); buf = buf.slice(i + 1); } });
+    const switched = new Promise((res) => toCarolRef!.once('path', res));
+    midway.write('before\n');
+    await until(() => lines.length === 1);
+    carolNet.cut.add(Number(carolSessions[0].path.remote.split(':')[1])); // alice's port: nothing passes between them directly
+    expect(await switched).toMatchObject({ kind: 'relayed', remote: `127.0.0.1:${relay.local.port}` });
+    midway.write('after\n');
+    await until(() => lines.length === 2);
+    expect(lines).toEqual(['BEFORE', 'AFTER']);
+    expect(carolSessions[0].path.kind).toBe('relayed');
+    midway.end();
 
     // dave: UDP blocked. He classifies himself so, reaches the supernode over TCP, and
     // alice through it.
