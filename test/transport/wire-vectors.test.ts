@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { decodeFrames, encodeFrames, type Frame } from '../../src/transport/wire/frames.ts';
 import { encodeLongPacket, parseDatagram, writeShortHeader, SHORT_HEADER_LEN, type LongPacketFields } from '../../src/transport/wire/header.ts';
+import { Reader, Writer, varintLen } from '../../src/transport/wire/cursor.ts';
+import { plaintextCrypto } from '../../src/transport/crypto.ts';
 
 const doc = readFileSync(resolve(import.meta.dirname, '../../docs/protocol/transport.md'), 'utf8');
 const vectors = new Map([...doc.matchAll(/^vector (\S+) ([0-9a-f]+)$/gm)].map((m) => [m[1], m[2]]));
@@ -61,6 +63,32 @@ describe('transport wire test vectors (docs/protocol/transport.md)', () => {
       expect(hex(got.payload)).toBe(hex(p.payload ?? new Uint8Array(0)));
     });
   }
+  for (const [name, hexv] of vectors) {
+    if (!name.startsWith('varint.')) continue;
+    it(name, () => {
+      const v = Number(name.slice('varint.'.length));
+      const out = new Uint8Array(varintLen(v));
+      new Writer(out).varint(v);
+      expect(hex(out)).toBe(hexv);
+      expect(new Reader(h(hexv)).varint('v')).toBe(v);
+    });
+  }
+  it('packet.short (plaintext keys)', () => {
+    const [p] = parseDatagram(h(vec('packet.short')));
+    expect(p).toMatchObject({ form: 'short', keyPhase: 0, pnTruncated: 7 });
+    if (p.form !== 'short') return;
+    expect(hex(p.dcid)).toBe(hex(C1));
+    expect(decodeFrames(p.sealed)).toEqual([
+      { type: 'ack', ackDelayUs: 0, ranges: [{ lo: 0, hi: 3 }] },
+      { type: 'stream', id: 0, offset: 0, data: h('6869'), fin: true },
+    ]);
+  });
+  it('crypto.message (length-prefixed handshake message in the CRYPTO stream)', () => {
+    const m = h(vec('crypto.message'));
+    expect((m[0] << 8) | m[1]).toBe(m.length - 2);
+    expect(Buffer.from(m.subarray(2)).toString()).toBe('tc-hello');
+    expect(plaintextCrypto.client({}).start!(0)).toEqual(m.subarray(2));
+  });
   it('header.short', () => {
     const out = new Uint8Array(SHORT_HEADER_LEN);
     writeShortHeader(out, C1, 0x1_0000_0005, 1);
