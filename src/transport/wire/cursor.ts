@@ -68,6 +68,7 @@ export class Writer {
     this.pos += 4;
   }
   bytes(src: Uint8Array): void { this.buf.set(src, this.pos); this.pos += src.length; }
+  zeros(n: number): void { this.buf.fill(0, this.pos, this.pos + n); this.pos += n; }
   varint(v: number): void {
     const len = varintLen(v);
     const b = this.buf, p = this.pos;

@@ -168,7 +168,7 @@ export function streamFrameOverhead(id: number, offset: number, len: number): nu
 
 export function encodeFrame(w: Writer, f: Frame): void {
   switch (f.type) {
-    case 'padding': for (let i = 0; i < f.length; i++) w.u8(0); return;
+    case 'padding': w.zeros(f.length); return;
     case 'ping': w.u8(FT.PING); return;
     case 'handshake_done': w.u8(FT.HANDSHAKE_DONE); return;
     case 'ack': w.u8(FT.ACK); for (const v of ackBody(f)) w.varint(v); return;
