@@ -73,7 +73,7 @@ export function noiseCrypto(identity: DeviceIdentity, opts: NoiseCryptoOptions =
 }
 
 /** Common end of both sides: Split into packet keys, check the peer, count. */
-function finish(ctx: Ctx, hs: HandshakeState, kind: HandshakeKind, send?: Uint8Array): HandshakeResult {
+function finish(ctx: Ctx, hs: HandshakeState, send?: Uint8Array): HandshakeResult {
   const peerStatic = hs.remoteStatic()!;
   const { send: cs, recv: cr } = hs.split();
   const keys = {
@@ -82,7 +82,6 @@ function finish(ctx: Ctx, hs: HandshakeState, kind: HandshakeKind, send?: Uint8A
   };
   cs.destroy(); cr.destroy();
   ctx.stats.handshakesCompleted++;
-  void kind;
   return send ? { send, keys, peerStatic } : { keys, peerStatic };
 }
 
@@ -134,7 +133,7 @@ class NoiseClient extends NoiseSide {
       checkPeer(this.ctx, this.hs, this.kind);
       const m3 = this.kind === 'XX' ? this.hs.writeMessage() : undefined;
       this.done = true;
-      return finish(this.ctx, this.hs, this.kind, m3);
+      return finish(this.ctx, this.hs, m3);
     });
   }
 }
@@ -155,12 +154,12 @@ class NoiseServer extends NoiseSide {
         const m2 = this.hs.writeMessage();
         if (kind === 'XX') return { send: m2 };
         this.done = true;
-        return finish(this.ctx, this.hs, kind, m2);
+        return finish(this.ctx, this.hs, m2);
       }
       this.hs.readMessage(payload);
       checkPeer(this.ctx, this.hs, this.kind!);
       this.done = true;
-      return finish(this.ctx, this.hs, this.kind!);
+      return finish(this.ctx, this.hs);
     });
   }
 }
