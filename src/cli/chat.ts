@@ -49,7 +49,9 @@ export function registerChat(program: Command): void {
       rl.on('line', (text) => {
         if (!text.trim()) { if (tty) rl.prompt(); return; }
         sends.push(request<SendResponse & { reason?: string }>(sock, { op: 'send', to: peer, text, waitMs: 0 }).then((r) => {
-          if (r.status === 'delivered' || early.delete(r.id)) print(`  ✓ delivered #${r.seq}`); else waiting.add(r.id);
+          if (r.status === 'delivered' || early.delete(r.id)) { print(`  ✓ delivered #${r.seq}`); return; }
+          waiting.add(r.id);
+          if (r.reason) print(`  (#${r.seq} queued: ${r.reason})`);
         }, (e: unknown) => print(`tincan: ${explain(e).message}`)));
         if (tty) rl.prompt();
       });
