@@ -2,7 +2,7 @@
 // directory and supernode: alice talks to bob while her session to bob is closed
 // under the conversation twice (as a dead path would end it); every message arrives
 // exactly once, in order, with one receipt each; then bob (relay-only) answers, and
-// alice talks to carol (direct). Prints the paths each side's chat sessions reported.
+// alice talks to carol (direct), including a 800 KB burst. Prints the paths each side's chat sessions reported.
 import { describe, it, expect, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -96,6 +96,11 @@ describe('chat over real Peers', () => {
     for (const t of toCarol) { alice.svc.send('carol', t); await new Promise((r) => setTimeout(r, 10)); }
     await until(() => carol.got.length === 20, 'carol to get 20');
     expect(carol.got).toEqual(toCarol);
+    // a burst larger than the stream's buffers: written as the stream drains, all in order
+    const big = Array.from({ length: 200 }, (_, i) => `${i}:`.padEnd(4000, 'x'));
+    for (const t of big) alice.svc.send('carol', t);
+    await until(() => carol.got.length === 220, 'carol to get the burst');
+    expect(carol.got.slice(20)).toEqual(big);
     console.log(`paths seen by carol's chat sessions: ${carol.paths.join(' -> ')}`);
     console.log(`paths seen by alice's chat sessions: ${alice.paths.join(' -> ')}; by bob's: ${bob.paths.join(' -> ')}`);
   });

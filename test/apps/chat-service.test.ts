@@ -87,6 +87,17 @@ describe('chat service', () => {
     a.stop(); b.stop();
   });
 
+  it('a stream that pushes back (write() false): the burst goes out as it drains, in order', async () => {
+    const { peers, start } = setup();
+    peers.alice.slowStreams = true;
+    const a = start('alice'), b = start('bob');
+    const texts = Array.from({ length: 100 }, (_, i) => `${i}:`.padEnd(2000, '.'));
+    for (const t of texts) a.svc.send('bob', t);
+    await until(() => a.svc.pending('bob') === 0, 'all receipts');
+    expect(b.got.map((m) => m.text)).toEqual(texts);
+    a.stop(); b.stop();
+  });
+
   it('a hostile chat stream (oversized frame) is closed; an unknown app stream too; chat still works', async () => {
     const { peers, start } = setup();
     const b = start('bob');

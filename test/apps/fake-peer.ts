@@ -5,10 +5,12 @@ import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import { PeerError, type ContactSession, type ContactStatus, type PathInfo, type PeerNode } from '../../src/overlay/peer-api.ts';
 
-export function duplexPair(): [Duplex, Duplex] {
+/** With `slow`, writes complete a tick later and the buffer is 1 KiB: write() soon returns false. */
+export function duplexPair(slow = false): [Duplex, Duplex] {
   const make = (other: () => Duplex) => new Duplex({
+    highWaterMark: slow ? 1024 : 16 * 1024,
     read() { /* pushed by the other side */ },
-    write(chunk, _enc, cb) { other().push(Buffer.from(chunk)); cb(); },
+    write(chunk, _enc, cb) { other().push(Buffer.from(chunk)); if (slow) setImmediate(cb); else cb(); },
     final(cb) { other().push(null); cb(); },
     destroy(err, cb) { const o = other(); if (!o.destroyed) o.destroy(); cb(err); },
   });
@@ -24,10 +26,10 @@ class FakeSession extends EventEmitter<{ stream: [Duplex]; path: [PathInfo]; clo
   readonly remoteStatic = new Uint8Array(32);
   readonly path: PathInfo = { kind: 'direct', rttMs: 1, remote: '127.0.0.1:1' };
   private readonly streams: Duplex[] = [];
-  constructor(readonly username: string) { super(); }
+  constructor(readonly username: string, private readonly slow = false) { super(); }
   async openStream(): Promise<Duplex> {
     if (this.closed) throw new Error('session closed');
-    const [a, b] = duplexPair();
+    const [a, b] = duplexPair(this.slow);
     this.streams.push(a); this.other.streams.push(b);
     queueMicrotask(() => this.other.emit('stream', b));
     return a;
@@ -43,6 +45,8 @@ class FakeSession extends EventEmitter<{ stream: [Duplex]; path: [PathInfo]; clo
 
 export class FakePeer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ username: string; deviceId: string }]; presence: [ContactStatus] }> implements PeerNode {
   online = true;
+  /** Streams of new sessions push back (see duplexPair). */
+  slowStreams = false;
   readonly deviceId = '00';
   readonly nat = 'public';
   private readonly live = new Map<string, FakeSession>();
@@ -55,8 +59,8 @@ export class FakePeer extends EventEmitter<{ session: [ContactSession]; 'key-cha
     if (!other.online) throw new PeerError('contact-offline', `${username} is offline`);
     const existing = this.live.get(username);
     if (existing && !existing.closed) return existing;
-    const mine = new FakeSession(username);
-    const theirs = new FakeSession(this.username);
+    const mine = new FakeSession(username, this.slowStreams);
+    const theirs = new FakeSession(this.username, this.slowStreams);
     mine.other = theirs; theirs.other = mine;
     this.live.set(username, mine); other.live.set(this.username, theirs);
     other.emit('session', theirs);

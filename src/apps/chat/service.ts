@@ -10,6 +10,7 @@
 //     attempt up to MAX_RETRY_MS, while messages wait.
 //   - Incoming messages are stored before they are acknowledged; 'message' fires once each.
 //   - A hostile frame (ChatDecodeError / ChatProtocolError) destroys that stream only.
+//   - Our messages are written as the stream accepts them (write() false: wait for 'drain').
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { ContactSession, PeerNode } from '../../overlay/peer-api.ts';
@@ -197,6 +198,7 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
       if (!stream.destroyed) stream.destroy();
       this.scheduleRetry(c);
     };
+    stream.on('drain', () => { if (c.out === stream) this.flushOut(c); });
     stream.on('error', down);
     stream.on('close', () => down());
     stream.on('end', () => down());
@@ -214,8 +216,9 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
       }
     }
     if (c.storedNext !== c.sender.next) { this.opts.store.recordNextSeq(c.peer, c.sender.next); c.storedNext = c.sender.next; }
-    if (!c.out) return;
-    for (let f = c.sender.pollTransmit(); f; f = c.sender.pollTransmit()) c.out.write(f);
+    const out = c.out;
+    if (!out || out.writableNeedDrain) return; // resumed by 'drain' (see bindOut)
+    for (let f = c.sender.pollTransmit(); f; f = c.sender.pollTransmit()) if (!out.write(f)) return;
   }
 
   private async acceptStream(session: ContactSession, stream: Duplex): Promise<void> {
