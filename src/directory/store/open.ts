@@ -14,8 +14,12 @@ import { migrationProvider } from './migrations.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 
-/** Runs SQL as a named (per-connection prepared) statement; PostgreSQL only. */
-export type NamedQuery = (name: string, text: string, values: unknown[]) => Promise<unknown[]>;
+/**
+ * Runs SQL as a prepared statement (PostgreSQL: named, per connection; SQLite:
+ * on the read-only connection). `arrays`: each row as an array of the
+ * selected columns in order, instead of an object (cheaper for wide lists).
+ */
+export type NamedQuery = (name: string, text: string, values: unknown[], arrays?: boolean) => Promise<unknown[]>;
 
 export interface OpenedDatabase {
   db: Kysely<Database>;
@@ -90,7 +94,9 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
       ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
     });
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-    namedQuery = async (name, text, values) => (await pool.query({ name, text, values })).rows;
+    namedQuery = async (name, text, values, arrays) => arrays
+      ? (await pool.query({ name: `${name}_a`, text, values, rowMode: 'array' } satisfies pg.QueryArrayConfig)).rows
+      : (await pool.query({ name, text, values })).rows;
   }
   // Kysely looks for its migration tables across all schemas unless told which
   // one; name it, or a migration table in another schema would be mistaken for ours.
@@ -109,9 +115,10 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     const reader = new SqliteDatabase(sqlitePath, { readonly: true });
     reader.pragma('busy_timeout = 5000');
     const statements = new Map<string, SqliteDatabase.Statement>();
-    readQuery = async (_name, text, values) => {
-      let st = statements.get(text);
-      if (!st) { st = reader.prepare(text); statements.set(text, st); }
+    readQuery = async (_name, text, values, arrays) => {
+      const key = arrays ? `a:${text}` : text;
+      let st = statements.get(key);
+      if (!st) { st = reader.prepare(text); if (arrays) st.raw(true); statements.set(key, st); }
       return st.all(...values);
     };
     closeReader = () => reader.close();

@@ -35,7 +35,7 @@ export type ContactOutcome =
  */
 let preparedCount = 0;
 
-function prepared<R>(db: Kysely<Database>, named: NamedQuery | undefined, arity: number, build: (...args: string[]) => Compilable<R>): (...args: (string | number)[]) => Promise<R[]> {
+function prepared<R>(db: Kysely<Database>, named: NamedQuery | undefined, arity: number, build: (...args: string[]) => Compilable<R>, arrays = false): (...args: (string | number)[]) => Promise<R[]> {
   const name = `tincan_q${preparedCount++}`;
   const marks = Array.from({ length: arity }, (_, i) => `\u0000arg${i}\u0000`);
   const compiled = build(...marks).compile();
@@ -43,9 +43,9 @@ function prepared<R>(db: Kysely<Database>, named: NamedQuery | undefined, arity:
   if (marks.some((_, i) => !slots.includes(i))) throw new Error('prepared query does not use every argument');
   return async (...args) => {
     const parameters = compiled.parameters.map((p, i) => slots[i] >= 0 ? args[slots[i]] : p);
-    if (named) return await named(name, compiled.sql, parameters) as R[];
+    if (named) return await named(name, compiled.sql, parameters, arrays) as R[];
     const r = await db.executeQuery<R>(CompiledQuery.raw(compiled.sql, parameters));
-    return r.rows;
+    return arrays ? r.rows.map((row) => Object.values(row as object)) as R[] : r.rows;
   };
 }
 
@@ -75,6 +75,14 @@ export class DirectoryStore {
           'presence.nat as nat', 'presence.supernode as supernode', 'presence.updated_at as updatedAt'])
         .where('mine.owner_id', '=', id).where('mine.state', '=', 'accepted').where('theirs.state', '=', 'accepted')
         .orderBy('users.username').orderBy('presence.device_id')),
+      presenceOfContactsRows: prepared(db, named, 1, (id) => db.selectFrom('contacts as mine')
+        .innerJoin('contacts as theirs', (j) => j.onRef('theirs.owner_id', '=', 'mine.peer_id').onRef('theirs.peer_id', '=', 'mine.owner_id'))
+        .innerJoin('presence', 'presence.user_id', 'mine.peer_id')
+        .innerJoin('users', 'users.id', 'mine.peer_id')
+        .select(['users.username as username', 'presence.device_id as deviceId', 'presence.status as status', 'presence.candidates as candidates',
+          'presence.nat as nat', 'presence.supernode as supernode', 'presence.updated_at as updatedAt'])
+        .where('mine.owner_id', '=', id).where('mine.state', '=', 'accepted').where('theirs.state', '=', 'accepted')
+        .orderBy('users.username').orderBy('presence.device_id'), true),
       device: prepared(db, named, 1, (id) => db.selectFrom('devices').selectAll().where('id', '=', id)),
     };
   }
@@ -278,13 +286,15 @@ export class DirectoryStore {
    * columns are JSON written by setPresence and are spliced in unparsed).
    */
   async presenceOfContactsJson(userId: string, staleBefore: number): Promise<string> {
-    const rows = await this.q.presenceOfContacts(userId);
+    // rows as arrays: [username, deviceId, status, candidates, nat, supernode, updatedAt]
+    const rows = await this.q.presenceOfContactsRows(userId) as unknown as [string, string, string, string, string | null, string | null, number][];
     let out = '[';
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i];
-      out += (i ? ',{"username":' : '{"username":') + JSON.stringify(r.username) + ',"deviceId":' + JSON.stringify(r.deviceId)
-        + ',"status":' + JSON.stringify(r.updatedAt < staleBefore ? 'offline' : r.status) + ',"candidates":' + r.candidates
-        + ',"nat":' + (r.nat ?? 'null') + ',"supernode":' + (r.supernode ?? 'null') + ',"updatedAt":' + Number(r.updatedAt) + '}';
+      const updatedAt = Number(r[6]);
+      out += (i ? ',{"username":' : '{"username":') + JSON.stringify(r[0]) + ',"deviceId":' + JSON.stringify(r[1])
+        + ',"status":' + JSON.stringify(updatedAt < staleBefore ? 'offline' : r[2]) + ',"candidates":' + r[3]
+        + ',"nat":' + (r[4] ?? 'null') + ',"supernode":' + (r[5] ?? 'null') + ',"updatedAt":' + updatedAt + '}';
     }
     return out + ']';
   }
