@@ -29,10 +29,16 @@ function readLine(s: Duplex): Promise<string> {
 const peer = await startPeer({ directoryUrl: cfg.directoryUrl, token: cfg.token, stateDir: cfg.stateDir, port: cfg.port, log: stamp });
 print({ event: 'ready', nat: peer.nat });
 
+let finished = false;
 const finish = (ok: boolean, extra: object, s?: ContactSession) => {
+  if (finished) return;
+  finished = true;
   print({ event: 'result', ok, nat: peer.nat, path: s?.path.kind, remote: s?.path.remote, rttMs: s?.path.rttMs, ...extra, log });
   setTimeout(() => { void peer.close().then(() => process.exit(ok ? 0 : 2)); }, 1500);
 };
+
+// Report (with the log) instead of going silent if the exchange does not finish.
+setTimeout(() => finish(false, { why: 'no exchange within 25 s', sessions: peer.sessions().map((x) => ({ user: x.username, path: x.path })) }), 25_000).unref();
 
 if (cfg.connectTo) {
   let session: ContactSession | undefined;
