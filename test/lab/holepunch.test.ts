@@ -68,7 +68,7 @@ async function scenario(bNat: 'masquerade' | 'random-fully' | 'udp-blocked') {
     await waitForLine(pb, (o) => o.event === 'ready', 20_000);
     const pa = lab.spawnNode(a.host, `${programs}/peer.ts`, [], peerEnv('alice', 'bob'));
     const [ra, rb] = (await Promise.all([
-      waitForLine(pa, (o) => o.event === 'result', 30_000), waitForLine(pb, (o) => o.event === 'result', 30_000),
+      waitForLine(pa, (o) => o.event === 'result', 60_000), waitForLine(pb, (o) => o.event === 'result', 60_000),
     ])) as unknown as [PeerResult, PeerResult];
     // The supernode prints its counters every second: wait for one taken after the exchange.
     const seen = snP.lines.length;
@@ -96,7 +96,7 @@ describe.skipIf(why !== undefined)('netns lab: real directory, supernode and Pee
     // cleanup really removed every namespace
     const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
     for (const ns of namespaces) expect(left).not.toContain(ns);
-  }, 90_000);
+  }, 120_000);
 
   it('one NAT --random-fully (APDM): direct fails as RFC 4787 predicts, the chat lines go through the supernode', async () => {
     const { ra, rb, counters } = await scenario('random-fully');
@@ -108,7 +108,7 @@ describe.skipIf(why !== undefined)('netns lab: real directory, supernode and Pee
     expect([ra.received, rb.received]).toEqual(['hello from bob', 'hello from alice']);
     expect(counters?.bindsAccepted).toBeGreaterThanOrEqual(2);
     expect(counters?.forwardedPackets).toBeGreaterThanOrEqual(8); // checks + Noise handshake + stream
-  }, 90_000);
+  }, 120_000);
 
   it('bob\'s network blocks UDP: he reaches the supernode over TCP, the chat lines go through it', async () => {
     const { ra, rb, counters, tcp } = await scenario('udp-blocked');
@@ -121,5 +121,5 @@ describe.skipIf(why !== undefined)('netns lab: real directory, supernode and Pee
     expect(tcp?.framesIn).toBeGreaterThanOrEqual(4); // bob's BIND, checks, handshake, stream
     expect(tcp?.framesOut).toBeGreaterThanOrEqual(4);
     expect(counters?.forwardedPackets).toBeGreaterThanOrEqual(8);
-  }, 90_000);
+  }, 120_000);
 });
