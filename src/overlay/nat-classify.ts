@@ -76,6 +76,7 @@ interface TestState {
   nextAt: Millis; // next transmission, or give-up time after the last one
   fact?: BindingFact;
   finished: boolean; // answered or given up
+  unsupported?: boolean; // the server answered that it cannot run this test (e.g. 420 to CHANGE-REQUEST)
 }
 
 export class NatClassifier {
@@ -133,6 +134,20 @@ export class NatClassifier {
     if (!this.fromExpectedSource(s, fact)) return;
     s.fact = fact;
     s.finished = true;
+    this.advance(now);
+  }
+
+  /**
+   * The server answered probe `id` with an error (e.g. 420: it has no alternate address for
+   * CHANGE-REQUEST): the test cannot be run. It ends at once instead of timing out, and the
+   * result says what was assumed.
+   */
+  handleUnsupported(now: Millis, id: number): void {
+    const s = [...this.tests.values()].find((t) => t.probe.id === id);
+    if (!s || s.finished || s.probe.test === 'map-primary') return;
+    s.finished = true;
+    s.unsupported = true;
+    this.notes.push(`${s.probe.test}: ${formatAddress(s.probe.to)} cannot run this test`);
     this.advance(now);
   }
 
@@ -223,7 +238,10 @@ export class NatClassifier {
     else if (fact('filter-other-port')) filtering = 'ADF';
     else {
       filtering = 'APDF';
-      if (!this.config.primaryAltPort) {
+      if (this.tests.get('filter-other-ip')?.unsupported) {
+        certain = false;
+        notes.push('the primary cannot answer from another address: filtering assumed APDF');
+      } else if (!this.config.primaryAltPort) {
         certain = false;
         notes.push('no alternate port on the primary: ADF and APDF not distinguished, assumed APDF');
       }

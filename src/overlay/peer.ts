@@ -436,7 +436,9 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     if (secondary.address === this.stunAddr.address) return this.classifyMappingOnly();
     const localAddresses = this.hosts.map((address) => ({ address, port: this.mux.local.port }));
     const primaryAltPort = this.opts.stunAltPort ? { address: this.stunAddr.address, port: this.opts.stunAltPort } : undefined;
-    this.classifier = new NatClassifier({ primary: this.stunAddr, secondary, primaryAltPort, localAddresses, rtoMs: 100, maxTransmits: 3 }, this.clock.now());
+    // 200 ms, 400, 800, 1600: UDP counts as blocked only after 3 s without any answer (slow
+    // or loaded paths must not read as blocked); tests the server cannot run end at its error.
+    this.classifier = new NatClassifier({ primary: this.stunAddr, secondary, primaryAltPort, localAddresses, rtoMs: 200, maxTransmits: 4 }, this.clock.now());
     const done = new Promise<void>((res) => { this.natDone = res; });
     this.pumpClassifier();
     return done;
@@ -448,7 +450,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
    * NAT of unknown behaviour, assumed the worst (APDM/APDF). Filtering is unknown: APDF.
    */
   private async classifyMappingOnly(): Promise<void> {
-    for (let i = 0, wait = 100; i < 3 && !this.closing; i++, wait *= 2) {
+    for (let i = 0, wait = 200; i < 4 && !this.closing; i++, wait *= 2) {
       const tx = this.txId();
       this.keepaliveTx = tx;
       this.mux.send(this.stunAddr, this.bindings.encode(tx, this.stunAddr));
@@ -500,6 +502,8 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     if (this.classifier) {
       const r = this.probeCodec.decodeResponse(bytes, from);
       if (r) { this.classifier.handleResponse(now, r.probeId, r.fact); this.pumpClassifier(); return; }
+      const unsupported = this.probeCodec.decodeError(bytes);
+      if (unsupported !== undefined) { this.classifier.handleUnsupported(now, unsupported); this.pumpClassifier(); return; }
     }
     const a = this.bindings.handle(from, bytes);
     if (!a) return;

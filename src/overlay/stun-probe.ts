@@ -40,6 +40,19 @@ export class StunProbeCodec {
     return isStunMessage(bytes);
   }
 
+  /** A Binding error response (e.g. 420 to CHANGE-REQUEST) answering one of our probes -> its probe id. */
+  decodeError(bytes: Uint8Array): number | undefined {
+    let msg;
+    try {
+      msg = decodeStun(bytes);
+    } catch (e) {
+      if (e instanceof DecodeError) return undefined;
+      throw e;
+    }
+    if (msg.method !== STUN_METHOD_BINDING || msg.class !== 'error') return undefined;
+    return this.byTx.get(Buffer.from(msg.transactionId).toString('hex'));
+  }
+
   /** A Binding success answering one of our probes -> (probe id, fact); anything else -> undefined. */
   decodeResponse(bytes: Uint8Array, from: UdpAddress): { probeId: number; fact: BindingFact } | undefined {
     let msg;

@@ -117,4 +117,25 @@ describe('NatClassifier', () => {
     expect(() => new NatClassifier({ primary, secondary, primaryAltPort: primary }, 0)).toThrow(RangeError);
     expect(() => new NatClassifier({ primary, secondary, maxTransmits: 0 }, 0)).toThrow(RangeError);
   });
+
+  it('a server that cannot answer CHANGE-REQUEST (420) ends the filtering test at once: APDF assumed, uncertain', () => {
+    let now = 0;
+    const c = new NatClassifier({ primary, secondary, localAddresses: [lanHost] }, now);
+    const nat = new NatModel({ udp: 'open', mapping: 'EIM', filtering: 'EIF' }, '198.51.100.2');
+    for (let step = 0; step < 20 && !c.result(); step++) {
+      for (let p = c.pollProbe(); p; p = c.pollProbe()) {
+        const ext = nat.outbound(lanHost, p.to)!;
+        if (p.change !== 'none') c.handleUnsupported(now, p.id); // the 420 arrives in the same instant
+        else c.handleResponse(now, p.id, { mapped: ext, from: p.to });
+      }
+      const t = c.pollTimeout();
+      if (t === undefined) break;
+      now = t;
+      c.handleTimeout(now);
+    }
+    expect(now).toBe(0); // no timeout was needed
+    expect(formatNatType(c.result()!.nat)).toBe('EIM/APDF');
+    expect(c.result()!.certain).toBe(false);
+    expect(c.result()!.notes.join('; ')).toContain('cannot answer from another address');
+  });
 });
