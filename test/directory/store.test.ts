@@ -75,6 +75,11 @@ describe.each(engines)('store on $engine', ({ engine, skip }) => {
     await store.contactAction(b, a, 'remove', 10);
     expect(await store.isMutual(a, b)).toBe(false);
     expect(await store.contactsOf(a)).toEqual([{ username: 'c-cat', state: 'blocked', updatedAt: 6 }]);
+    // the serialized lists the hot GET /v1/contacts serves are the same bytes as JSON.stringify of the records
+    for (const u of [a, b, c]) expect((await store.contactListJson(u))!.json).toBe(JSON.stringify({ contacts: await store.contactsOf(u) }));
+    expect((await store.contactListJson(b))!.json).toBe('{"contacts":[]}');
+    expect((await store.contactListJson(a))!.lastModified).toBe(10);
+    expect(await store.contactListJson('0'.repeat(32))).toBeUndefined();
   });
 
   it.skipIf(!!skip)('presence is visible through mutual contacts only and goes stale', async () => {
@@ -89,6 +94,7 @@ describe.each(engines)('store on $engine', ({ engine, skip }) => {
     const seen = await store.presenceOfContacts(a, 0);
     expect(seen).toEqual([{ username: 'p-bob', deviceId: db.id, status: 'online', candidates: [{ kind: 'host', address: '192.0.2.1', port: 4000 }], nat: { mapping: 'endpoint-independent', filtering: 'address-dependent' }, supernode: null, updatedAt: 100 }]);
     expect((await store.presenceOfContacts(a, 101))[0].status).toBe('offline');
+    for (const stale of [0, 101]) expect(JSON.parse(await store.presenceOfContactsJson(a, stale))).toEqual(await store.presenceOfContacts(a, stale));
     await store.setPresence(b, db.id, { status: 'away', candidates: [], nat: null, supernode: null }, 200);
     expect((await store.presenceOfUsers([b, c], 0)).map((p) => p.status)).toEqual(['away', 'away']);
   });

@@ -16,7 +16,11 @@ function matchesEtag(header: string, etag: string): boolean {
 
 /** Sends `value` as JSON with validators, or 304 if the client's copy is current. */
 export function sendCacheable(req: FastifyRequest, reply: FastifyReply, value: unknown, lastModifiedMs: number): FastifyReply {
-  const body = JSON.stringify(value);
+  return sendCacheableJson(req, reply, JSON.stringify(value), lastModifiedMs);
+}
+
+/** sendCacheable for a body that is already JSON text. */
+export function sendCacheableJson(req: FastifyRequest, reply: FastifyReply, body: string, lastModifiedMs: number): FastifyReply {
   const etag = etagOf(body);
   const lastModifiedS = Math.floor(lastModifiedMs / 1000);
   reply.header('etag', etag).header('last-modified', new Date(lastModifiedS * 1000).toUTCString()).header('cache-control', 'private, no-cache');

@@ -83,6 +83,12 @@ export class DirectoryStore {
           'presence.nat as nat', 'presence.supernode as supernode', 'presence.updated_at as updatedAt'])
         .where('mine.owner_id', '=', id).where('mine.state', '=', 'accepted').where('theirs.state', '=', 'accepted')
         .orderBy('users.username').orderBy('presence.device_id'), true),
+      contactList: prepared(db, named, 1, (id) => db.selectFrom('users as me')
+        .leftJoin('contacts', 'contacts.owner_id', 'me.id')
+        .leftJoin('users as peer', 'peer.id', 'contacts.peer_id')
+        .select(['me.contacts_updated_at as listUpdatedAt', 'me.created_at as createdAt', 'peer.username as username',
+          'contacts.state as state', 'contacts.updated_at as updatedAt'])
+        .where('me.id', '=', id).orderBy('peer.username'), true),
       device: prepared(db, named, 1, (id) => db.selectFrom('devices').selectAll().where('id', '=', id)),
     };
   }
@@ -180,6 +186,24 @@ export class DirectoryStore {
   // ---- contacts
   contactsOf(userId: string): Promise<ContactRecord[]> {
     return this.q.contactsOf(userId);
+  }
+
+  /**
+   * The own contact list already serialized as `{"contacts":[...]}` (the same
+   * bytes JSON.stringify({ contacts: contactsOf(userId) }) gives) and the
+   * list's Last-Modified (ms), in one query; undefined if the user is gone.
+   */
+  async contactListJson(userId: string): Promise<{ json: string; lastModified: number } | undefined> {
+    // rows: [listUpdatedAt, createdAt, username | null, state | null, updatedAt | null]; one row with nulls when the list is empty
+    const rows = await this.q.contactList(userId) as unknown as [number, number, string | null, string | null, number | null][];
+    if (rows.length === 0) return undefined;
+    let json = '{"contacts":[';
+    let n = 0;
+    for (const r of rows) {
+      if (r[2] === null) continue;
+      json += (n++ ? ',{"username":' : '{"username":') + JSON.stringify(r[2]) + ',"state":' + JSON.stringify(r[3]) + ',"updatedAt":' + Number(r[4]) + '}';
+    }
+    return { json: json + ']}', lastModified: Math.max(Number(rows[0][0]), Number(rows[0][1])) };
   }
 
   async isMutual(a: string, b: string): Promise<boolean> {

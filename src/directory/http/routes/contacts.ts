@@ -6,15 +6,16 @@ import type { RouteTable } from '../route.ts';
 import type { ContactAction } from '../../store/store.ts';
 import { params, username } from '../schemas.ts';
 import { HttpError, badRequest, notFound } from '../errors.ts';
-import { sendCacheable } from '../caching.ts';
+import { sendCacheableJson } from '../caching.ts';
 
 export function contactRoutes(app: FastifyInstance, t: RouteTable, ctx: AppContext): void {
   t.add(app, {
     method: 'GET', url: '/v1/contacts', summary: 'Own contact list with states (ETag / Last-Modified; conditional GET answers 304)', tag: 'contacts', auth: true,
     responses: { 200: '{ contacts: [{ username, state, updatedAt }] }', 304: 'not modified', 401: 'not logged in' },
     async handler(req, reply) {
-      const [user, contacts] = await Promise.all([ctx.store.userById(req.user!.userId), ctx.store.contactsOf(req.user!.userId)]);
-      return sendCacheable(req, reply, { contacts }, Math.max(user?.contacts_updated_at ?? 0, user?.created_at ?? 0));
+      const list = await ctx.store.contactListJson(req.user!.userId);
+      if (!list) throw new HttpError(401, 'unauthorized', 'account no longer exists');
+      return sendCacheableJson(req, reply, list.json, list.lastModified);
     },
   });
 
