@@ -12,11 +12,10 @@ import cluster from 'node:cluster';
 import { isIPv4 } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { startDirectory, makeLogger } from '../directory/server.ts';
 import { DEFAULT_SCRYPT } from '../directory/password.ts';
 import { runPrimary, reportListening, workerIndex } from '../directory/cluster.ts';
-import { openDatabase, engineOf } from '../directory/store/open.ts';
-import { loadOrCreateSigningKey } from '../directory/signing-key.ts';
+// The server, database drivers and key handling (fastify, kysely, pg, ioredis,
+// sodium) load inside the action: other `tincan` commands do not pay for them.
 
 interface Opts {
   listen: string; port: string; stunPort: string; stun: boolean; database?: string; redis?: string;
@@ -67,6 +66,7 @@ export function registerDirectory(program: Command): void {
       const keyFile = o.keyFile ?? join(o.dataDir, 'directory-key');
       if (workers > 1 && cluster.isPrimary) return runClusterPrimary(workers, databaseUrl, keyFile, o.listen, o.logLevel);
       const worker = workerIndex();
+      const { startDirectory } = await import('../directory/server.ts');
       const dir = await startDirectory({
         databaseUrl,
         redisUrl: o.redis,
@@ -100,6 +100,9 @@ export function registerDirectory(program: Command): void {
 
 /** The cluster primary: one-time preparation, then the workers (see directory/cluster.ts). */
 async function runClusterPrimary(workers: number, databaseUrl: string, keyFile: string, host: string, logLevel: string): Promise<void> {
+  const [{ makeLogger }, { openDatabase, engineOf }, { loadOrCreateSigningKey }] = await Promise.all([
+    import('../directory/server.ts'), import('../directory/store/open.ts'), import('../directory/signing-key.ts'),
+  ]);
   const logger = makeLogger(undefined, logLevel);
   const opened = await openDatabase(databaseUrl); // migrates once, before any worker opens it
   await opened.close();
