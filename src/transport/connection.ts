@@ -556,14 +556,18 @@ export class Connection {
   // ------------------------------------------------------------------ application commands
 
   /** Open a stream; undefined while the peer's stream limit does not allow it. */
+  /** Set by the endpoint: an application command may have given this connection something to send. */
+  onActivity: (() => void) | undefined;
+
   openStream(bidi = true): number | undefined {
+    this.onActivity?.();
     return this.streams.open(bidi);
   }
-  write(id: number, data: Uint8Array): void { this.streams.write(id, data); }
-  finish(id: number): void { this.streams.finish(id); }
-  read(id: number, max?: number): Uint8Array | null | undefined { return this.streams.read(id, max); }
-  resetStream(id: number, code: number): void { this.streams.reset(id, code); }
-  stopSending(id: number, code: number): void { this.streams.stopSending(id, code); }
+  write(id: number, data: Uint8Array): void { this.onActivity?.(); this.streams.write(id, data); }
+  finish(id: number): void { this.onActivity?.(); this.streams.finish(id); }
+  read(id: number, max?: number): Uint8Array | null | undefined { this.onActivity?.(); return this.streams.read(id, max); }
+  resetStream(id: number, code: number): void { this.onActivity?.(); this.streams.reset(id, code); }
+  stopSending(id: number, code: number): void { this.onActivity?.(); this.streams.stopSending(id, code); }
   writeBlocked(id: number): boolean { return this.streams.writeBlocked(id); }
 
   /** Largest unreliable datagram payload that fits in one packet now. */
@@ -572,6 +576,7 @@ export class Connection {
   }
   /** Queue an unreliable datagram; false if it is too large. Oldest dropped when the queue is full. */
   sendDatagram(data: Uint8Array): boolean {
+    this.onActivity?.();
     if (data.length > this.maxDatagramSize()) return false;
     this.datagrams.push(data);
     if (this.datagrams.length > this.config.maxDatagramQueue) this.datagrams.shift();
@@ -580,11 +585,13 @@ export class Connection {
 
   /** Close with an application error code and reason (sent to the peer). */
   close(now: Millis, code = 0, reason = ''): void {
+    this.onActivity?.();
     this.closeWith(now, code, reason, true);
   }
 
   /** Key update: switch our sending keys to the next generation (needs PacketKeys.next); the peer follows. */
   updateKeys(): boolean {
+    this.onActivity?.();
     if (!this.keys?.send.next || !this.keys.recv.next || !this.confirmed || this.keyPhase !== this.recvPhase) return false;
     this.keys = { send: this.keys.send.next(), recv: this.keys.recv };
     this.keyPhase = this.keyPhase === 0 ? 1 : 0;

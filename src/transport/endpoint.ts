@@ -31,7 +31,6 @@ export class Endpoint {
   private readonly stateless: Transmit[] = [];
   private readonly events: EndpointEvent[] = [];
   private readonly maxConnections: number;
-  private rr: Connection[] = [];
   readonly stats = { datagramsDropped: 0, retriesSent: 0, accepted: 0 };
 
   constructor(opts: EndpointOptions) {
@@ -63,7 +62,9 @@ export class Endpoint {
   private add(conn: Connection, cids: Uint8Array[]): void {
     for (const c of cids) this.byCid.set(hex(c), conn);
     this.conns.set(conn, cids.map(hex));
-    this.rr.push(conn);
+    conn.onActivity = () => { this.active.add(conn); this.dirty.add(conn); };
+    this.active.add(conn);
+    this.dirty.add(conn);
   }
 
   handleDatagram(now: Millis, from: UdpAddress, bytes: Uint8Array): void {
@@ -81,6 +82,8 @@ export class Endpoint {
     }
     conn.onDatagramBytes(from, bytes.length);
     for (const p of packets) conn.handlePacket(now, from, p);
+    this.active.add(conn);
+    this.dirty.add(conn);
   }
 
   private accept(now: Millis, from: UdpAddress, p: Extract<Packet, { form: 'long' }>, size: number): Connection | undefined {
@@ -135,45 +138,108 @@ export class Endpoint {
   }
 
   handleTimeout(now: Millis): void {
-    for (const c of this.conns.keys()) {
+    this.refreshTimeouts();
+    const due: Connection[] = [];
+    while (this.heap.length && this.heap[0].at <= now) {
+      const e = heapPop(this.heap);
+      if (this.nextAt.get(e.conn) === e.at) { this.nextAt.delete(e.conn); due.push(e.conn); }
+    }
+    for (const c of due) {
       const t = c.pollTimeout();
       if (t !== undefined && t <= now) c.handleTimeout(now);
+      this.active.add(c);
+      this.dirty.add(c);
     }
-    this.reap();
   }
 
-  /** One datagram to send, from any connection (round-robin), or undefined. */
+  /**
+   * One datagram to send, or undefined. Only connections that may have something
+   * to send are asked (those that received a datagram, had a timer fire or an
+   * application command since they last had nothing), round-robin: the cost does
+   * not grow with the number of idle connections.
+   */
   pollTransmit(now: Millis): Transmit | undefined {
     const s = this.stateless.shift();
     if (s) return s;
-    const n = this.rr.length;
-    for (let i = 0; i < n; i++) {
-      const c = this.rr.shift()!;
-      this.rr.push(c);
+    for (const c of this.active) {
+      this.dirty.add(c);
       const t = c.pollTransmit(now);
-      if (t) return t;
+      this.active.delete(c);
+      if (t) { this.active.add(c); return t; } // to the back of the queue
     }
-    this.reap();
     return undefined;
   }
 
   pollTimeout(): Millis | undefined {
     if (this.stateless.length) return -Infinity;
-    let min: Millis | undefined;
-    for (const c of this.conns.keys()) {
-      const t = c.pollTimeout();
-      if (t !== undefined && (min === undefined || t < min)) min = t;
-    }
-    return min;
+    this.refreshTimeouts();
+    while (this.heap.length && this.nextAt.get(this.heap[0].conn) !== this.heap[0].at) heapPop(this.heap);
+    return this.heap[0]?.at;
   }
 
-  private reap(): void {
-    for (const c of this.conns.keys()) {
-      if (!c.isClosed) continue;
-      for (const k of this.conns.get(c)!) if (this.byCid.get(k) === c) this.byCid.delete(k);
-      this.conns.delete(c);
-      this.handshaking.delete(c);
-      this.rr = this.rr.filter((x) => x !== c);
+  /** Connections that may have something to send. */
+  private readonly active = new Set<Connection>();
+  /** Connections whose next timeout may have changed (and that may have closed). */
+  private readonly dirty = new Set<Connection>();
+  /** Each connection's current next timeout, and a min-heap of (time, connection) with stale entries skipped. */
+  private readonly nextAt = new Map<Connection, Millis>();
+  private readonly heap: HeapEntry[] = [];
+
+  private refreshTimeouts(): void {
+    for (const c of this.dirty) {
+      if (c.isClosed) { this.forget(c); continue; }
+      const t = c.pollTimeout();
+      if (t === undefined) { this.nextAt.delete(c); continue; }
+      if (this.nextAt.get(c) === t) continue;
+      this.nextAt.set(c, t);
+      heapPush(this.heap, { at: t, conn: c });
+    }
+    this.dirty.clear();
+    // stale entries are dropped lazily; rebuild when they dominate
+    if (this.heap.length > 64 && this.heap.length > 4 * this.nextAt.size) {
+      this.heap.length = 0;
+      for (const [conn, at] of this.nextAt) heapPush(this.heap, { at, conn });
     }
   }
+
+  private forget(c: Connection): void {
+    for (const k of this.conns.get(c) ?? []) if (this.byCid.get(k) === c) this.byCid.delete(k);
+    this.conns.delete(c);
+    this.handshaking.delete(c);
+    this.active.delete(c);
+    this.nextAt.delete(c);
+    c.onActivity = undefined;
+  }
+}
+
+interface HeapEntry { at: Millis; conn: Connection }
+
+function heapPush(h: HeapEntry[], e: HeapEntry): void {
+  h.push(e);
+  let i = h.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (h[p].at <= h[i].at) break;
+    [h[p], h[i]] = [h[i], h[p]];
+    i = p;
+  }
+}
+
+function heapPop(h: HeapEntry[]): HeapEntry {
+  const top = h[0];
+  const last = h.pop()!;
+  if (h.length) {
+    h[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < h.length && h[l].at < h[m].at) m = l;
+      if (r < h.length && h[r].at < h[m].at) m = r;
+      if (m === i) break;
+      [h[m], h[i]] = [h[i], h[m]];
+      i = m;
+    }
+  }
+  return top;
 }

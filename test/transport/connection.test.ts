@@ -417,6 +417,35 @@ describe('streams and datagrams', () => {
   });
 });
 
+describe('endpoint scaling', () => {
+  it('work per datagram does not grow with the number of idle connections', () => {
+    const p = new Pair();
+    const clients = Array.from({ length: 300 }, () => p.connect());
+    expect(p.driveUntil(() => clients.every((c) => c.handshakeConfirmed) && p.server.connections.every((c) => c.handshakeConfirmed))).toBe(true);
+    p.driveUntil(() => p.inflight.length === 0 && p.time > 1000, 2000);
+    // count Connection.pollTransmit / pollTimeout calls while one connection exchanges a stream
+    const proto = Object.getPrototypeOf(clients[0]) as { pollTransmit: (...a: unknown[]) => unknown; pollTimeout: (...a: unknown[]) => unknown };
+    const orig = { pollTransmit: proto.pollTransmit, pollTimeout: proto.pollTimeout };
+    let calls = 0;
+    proto.pollTransmit = function (this: unknown, ...a: unknown[]) { calls++; return orig.pollTransmit.apply(this, a); };
+    proto.pollTimeout = function (this: unknown, ...a: unknown[]) { calls++; return orig.pollTimeout.apply(this, a); };
+    try {
+      const c = clients[7];
+      const id = c.openStream()!;
+      c.write(id, pattern(10_000, 1)); c.finish(id);
+      const steps0 = p.steps;
+      const sc = new Collector(p.serverConns.length ? p.serverConns[7] : p.accepted()!);
+      const target = p.server.connections.find((x) => Buffer.compare(Buffer.from(x.remoteCid), Buffer.from(c.localCid)) === 0)!;
+      const col = sc.conn === target ? sc : new Collector(target);
+      expect(p.driveUntil(() => col.poll().finished.has(id), p.time + 5000)).toBe(true);
+      const perStep = calls / (p.steps - steps0);
+      expect(perStep).toBeLessThan(30); // was ~2 x 600 per step when every connection was polled
+    } finally {
+      proto.pollTransmit = orig.pollTransmit; proto.pollTimeout = orig.pollTimeout;
+    }
+  });
+});
+
 describe('automatic key update', () => {
   it('the send keys ask for an update (shouldUpdate): both directions rotate, the stream continues', () => {
     let maxGen = 0;
