@@ -71,6 +71,8 @@ export class Streams {
   maxDataPending = false;
   peerStreamMaxData = 0; // initial MAX_STREAM_DATA the peer grants per stream
   readonly sendQueue = new Set<number>();
+  /** Streams that may owe MAX_STREAM_DATA / RESET_STREAM / STOP_SENDING (so no scan over all streams per packet). */
+  private readonly controlIds = new Set<number>();
   /** Where stream events go (the connection's event queue). */
   emit: (e: StreamEvent) => void = () => {};
   sendBufferBytes = 1 << 20;
@@ -230,6 +232,7 @@ export class Streams {
     const s = this.streams.get(id);
     if (!s?.send || s.send.reset || s.send.finAcked) return;
     s.send.reset = { code, pending: true, acked: false };
+    this.controlIds.add(id);
     s.send.buf.clear();
     this.sendQueue.delete(id);
   }
@@ -238,6 +241,7 @@ export class Streams {
     const s = this.streams.get(id);
     if (!s?.recv || s.recv.reset !== undefined || s.recv.stopSending) return;
     s.recv.stopSending = { code, pending: true };
+    this.controlIds.add(id);
   }
 
   /** Read contiguous data; `null` = end of stream (FIN), undefined = nothing now. */
@@ -253,6 +257,7 @@ export class Streams {
       if (r.finalSize === undefined && r.maxData - r.buf.readOffset < this.local.maxStreamData / 2) {
         r.maxData = r.buf.readOffset + this.local.maxStreamData;
         r.maxDataPending = true;
+        this.controlIds.add(id);
       }
       if (this.localMaxData - this.consumedData < this.local.maxData / 2) {
         this.localMaxData = this.consumedData + this.local.maxData;
@@ -302,26 +307,33 @@ export class Streams {
     for (const kind of ['bidi', 'uni'] as const) {
       if (this.maxStreamsPending[kind]) { this.maxStreamsPending[kind] = false; out.push({ type: 'max_streams', bidi: kind === 'bidi', max: this.localMaxStreams[kind] }); }
     }
-    for (const s of this.streams.values()) {
+    for (const id of this.controlIds) {
+      const s = this.streams.get(id);
+      if (!s) continue;
       if (s.recv?.maxDataPending) { s.recv.maxDataPending = false; out.push({ type: 'max_stream_data', id: s.id, max: s.recv.maxData }); }
       if (s.send?.reset?.pending) { s.send.reset.pending = false; out.push({ type: 'reset_stream', id: s.id, code: s.send.reset.code, finalSize: s.send.buf.written }); }
       if (s.recv?.stopSending?.pending) { s.recv.stopSending.pending = false; out.push({ type: 'stop_sending', id: s.id, code: s.recv.stopSending.code }); }
     }
+    this.controlIds.clear(); // everything drained (losses re-flag through onControlLost)
     return out;
   }
 
   hasPendingControl(): boolean {
     if (this.maxDataPending || this.maxStreamsPending.bidi || this.maxStreamsPending.uni) return true;
-    for (const s of this.streams.values()) if (s.recv?.maxDataPending || s.recv?.stopSending?.pending || s.send?.reset?.pending) return true;
+    for (const id of this.controlIds) {
+      const s = this.streams.get(id);
+      if (s && (s.recv?.maxDataPending || s.recv?.stopSending?.pending || s.send?.reset?.pending)) return true;
+      this.controlIds.delete(id); // nothing pending any more: forget it
+    }
     return false;
   }
 
   onControlLost(f: Frame): void {
     if (f.type === 'max_data') this.maxDataPending = true;
     else if (f.type === 'max_streams') this.maxStreamsPending[f.bidi ? 'bidi' : 'uni'] = true;
-    else if (f.type === 'max_stream_data') { const r = this.streams.get(f.id)?.recv; if (r && r.finalSize === undefined) r.maxDataPending = true; }
-    else if (f.type === 'stop_sending') { const r = this.streams.get(f.id)?.recv; if (r?.stopSending && r.reset === undefined) r.stopSending.pending = true; }
-    else if (f.type === 'reset_stream') { const s = this.streams.get(f.id)?.send; if (s?.reset && !s.reset.acked) s.reset.pending = true; }
+    else if (f.type === 'max_stream_data') { const r = this.streams.get(f.id)?.recv; if (r && r.finalSize === undefined) { r.maxDataPending = true; this.controlIds.add(f.id); } }
+    else if (f.type === 'stop_sending') { const r = this.streams.get(f.id)?.recv; if (r?.stopSending && r.reset === undefined) { r.stopSending.pending = true; this.controlIds.add(f.id); } }
+    else if (f.type === 'reset_stream') { const s = this.streams.get(f.id)?.send; if (s?.reset && !s.reset.acked) { s.reset.pending = true; this.controlIds.add(f.id); } }
   }
 
   onControlAcked(f: Frame): void {
