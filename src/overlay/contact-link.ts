@@ -49,6 +49,8 @@ export interface ContactLinkDeps {
   readonly log: (line: string) => void;
   /** Called with the common relay before binding to it (e.g. open a TCP connection to it). */
   readonly prepareRelay?: (relay: UdpAddress) => void;
+  /** Called synchronously when the session is up (before `ready` resolves). */
+  readonly onSession?: (s: PeerContactSession) => void;
 }
 
 const TRANSPORT_KEEPALIVE_MS = 10_000;
@@ -220,6 +222,7 @@ export class ContactLink {
     this.settled = true;
     this.session = new PeerContactSession(this, tc, got ?? this.peerKey);
     tc.on('close', (err) => this.close(err ? new PeerError('connect-failed', `${this.username}: ${err.message}`) : undefined, 'session closed'));
+    this.d.onSession?.(this.session);
     this.resolveReady(this.session);
   }
 }
@@ -240,11 +243,24 @@ export class PeerContactSession extends EventEmitter<{ stream: [Duplex]; path: [
   readonly deviceId: string;
   private closedFlag = false;
 
+  /** Streams the contact opened before anyone listened for 'stream' (e.g. in the same read as the handshake). */
+  private unclaimed: Duplex[] = [];
+
   constructor(private readonly owner: ContactLink, private readonly tc: TransportConnection, readonly remoteStatic: Uint8Array) {
     super();
     this.username = owner.username;
     this.deviceId = owner.peerDeviceId;
-    tc.on('stream', (s) => this.emit('stream', quiet(s)));
+    tc.on('stream', (s) => {
+      quiet(s);
+      if (this.listenerCount('stream') > 0) this.emit('stream', s);
+      else this.unclaimed.push(s);
+    });
+    // The first 'stream' listener gets the streams that arrived before it ('newListener'
+    // fires before the listener is added, hence the microtask).
+    (this as EventEmitter).on('newListener', (event: string | symbol) => {
+      if (event !== 'stream' || this.unclaimed.length === 0) return;
+      queueMicrotask(() => { for (const s of this.unclaimed.splice(0)) this.emit('stream', s); });
+    });
   }
 
   get path(): PathInfo {

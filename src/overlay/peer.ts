@@ -29,7 +29,7 @@ import type { CryptoProvider } from '../transport/crypto.ts';
 import { candidate, type Candidate } from './candidates.ts';
 import { NatClassifier, type Classification } from './nat-classify.ts';
 import { StunProbeCodec } from './stun-probe.ts';
-import { StunBindings } from './stun-bindings.ts';
+import { StunBindings, type BindingAnswer } from './stun-bindings.ts';
 import { SupernodePicker, supernodeEligible } from './supernode-picker.ts';
 import { formatNatType } from './nat-types.ts';
 import { fromDirectoryNat, toDirectoryNat } from './directory-adapter.ts';
@@ -163,6 +163,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   private supernode?: UdpAddress;
   private published?: string;
   private keepaliveTx?: string;
+  private readonly waitingBindings = new Map<string, (a: BindingAnswer) => void>();
   private readonly links = new Map<string, ContactLink>(); // peer device id -> current link
   private readonly sessionsByDevice = new Map<string, PeerContactSession>();
   private readonly seen = new Map<string, PeerError | undefined>(); // rendezvous id -> why it was refused
@@ -377,21 +378,25 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
         return { ticket: new Uint8Array(Buffer.from(t.ticket, 'base64url')), lifetimeMs: t.expiresAt - t.issuedAt };
       },
       connectTimeoutMs: this.opts.connectTimeoutMs ?? 15_000, log: this.log,
+      // Synchronously: the application must be able to listen for streams before any arrive.
+      onSession: (s) => this.onSession(peerDevice, link, s),
     }, r, receivedAt);
     this.links.set(peerDevice, link);
-    link.ready.then((s) => {
-      if (this.links.get(peerDevice) !== link) return;
-      this.sessionsByDevice.set(peerDevice, s);
-      s.once('close', () => {
-        if (this.sessionsByDevice.get(peerDevice) === s) this.sessionsByDevice.delete(peerDevice);
-        if (this.links.get(peerDevice) === link) this.links.delete(peerDevice);
-      });
-      this.log(`session with ${s.username}: ${s.path.kind} via ${s.path.remote}`);
-      if (!this.connecting.has(s.username)) this.emit('session', s);
-    }, () => {
+    link.ready.catch(() => {
       if (this.links.get(peerDevice) === link) this.links.delete(peerDevice);
     });
     return link;
+  }
+
+  private onSession(peerDevice: string, link: ContactLink, s: PeerContactSession): void {
+    if (this.links.get(peerDevice) !== link) return;
+    this.sessionsByDevice.set(peerDevice, s);
+    s.once('close', () => {
+      if (this.sessionsByDevice.get(peerDevice) === s) this.sessionsByDevice.delete(peerDevice);
+      if (this.links.get(peerDevice) === link) this.links.delete(peerDevice);
+    });
+    this.log(`session with ${s.username}: ${s.path.kind} via ${s.path.remote}`);
+    if (!this.connecting.has(s.username)) this.emit('session', s);
   }
 
   private hostCandidate(): Candidate {
@@ -432,32 +437,58 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
 
   // ---- NAT, supernodes, presence ----
 
-  private classify(secondary: UdpAddress): Promise<void> {
-    if (secondary.address === this.stunAddr.address) return this.classifyMappingOnly();
+  /**
+   * First a plain Binding to the directory's STUN endpoint: no answer after 3 s (200, 400,
+   * 800, 1600 ms) means UDP is blocked; its OTHER-ADDRESS (RFC 5780) gives the alternate
+   * port for the ADM/APDM test, its round trip the tests' RTO. Then the full classification with the supernode as second
+   * vantage point — or, without one on another IP (everything on 127.0.0.1), only the
+   * mapping: same as a host address = no NAT, else a NAT assumed the worst (APDM/APDF).
+   */
+  private async classify(secondary: UdpAddress): Promise<void> {
+    const first = await this.bindPrimary();
+    if (this.closing) return;
+    if (!first) {
+      this.classification = { nat: { udp: 'blocked' }, certain: true, notes: [`no answer from ${formatAddress(this.stunAddr)}`] };
+      return;
+    }
     const localAddresses = this.hosts.map((address) => ({ address, port: this.mux.local.port }));
-    const primaryAltPort = this.opts.stunAltPort ? { address: this.stunAddr.address, port: this.opts.stunAltPort } : undefined;
-    // 200 ms, 400, 800, 1600: UDP counts as blocked only after 3 s without any answer (slow
-    // or loaded paths must not read as blocked); tests the server cannot run end at its error.
-    this.classifier = new NatClassifier({ primary: this.stunAddr, secondary, primaryAltPort, localAddresses, rtoMs: 200, maxTransmits: 4 }, this.clock.now());
+    if (secondary.address === this.stunAddr.address) {
+      const isHost = localAddresses.some((a) => sameAddress(a, first.mapped));
+      this.classification = {
+        nat: { udp: 'open', mapping: isHost ? 'none' : 'APDM', filtering: 'APDF' }, mapped: first.mapped, certain: false,
+        notes: ['no second vantage point with another IP address: mapping toward the directory only'],
+      };
+      return;
+    }
+    const altPort = this.opts.stunAltPort ?? (first.other && first.other.port !== this.stunAddr.port ? first.other.port : undefined);
+    const primaryAltPort = altPort ? { address: this.stunAddr.address, port: altPort } : undefined;
+    // Tests that get no answer (the filtering ones, behind most NATs) cost 7 RTOs: scale the
+    // RTO to the measured round trip (3x, 100 ms..1 s) instead of a fixed worst case.
+    const rtoMs = Math.min(1000, Math.max(100, 3 * first.rttMs));
+    this.classifier = new NatClassifier({ primary: this.stunAddr, secondary, primaryAltPort, localAddresses, rtoMs, maxTransmits: 3 }, this.clock.now());
     const done = new Promise<void>((res) => { this.natDone = res; });
     this.pumpClassifier();
     return done;
   }
 
-  /**
-   * No second vantage point with another IP (e.g. everything on 127.0.0.1): only the
-   * mapping toward the directory is learnt. Same as a host address: no NAT; otherwise a
-   * NAT of unknown behaviour, assumed the worst (APDM/APDF). Filtering is unknown: APDF.
-   */
-  private async classifyMappingOnly(): Promise<void> {
-    for (let i = 0, wait = 200; i < 4 && !this.closing; i++, wait *= 2) {
-      const tx = this.txId();
-      this.keepaliveTx = tx;
-      this.mux.send(this.stunAddr, this.bindings.encode(tx, this.stunAddr));
-      await this.sleep(wait);
-      if (this.classification) return;
+  /** A Binding to the directory's STUN endpoint, retransmitted after 200, 400, 800 ms; undefined after 3 s of silence. */
+  private async bindPrimary(): Promise<(BindingAnswer & { rttMs: number }) | undefined> {
+    let answer: (BindingAnswer & { rttMs: number }) | undefined;
+    let wake = () => {};
+    const txs: string[] = [];
+    try {
+      for (let i = 0, wait = 200; i < 4 && !this.closing && !answer; i++, wait *= 2) {
+        const tx = this.txId();
+        txs.push(tx);
+        const sentAt = this.clock.now();
+        this.waitingBindings.set(tx, (a) => { answer = { ...a, rttMs: this.clock.now() - sentAt }; wake(); });
+        this.mux.send(this.stunAddr, this.bindings.encode(tx, this.stunAddr));
+        await Promise.race([this.sleep(wait), new Promise<void>((res) => { wake = res; })]);
+      }
+    } finally {
+      for (const tx of txs) this.waitingBindings.delete(tx);
     }
-    this.classification = { nat: { udp: 'blocked' }, certain: false, notes: ['no answer from the directory STUN endpoint'] };
+    return answer;
   }
 
   private pumpClassifier(): void {
@@ -507,14 +538,8 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     }
     const a = this.bindings.handle(from, bytes);
     if (!a) return;
-    if (a.txId === this.keepaliveTx && !this.classification) {
-      const isHost = this.hosts.includes(a.mapped.address) && a.mapped.port === this.mux.local.port;
-      this.classification = {
-        nat: { udp: 'open', mapping: isHost ? 'none' : 'APDM', filtering: 'APDF' }, mapped: a.mapped, certain: false,
-        notes: ['no second vantage point with another IP address: mapping toward the directory only'],
-      };
-      return;
-    }
+    const waiting = this.waitingBindings.get(a.txId);
+    if (waiting) { waiting(a); return; }
     if (a.txId === this.keepaliveTx) {
       const old = this.classification?.mapped;
       if (this.classification && (!old || !sameAddress(old, a.mapped))) {
@@ -575,7 +600,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
 
   private sleep(ms: number): Promise<void> {
     return new Promise((res) => {
-      const h = this.clock.setTimer(this.clock.now() + ms, () => { this.intervals.splice(this.intervals.indexOf(h), 1); res(); });
+      const h = this.clock.setTimer(this.clock.now() + ms, () => { const i = this.intervals.indexOf(h); if (i >= 0) this.intervals.splice(i, 1); res(); });
       this.intervals.push(h);
     });
   }

@@ -14,6 +14,8 @@ export interface BindingAnswer {
   readonly txId: string;
   readonly mapped: UdpAddress;
   readonly from: UdpAddress;
+  /** OTHER-ADDRESS (RFC 5780): the server's alternate address and port, when it has them. */
+  readonly other?: UdpAddress;
 }
 
 export class StunBindings {
@@ -40,6 +42,7 @@ export class StunBindings {
     const mapped = msg.xorMappedAddress ?? msg.mappedAddress;
     if (!to || !sameAddress(to, from) || !mapped || mapped.family !== 4) return undefined;
     this.pending.delete(txId);
-    return { txId, mapped: { address: mapped.address, port: mapped.port }, from };
+    const o = msg.otherAddress;
+    return { txId, mapped: { address: mapped.address, port: mapped.port }, from, ...(o && o.family === 4 ? { other: { address: o.address, port: o.port } } : {}) };
   }
 }

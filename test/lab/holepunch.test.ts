@@ -1,6 +1,7 @@
 // Real-kernel lab: two LAN hosts behind two iptables NATs; on the public segment the
-// real directory process (`tincan directory`: SQLite, HTTP + push, STUN) and a real
-// supernode process (`tincan supernode --directory`: registered, relay + STUN). Two real
+// real directory process (`tincan directory`: SQLite, HTTP + push, RFC 5780 STUN on two
+// addresses) and a real supernode process (`tincan supernode --directory`: registered,
+// relay + STUN). Two real
 // Peers (src/overlay/peer.ts, Noise sessions) log in with tokens, classify their NATs
 // (directory STUN + the supernode as second vantage point), publish presence, and alice
 // connects to bob through the directory's rendezvous; a chat line crosses each way on a
@@ -46,14 +47,14 @@ async function scenario(bNat: 'masquerade' | 'random-fully' | 'udp-blocked') {
   const data = mkdtempSync(join(tmpdir(), 'tincan-lab-'));
   try {
     lab.addInternet();
-    const dirNs = lab.addPublicHost('dir', ['198.51.100.10']);
+    const dirNs = lab.addPublicHost('dir', ['198.51.100.10', '198.51.100.11']);
     const snNs = lab.addPublicHost('sn', ['198.51.100.20']);
     const a = lab.addNatLan('a', { wanIp: '198.51.100.2', lanBase: '192.0.2.0' });
     const b = lab.addNatLan('b', { wanIp: '198.51.100.3', lanBase: '192.0.2.64', randomFully: randomFullyB, blockUdp: bNat === 'udp-blocked' });
     // The LANs really are private: the internet segment has no route to them.
     expect(() => execFileSync('ip', ['netns', 'exec', dirNs, 'ip', 'route', 'get', '192.0.2.2'], { stdio: 'pipe' })).toThrow();
 
-    const dirP = lab.spawnNode(dirNs, CLI, ['directory', '--listen', '198.51.100.10', '--port', '7400', '--stun-port', '3478', '--data-dir', join(data, 'directory'),
+    const dirP = lab.spawnNode(dirNs, CLI, ['directory', '--listen', '198.51.100.10', '--port', '7400', '--stun-port', '3478', '--stun-alternate-address', '198.51.100.11', '--data-dir', join(data, 'directory'),
       '--scrypt-n', '1024', '--no-log-requests', '--log-level', 'warn']);
     const accP = lab.spawnNode(dirNs, `${programs}/accounts.ts`, [DIRECTORY]); // waits for the directory to listen
     const accounts = await waitForLine(accP, (o) => o.event === 'accounts', 30_000).catch((e: Error) => { throw new Error(`${e.message}\ndirectory:\n${dirP.lines.join('\n')}`); });
@@ -89,6 +90,8 @@ describe.skipIf(why !== undefined)('netns lab: real directory, supernode and Pee
     const { ra, rb, namespaces } = await scenario('masquerade');
     expect([ra.ok, rb.ok]).toEqual([true, true]);
     expect([ra.nat, rb.nat]).toEqual(['EIM/APDF', 'EIM/APDF']);
+    // RFC 5780 tests all ran (alternate address and port, second vantage point): no guesses.
+    for (const r of [ra, rb]) expect(r.log.find((l) => l.includes(' nat '))).toMatch(/ nat EIM\/APDF; mapped /);
     expect([ra.path, rb.path]).toEqual(['direct', 'direct']);
     expect(ra.remote).toBe('198.51.100.3:5000'); // bob's NAT mapping (srflx), punched
     expect(rb.remote).toBe('198.51.100.2:5000');
@@ -103,6 +106,7 @@ describe.skipIf(why !== undefined)('netns lab: real directory, supernode and Pee
     expect([ra.ok, rb.ok]).toEqual([true, true]);
     expect(ra.nat).toBe('EIM/APDF');
     expect(rb.nat).toBe('APDM/APDF');
+    expect(rb.log.find((l) => l.includes(' nat '))).toMatch(/ nat APDM\/APDF; mapped /); // certain, not assumed
     expect([ra.path, rb.path]).toEqual(['relayed', 'relayed']);
     expect([ra.remote, rb.remote]).toEqual(['198.51.100.20:3479', '198.51.100.20:3479']);
     expect([ra.received, rb.received]).toEqual(['hello from bob', 'hello from alice']);
