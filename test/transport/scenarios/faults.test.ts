@@ -1,6 +1,6 @@
 // Transport scenarios with a hostile network (QUIC interop runner style):
 // handshakeloss, transferloss, handshakecorruption, transfercorruption,
-// blackhole. Corruption flips one random byte of a received UDP payload (the
+// blackhole, plus random loss that must not read as congestion. Corruption flips one random byte of a received UDP payload (the
 // transport must reject it: CRC-32 on long headers, authenticated 1-RTT keys).
 // Every transfer is checked byte-exact. TINCAN_SCENARIO_SEEDS=N for N seeds.
 import { describe, it, expect } from 'vitest';
@@ -28,6 +28,14 @@ describe.each(SEEDS)('fault scenarios (seed %i)', (seed) => {
     const s = new Scenario(seed, { lossRate: 0.02 });
     s.startTransfer(s.client(), [2 * MB]);
     expect(s.runUntilDone(60_000), `seed ${seed}`).toBe(true);
+  });
+
+  it('random loss is not congestion: 4 MB at 5% loss each way still gets >= 60% of the link (BBR)', () => {
+    const s = new Scenario(seed, { lossRate: 0.05 });
+    const f = s.startTransfer(s.client(), [4 * MB]);
+    expect(s.runUntilDone(60_000), `seed ${seed}`).toBe(true);
+    const goodput = (4 * MB * 8) / (s.flowTimeMs(f) / 1000);
+    expect(goodput / (10e6 * 0.95), `seed ${seed}`).toBeGreaterThan(0.6);
   });
 
   it('transfercorruption: 2 MB with 2% of datagrams corrupted each way', () => {
