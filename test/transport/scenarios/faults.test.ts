@@ -1,7 +1,8 @@
 // Transport scenarios with a hostile network (QUIC interop runner style):
 // handshakeloss, transferloss, handshakecorruption, transfercorruption,
-// blackhole, plus random loss that must not read as congestion. Corruption flips one random byte of a received UDP payload (the
-// transport must reject it: CRC-32 on long headers, authenticated 1-RTT keys).
+// blackhole, plus random loss that must not read as congestion. Corruption
+// flips one random byte of a received UDP payload (the transport must reject
+// it: CRC-32 on long headers, authenticated 1-RTT keys).
 // Every transfer is checked byte-exact. TINCAN_SCENARIO_SEEDS=N for N seeds.
 import { describe, it, expect } from 'vitest';
 import { Scenario, MB, SEEDS } from './harness.ts';
