@@ -5,6 +5,6 @@
 export { loadOrCreateIdentity, fingerprint, generateIdentity, generateKeyPair, identityFromKeyPair, IDENTITY_FILE, type DeviceIdentity } from './identity.ts';
 export { noiseCrypto, newNoiseStats, type NoiseCryptoOptions, type NoiseCryptoProvider, type NoiseStats } from './noise-crypto.ts';
 export { SessionError, type SessionErrorCode } from './errors.ts';
-export { PROLOGUE, KIND_XX, KIND_IK, type HandshakeKind } from './framing.ts';
+export { PROLOGUE, prologueFor, KIND_XX, KIND_IK, type HandshakeKind } from './framing.ts';
 export type { KeyPair } from './noise/primitives.ts';
 export type { PacketStats, KeyUpdateLimits } from './packet-keys.ts';

@@ -5,11 +5,14 @@
 // Either way the client has keys after 1 RTT. `peerStatic` is the peer's
 // authenticated static key. Packet keys: Split() keys used with the packet
 // number as nonce (packet-keys.ts). Sans-IO: ephemeral keys come from `random`.
+// The prologue binds the handshake to the connection: prologueFor(clientCid),
+// with the client's source connection ID the transport passes to client()
+// and server() (both sides must agree, or message 1/2 fails authentication).
 import { sodium } from './noise/sodium.ts';
 import type { CryptoHandshake, CryptoProvider, HandshakeResult } from '../transport/crypto.ts';
 import type { Millis } from '../wire/socket.ts';
 import { SessionError } from './errors.ts';
-import { frameFirst, parseFirst, PROLOGUE, type HandshakeKind } from './framing.ts';
+import { frameFirst, parseFirst, prologueFor, type HandshakeKind } from './framing.ts';
 import type { DeviceIdentity } from './identity.ts';
 import { HandshakeState } from './noise/handshake-state.ts';
 import { PATTERNS } from './noise/patterns.ts';
@@ -67,8 +70,8 @@ export function noiseCrypto(identity: DeviceIdentity, opts: NoiseCryptoOptions =
   if (ctx.s.secretKey?.length !== 32 || ctx.s.publicKey?.length !== 32) throw new SessionError('bad-key', 'identity needs a 32-byte publicKey and secretKey');
   return {
     stats: ctx.stats,
-    client: ({ serverStatic }) => new NoiseClient(ctx, serverStatic),
-    server: () => new NoiseServer(ctx),
+    client: ({ serverStatic, clientCid }) => new NoiseClient(ctx, serverStatic, prologueFor(clientCid)),
+    server: (o = {}) => new NoiseServer(ctx, prologueFor(o.clientCid)),
   };
 }
 
@@ -112,11 +115,11 @@ class NoiseClient extends NoiseSide {
   private readonly kind: HandshakeKind;
   private started = false;
 
-  constructor(ctx: Ctx, serverStatic: Uint8Array | undefined) {
+  constructor(ctx: Ctx, serverStatic: Uint8Array | undefined, prologue: Uint8Array) {
     super(ctx);
     this.kind = serverStatic ? 'IK' : 'XX';
     if (serverStatic && serverStatic.length !== 32) throw new SessionError('bad-key', `serverStatic must be 32 bytes, got ${serverStatic.length}`);
-    this.hs = new HandshakeState({ pattern: PATTERNS[this.kind], initiator: true, prologue: PROLOGUE, s: ctx.s, rs: serverStatic, random: ctx.random, counter: ctx.stats });
+    this.hs = new HandshakeState({ pattern: PATTERNS[this.kind], initiator: true, prologue, s: ctx.s, rs: serverStatic, random: ctx.random, counter: ctx.stats });
   }
 
   start(_now: Millis): Uint8Array {
@@ -142,13 +145,15 @@ class NoiseServer extends NoiseSide {
   private hs: HandshakeState | undefined;
   private kind: HandshakeKind | undefined;
 
+  constructor(ctx: Ctx, private readonly prologue: Uint8Array) { super(ctx); }
+
   handlePayload(_now: Millis, payload: Uint8Array): HandshakeResult {
     return this.guard(() => {
       if (!this.hs) {
         const { kind, message } = parseFirst(payload);
         this.kind = kind;
         this.ctx.stats.handshakesStarted++;
-        this.hs = new HandshakeState({ pattern: PATTERNS[kind], initiator: false, prologue: PROLOGUE, s: this.ctx.s, random: this.ctx.random, counter: this.ctx.stats });
+        this.hs = new HandshakeState({ pattern: PATTERNS[kind], initiator: false, prologue: this.prologue, s: this.ctx.s, random: this.ctx.random, counter: this.ctx.stats });
         this.hs.readMessage(message);
         checkPeer(this.ctx, this.hs, kind);
         const m2 = this.hs.writeMessage();

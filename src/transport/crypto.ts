@@ -56,9 +56,24 @@ export interface CryptoHandshake {
   handlePayload(now: Millis, payload: Uint8Array): HandshakeResult;
 }
 
+/**
+ * What the transport tells a provider about the connection a handshake runs on.
+ * `clientCid` is the client's source connection ID: the client chooses it
+ * before its first Initial and keeps it for the whole connection; the server
+ * reads it from the SCID of the Initial that creates the connection. Unlike
+ * the client's first DCID it survives a Retry (which changes the DCID the
+ * client sends to, and after which the server no longer knows the original),
+ * and unlike the server's ID it is known before the client's first message.
+ * A provider may bind the handshake to it (noiseCrypto mixes it into the Noise
+ * prologue); providers that ignore it keep working.
+ */
+export interface HandshakeContext {
+  clientCid?: Uint8Array;
+}
+
 export interface CryptoProvider {
-  client(opts: { serverStatic?: Uint8Array }): CryptoHandshake;
-  server(): CryptoHandshake;
+  client(opts: { serverStatic?: Uint8Array } & HandshakeContext): CryptoHandshake;
+  server(opts?: HandshakeContext): CryptoHandshake;
 }
 
 /** Largest handshake message the transport accepts from a peer (bytes). */

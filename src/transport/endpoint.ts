@@ -54,7 +54,7 @@ export class Endpoint {
   /** Start a client connection to `to`. */
   connect(now: Millis, to: UdpAddress, opts: { serverStatic?: Uint8Array } = {}): Connection {
     const localCid = this.newCid();
-    const conn = new Connection({ side: 'client', config: this.config, now, handshake: this.config.crypto.client(opts), localCid, remoteCid: this.config.random.fill(new Uint8Array(CID_LEN)), remote: to });
+    const conn = new Connection({ side: 'client', config: this.config, now, handshake: this.config.crypto.client({ ...opts, clientCid: localCid.slice() }), localCid, remoteCid: this.config.random.fill(new Uint8Array(CID_LEN)), remote: to });
     this.add(conn, [localCid]);
     return conn;
   }
@@ -122,7 +122,7 @@ export class Endpoint {
 
   private createServerConnection(now: Millis, from: UdpAddress, p: Extract<Packet, { form: 'long' }>, validated: boolean): Connection {
     const localCid = this.newCid();
-    const conn = new Connection({ side: 'server', config: this.config, now, handshake: this.config.crypto.server(), localCid, remoteCid: p.scid.slice(), remote: from, addressValidated: validated });
+    const conn = new Connection({ side: 'server', config: this.config, now, handshake: this.config.crypto.server({ clientCid: p.scid.slice() }), localCid, remoteCid: p.scid.slice(), remote: from, addressValidated: validated });
     this.add(conn, [localCid, p.dcid.slice()]);
     if (typeof this.config.retry === 'object') this.handshaking.add(conn);
     this.stats.accepted++;

@@ -5,7 +5,7 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fingerprint, identityFromKeyPair, noiseCrypto, PROLOGUE } from '../../src/session/index.ts';
+import { fingerprint, identityFromKeyPair, noiseCrypto, prologueFor } from '../../src/session/index.ts';
 import { HandshakeState } from '../../src/session/noise/handshake-state.ts';
 import { PATTERNS } from '../../src/session/noise/patterns.ts';
 import { keyPairFrom, rekey } from '../../src/session/noise/primitives.ts';
@@ -26,10 +26,15 @@ describe('docs/protocol/session.md vectors', () => {
     expect(hex(serverKp.publicKey)).toBe(vec('static.server.pub'));
   });
 
+  it('prologue', () => {
+    expect(hex(prologueFor(h(vec('client.cid'))))).toBe(vec('prologue'));
+  });
+
   for (const kind of ['xx', 'ik'] as const) {
     it(`${kind}: the provider's messages, then hash and Split keys`, () => {
-      const client = noiseCrypto(identityFromKeyPair(clientKp), { random: filled(0x33) }).client(kind === 'ik' ? { serverStatic: serverKp.publicKey } : {});
-      const server = noiseCrypto(identityFromKeyPair(serverKp), { random: filled(0x44) }).server();
+      const clientCid = h(vec('client.cid')), prologue = h(vec('prologue'));
+      const client = noiseCrypto(identityFromKeyPair(clientKp), { random: filled(0x33) }).client(kind === 'ik' ? { serverStatic: serverKp.publicKey, clientCid } : { clientCid });
+      const server = noiseCrypto(identityFromKeyPair(serverKp), { random: filled(0x44) }).server({ clientCid });
       const m1 = client.start!(0);
       expect(hex(m1)).toBe(vec(`${kind}.m1`));
       const r1 = server.handlePayload(0, m1);
@@ -39,8 +44,8 @@ describe('docs/protocol/session.md vectors', () => {
       if (kind === 'xx') { expect(hex(r2.send!)).toBe(vec('xx.m3')); sr = server.handlePayload(0, r2.send!); }
       // the same run on the bare state machine exposes h and the Split keys
       const P = PATTERNS[kind.toUpperCase()];
-      const i = new HandshakeState({ pattern: P, initiator: true, prologue: PROLOGUE, s: clientKp, rs: kind === 'ik' ? serverKp.publicKey : undefined, random: filled(0x33) });
-      const r = new HandshakeState({ pattern: P, initiator: false, prologue: PROLOGUE, s: serverKp, random: filled(0x44) });
+      const i = new HandshakeState({ pattern: P, initiator: true, prologue, s: clientKp, rs: kind === 'ik' ? serverKp.publicKey : undefined, random: filled(0x33) });
+      const r = new HandshakeState({ pattern: P, initiator: false, prologue, s: serverKp, random: filled(0x44) });
       for (let k = 0; k < P.messages.length; k++) { const [w, rd] = k % 2 === 0 ? [i, r] : [r, i]; rd.readMessage(w.writeMessage()); }
       expect(hex(i.handshakeHash())).toBe(vec(`${kind}.h`));
       const { send, recv } = i.split();

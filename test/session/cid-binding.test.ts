@@ -1,0 +1,96 @@
+// The Noise handshake is bound to the transport connection: the prologue
+// carries the client's source connection ID (docs/protocol/session.md
+// §Prologue), so a handshake message replayed or spliced into a connection
+// with another client CID fails authentication, both when the provider is
+// driven directly and when a captured Initial is re-sent under new connection
+// IDs to a real endpoint. Also: the binding survives a Retry, and 1 RTT holds.
+import { describe, it, expect } from 'vitest';
+import { noiseCrypto, prologueFor, SessionError } from '../../src/session/index.ts';
+import { encodeLongPacket, parseDatagram } from '../../src/transport/wire/header.ts';
+import { Pair, Collector } from '../transport/pair.ts';
+import { seededBytes, testIdentity } from './helpers.ts';
+
+const alice = testIdentity(1), bob = testIdentity(2);
+const cidA = Uint8Array.of(1, 1, 1, 1, 1, 1, 1, 1), cidB = Uint8Array.of(1, 1, 1, 1, 1, 1, 1, 2);
+const hex = (b?: Uint8Array) => (b ? Buffer.from(b).toString('hex') : undefined);
+const authFails = (f: () => unknown) => {
+  try { f(); } catch (e) { expect(e).toBeInstanceOf(SessionError); expect((e as SessionError).message).toMatch(/authentication/); return; }
+  throw new Error('expected an authentication failure');
+};
+
+describe('prologue layout', () => {
+  it('label || len || client CID', () => {
+    expect(hex(prologueFor(cidA))).toBe(Buffer.from('tincan/session/1').toString('hex') + '08' + '0101010101010101');
+    expect(hex(prologueFor())).toBe(Buffer.from('tincan/session/1').toString('hex') + '00');
+    expect(() => prologueFor(new Uint8Array(256))).toThrow(SessionError);
+  });
+});
+
+describe('handshake messages are bound to the client connection ID', () => {
+  it('IK: message 1 spliced into a connection with another client CID fails at the server', () => {
+    const pa = noiseCrypto(alice, { random: seededBytes(20) }), pb = noiseCrypto(bob, { random: seededBytes(21) });
+    const m1 = pa.client({ serverStatic: bob.publicKey, clientCid: cidA }).start!(0);
+    authFails(() => pb.server({ clientCid: cidB }).handlePayload(0, m1));
+    authFails(() => pb.server().handlePayload(0, m1)); // a provider not told the CID does not match either
+    expect(pb.server({ clientCid: cidA }).handlePayload(0, m1).keys).toBeDefined(); // the right connection still works
+    expect(pb.stats.handshakesFailed).toBe(2);
+  });
+
+  it('XX: message 2 from a server on another client CID fails at the client; message 3 spliced fails at the server', () => {
+    const pa = noiseCrypto(alice, { random: seededBytes(22) }), pb = noiseCrypto(bob, { random: seededBytes(23) });
+    // message 1 of XX is a bare ephemeral key (nothing to authenticate yet): a server on B answers it...
+    const c1 = pa.client({ clientCid: cidA });
+    const m1 = c1.start!(0);
+    const onB = pb.server({ clientCid: cidB }).handlePayload(0, m1);
+    // ...but the client on A cannot authenticate that answer
+    authFails(() => c1.handlePayload(0, onB.send!));
+    // an honest run on A, whose message 3 is then spliced into a server on B that saw the same message 1
+    const c2 = pa.client({ clientCid: cidA });
+    const m1b = c2.start!(0);
+    const sA = pb.server({ clientCid: cidA }), sB = pb.server({ clientCid: cidB });
+    const m2 = sA.handlePayload(0, m1b).send!;
+    sB.handlePayload(0, m1b);
+    const m3 = c2.handlePayload(0, m2).send!;
+    authFails(() => sB.handlePayload(0, m3));
+    expect(hex(sA.handlePayload(0, m3).peerStatic)).toBe(hex(alice.publicKey));
+  });
+});
+
+describe('inside the transport', () => {
+  it('a captured IK Initial re-sent under new connection IDs: the server rejects the handshake, the honest connection is unaffected', () => {
+    const cp = noiseCrypto(alice, { random: seededBytes(30) }), sp = noiseCrypto(bob, { random: seededBytes(31) });
+    const p = new Pair({ client: { crypto: cp }, server: { crypto: sp }, seed: 30 });
+    const c = p.connect({ serverStatic: bob.publicKey });
+    expect(p.driveUntil(() => c.handshakeConfirmed)).toBe(true);
+    const initial = parseDatagram(p.log.find((l) => l.by === 'client')!.bytes)[0];
+    if (initial.form !== 'long' || initial.type !== 'initial') throw new Error('first client datagram is not an Initial');
+    // the attacker keeps the payload (CRYPTO frame with message 1 and padding) and picks its own DCID and SCID
+    const spliced = encodeLongPacket({ type: 'initial', dcid: Uint8Array.of(9, 9, 9, 9, 9, 9, 9, 9), scid: Uint8Array.of(7, 7, 7, 7, 7, 7, 7, 7), token: initial.token, pn: initial.pnTruncated, payload: initial.payload });
+    expect(spliced.length).toBeGreaterThanOrEqual(1200);
+    const accepted = p.server.stats.accepted;
+    p.server.handleDatagram(p.time, { address: '198.51.100.66', port: 5000 }, spliced);
+    expect(p.server.stats.accepted).toBe(accepted + 1); // the transport took it as a new connection...
+    expect(sp.stats.handshakesFailed).toBe(1); // ...whose handshake failed authentication
+    expect(sp.stats.handshakesCompleted).toBe(1); // only the honest one
+    const forged = p.server.connections.find((k) => hex(k.remoteCid) === '0707070707070707')!;
+    expect(forged.state).not.toBe('established');
+    expect(c.handshakeConfirmed).toBe(true);
+  });
+
+  for (const mode of ['IK', 'XX'] as const) {
+    it(`${mode} through a Retry: the client CID survives it, the handshake completes, data after 1 RTT from the retried Initial`, () => {
+      const cp = noiseCrypto(alice, { random: seededBytes(40) }), sp = noiseCrypto(bob, { random: seededBytes(41) });
+      const p = new Pair({ client: { crypto: cp }, server: { crypto: sp, retry: true, tokenSecret: new Uint8Array(32).fill(5) }, seed: 40 });
+      const c = p.connect(mode === 'IK' ? { serverStatic: bob.publicKey } : {});
+      const cc = new Collector(c);
+      expect(p.driveUntil(() => cc.poll().has('connected'))).toBe(true);
+      expect(p.server.stats.retriesSent).toBe(1);
+      // Retry costs one round trip; the handshake after it still gives the client keys after one more
+      expect(p.time).toBe(4 * p.latencyMs);
+      expect(hex(c.peerStatic)).toBe(hex(bob.publicKey));
+      expect(p.driveUntil(() => !!p.accepted()?.peerStatic)).toBe(true);
+      expect(hex(p.accepted()!.peerStatic)).toBe(hex(alice.publicKey));
+      expect(sp.stats.handshakesFailed + cp.stats.handshakesFailed).toBe(0);
+    });
+  }
+});
