@@ -6,7 +6,14 @@
 // copied at send() time, so the caller may reuse its buffer. Received payloads
 // are plain Uint8Array views (no copy). close() is idempotent and stops delivery
 // at once. The receive buffer is enlarged (default 4 MiB) on a best-effort basis:
-// Linux caps it at net.core.rmem_max; `recvBufferSize` reports what was granted.
+// Linux caps it at net.core.rmem_max; `recvBufferSize` reports what was granted. Hot path: the
+// destination is already a validated dotted quad, so node:dgram's per-send DNS
+// lookup (dns.lookup: one process.nextTick + closure per datagram) is replaced by
+// a synchronous identity lookup, so send() hands the datagram to the kernel
+// before it returns (a send() just before close() is no longer lost; if the
+// kernel queue is full libuv queues it, and close() then cancels it). The
+// sender of the previous datagram is reused as the `from` object when the next
+// one comes from the same address and port.
 import { createSocket, type Socket } from 'node:dgram';
 import { isIpv4 } from '../wire/ipv4-address.ts';
 import type { Clock, DatagramHandler, DatagramSocket, Millis, TimerHandle, UdpAddress } from '../wire/socket.ts';
@@ -44,6 +51,8 @@ export class NodeUdpSocket implements DatagramSocket {
   /** Last kernel error code seen (e.g. 'ENOBUFS'), for diagnostics. */
   lastError: string | undefined;
   private handler: DatagramHandler | undefined;
+  /** Last destination address that passed isIpv4 (one-entry cache). */
+  private lastTo = '';
   private closed = false;
   private readonly closedPromise: Promise<void>;
   private readonly onSent = (err: Error | null) => {
@@ -60,10 +69,15 @@ export class NodeUdpSocket implements DatagramSocket {
     this.recvBufferSize = safe(() => socket.getRecvBufferSize());
     this.sendBufferSize = safe(() => socket.getSendBufferSize());
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
+    // UdpAddress is readonly, so the previous sender's object can be handed out again
+    let last: UdpAddress = { address: '', port: 0 };
     socket.on('message', (msg, rinfo) => {
       if (this.closed) return;
       this.counters.received++;
-      this.handler?.({ address: rinfo.address, port: rinfo.port }, new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
+      const handler = this.handler;
+      if (handler === undefined) return;
+      if (rinfo.port !== last.port || rinfo.address !== last.address) last = { address: rinfo.address, port: rinfo.port };
+      handler(last, new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
     });
     socket.on('error', (err) => {
       this.counters.sendErrors++;
@@ -76,11 +90,13 @@ export class NodeUdpSocket implements DatagramSocket {
   }
 
   send(to: UdpAddress, bytes: Uint8Array): void {
-    if (this.closed || bytes.length > MAX_UDP_PAYLOAD || !validPort(to.port) || to.port === 0 || !isIpv4(to.address)) {
+    if (this.closed || bytes.length > MAX_UDP_PAYLOAD || !validPort(to.port) || to.port === 0 || (to.address !== this.lastTo && !isIpv4(to.address))) {
       this.counters.dropped++;
       return;
     }
     try {
+      this.lastTo = to.address;
+      // copied (the caller may reuse its buffer); Buffer.from takes a pooled slab, cheaper than slice()
       this.socket.send(Buffer.from(bytes), to.port, to.address, this.onSent);
       this.counters.sent++;
     } catch (err) {
@@ -116,7 +132,7 @@ export async function bindUdp(opts: BindUdpOptions = {}): Promise<NodeUdpSocket>
   const port = opts.port ?? 0;
   if (!isIpv4(address)) throw new RangeError(`bindUdp: address must be a dotted-quad IPv4 address, got ${JSON.stringify(address)}`);
   if (!validPort(port)) throw new RangeError(`bindUdp: port must be 0..65535, got ${port}`);
-  const socket = createSocket({ type: 'udp4' });
+  const socket = createSocket({ type: 'udp4', lookup: literalLookup });
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => {
       socket.close();
@@ -160,6 +176,15 @@ export const realClock: Clock = {
     };
   },
 };
+
+/**
+ * node:dgram's `lookup` hook, called synchronously by every send() and by bind():
+ * both only ever pass validated dotted quads, so the address is its own
+ * resolution (dns.lookup's literal fast path still defers via process.nextTick).
+ */
+function literalLookup(hostname: string, _options: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
+  callback(null, hostname, 4);
+}
 
 function validPort(p: number): boolean {
   return Number.isInteger(p) && p >= 0 && p <= 65535;

@@ -1,5 +1,5 @@
 // The real node:dgram adapter on loopback: the DatagramSocket compliance suite plus
-// adapter specifics (counters, receive buffer, bind errors) and the real clock.
+// adapter specifics (counters, receive buffer, bind errors, synchronous send, sender reuse) and the real clock.
 import { describe, it, expect } from 'vitest';
 import { bindUdp, NodeUdpSocket, realClock } from '../../src/datagram/udp.ts';
 import { describeDatagramSocketCompliance } from './compliance.ts';
@@ -56,6 +56,54 @@ describe('bindUdp specifics', () => {
       await expect(bindUdp({ port: -1 })).rejects.toThrow(RangeError);
     } finally {
       s.close();
+    }
+  });
+
+  it('hands a datagram to the kernel inside send(): one sent just before close() still arrives', async () => {
+    const a = await bindUdp({ address: '127.0.0.1' });
+    const b = await bindUdp({ address: '127.0.0.1' });
+    const got: number[] = [];
+    b.onDatagram((_from, bytes) => got.push(bytes[0]!));
+    try {
+      a.send(b.local, Uint8Array.of(7));
+      a.close();
+      for (let i = 0; i < 100 && got.length === 0; i++) await sleep(5);
+      expect(got).toEqual([7]);
+      expect(a.counters.sent).toBe(1);
+    } finally {
+      a.close();
+      b.close();
+      await Promise.all([a.whenClosed(), b.whenClosed()]);
+    }
+  });
+
+  it('reports the right sender when senders alternate (the from address is reused only for the same sender)', async () => {
+    const a = await bindUdp({ address: '127.0.0.1' });
+    const b = await bindUdp({ address: '127.0.0.1' });
+    const r = await bindUdp({ address: '127.0.0.1' });
+    const got: string[] = [];
+    r.onDatagram((from, bytes) => got.push(`${bytes[0]}@${from.address}:${from.port}`));
+    try {
+      for (let i = 0; i < 6; i++) (i % 3 === 2 ? b : a).send(r.local, Uint8Array.of(i));
+      for (let i = 0; i < 100 && got.length < 6; i++) await sleep(5);
+      const want = [0, 1, 2, 3, 4, 5].map((i) => `${i}@127.0.0.1:${(i % 3 === 2 ? b : a).local.port}`);
+      expect(got.sort()).toEqual(want.sort());
+    } finally {
+      for (const s of [a, b, r]) s.close();
+      await Promise.all([a.whenClosed(), b.whenClosed(), r.whenClosed()]);
+    }
+  });
+
+  it('counts a send the kernel refuses (broadcast without SO_BROADCAST)', async () => {
+    const s = await bindUdp({ address: '127.0.0.1' });
+    try {
+      s.send({ address: '255.255.255.255', port: 9 }, Uint8Array.of(1));
+      for (let i = 0; i < 100 && s.counters.sendErrors === 0; i++) await sleep(5);
+      expect(s.counters.sendErrors).toBe(1);
+      expect(s.lastError).toMatch(/^E[A-Z]+$/); // EACCES on Linux
+    } finally {
+      s.close();
+      await s.whenClosed();
     }
   });
 
