@@ -22,6 +22,12 @@
 // more than max(hysteresisMs, hysteresisFraction·score). Score = the lowest of the pair's last
 // RTT_WINDOW RTT samples (its latency without momentary queueing: paths that share a
 // congested access link would otherwise look alike), plus relayPenaltyMs if relayed.
+// Re-checks: while the selected pair is relayed (a direct path may open later: a firewall
+// or NAT state that blocked the first checks goes away), every failed direct pair is
+// checked again recheckIntervalMs after it failed, the wait doubling after each failed
+// re-check up to recheckMaxIntervalMs (reset when the pair works). A failed re-check is
+// silent (no second 'pair-failed'); one that succeeds makes the pair working, and
+// preferDirect switches to it like to any new direct pair. recheckIntervalMs 0 disables.
 import type { Millis, UdpAddress } from '../wire/socket.ts';
 import { formatAddress, sameAddress } from '../wire/socket.ts';
 import { candidate, candidateKey, comparePairs, formPairs, makePair, type Candidate, type CandidatePair } from './candidates.ts';
@@ -53,6 +59,8 @@ export interface CheckConfig {
    */
   readonly preferDirect?: boolean;
   readonly maxPairs?: number; // default 64
+  readonly recheckIntervalMs?: Millis; // default 5000; 0: never re-check failed direct pairs
+  readonly recheckMaxIntervalMs?: Millis; // default 30000
 }
 
 export type PairState = 'waiting' | 'in-progress' | 'succeeded' | 'failed';
@@ -91,6 +99,12 @@ interface PairEntry {
   misses: number;
   probeNextAt: Millis;
   probe?: { txId: string; timeoutAt: Millis };
+  /** When a failed direct pair may be checked again (while the selected pair is relayed). */
+  recheckAt: Millis;
+  /** The wait before the next re-check. */
+  recheckWaitMs: Millis;
+  /** This check is a re-check of a pair that had failed. */
+  rechecking: boolean;
 }
 
 interface Transaction {
@@ -125,6 +139,7 @@ export class CheckAgent {
       hysteresisMs: config.hysteresisMs ?? 5, hysteresisFraction: config.hysteresisFraction ?? 0.2,
       minSamples: config.minSamples ?? 2, relayPenaltyMs: config.relayPenaltyMs ?? 20, maxPairs: config.maxPairs ?? 64,
       preferDirect: config.preferDirect ?? true,
+      recheckIntervalMs: config.recheckIntervalMs ?? 5000, recheckMaxIntervalMs: config.recheckMaxIntervalMs ?? 30_000,
     };
     for (const l of config.localCandidates) this.locals.set(candidateKey(l), l);
     this.remotes = [...config.remoteCandidates];
@@ -147,7 +162,9 @@ export class CheckAgent {
     const min = (x: Millis | undefined) => { if (x !== undefined && (t === undefined || x < t)) t = x; };
     if (this.nextWaiting()) min(this.nextStartAt);
     min(this.nominateAt);
+    const recheck = this.recheckEnabled();
     for (const e of this.entries.values()) {
+      if (recheck && e.state === 'failed' && !e.pair.relayed) min(e.recheckAt);
       if (e.state === 'in-progress') min(e.nextAt);
       if (e.state === 'succeeded') min(e.probe ? e.probe.timeoutAt : e.probeNextAt);
     }
@@ -175,6 +192,7 @@ export class CheckAgent {
   }
 
   handleTimeout(now: Millis): void {
+    this.queueRechecks(now);
     this.startChecks(now);
     for (const e of this.entries.values()) {
       if (e.state === 'in-progress' && now >= e.nextAt) {
@@ -232,6 +250,8 @@ export class CheckAgent {
       e.samples = 1;
       e.misses = 0;
       e.probeNextAt = now + this.c.probeIntervalMs;
+      e.rechecking = false;
+      e.recheckWaitMs = this.c.recheckIntervalMs;
       this.events.push({ type: 'pair-succeeded', pair: e.pair, rttMs: sample });
       if (this.c.controlling && !this.selected) {
         const pending = [...this.entries.values()].some((x) => x.state === 'waiting' || x.state === 'in-progress');
@@ -254,7 +274,10 @@ export class CheckAgent {
   // ---- internals ----
 
   private addEntry(pair: CandidatePair): PairEntry {
-    const e: PairEntry = { pair, state: 'waiting', transmissions: 0, nextAt: 0, recent: [], samples: 0, misses: 0, probeNextAt: 0 };
+    const e: PairEntry = {
+      pair, state: 'waiting', transmissions: 0, nextAt: 0, recent: [], samples: 0, misses: 0, probeNextAt: 0,
+      recheckAt: 0, recheckWaitMs: this.c.recheckIntervalMs, rechecking: false,
+    };
     this.entries.set(pair.key, e);
     return e;
   }
@@ -303,6 +326,14 @@ export class CheckAgent {
     e.state = 'failed';
     e.probe = undefined;
     for (const [id, t] of this.txs) if (t.pairKey === e.pair.key) this.txs.delete(id);
+    e.recheckAt = now + e.recheckWaitMs;
+    if (e.rechecking) {
+      // A failed re-check: already reported as failed; wait longer next time.
+      e.rechecking = false;
+      e.recheckWaitMs = Math.min(this.c.recheckMaxIntervalMs, e.recheckWaitMs * 2);
+      e.recheckAt = now + e.recheckWaitMs;
+      return;
+    }
     this.events.push({ type: 'pair-failed', pair: e.pair, reason });
     if (this.selected === e) {
       this.selected = undefined;
@@ -319,6 +350,21 @@ export class CheckAgent {
     if (!this.selected && !pending) {
       if (working && this.c.controlling) this.nominate(now);
       else if (!working) this.events.push({ type: 'no-path' });
+    }
+  }
+
+  /** Re-checks run only while a relayed pair is selected (a direct path is what they look for). */
+  private recheckEnabled(): boolean {
+    return this.c.recheckIntervalMs > 0 && !!this.selected?.pair.relayed;
+  }
+
+  /** Failed direct pairs whose wait is over go back to 'waiting' (then paced like any check). */
+  private queueRechecks(now: Millis): void {
+    if (!this.recheckEnabled()) return;
+    for (const e of this.entries.values()) {
+      if (e.state !== 'failed' || e.pair.relayed || now < e.recheckAt) continue;
+      e.state = 'waiting';
+      e.rechecking = true;
     }
   }
 

@@ -119,6 +119,49 @@ describe('CheckAgent over the NAT harness', () => {
     expect(dflt.a.agent!.selectedPair()?.relayed).toBe(false);
   });
 
+  it('re-checks failed direct pairs while relayed: the direct path opening later is found, at a bounded rate', () => {
+    // The direct path is blocked from the start (a firewall that opens later): relayed first.
+    const h = new CheckHarness(NAT_KINDS['EIM/ADF'], NAT_KINDS.public);
+    h.directCut = true;
+    const directRequests: number[] = [];
+    const pollA = h.a.agent!.pollTransmit.bind(h.a.agent!);
+    h.a.agent!.pollTransmit = () => {
+      const t = pollA();
+      if (t?.kind === 'request' && t.local.type !== 'relay' && t.purpose === 'check') directRequests.push(h.now);
+      return t;
+    };
+    h.runUntil(40_000);
+    expect(h.a.agent!.selectedPair()?.relayed).toBe(true);
+    // Each failed re-check is silent and doubles the wait (5, 10, 20 s ...): few checks, one 'pair-failed' per pair.
+    const rounds = new Set(directRequests.map((t) => Math.floor(t / 1000))).size;
+    expect(rounds).toBeLessThanOrEqual(4 * 4); // initial round + 3 re-check rounds, each up to 4 retransmission seconds
+    expect(directRequests.length).toBeLessThanOrEqual(4 * 4 * 2);
+    const failures = h.a.events.filter((x) => x.e.type === 'pair-failed').length;
+    expect(failures).toBe(h.a.agent!.status().filter((s) => !s.pair.relayed).length);
+    h.directCut = false;
+    const liftedAt = h.now;
+    h.runUntil(100_000);
+    const sw = h.a.events.find((x) => x.e.type === 'path-switched')!;
+    expect(sw.e).toMatchObject({ reason: 'direct', to: { relayed: false } });
+    expect(sw.at).toBeGreaterThan(liftedAt);
+    expect(sw.at - liftedAt).toBeLessThanOrEqual(30_000 + 2000); // at most the longest wait + a check + a probe
+    expect(h.b.agent!.selectedPair()?.relayed).toBe(false);
+    // Once direct, no more re-checks: only probes.
+    const after = directRequests.filter((t) => t > sw.at + 2000);
+    expect(after).toEqual([]);
+    console.log(JSON.stringify({ directRequestsWhileBlocked: directRequests.filter((t) => t < liftedAt).length, switchAfterLiftMs: sw.at - liftedAt }));
+  });
+
+  it('re-checks can be disabled (recheckIntervalMs 0): a failed direct pair stays failed', () => {
+    const h = new CheckHarness(NAT_KINDS['EIM/ADF'], NAT_KINDS.public, { agent: { recheckIntervalMs: 0 } });
+    h.directCut = true;
+    h.runUntil(3000);
+    h.directCut = false;
+    h.runUntil(60_000);
+    expect(h.a.agent!.selectedPair()?.relayed).toBe(true);
+    expect(h.a.events.filter((x) => x.e.type === 'path-switched')).toEqual([]);
+  });
+
   it('switches to the relay when the direct path dies: 3 missed probes, exact time', () => {
     const h = new CheckHarness(NAT_KINDS['EIM/ADF'], NAT_KINDS.public);
     h.runUntil(2000);

@@ -1,0 +1,175 @@
+// The real Peer on loopback (directory with STUN, a supernode, two startPeer peers): the
+// direct path between alice and carol is blocked at first, so the session starts on the
+// relay; then the block lifts, the CheckAgent's re-checks of the failed direct pairs find
+// it, both sessions report 'path' -> direct, and the stream that was open all along keeps
+// delivering bytes in order and byte-exact (echoed back) across the switch.
+// The block is test-only plumbing: carol's injected socket (PeerOptions.socket) drops the
+// datagrams to and from alice's port; the overlay code runs unchanged.
+import { describe, it, expect, beforeAll, afterAll, onTestFailed } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { startDirectory, makeLogger, type Directory } from '../../src/directory/server.ts';
+import { TEST_SCRYPT } from '../../src/directory/password.ts';
+import { DirectoryClient } from '../../src/directory/client.ts';
+import { startRelayService, type RelayService } from '../../src/overlay/relay-service.ts';
+import { registerAtDirectory, type SupernodeRegistration } from '../../src/overlay/supernode-registration.ts';
+import { startPeer, type PeerOptions } from '../../src/overlay/peer.ts';
+import { bindUdp } from '../../src/datagram/udp.ts';
+import type { DatagramSocket, UdpAddress } from '../../src/wire/socket.ts';
+import type { ContactSession, PathInfo, PeerNode } from '../../src/overlay/peer-api.ts';
+
+let tmp: string;
+let dir: Directory;
+let relay: RelayService;
+let reg: SupernodeRegistration;
+const tokens: Record<string, string> = {};
+const peers: PeerNode[] = [];
+const logs: string[] = [];
+const t0 = Date.now();
+const stamp = () => `${((Date.now() - t0) / 1000).toFixed(3)}s`;
+
+async function account(name: string): Promise<DirectoryClient> {
+  const c = new DirectoryClient(dir.url);
+  await c.register(name, `${name} has a long password`);
+  await c.login(name, `${name} has a long password`);
+  tokens[name] = c.token!;
+  return c;
+}
+
+async function peer(name: string, socket: DatagramSocket, extra: Partial<PeerOptions> = {}): Promise<PeerNode> {
+  const p = await startPeer({
+    directoryUrl: dir.url, token: tokens[name], stateDir: join(tmp, name), bindAddress: '127.0.0.1', socket, supernodeOptOut: true,
+    stun: { address: '127.0.0.1', port: dir.stunPort! }, log: (l) => logs.push(`${stamp()} ${name}: ${l}`), ...extra,
+  });
+  peers.push(p);
+  return p;
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  for (const end = Date.now() + ms; !cond(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A loopback UDP socket whose traffic with one port is dropped while `blocked.on`. */
+async function blockableUdp(): Promise<{ socket: DatagramSocket; blocked: { on: boolean; port: number; dropped: number } }> {
+  const s = await bindUdp({ address: '127.0.0.1' });
+  const blocked = { on: true, port: -1, dropped: 0 };
+  const drop = (a: UdpAddress) => blocked.on && a.port === blocked.port && (++blocked.dropped, true);
+  let h: (from: UdpAddress, b: Uint8Array) => void = () => {};
+  s.onDatagram((from, b) => { if (!drop(from)) h(from, b); });
+  return { blocked, socket: { get local() { return s.local; }, send: (to, b) => { if (!drop(to)) s.send(to, b); }, onDatagram: (x) => { h = x; }, close: () => s.close() } };
+}
+
+/** Deterministic payload: chunk i of `size` bytes. */
+function chunk(i: number, size: number): Buffer {
+  const out = Buffer.alloc(size);
+  let x = (i * 2654435761) >>> 0;
+  for (let j = 0; j < size; j++) { x = (x * 1103515245 + 12345) >>> 0; out[j] = x >>> 24; }
+  return out;
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'tincan-peer-upgrade-'));
+  const sink = new Writable({ write(_c, _e, cb) { cb(); } });
+  dir = await startDirectory({
+    databaseUrl: join(tmp, 'directory.sqlite'), host: '127.0.0.1', port: 0, stunPort: 0,
+    logger: makeLogger(sink, 'warn'), config: { scrypt: TEST_SCRYPT, logRequests: false, punchDelayMs: 100 },
+  });
+  relay = await startRelayService({ address: '127.0.0.1', port: 0, directoryPublicKey: dir.publicKey, allowLoopback: true });
+  const op = await account('operator');
+  reg = await registerAtDirectory({ directory: op, address: '127.0.0.1', port: relay.local.port, capacity: 100 });
+  const [a, c] = await Promise.all([account('alice'), account('carol')]);
+  await a.requestContact('carol');
+  await c.acceptContact('alice');
+}, 30_000);
+
+afterAll(async () => {
+  for (const p of peers) await p.close();
+  reg?.close();
+  relay?.close();
+  await dir?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('Peer: relayed first, direct later (re-checks), one stream across the switch', () => {
+  it('starts relayed while the direct path is blocked, moves to direct when it opens, the open stream stays byte-exact', async () => {
+    onTestFailed(() => { console.log(logs.join('\n')); });
+    const aliceSock = await bindUdp({ address: '127.0.0.1' });
+    const carolNet = await blockableUdp();
+    carolNet.blocked.port = aliceSock.local.port;
+    const alice = await peer('alice', aliceSock);
+    const carol = await peer('carol', carolNet.socket);
+    const carolSessions: ContactSession[] = [];
+    carol.on('session', (cs) => {
+      carolSessions.push(cs);
+      cs.on('stream', (s) => { s.on('data', (d: Buffer) => s.write(d)); s.on('end', () => s.end()); }); // echo
+    });
+
+    const toCarol = await alice.connect('carol');
+    await until(() => carolSessions.length === 1, 5000, "carol's session");
+    const fromAlice = carolSessions[0];
+    expect(toCarol.path).toMatchObject({ kind: 'relayed', remote: `127.0.0.1:${relay.local.port}` });
+    expect(fromAlice.path.kind).toBe('relayed');
+    const paths: { who: string; at: number; p: PathInfo }[] = [];
+    toCarol.on('path', (p) => paths.push({ who: 'alice', at: Date.now(), p }));
+    fromAlice.on('path', (p) => paths.push({ who: 'carol', at: Date.now(), p }));
+
+    // One stream, written in paced chunks from before the switch until after it, echoed back.
+    const s = await toCarol.openStream();
+    const sent = createHash('sha256');
+    const got = createHash('sha256');
+    let sentBytes = 0;
+    let gotBytes = 0;
+    let gotBeforeDirect = 0;
+    let ended = false;
+    s.on('data', (d: Buffer) => { got.update(d); gotBytes += d.length; if (!paths.some((x) => x.p.kind === 'direct')) gotBeforeDirect = gotBytes; });
+    s.on('end', () => { ended = true; });
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; writing; i++) {
+        const c = chunk(i, 8192);
+        sent.update(c);
+        sentBytes += c.length;
+        if (!s.write(c)) await new Promise((r) => s.once('drain', r));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      s.end();
+    })();
+
+    // Both sides' first direct checks failed (logged once the session is up), and bytes flow relayed.
+    const directFailed = (me: string, other: string) => logs.some((l) => new RegExp(` ${me}: ${other}: pair host:\\S+ -> \\S+ failed$`).test(l));
+    await until(() => directFailed('alice', 'carol') && directFailed('carol', 'alice'), 8000, 'the first direct checks to fail');
+    await until(() => gotBytes > 64 * 1024, 8000, 'relayed bytes');
+    expect(toCarol.path.kind).toBe('relayed');
+    const droppedWhileBlocked = carolNet.blocked.dropped;
+    expect(droppedWhileBlocked).toBeGreaterThan(0);
+
+    // The block lifts: a re-check finds the direct pair, both ends switch.
+    const liftedAt = Date.now();
+    carolNet.blocked.on = false;
+    await until(() => toCarol.path.kind === 'direct' && fromAlice.path.kind === 'direct', 15_000, 'the direct path');
+    const aliceDirect = paths.find((x) => x.who === 'alice' && x.p.kind === 'direct')!;
+    const carolDirect = paths.find((x) => x.who === 'carol' && x.p.kind === 'direct')!;
+    expect(aliceDirect.p.remote).toBe(`127.0.0.1:${carolNet.socket.local.port}`);
+    expect(carolDirect.p.remote).toBe(`127.0.0.1:${aliceSock.local.port}`);
+    const bytesAtSwitch = gotBytes;
+
+    // Keep the stream going on the direct path for a while, then finish it.
+    await until(() => gotBytes > bytesAtSwitch + 256 * 1024, 10_000, 'direct bytes');
+    writing = false;
+    await writer;
+    await until(() => ended, 10_000, 'the echo to end');
+    expect(gotBytes).toBe(sentBytes);
+    expect(got.digest('hex')).toBe(sent.digest('hex'));
+    expect(gotBeforeDirect).toBeGreaterThan(0);
+    expect(toCarol.closed).toBe(false);
+    const relayedOnly = paths.filter((x) => x.p.kind === 'relayed');
+    expect(relayedOnly).toEqual([]); // no flapping back to the relay
+    console.log(JSON.stringify({
+      switchAfterLiftMs: { alice: aliceDirect.at - liftedAt, carol: carolDirect.at - liftedAt },
+      bytes: { total: sentBytes, beforeDirect: gotBeforeDirect, afterDirect: sentBytes - bytesAtSwitch }, droppedWhileBlocked,
+    }));
+  }, 40_000);
+});
