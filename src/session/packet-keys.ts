@@ -7,7 +7,8 @@
 // memoized, sharing the direction's replay window and counters, so the
 // transport's key update does not interrupt anything. `shouldUpdate(now)`
 // says when the send keys reached their packet-count or age limit.
-// Hot path: one output allocation per packet, a reused nonce buffer, no other garbage.
+// Hot path: `sealInto` seals in place in the transport's packet buffer (no
+// allocation); `seal`/`open` allocate only their output; a reused nonce buffer.
 import { sodium } from './noise/sodium.ts';
 import type { PacketKeys } from '../transport/crypto.ts';
 import type { Millis } from '../wire/socket.ts';
@@ -67,12 +68,30 @@ export class NoisePacketKeys implements PacketKeys {
   get stats(): PacketStats { return this.shared.stats[0]; }
 
   seal(pn: number, header: Uint8Array, plaintext: Uint8Array): Uint8Array {
-    writeNonce(this.nonce, pn);
     const out = Buffer.allocUnsafe(plaintext.length + TAGLEN);
-    sodium.crypto_aead_chacha20poly1305_ietf_encrypt(out, plaintext, header, null, this.nonce, this.key);
+    this.encrypt(pn, header, plaintext, out);
+    return new Uint8Array(out.buffer, out.byteOffset, out.length); // a plain view: Buffer#slice would not copy
+  }
+
+  /**
+   * Seal into `out` at `outOffset`: in place when `plaintext` is exactly that
+   * range (libsodium allows c == m), else into bytes that must not overlap it.
+   */
+  sealInto(pn: number, header: Uint8Array, plaintext: Uint8Array, out: Uint8Array, outOffset: number): number {
+    const len = plaintext.length + TAGLEN;
+    if (!(outOffset >= 0) || outOffset + len > out.length) throw new RangeError('sealInto: output buffer too small');
+    const at = out.byteOffset + outOffset;
+    if (plaintext.buffer === out.buffer && plaintext.byteOffset !== at
+      && plaintext.byteOffset < at + len && at < plaintext.byteOffset + plaintext.length) throw new RangeError('sealInto: plaintext partly overlaps the output');
+    this.encrypt(pn, header, plaintext, out.subarray(outOffset, outOffset + len));
+    return len;
+  }
+
+  private encrypt(pn: number, header: Uint8Array, plaintext: Uint8Array, c: Uint8Array): void {
+    writeNonce(this.nonce, pn);
+    sodium.crypto_aead_chacha20poly1305_ietf_encrypt(c, plaintext, header, null, this.nonce, this.key);
     this.sealedHere++;
     for (const s of this.shared.stats) s.sealed++;
-    return new Uint8Array(out.buffer, out.byteOffset, out.length); // a plain view: Buffer#slice would not copy
   }
 
   open(pn: number, header: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {

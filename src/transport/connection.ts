@@ -873,20 +873,27 @@ export class Connection {
     const pn = space.nextPn++;
     if (this.keys!.send.shouldUpdate?.(now)) this.updateKeys();
     const keys = this.keys!;
-    // one buffer: header, then frames; sealing in place when the keys return their input (no protection)
+    // one buffer: header, then frames, then room for the AEAD overhead; sealed in place
+    // with sealInto, or in place anyway when seal returns its input (no protection)
     let n = 0;
     for (const f of frames) n += frameLen(f);
-    let bytes = new Uint8Array(SHORT_HEADER_LEN + n);
+    const sealInto = keys.send.sealInto;
+    let bytes = new Uint8Array(SHORT_HEADER_LEN + n + (sealInto ? keys.send.overhead : 0));
     writeShortHeader(bytes, this.remoteCid, pn, this.keyPhase);
     const w = new Writer(bytes, SHORT_HEADER_LEN);
     for (const f of frames) encodeFrame(w, f);
     const header = bytes.subarray(0, SHORT_HEADER_LEN);
-    const plain = bytes.subarray(SHORT_HEADER_LEN);
-    const sealed = keys.send.seal(pn, header, plain);
-    if (sealed !== plain) {
-      const out = new Uint8Array(SHORT_HEADER_LEN + sealed.length);
-      out.set(header); out.set(sealed, SHORT_HEADER_LEN);
-      bytes = out;
+    const plain = bytes.subarray(SHORT_HEADER_LEN, SHORT_HEADER_LEN + n);
+    if (sealInto) {
+      const len = sealInto.call(keys.send, pn, header, plain, bytes, SHORT_HEADER_LEN);
+      if (len !== n + keys.send.overhead) bytes = bytes.subarray(0, SHORT_HEADER_LEN + len);
+    } else {
+      const sealed = keys.send.seal(pn, header, plain);
+      if (sealed !== plain) {
+        const out = new Uint8Array(SHORT_HEADER_LEN + sealed.length);
+        out.set(header); out.set(sealed, SHORT_HEADER_LEN);
+        bytes = out;
+      }
     }
     this.onPacketSent(now, space, pn, bytes.length, frames, sent, mtuProbe);
     return { to, bytes };

@@ -27,6 +27,16 @@ export interface PacketKeys {
   readonly overhead: number;
   /** Protect one packet. `header` is the packet's header bytes (authenticated, not encrypted); `pn` the full packet number. */
   seal(pn: number, header: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /**
+   * Optional hot path, same protection as `seal` but without allocating:
+   * writes `plaintext.length + overhead` bytes into `out` at `outOffset` and
+   * returns that count. `plaintext` may be exactly
+   * `out.subarray(outOffset, outOffset + plaintext.length)` (sealed in place),
+   * otherwise it must not overlap the bytes written; `header` may lie in `out`
+   * too, outside the bytes written. Throws RangeError when `out` is too small. The transport
+   * uses it when present and falls back to `seal` otherwise.
+   */
+  sealInto?(pn: number, header: Uint8Array, plaintext: Uint8Array, out: Uint8Array, outOffset: number): number;
   /** Unprotect one packet; `undefined` when authentication fails (the packet is then silently dropped). */
   open(pn: number, header: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
   /** Optional key update: the next generation of keys for the same direction. */

@@ -3,7 +3,9 @@
 // across key generations, next() memoized, shouldUpdate at the packet and age
 // limits, and a property test with real AEAD: under random reordering and
 // duplication no packet number is delivered twice and every packet inside
-// the window is delivered once.
+// the window is delivered once. sealInto (the transport's in-place path):
+// byte-identical to seal, in place and at an offset behind a header in the
+// same buffer, tampered output refused and counted, key generations kept.
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { NoisePacketKeys, newPacketStats } from '../../src/session/packet-keys.ts';
@@ -85,5 +87,78 @@ describe('NoisePacketKeys', () => {
       },
     ), { numRuns: 1000, seed: 77 });
     expect(N).toBeLessThan(REPLAY_WINDOW);
+  });
+});
+
+describe('NoisePacketKeys.sealInto (in place)', () => {
+  const HDR = header.length;
+  /** A transport-style packet: header || plaintext || room for the tag, sealed in place. */
+  const packet = (keys: NoisePacketKeys, pn: number, plain: Uint8Array): Uint8Array => {
+    const buf = new Uint8Array(HDR + plain.length + 16);
+    buf.set(header); buf.set(plain, HDR);
+    const n = keys.sealInto(pn, buf.subarray(0, HDR), buf.subarray(HDR, HDR + plain.length), buf, HDR);
+    expect(n).toBe(plain.length + 16);
+    return buf;
+  };
+
+  it('in place (c == m, header in the same buffer) is byte-identical to seal for sizes 0..65,000 and opens', () => {
+    const a = pair(), b = pair();
+    const sizes = [0, 1, 15, 16, 17, 63, 64, 65, 1000, 1171, 4096, 16_384, 65_000];
+    sizes.forEach((size, pn) => {
+      const plain = Uint8Array.from({ length: size }, (_, i) => (i * 31 + size) & 0xff);
+      const viaSeal = a.send.seal(pn, header, plain);
+      const buf = packet(b.send, pn, plain);
+      expect(Buffer.from(buf.subarray(0, HDR)).equals(Buffer.from(header))).toBe(true); // header untouched
+      expect(Buffer.from(buf.subarray(HDR)).equals(Buffer.from(viaSeal))).toBe(true);
+      expect(Buffer.from(b.recv.open(pn, buf.subarray(0, HDR), buf.subarray(HDR))!).equals(Buffer.from(plain))).toBe(true);
+    });
+    expect(b.stats.sealed).toBe(sizes.length);
+    expect(b.stats.opened).toBe(sizes.length);
+    expect(b.stats.authFailures).toBe(0);
+  });
+
+  it('into a separate buffer at an offset; leaves the bytes around the output alone', () => {
+    const { send, recv } = pair();
+    const plain = new TextEncoder().encode('hello, in-place world');
+    const out = new Uint8Array(7 + plain.length + 16 + 5).fill(0xee);
+    expect(send.sealInto(3, header, plain, out, 7)).toBe(plain.length + 16);
+    expect([...out.subarray(0, 7)].every((x) => x === 0xee)).toBe(true);
+    expect([...out.subarray(7 + plain.length + 16)].every((x) => x === 0xee)).toBe(true);
+    expect(Buffer.from(recv.open(3, header, out.subarray(7, 7 + plain.length + 16))!).toString()).toBe('hello, in-place world');
+    expect(() => send.sealInto(4, header, plain, out, 8 + 5)).toThrow(RangeError);
+    expect(() => send.sealInto(4, header, plain, out, -1)).toThrow(RangeError);
+    const buf = new Uint8Array(100);
+    expect(() => send.sealInto(5, header, buf.subarray(10, 40), buf, 11)).toThrow(/overlap/); // shifted by one: not c == m
+    expect(() => send.sealInto(5, header, buf.subarray(10, 40), buf, 0)).toThrow(/overlap/);
+    expect(send.sealInto(5, header, buf.subarray(0, 30), buf, 40)).toBe(46); // same buffer, disjoint: fine
+    expect(recv.open(5, header, buf.subarray(40, 86))).toBeDefined();
+  });
+
+  it('tampered in-place packets: every single-bit flip of header or sealed bytes is refused and counted, not recorded in the replay window', () => {
+    const { send, recv, stats } = pair();
+    const plain = Uint8Array.from({ length: 40 }, (_, i) => i);
+    const buf = packet(send, 77, plain);
+    let refused = 0;
+    for (let i = 0; i < buf.length * 8; i++) {
+      const bad = buf.slice(); bad[i >> 3] ^= 1 << (i & 7);
+      if (recv.open(77, bad.subarray(0, HDR), bad.subarray(HDR)) === undefined) refused++;
+    }
+    expect(refused).toBe(buf.length * 8);
+    expect(stats.authFailures).toBe(refused);
+    expect(stats.replays + stats.tooOld).toBe(0);
+    expect(Buffer.from(recv.open(77, buf.subarray(0, HDR), buf.subarray(HDR))!).equals(Buffer.from(plain))).toBe(true);
+    expect(recv.open(77, buf.subarray(0, HDR), buf.subarray(HDR))).toBeUndefined();
+    expect(stats.replays).toBe(1);
+  });
+
+  it('key generations: next().sealInto opens only with recv.next(); counts toward shouldUpdate', () => {
+    const { send, recv } = pair({ packets: 2, ageMs: 1e9 });
+    const plain = new Uint8Array(100).fill(5);
+    const g1 = packet(send.next(), 1, plain);
+    expect(recv.open(1, g1.subarray(0, HDR), g1.subarray(HDR))).toBeUndefined();
+    expect(recv.next().open(1, g1.subarray(0, HDR), g1.subarray(HDR))).toBeDefined();
+    expect(send.shouldUpdate(0)).toBe(false);
+    packet(send, 2, plain); packet(send, 3, plain);
+    expect(send.shouldUpdate(0)).toBe(true);
   });
 });
