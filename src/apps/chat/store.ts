@@ -3,6 +3,11 @@
 // whose undelivered outgoing ones are the outbox. Every record* call is one transaction,
 // so a crash leaves either the old or the new state — an incoming message is stored in
 // the same transaction that advances `delivered`, before its ACK is written.
+// Bounded history: per contact at most `maxHistory` (default 10,000) finished messages
+// (out 'delivered' + in 'received') are kept; older ones are deleted in the transaction
+// that adds or finishes a message. Queued outgoing messages (the outbox) are never
+// pruned. Dedupe needs no stored message: it relies on the `delivered` watermark in
+// `conversations`, which pruning never touches, so a resent old message stays a duplicate.
 import Database from 'better-sqlite3';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import type { InMessage } from './receiver.ts';
@@ -27,17 +32,34 @@ CREATE INDEX IF NOT EXISTS messages_outbox ON messages (peer, dir, status);
 
 interface Row { peer: string; dir: Direction; seq: number; id: Buffer; sent_at: number; at: number; text: string; status: HistoryEntry['status']; delivered_at: number | null }
 
-export class ChatStore {
-  private constructor(private readonly db: Database.Database) {}
+export const DEFAULT_MAX_HISTORY = 10_000;
 
-  static open(path: string): ChatStore {
+export interface ChatStoreOptions {
+  /** Finished messages kept per contact (newest first); Infinity keeps all. Default 10,000. */
+  maxHistory?: number;
+}
+
+export class ChatStore {
+  private constructor(private readonly db: Database.Database, private readonly maxHistory: number) {}
+
+  static open(path: string, opts: ChatStoreOptions = {}): ChatStore {
+    const maxHistory = opts.maxHistory ?? DEFAULT_MAX_HISTORY;
+    if (!(maxHistory === Infinity || (Number.isInteger(maxHistory) && maxHistory >= 1))) throw new RangeError(`maxHistory must be an integer >= 1 or Infinity, got ${maxHistory}`);
     if (path !== ':memory:') closeSync(openSync(path, 'a', 0o600));
     const db = new Database(path);
     if (path !== ':memory:') chmodSync(path, 0o600);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.exec(SCHEMA);
-    return new ChatStore(db);
+    return new ChatStore(db, maxHistory);
+  }
+
+  /** Deletes finished messages with `peer` beyond the newest maxHistory (call inside a transaction). */
+  private prune(peer: string): void {
+    if (this.maxHistory === Infinity) return;
+    const edge = this.db.prepare(`SELECT n FROM messages WHERE peer = ? AND status != 'queued' ORDER BY n DESC LIMIT 1 OFFSET ?`)
+      .get(peer, this.maxHistory) as { n: number } | undefined;
+    if (edge) this.db.prepare(`DELETE FROM messages WHERE peer = ? AND status != 'queued' AND n <= ?`).run(peer, edge.n);
   }
 
   private ensure(peer: string): void {
@@ -66,8 +88,11 @@ export class ChatStore {
   }
 
   recordDelivered(peer: string, id: Uint8Array, at: number): void {
-    this.db.prepare(`UPDATE messages SET status = 'delivered', delivered_at = ? WHERE peer = ? AND dir = 'out' AND id = ? AND status = 'queued'`)
-      .run(at, peer, Buffer.from(id));
+    this.db.transaction(() => {
+      const r = this.db.prepare(`UPDATE messages SET status = 'delivered', delivered_at = ? WHERE peer = ? AND dir = 'out' AND id = ? AND status = 'queued'`)
+        .run(at, peer, Buffer.from(id));
+      if (r.changes > 0) this.prune(peer);
+    })();
   }
 
   recordRenumbered(peer: string, id: Uint8Array, seq: number, nextSeq: number): void {
@@ -90,7 +115,13 @@ export class ChatStore {
       this.db.prepare('UPDATE conversations SET delivered = ? WHERE peer = ?').run(m.seq, peer);
       this.db.prepare(`INSERT INTO messages (peer, dir, seq, id, sent_at, at, text, status) VALUES (?, 'in', ?, ?, ?, ?, ?, 'received')`)
         .run(peer, m.seq, Buffer.from(m.id), m.sentAt, at, m.text);
+      this.prune(peer);
     })();
+  }
+
+  /** Stored messages with `peer` (finished and queued). */
+  count(peer: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS c FROM messages WHERE peer = ?').get(peer) as { c: number }).c;
   }
 
   /** The last `limit` messages with `peer` (all contacts when undefined), oldest first. */
