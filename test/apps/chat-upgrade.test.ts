@@ -1,0 +1,170 @@
+// The chat service on both ends over the real Peer on loopback (directory with STUN, a
+// supernode, two startPeer peers), across a relayed -> direct path upgrade: carol's
+// injected socket (PeerOptions.socket) drops datagrams to and from alice's port, so the
+// session starts relayed; alice sends chat messages continuously; the block lifts, the
+// CheckAgent's re-checks find the direct pair and the session switches ('path' -> direct);
+// alice keeps sending. Every message arrives exactly once, in order, with one receipt each,
+// and the path observed by both chat services goes relayed -> direct (same as
+// test/overlay/peer-upgrade.test.ts, with the chat layer on top).
+import { describe, it, expect, beforeAll, afterAll, onTestFailed } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { startDirectory, makeLogger, type Directory } from '../../src/directory/server.ts';
+import { TEST_SCRYPT } from '../../src/directory/password.ts';
+import { DirectoryClient } from '../../src/directory/client.ts';
+import { startRelayService, type RelayService } from '../../src/overlay/relay-service.ts';
+import { registerAtDirectory, type SupernodeRegistration } from '../../src/overlay/supernode-registration.ts';
+import { startPeer } from '../../src/overlay/peer.ts';
+import { bindUdp } from '../../src/datagram/udp.ts';
+import type { DatagramSocket, UdpAddress } from '../../src/wire/socket.ts';
+import type { ContactSession, PeerNode } from '../../src/overlay/peer-api.ts';
+import { ChatService } from '../../src/apps/chat/service.ts';
+import { ChatStore } from '../../src/apps/chat/store.ts';
+
+let tmp: string;
+let dir: Directory;
+let relay: RelayService;
+let reg: SupernodeRegistration;
+const clients: Record<string, DirectoryClient> = {};
+const cleanup: (() => unknown)[] = [];
+const logs: string[] = [];
+const t0 = Date.now();
+const stamp = () => `${((Date.now() - t0) / 1000).toFixed(3)}s`;
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  for (const end = Date.now() + ms; !cond(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A loopback UDP socket whose traffic with one port is dropped while `blocked.on`. */
+async function blockableUdp(): Promise<{ socket: DatagramSocket; blocked: { on: boolean; port: number; dropped: number } }> {
+  const s = await bindUdp({ address: '127.0.0.1' });
+  const blocked = { on: true, port: -1, dropped: 0 };
+  const drop = (a: UdpAddress) => blocked.on && a.port === blocked.port && (++blocked.dropped, true);
+  let h: (from: UdpAddress, b: Uint8Array) => void = () => {};
+  s.onDatagram((from, b) => { if (!drop(from)) h(from, b); });
+  return { blocked, socket: { get local() { return s.local; }, send: (to, b) => { if (!drop(to)) s.send(to, b); }, onDatagram: (x) => { h = x; }, close: () => s.close() } };
+}
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'tincan-chat-upgrade-'));
+  dir = await startDirectory({
+    databaseUrl: join(tmp, 'directory.sqlite'), host: '127.0.0.1', port: 0, stunPort: 0,
+    logger: makeLogger(new Writable({ write(_c, _e, cb) { cb(); } }), 'warn'), config: { scrypt: TEST_SCRYPT, logRequests: false, punchDelayMs: 100 },
+  });
+  relay = await startRelayService({ address: '127.0.0.1', port: 0, directoryPublicKey: dir.publicKey, allowLoopback: true });
+  for (const name of ['operator', 'alice', 'carol']) {
+    const c = new DirectoryClient(dir.url);
+    await c.register(name, `${name} has a long password`);
+    await c.login(name, `${name} has a long password`);
+    clients[name] = c;
+  }
+  reg = await registerAtDirectory({ directory: clients.operator, address: '127.0.0.1', port: relay.local.port, capacity: 100 });
+  await clients.alice.requestContact('carol');
+  await clients.carol.acceptContact('alice');
+}, 30_000);
+
+afterAll(async () => {
+  for (const f of cleanup.reverse()) { try { await f(); } catch { /* keep going */ } }
+  reg?.close();
+  relay?.close();
+  await dir?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function chatPeer(name: string, socket: DatagramSocket) {
+  const peer: PeerNode = await startPeer({
+    directoryUrl: dir.url, directory: clients[name], stateDir: join(tmp, name), bindAddress: '127.0.0.1', socket, supernodeOptOut: true,
+    stun: { address: '127.0.0.1', port: dir.stunPort! }, log: (l) => logs.push(`${stamp()} ${name}: ${l}`),
+  });
+  cleanup.push(() => peer.close());
+  const store = ChatStore.open(join(tmp, `${name}.sqlite`));
+  const svc = new ChatService({ peer, store, randomBytes: (n) => new Uint8Array(randomBytes(n)), now: () => Date.now(), retryMs: 200 });
+  cleanup.push(() => { svc.close(); store.close(); });
+  const got: { text: string; path: string }[] = [];
+  const receipts: number[] = [];
+  const paths: string[] = [];
+  const sessions: ContactSession[] = [];
+  const links: string[] = [];
+  svc.on('session', (cs) => { sessions.push(cs); paths.push(cs.path.kind); cs.on('path', (p) => paths.push(p.kind)); });
+  svc.on('message', (m) => got.push({ text: m.text, path: sessions.at(-1)?.path.kind ?? '?' }));
+  svc.on('receipt', (r) => receipts.push(r.seq));
+  svc.on('link', (l) => links.push(`${stamp()} ${l.direction} ${l.state}${l.error ? ` ${l.error}` : ''}`));
+  svc.start();
+  return { peer, svc, store, got, receipts, paths, sessions, links };
+}
+
+describe('chat across a relayed -> direct path upgrade (real Peer)', () => {
+  it('messages sent continuously before and after the switch arrive exactly once, in order, with receipts', async () => {
+    onTestFailed(() => { console.log(logs.join('\n')); });
+    const aliceSock = await bindUdp({ address: '127.0.0.1' });
+    const carolNet = await blockableUdp();
+    carolNet.blocked.port = aliceSock.local.port;
+    const alice = await chatPeer('alice', aliceSock);
+    const carol = await chatPeer('carol', carolNet.socket);
+    onTestFailed(() => { console.log(`alice links: ${alice.links.join(' | ')}\ncarol links: ${carol.links.join(' | ')}`); });
+
+    // alice sends a message every 20 ms from now until told to stop.
+    const sent: string[] = [];
+    let sending = true;
+    const sender = (async () => {
+      for (let i = 1; sending; i++) {
+        const text = `message ${i}`;
+        alice.svc.send('carol', text);
+        sent.push(text);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+
+    // Relayed at first (the direct checks fail), and messages arrive that way.
+    await until(() => alice.sessions.length > 0 && carol.sessions.length > 0, 10_000, 'both chat sessions');
+    await until(() => carol.got.length >= 20, 10_000, '20 relayed messages');
+    expect(alice.sessions[0].path.kind).toBe('relayed');
+    expect(carol.sessions[0].path.kind).toBe('relayed');
+    const relayedMessages = carol.got.filter((m) => m.path === 'relayed').length;
+    expect(relayedMessages).toBeGreaterThanOrEqual(20);
+    // Lift only once both sides' first direct checks have failed, so the switch is a re-check's.
+    const directFailed = (me: string, other: string) => logs.some((l) => new RegExp(` ${me}: ${other}: pair host:\\S+ -> \\S+ failed$`).test(l));
+    await until(() => directFailed('alice', 'carol') && directFailed('carol', 'alice'), 10_000, 'the first direct checks to fail');
+    expect(alice.sessions[0].path.kind).toBe('relayed');
+    const droppedWhileBlocked = carolNet.blocked.dropped;
+    expect(droppedWhileBlocked).toBeGreaterThan(0);
+
+    // The block lifts: both ends switch to direct; alice keeps sending.
+    const liftedAt = Date.now();
+    carolNet.blocked.on = false;
+    await until(() => alice.sessions.at(-1)!.path.kind === 'direct' && carol.sessions.at(-1)!.path.kind === 'direct', 15_000, 'the direct path');
+    const switchMs = Date.now() - liftedAt;
+    const atSwitch = carol.got.length;
+    await until(() => carol.got.length >= atSwitch + 50, 10_000, '50 messages after the switch');
+    sending = false;
+    await sender;
+
+    await until(() => alice.receipts.length === sent.length, 10_000, 'every receipt');
+    await new Promise((r) => setTimeout(r, 200)); // room for a (wrong) duplicate to show up
+    expect(carol.got.map((m) => m.text)).toEqual(sent);
+    expect(alice.receipts).toEqual(sent.map((_, i) => i + 1));
+    expect(alice.svc.pending('carol')).toBe(0);
+    expect(carol.got.filter((m) => m.path === 'direct').length).toBeGreaterThanOrEqual(50);
+    // The path observed by both chat services went relayed -> direct, and never back.
+    expect(alice.paths[0]).toBe('relayed');
+    expect(carol.paths[0]).toBe('relayed');
+    expect(alice.paths.at(-1)).toBe('direct');
+    expect(carol.paths.at(-1)).toBe('direct');
+    expect(alice.paths.slice(alice.paths.indexOf('direct'))).not.toContain('relayed');
+    // One chat stream each way carried the whole conversation: the switch broke nothing.
+    expect(alice.links.filter((l) => l.includes(' down'))).toEqual([]);
+    expect(carol.links.filter((l) => l.includes(' down'))).toEqual([]);
+    // Stored on both sides: every message once.
+    const hist = carol.store.history('alice', 10_000);
+    expect(hist.map((e) => e.text)).toEqual(sent);
+    expect(alice.store.history('carol', 10_000).every((e) => e.status === 'delivered')).toBe(true);
+    console.log(JSON.stringify({
+      messages: sent.length, relayed: carol.got.filter((m) => m.path === 'relayed').length, direct: carol.got.filter((m) => m.path === 'direct').length,
+      switchAfterLiftMs: switchMs, droppedWhileBlocked, sessions: { alice: alice.sessions.length, carol: carol.sessions.length },
+      paths: { alice: alice.paths, carol: carol.paths }, links: { alice: alice.links.length, carol: carol.links.length },
+    }));
+  }, 40_000);
+});
