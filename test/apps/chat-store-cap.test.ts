@@ -83,6 +83,19 @@ describe('ChatStore maxHistory', () => {
     store.close();
   });
 
+  it('reopening with a smaller cap trims the old excess on the next message', () => {
+    const file = join(tmp, 'shrink.sqlite');
+    let store = ChatStore.open(file, { maxHistory: Infinity });
+    for (let seq = 1; seq <= 30; seq++) store.recordIncoming('bob', inMsg(seq), 1);
+    expect(store.count('bob')).toBe(30);
+    store.close();
+    store = ChatStore.open(file, { maxHistory: 10 });
+    expect(store.count('bob')).toBe(30); // nothing happens on open
+    store.recordIncoming('bob', inMsg(31), 1);
+    expect(store.history('bob', 100).map((e) => e.seq)).toEqual([22, 23, 24, 25, 26, 27, 28, 29, 30, 31]);
+    store.close();
+  });
+
   it('a flood far above the cap keeps the file bounded (count == cap)', () => {
     const cap = 200;
     const store = ChatStore.open(':memory:', { maxHistory: cap });

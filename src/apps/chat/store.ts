@@ -54,12 +54,26 @@ export class ChatStore {
     return new ChatStore(db, maxHistory);
   }
 
-  /** Deletes finished messages with `peer` beyond the newest maxHistory (call inside a transaction). */
+  /** Finished-message count per contact, as committed (loaded by one COUNT on first use). */
+  private readonly finished = new Map<string, number>();
+
+  /** One finished message was just added for `peer`: deletes the oldest beyond maxHistory (inside the transaction). */
   private prune(peer: string): void {
     if (this.maxHistory === Infinity) return;
-    const edge = this.db.prepare(`SELECT n FROM messages WHERE peer = ? AND status != 'queued' ORDER BY n DESC LIMIT 1 OFFSET ?`)
-      .get(peer, this.maxHistory) as { n: number } | undefined;
-    if (edge) this.db.prepare(`DELETE FROM messages WHERE peer = ? AND status != 'queued' AND n <= ?`).run(peer, edge.n);
+    const cached = this.finished.get(peer);
+    let count = cached !== undefined ? cached + 1
+      : (this.db.prepare(`SELECT COUNT(*) AS c FROM messages WHERE peer = ? AND status != 'queued'`).get(peer) as { c: number }).c;
+    if (count > this.maxHistory) {
+      this.db.prepare(`DELETE FROM messages WHERE n IN (SELECT n FROM messages WHERE peer = ? AND status != 'queued' ORDER BY n LIMIT ?)`)
+        .run(peer, count - this.maxHistory);
+      count = this.maxHistory;
+    }
+    this.finished.set(peer, count);
+  }
+
+  /** Runs `f` in one transaction; a failed one forgets the cached count (it may not have committed). */
+  private tx(peer: string, f: () => void): void {
+    try { this.db.transaction(f)(); } catch (e) { this.finished.delete(peer); throw e; }
   }
 
   private ensure(peer: string): void {
@@ -88,11 +102,11 @@ export class ChatStore {
   }
 
   recordDelivered(peer: string, id: Uint8Array, at: number): void {
-    this.db.transaction(() => {
+    this.tx(peer, () => {
       const r = this.db.prepare(`UPDATE messages SET status = 'delivered', delivered_at = ? WHERE peer = ? AND dir = 'out' AND id = ? AND status = 'queued'`)
         .run(at, peer, Buffer.from(id));
       if (r.changes > 0) this.prune(peer);
-    })();
+    });
   }
 
   recordRenumbered(peer: string, id: Uint8Array, seq: number, nextSeq: number): void {
@@ -110,13 +124,13 @@ export class ChatStore {
   }
 
   recordIncoming(peer: string, m: InMessage, at: number): void {
-    this.db.transaction(() => {
+    this.tx(peer, () => {
       this.ensure(peer);
       this.db.prepare('UPDATE conversations SET delivered = ? WHERE peer = ?').run(m.seq, peer);
       this.db.prepare(`INSERT INTO messages (peer, dir, seq, id, sent_at, at, text, status) VALUES (?, 'in', ?, ?, ?, ?, ?, 'received')`)
         .run(peer, m.seq, Buffer.from(m.id), m.sentAt, at, m.text);
       this.prune(peer);
-    })();
+    });
   }
 
   /** Stored messages with `peer` (finished and queued). */
