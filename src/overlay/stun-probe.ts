@@ -11,6 +11,18 @@ import { decodeStun, encodeStun, isStunMessage, STUN_METHOD_BINDING, STUN_TRANSA
 import { DecodeError } from '../wire/errors.ts';
 import type { BindingFact, Probe } from './nat-classify.ts';
 
+/** A STUN Binding message of the given class, or undefined for anything else (other methods, non-STUN, malformed). */
+function decodeBinding(bytes: Uint8Array, cls: 'success' | 'error'): ReturnType<typeof decodeStun> | undefined {
+  let msg;
+  try {
+    msg = decodeStun(bytes);
+  } catch (e) {
+    if (e instanceof DecodeError) return undefined;
+    throw e;
+  }
+  return msg.method === STUN_METHOD_BINDING && msg.class === cls ? msg : undefined;
+}
+
 export class StunProbeCodec {
   private readonly byTx = new Map<string, number>(); // tx hex -> probe id
   private readonly byProbe = new Map<number, Uint8Array>();
@@ -42,27 +54,15 @@ export class StunProbeCodec {
 
   /** A Binding error response (e.g. 420 to CHANGE-REQUEST) answering one of our probes -> its probe id. */
   decodeError(bytes: Uint8Array): number | undefined {
-    let msg;
-    try {
-      msg = decodeStun(bytes);
-    } catch (e) {
-      if (e instanceof DecodeError) return undefined;
-      throw e;
-    }
-    if (msg.method !== STUN_METHOD_BINDING || msg.class !== 'error') return undefined;
+    const msg = decodeBinding(bytes, 'error');
+    if (!msg) return undefined;
     return this.byTx.get(Buffer.from(msg.transactionId).toString('hex'));
   }
 
   /** A Binding success answering one of our probes -> (probe id, fact); anything else -> undefined. */
   decodeResponse(bytes: Uint8Array, from: UdpAddress): { probeId: number; fact: BindingFact } | undefined {
-    let msg;
-    try {
-      msg = decodeStun(bytes);
-    } catch (e) {
-      if (e instanceof DecodeError) return undefined;
-      throw e;
-    }
-    if (msg.method !== STUN_METHOD_BINDING || msg.class !== 'success') return undefined;
+    const msg = decodeBinding(bytes, 'success');
+    if (!msg) return undefined;
     const probeId = this.byTx.get(Buffer.from(msg.transactionId).toString('hex'));
     const mapped = msg.xorMappedAddress ?? msg.mappedAddress;
     if (probeId === undefined || !mapped || mapped.family !== 4) return undefined;

@@ -54,6 +54,15 @@ export class DirectoryStore {
 
   /** `named`: runner for the hot read queries (see open.ts): PostgreSQL named prepared statements, or SQLite's read-only connection. */
   constructor(readonly db: Kysely<Database>, named?: NamedQuery) {
+    // Presence of every device of every mutual contact; prepared twice (objects, and rows as arrays for the JSON fast path).
+    const presenceOfContactsQuery = (id: string) => db.selectFrom('contacts as mine')
+      .innerJoin('contacts as theirs', (j) => j.onRef('theirs.owner_id', '=', 'mine.peer_id').onRef('theirs.peer_id', '=', 'mine.owner_id'))
+      .innerJoin('presence', 'presence.user_id', 'mine.peer_id')
+      .innerJoin('users', 'users.id', 'mine.peer_id')
+      .select(['users.username as username', 'presence.device_id as deviceId', 'presence.status as status', 'presence.candidates as candidates',
+        'presence.nat as nat', 'presence.supernode as supernode', 'presence.updated_at as updatedAt'])
+      .where('mine.owner_id', '=', id).where('mine.state', '=', 'accepted').where('theirs.state', '=', 'accepted')
+      .orderBy('users.username').orderBy('presence.device_id');
     this.q = {
       userById: prepared(db, named, 1, (id) => db.selectFrom('users').selectAll().where('id', '=', id)),
       userByName: prepared(db, named, 1, (name) => db.selectFrom('users').selectAll().where('username', '=', name)),
@@ -67,22 +76,8 @@ export class DirectoryStore {
         .onRef('theirs.owner_id', '=', 'mine.peer_id').onRef('theirs.peer_id', '=', 'mine.owner_id'))
         .select('mine.peer_id as id')
         .where('mine.owner_id', '=', id).where('mine.state', '=', 'accepted').where('theirs.state', '=', 'accepted')),
-      presenceOfContacts: prepared(db, named, 1, (id) => db.selectFrom('contacts as mine')
-        .innerJoin('contacts as theirs', (j) => j.onRef('theirs.owner_id', '=', 'mine.peer_id').onRef('theirs.peer_id', '=', 'mine.owner_id'))
-        .innerJoin('presence', 'presence.user_id', 'mine.peer_id')
-        .innerJoin('users', 'users.id', 'mine.peer_id')
-        .select(['users.username as username', 'presence.device_id as deviceId', 'presence.status as status', 'presence.candidates as candidates',
-          'presence.nat as nat', 'presence.supernode as supernode', 'presence.updated_at as updatedAt'])
-        .where('mine.owner_id', '=', id).where('mine.state', '=', 'accepted').where('theirs.state', '=', 'accepted')
-        .orderBy('users.username').orderBy('presence.device_id')),
-      presenceOfContactsRows: prepared(db, named, 1, (id) => db.selectFrom('contacts as mine')
-        .innerJoin('contacts as theirs', (j) => j.onRef('theirs.owner_id', '=', 'mine.peer_id').onRef('theirs.peer_id', '=', 'mine.owner_id'))
-        .innerJoin('presence', 'presence.user_id', 'mine.peer_id')
-        .innerJoin('users', 'users.id', 'mine.peer_id')
-        .select(['users.username as username', 'presence.device_id as deviceId', 'presence.status as status', 'presence.candidates as candidates',
-          'presence.nat as nat', 'presence.supernode as supernode', 'presence.updated_at as updatedAt'])
-        .where('mine.owner_id', '=', id).where('mine.state', '=', 'accepted').where('theirs.state', '=', 'accepted')
-        .orderBy('users.username').orderBy('presence.device_id'), true),
+      presenceOfContacts: prepared(db, named, 1, presenceOfContactsQuery),
+      presenceOfContactsRows: prepared(db, named, 1, presenceOfContactsQuery, true),
       contactList: prepared(db, named, 1, (id) => db.selectFrom('users as me')
         .leftJoin('contacts', 'contacts.owner_id', 'me.id')
         .leftJoin('users as peer', 'peer.id', 'contacts.peer_id')
