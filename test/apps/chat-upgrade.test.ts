@@ -19,10 +19,11 @@ import { startRelayService, type RelayService } from '../../src/overlay/relay-se
 import { registerAtDirectory, type SupernodeRegistration } from '../../src/overlay/supernode-registration.ts';
 import { startPeer } from '../../src/overlay/peer.ts';
 import { bindUdp } from '../../src/datagram/udp.ts';
-import type { DatagramSocket, UdpAddress } from '../../src/wire/socket.ts';
+import type { DatagramSocket } from '../../src/wire/socket.ts';
 import type { ContactSession, PeerNode } from '../../src/overlay/peer-api.ts';
 import { ChatService } from '../../src/apps/chat/service.ts';
 import { ChatStore } from '../../src/apps/chat/store.ts';
+import { until, blockableUdp } from '../overlay/peer-test-helpers.ts';
 
 let tmp: string;
 let dir: Directory;
@@ -33,20 +34,6 @@ const cleanup: (() => unknown)[] = [];
 const logs: string[] = [];
 const t0 = Date.now();
 const stamp = () => `${((Date.now() - t0) / 1000).toFixed(3)}s`;
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  for (const end = Date.now() + ms; !cond(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-}
-
-/** A loopback UDP socket whose traffic with one port is dropped while `blocked.on`. */
-async function blockableUdp(): Promise<{ socket: DatagramSocket; blocked: { on: boolean; port: number; dropped: number } }> {
-  const s = await bindUdp({ address: '127.0.0.1' });
-  const blocked = { on: true, port: -1, dropped: 0 };
-  const drop = (a: UdpAddress) => blocked.on && a.port === blocked.port && (++blocked.dropped, true);
-  let h: (from: UdpAddress, b: Uint8Array) => void = () => {};
-  s.onDatagram((from, b) => { if (!drop(from)) h(from, b); });
-  return { blocked, socket: { get local() { return s.local; }, send: (to, b) => { if (!drop(to)) s.send(to, b); }, onDatagram: (x) => { h = x; }, close: () => s.close() } };
-}
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'tincan-chat-upgrade-'));

@@ -9,7 +9,7 @@ import { describe, it, expect, beforeAll, afterAll, onTestFailed } from 'vitest'
 import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable, type Duplex } from 'node:stream';
+import { Writable } from 'node:stream';
 import { startDirectory, makeLogger, type Directory } from '../../src/directory/server.ts';
 import { TEST_SCRYPT } from '../../src/directory/password.ts';
 import { DirectoryClient } from '../../src/directory/client.ts';
@@ -19,6 +19,7 @@ import { startPeer, type PeerOptions } from '../../src/overlay/peer.ts';
 import { bindUdp } from '../../src/datagram/udp.ts';
 import type { DatagramSocket } from '../../src/wire/socket.ts';
 import { PeerError, type ContactSession, type PeerNode } from '../../src/overlay/peer-api.ts';
+import { readLine } from './peer-test-helpers.ts';
 
 let tmp: string;
 let dir: Directory;
@@ -45,15 +46,6 @@ async function peer(name: string, extra: Partial<PeerOptions> = {}): Promise<Pee
   });
   peers.push(p);
   return p;
-}
-
-function readLine(s: Duplex): Promise<string> {
-  return new Promise((res, rej) => {
-    let got = '';
-    s.on('data', (d: Buffer) => { got += d.toString(); if (got.includes('\n')) res(got.slice(0, got.indexOf('\n'))); });
-    s.on('error', rej);
-    s.on('end', () => res(got));
-  });
 }
 
 /** Opens a stream, sends a line, expects the other side to echo it upper-cased. */

@@ -7,7 +7,7 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable, type Duplex } from 'node:stream';
+import { Writable } from 'node:stream';
 import { startDirectory, makeLogger } from '../../src/directory/server.ts';
 import { startStunServer } from '../../src/directory/stun-server.ts';
 import { TEST_SCRYPT } from '../../src/directory/password.ts';
@@ -16,15 +16,7 @@ import { startRelayService } from '../../src/overlay/relay-service.ts';
 import { registerAtDirectory } from '../../src/overlay/supernode-registration.ts';
 import { startPeer, type PeerOptions } from '../../src/overlay/peer.ts';
 import type { PeerNode } from '../../src/overlay/peer-api.ts';
-
-function readLine(s: Duplex): Promise<string> {
-  return new Promise((res, rej) => {
-    let got = '';
-    s.on('data', (d: Buffer) => { got += d.toString(); if (got.includes('\n')) res(got.slice(0, got.indexOf('\n'))); });
-    s.on('error', rej);
-    s.on('end', () => res(got));
-  });
-}
+import { readLine } from './peer-test-helpers.ts';
 
 describe('a public, unfiltered peer becomes a supernode', () => {
   it('classifies itself public, registers, relays for two contacts; an opted-out twin does not', async () => {

@@ -6,9 +6,9 @@
 // Prints {event:'ready', nat} once started and {event:'result', ok, nat, path, remote,
 // rttMs, received, connectMs, log} when its line crossed (or on failure), then exits.
 // Config: env LAB_PEER = JSON { directoryUrl, token, stateDir, port, connectTo? }.
-import type { Duplex } from 'node:stream';
 import { startPeer } from '../../../src/overlay/peer.ts';
 import { PeerError, type ContactSession } from '../../../src/overlay/peer-api.ts';
+import { readLine } from '../../overlay/peer-test-helpers.ts';
 
 interface PeerEnv { directoryUrl: string; token: string; stateDir: string; port: number; connectTo?: string }
 const cfg = JSON.parse(process.env.LAB_PEER ?? '{}') as PeerEnv;
@@ -16,15 +16,6 @@ const log: string[] = [];
 const t0 = performance.now();
 const stamp = (l: string) => log.push(`${Math.round(performance.now() - t0)}ms ${l}`);
 const print = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
-
-function readLine(s: Duplex): Promise<string> {
-  return new Promise((res, rej) => {
-    let got = '';
-    s.on('data', (d: Buffer) => { got += d.toString(); if (got.includes('\n')) res(got.slice(0, got.indexOf('\n'))); });
-    s.on('error', rej);
-    s.on('end', () => res(got));
-  });
-}
 
 const peer = await startPeer({ directoryUrl: cfg.directoryUrl, token: cfg.token, stateDir: cfg.stateDir, port: cfg.port, log: stamp });
 print({ event: 'ready', nat: peer.nat });
