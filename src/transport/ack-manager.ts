@@ -1,6 +1,11 @@
 // Received packet numbers of one space and the ACK policy: acknowledge at
 // once in the handshake space, on out-of-order arrival, or after every
 // `frequency` ack-eliciting packets; otherwise within `maxAckDelayMs`.
+// Packets that are not ack-eliciting (the peer's ACK-only packets) are
+// acknowledged only by piggybacking: `worthPiggybacking` says whether an ACK
+// frame is worth its bytes in an outgoing packet — yes while ack-eliciting
+// packets are unacknowledged, otherwise at most once per `intervalMs` (so the
+// peer can still trim its own ACK ranges), never after every packet.
 import type { Millis } from '../wire/socket.ts';
 import { RangeSet } from './ranges.ts';
 import type { Frame } from './wire/frames.ts';
@@ -12,6 +17,7 @@ export class AckManager {
   largest = -1;
   private largestTime: Millis = 0;
   private elicitingSinceAck = 0;
+  private lastAckSentAt: Millis = -Infinity;
   /** Something new to acknowledge. */
   pending = false;
   /** When an ACK must go out (undefined: no deadline). */
@@ -44,7 +50,13 @@ export class AckManager {
     return { type: 'ack', ackDelayUs: Math.max(0, Math.round((now - this.largestTime) * 1000)), ranges };
   }
 
-  onAckSent(): void {
+  /** Include an ACK frame in a packet being sent anyway? (see the header comment) */
+  worthPiggybacking(now: Millis, intervalMs: number): boolean {
+    return this.pending && (this.elicitingSinceAck > 0 || now - this.lastAckSentAt >= intervalMs);
+  }
+
+  onAckSent(now: Millis): void {
+    this.lastAckSentAt = now;
     this.pending = false;
     this.elicitingSinceAck = 0;
     this.deadline = undefined;

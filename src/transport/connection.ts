@@ -798,7 +798,8 @@ export class Connection {
         return this.buildShort(now, f, [], true, probe, this.remote);
       }
     }
-    if (space.ack.pending && (ackDue || mayElicit)) {
+    // an ACK of ACK-only packets is not worth 7+ bytes in every data packet: once per RTT
+    if (ackDue || (mayElicit && space.ack.worthPiggybacking(now, this.rtt.smoothedMs))) {
       const ack = space.ack.frame(now);
       if (ack && frameLen(ack) <= room) { frames.push(ack); sent.push({ kind: 'ack', largest: ack.ranges[0].hi }); room -= frameLen(ack); }
     }
@@ -907,7 +908,7 @@ export class Connection {
       else if (f.type !== 'connection_close') ackEliciting = true;
     }
     const inFlight = ackEliciting || padding;
-    if (ack) space.ack.onAckSent();
+    if (ack) space.ack.onAckSent(now);
     const rate = inFlight ? this.deliveryRate.onSent(now, this.bytesInFlight) : undefined;
     space.sent.push({ pn, timeSent: now, size, ackEliciting, inFlight, frames: sent, mtuProbe, rate });
     if (inFlight) {

@@ -131,11 +131,22 @@ export class Bbr implements CongestionController {
 
   window(): number { return this.cwnd; }
 
-  /** Pacing rate, bytes per ms. */
+  /**
+   * Pacing rate, bytes per ms: pacing gain x bottleneck bandwidth. Until the pipe
+   * is full it never decreases and is at least startup gain x initial window / RTT
+   * (Linux BBR's bbr_init_pacing_rate / bbr_set_pacing_rate): the first delivery-rate
+   * samples (the handshake, a first flight held back by the 1-RTT key wait) are far
+   * below the path's rate, and pacing at 2.885x those throttled startup to
+   * ~1 packet per 20 ms at first and cost ~4 round trips of ramp-up.
+   */
   pacingRate(smoothedRttMs: number): number {
-    if (this.btlBw === 0) return (this.pacingGain * this.cwnd) / Math.max(this.minRttMs === Infinity ? smoothedRttMs : this.minRttMs, 0.001);
-    return this.pacingGain * this.btlBw;
+    const rttMs = Math.max(this.minRttMs === Infinity ? smoothedRttMs : this.minRttMs, 0.001);
+    if (this.filledPipe) return this.btlBw === 0 ? (this.pacingGain * this.cwnd) / rttMs : this.pacingGain * this.btlBw;
+    const floor = (STARTUP_GAIN * this.initialWindowPackets * this.mtu) / rttMs;
+    this.startupRate = Math.max(this.startupRate, floor, this.pacingGain * this.btlBw);
+    return this.startupRate;
   }
+  private startupRate = 0;
 
   get lastRtt(): number { return this.lastRttMs; }
 }
