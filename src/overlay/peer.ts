@@ -39,7 +39,9 @@ import { loadKeyPins, saveKeyPins } from './key-pin-file.ts';
 import { loadPeerIdentity, type PeerIdentity } from './peer-identity.ts';
 import { ContactLink, type PeerContactSession } from './contact-link.ts';
 import { toPeerError } from './peer-errors.ts';
-import { TcpRelayFallback } from './relay-tcp.ts';
+import { tcpConnector } from './relay-tcp.ts';
+import { RelayStreamFallback, type RelayStreamConnector } from './relay-stream-mux.ts';
+import type { Random } from '../transport/random.ts';
 import { startPeerSupernode, type PeerSupernode } from './peer-supernode.ts';
 import { PeerError, type ContactSession, type ContactStatus, type PeerNode } from './peer-api.ts';
 
@@ -81,6 +83,10 @@ export interface PeerOptions {
   /** Injectable socket and clock (default: a bound UDP socket and the real clock). */
   readonly socket?: DatagramSocket;
   readonly clock?: Clock;
+  /** Injectable randomness (default: the system's CSPRNG); ids, ICE tie-breakers, handshake ephemerals use it. */
+  readonly random?: Random;
+  /** How relay streams are opened when UDP is blocked (default: TCP to the supernode's port; the simulator passes a pipe). */
+  readonly relayStreams?: RelayStreamConnector;
   readonly connectTimeoutMs?: number; // default 15_000
   readonly log?: (line: string) => void;
 }
@@ -100,8 +106,10 @@ export async function startPeer(opts: PeerOptions): Promise<PeerNode> {
   const deviceId = await ensureDevice(dir, opts, username, identity);
   const pinsPath = join(opts.stateDir, 'key-pins.json');
   const pins = await loadKeyPins(pinsPath);
-  const socket = new TcpRelayFallback(opts.socket ?? await bindUdp({ address: opts.bindAddress ?? '0.0.0.0', port: opts.port ?? 0 }));
-  const peer = new Peer(opts, dir, username, deviceId, identity, pins, pinsPath, socket, opts.clock ?? realClock, log);
+  const clock = opts.clock ?? realClock;
+  const udp = opts.socket ?? await bindUdp({ address: opts.bindAddress ?? '0.0.0.0', port: opts.port ?? 0 });
+  const socket = new RelayStreamFallback(udp, opts.relayStreams ?? tcpConnector, clock);
+  const peer = new Peer(opts, dir, username, deviceId, identity, pins, pinsPath, socket, clock, log);
   try {
     await peer.start();
   } catch (e) {
@@ -146,7 +154,7 @@ function hostAddresses(opts: PeerOptions): string[] {
 
 class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ username: string; deviceId: string }]; presence: [ContactStatus] }> implements PeerNode {
   private readonly mux: OverlayMux;
-  private readonly random = systemRandom();
+  private readonly random: Random;
   private readonly stunAddr: UdpAddress;
   private readonly hosts: string[];
   private readonly bindings = new StunBindings();
@@ -177,9 +185,10 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   constructor(
     private readonly opts: PeerOptions, private readonly dir: DirectoryClient, readonly username: string, readonly deviceId: string,
     private readonly identity: PeerIdentity, private readonly pins: KeyPins, private readonly pinsPath: string,
-    private readonly socket: TcpRelayFallback, private readonly clock: Clock, private readonly log: (line: string) => void,
+    private readonly socket: RelayStreamFallback, private readonly clock: Clock, private readonly log: (line: string) => void,
   ) {
     super();
+    this.random = opts.random ?? systemRandom();
     this.mux = new OverlayMux(socket);
     this.mux.onUnclaimed = (from, bytes) => this.onUnclaimed(from, bytes);
     this.stunAddr = opts.stun ?? defaultStun(opts.directoryUrl);

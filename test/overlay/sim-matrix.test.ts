@@ -1,30 +1,37 @@
-// NAT matrix in the simulator (src/sim): the overlay's real sans-IO cores — NAT
-// classification (over real STUN against the directory's RFC 5780 STUN server),
-// ICE-style STUN connectivity checks, the relay forwarder, PeerLink carrying the real
-// transport (a chat line each way on a stream) — run by the project's Driver
-// over simulated UDP, through the simulator's RFC 4787 NAT boxes, for caller x callee
-// over {public, EIM/EIF, EIM/ADF, EIM/APDF, APDM, UDP-blocked}: 36 pairs. Asserts each
-// side's NAT is classified right, that every pair with UDP connects, and that the path
-// is direct exactly where RFC 4787 allows a punch (predictDirect), relayed otherwise.
-// Prints the matrix and connect times (from the coordinated start to the first
-// selected path) in peer-to-peer RTTs. Only the rendezvous is the lab's JSON scaffolding
-// (until the directory's rendezvous is integrated).
-import { describe, it, expect } from 'vitest';
-import { Network, type NatOptions } from '../../src/sim/index.ts';
+// NAT matrix in the simulator (src/sim) with the real Peer (startPeer): caller x callee
+// over {public, EIM/EIF, EIM/ADF, EIM/APDF, APDM, UDP-blocked}, 36 pairs. Each peer
+// classifies its NAT over real STUN (the directory's RFC 5780 StunServer + the supernode
+// as second vantage point), picks the supernode, publishes presence; alice connect()s to
+// bob through the directory's rendezvous; the ContactLink runs the relay ticket + BIND,
+// ICE-style checks and the Noise IK handshake; a chat line crosses each way on a stream.
+// UDP-blocked peers (their NAT drops all UDP) reach the supernode over a simulated TCP
+// stream with the relay framing (sim-peer-harness.ts: what is stood in is listed there —
+// the directory's HTTP/push transport and TCP itself).
+// Asserts: every NAT classified right, 36/36 connect, the path is direct exactly where
+// RFC 4787 allows a punch (predictDirect; never with a UDP-blocked side), relayed
+// otherwise, on both ends. Prints the matrix and connect times in peer-to-peer RTTs.
+import { describe, it, expect, afterAll } from 'vitest';
+import type { Duplex } from 'node:stream';
+import { Network, type NatOptions, type Host } from '../../src/sim/index.ts';
 import { Driver } from '../../src/datagram/driver.ts';
-import { RelayForwarder } from '../../src/overlay/relay.ts';
-import { predictDirect, type NatType } from '../../src/overlay/nat-types.ts';
-import { LabPeer, type LabPeerResult } from '../lab/programs/peer-core.ts';
-import { LabRendezvous } from '../lab/programs/rendezvous-core.ts';
 import { StunServer } from '../../src/directory/stun-server.ts';
-import { createRng } from '../../src/sim/index.ts';
+import { SupernodeCore } from '../../src/overlay/supernode.ts';
+import { RelayStreamServer } from '../../src/overlay/relay-stream-mux.ts';
+import { directoryTicketVerifier } from '../../src/overlay/ticket-verifier.ts';
+import { startPeer } from '../../src/overlay/peer.ts';
+import { predictDirect, type NatType } from '../../src/overlay/nat-types.ts';
+import type { ContactSession, PeerNode } from '../../src/overlay/peer-api.ts';
+import { seededRandom } from '../../src/transport/random.ts';
 import { NAT_KINDS } from './nat-model.ts';
-import { makeIssuer, standInVerifier } from './stand-in-ticket.ts';
+import { SimDirectory, SimLoop, pipeConnector, tempStateDirs, PUNCH_DELAY_MS } from './sim-peer-harness.ts';
 
-const issuer = makeIssuer();
 const ACCESS_MS = 10; // one way, NAT/host to core
 const LAN_MS = 1;
+const CORE_MS = 5; // core to the directory / supernode hosts
 const P2P_RTT_MS = 2 * (LAN_MS + ACCESS_MS + ACCESS_MS + LAN_MS);
+const SUPERNODE = { address: '198.51.100.20', port: 3479 };
+const dirs = tempStateDirs();
+afterAll(() => dirs.cleanup());
 
 const behaviour = (k: NatType): Pick<NatOptions, 'mapping' | 'filtering'> => {
   if (k.udp === 'blocked') return { mapping: 'endpoint-independent', filtering: 'address-and-port-dependent' };
@@ -33,15 +40,33 @@ const behaviour = (k: NatType): Pick<NatOptions, 'mapping' | 'filtering'> => {
   return { mapping: m[k.mapping], filtering: f[k.filtering] };
 };
 
-function runPair(kindA: string, kindB: string, seed: number): { a: LabPeerResult; b: LabPeerResult; relayed: number; startAt: number } {
+const readLine = (s: Duplex) => new Promise<string>((res, rej) => {
+  let buf = '';
+  s.on('data', (c: Buffer) => { buf += c.toString('utf8'); const i = buf.indexOf('\n'); if (i >= 0) res(buf.slice(0, i)); });
+  s.on('error', rej);
+});
+
+interface PairResult {
+  nat: [string | undefined, string | undefined];
+  paths: [string, string];
+  lines: [string, string];
+  /** From the coordinated start (rendezvous delay after the caller's answer) to connect() resolving. */
+  connectMs: number;
+  relayedPackets: number;
+  /** Relay frames the supernode received over simulated TCP. */
+  streamFrames: number;
+}
+
+async function runPair(kindA: string, kindB: string, seed: number, pairNo: number): Promise<PairResult> {
   const net = new Network({ seed, log: false });
+  const loop = new SimLoop(net);
   const core = net.addRouter('core');
   const rv1 = net.addHost('rv1', '198.51.100.10');
   const rv2 = net.addHost('rv2', '198.51.100.11');
-  const relayHost = net.addHost('relay', '198.51.100.20');
-  for (const h of [rv1, rv2, relayHost]) net.connect(h, core, { latencyMs: 5 });
+  const snHost = net.addHost('supernode', SUPERNODE.address);
+  for (const h of [rv1, rv2, snHost]) net.connect(h, core, { latencyMs: CORE_MS });
 
-  const side = (name: string, kind: string, pub: string, lan: string) => {
+  const side = (name: string, kind: string, pub: string, lan: string): Host => {
     const t = NAT_KINDS[kind];
     if (t.udp === 'open' && t.mapping === 'none') {
       const h = net.addHost(name, pub);
@@ -58,77 +83,85 @@ function runPair(kindA: string, kindB: string, seed: number): { a: LabPeerResult
   const hb = side('bob', kindB, '198.51.100.3', '192.0.2.66');
   net.autoRoute();
 
-  // The directory's real RFC 5780 STUN server on A1:P1, A1:P2, A2:P1, A2:P2; the lab rendezvous on A1:4000.
   const stun = new StunServer({ primary: rv1.bindUdp(3478), altPort: rv1.bindUdp(3479), altIp: rv2.bindUdp(3478), altBoth: rv2.bindUdp(3479) });
-  const rv = new LabRendezvous((a, b, exp) => issuer.issue(a, b, exp));
-  const rvSock = rv1.bindUdp(4000);
-  let startAt = NaN;
-  rvSock.onDatagram((from, bytes) => {
-    for (const t of rv.handleDatagram(net.clock.now(), from, bytes)) rvSock.send(t.to, t.bytes);
-    if (Number.isNaN(startAt) && rv.events.length) startAt = Number(rv.events[0].split(' at ')[1]);
-  });
-  let n = 0n;
-  const relay = new RelayForwarder({ verifier: standInVerifier(issuer.publicKey), newSessionId: () => ++n }, net.clock.now());
-  new Driver(relay, relayHost.bindUdp(3479), net.clock).wake();
+  const dir = new SimDirectory(net.clock, [{ id: 'sn-1', address: SUPERNODE.address, port: SUPERNODE.port, capacity: 100, load: 0, lastHeartbeat: 0 }], seed);
+  const oneWay = LAN_MS + ACCESS_MS + CORE_MS;
+  dir.addUser('alice', oneWay);
+  dir.addUser('bob', oneWay);
+  const snSocket = new RelayStreamServer(snHost.bindUdp(SUPERNODE.port));
+  let sid = BigInt(seed) << 32n;
+  const sn = new SupernodeCore({ relay: { verifier: directoryTicketVerifier(dir.directoryPublicKey), newSessionId: () => ++sid } }, net.clock.now());
+  new Driver(sn, snSocket, net.clock).wake();
 
-  const rng = createRng(seed);
-  const peer = (name: string, want: string, h: typeof ha) => {
-    const ref: { drv?: Driver } = {};
-    const p = new LabPeer({
-      name, want, host: { address: h.address, port: 5000 }, primary: { address: '198.51.100.10', port: 3478 },
-      primaryAlt: { address: '198.51.100.10', port: 3479 }, secondary: { address: '198.51.100.11', port: 3479 },
-      relay: { address: '198.51.100.20', port: 3479 }, rendezvous: { address: '198.51.100.10', port: 4000 },
-      randomBytes: (k) => Uint8Array.from({ length: k }, () => rng.int(256)), clock: net.clock, wake: () => ref.drv?.wake(),
-    }, net.clock.now());
-    ref.drv = new Driver(p, h.bindUdp(5000), net.clock);
-    ref.drv.wake();
-    return p;
-  };
-  const pa = peer('alice', 'bob', ha);
-  const pb = peer('bob', 'alice', hb);
-  net.run(15_000);
-  expect(stun.counters.internalErrors).toBe(0);
-  return { a: pa.result()!, b: pb.result()!, relayed: relay.counters().forwardedPackets, startAt };
+  const logs: string[] = [];
+  const start = (name: string, h: Host, pub: string) => startPeer({
+    directory: dir.clientFor(name), directoryUrl: 'http://198.51.100.10:7400', stateDir: dirs.dir(`${pairNo}-${name}`),
+    socket: h.bindUdp(5000), clock: net.clock, random: seededRandom(seed * 2 + (name === 'alice' ? 0 : 1)),
+    relayStreams: pipeConnector(net.clock, snSocket, SUPERNODE, pub, oneWay), stun: { address: '198.51.100.10', port: 3478 },
+    hostAddresses: [h.address], supernodeOptOut: true, deviceName: name,
+    log: (l) => logs.push(`${net.clock.now().toFixed(0)} ${name}: ${l}`),
+  });
+  const label = `alice ${kindA} x bob ${kindB} (seed ${seed})`;
+  let alice: PeerNode | undefined, bob: PeerNode | undefined;
+  try {
+    [alice, bob] = await loop.settle(Promise.all([start('alice', ha, '198.51.100.2'), start('bob', hb, '198.51.100.3')]), 10_000);
+    const bobSession = new Promise<ContactSession>((res) => bob!.once('session', res));
+    const bobLine = bobSession.then(async (s) => {
+      const st = await new Promise<Duplex>((res) => s.once('stream', res));
+      const line = await readLine(st);
+      st.write('hello from bob\n');
+      return line;
+    });
+    const calledAt = net.clock.now();
+    const as = await loop.settle(alice.connect('bob'), 15_000).catch((e: Error) => { throw new Error(`${label}: ${e.message}\n${logs.join('\n')}`); });
+    const connectedAt = net.clock.now();
+    const st = await loop.settle(as.openStream(), 1_000);
+    st.write('hello from alice\n');
+    const [aLine, bLine] = await loop.settle(Promise.all([readLine(st), bobLine]), 5_000);
+    const bs = await bobSession;
+    const rv = dir.rendezvous[0];
+    // The coordinated start on alice's clock: her answer arrives one way after the directory built it.
+    const startAt = rv.at + oneWay + PUNCH_DELAY_MS;
+    expect(calledAt, label).toBeLessThan(startAt);
+    expect(stun.counters.internalErrors, label).toBe(0);
+    return {
+      nat: [alice.nat, bob.nat], paths: [as.path.kind, bs.path.kind], lines: [aLine, bLine],
+      connectMs: connectedAt - startAt, relayedPackets: sn.counters().relay.forwardedPackets, streamFrames: snSocket.counters.framesIn,
+    };
+  } finally {
+    const closing = Promise.all([alice?.close(), bob?.close()]);
+    await loop.settle(closing, 1_000).catch(() => {});
+  }
 }
 
-describe('simulator NAT matrix (36 pairs, real overlay cores over simulated NATs)', () => {
-  it('classifies every NAT, connects every pair that has UDP, direct exactly where RFC 4787 allows', () => {
+describe('simulator NAT matrix (36 pairs, the real Peer over simulated NATs and TCP)', () => {
+  it('classifies every NAT, connects all 36 pairs, direct exactly where RFC 4787 allows', { timeout: 120_000 }, async () => {
     const names = Object.keys(NAT_KINDS);
     const rows: string[] = [];
     const connectRtts: number[] = [];
     let seed = 100;
+    let pairNo = 0;
     for (const x of names) {
       const row: string[] = [];
       for (const y of names) {
         const label = `alice ${x} x bob ${y} (seed ${seed})`;
-        const { a, b, relayed, startAt } = runPair(x, y, seed++);
-        expect(a, label).toBeDefined();
-        expect(b, label).toBeDefined();
-        const blocked = x === 'UDP-blocked' || y === 'UDP-blocked';
-        const expectedNat = (k: string) => (k === 'APDM' ? 'APDM/APDF' : k);
-        if (x !== 'UDP-blocked') expect(a.nat, label).toBe(expectedNat(x));
-        if (y !== 'UDP-blocked') expect(b.nat, label).toBe(expectedNat(y));
-        if (blocked) {
-          // No UDP at all: a TCP/TLS relay fallback (not built) would be needed.
-          expect([a.ok, b.ok], label).toEqual([false, false]);
-          row.push('none');
-          continue;
-        }
-        expect([a.ok, b.ok, a.received, b.received], `${label}\n${a.log.join('\n')}\n---\n${b.log.join('\n')}`).toEqual([true, true, 'hello from bob', 'hello from alice']);
-        expect([a.invalidChecks, b.invalidChecks], label).toEqual([0, 0]); // every STUN check authenticated
-        const direct = predictDirect(NAT_KINDS[x], NAT_KINDS[y]);
-        expect([a.path, b.path], label).toEqual(direct ? ['direct', 'direct'] : ['relayed', 'relayed']);
-        if (!direct) expect(relayed, label).toBeGreaterThan(0);
-        connectRtts.push((a.connectMs! - startAt) / P2P_RTT_MS);
-        row.push(a.path);
+        const r = await runPair(x, y, seed++, pairNo++);
+        const nat = (k: string) => (k === 'APDM' ? 'APDM/APDF' : k);
+        expect(r.nat, label).toEqual([nat(x), nat(y)]);
+        expect(r.lines, label).toEqual(['hello from bob', 'hello from alice']);
+        const direct = x !== 'UDP-blocked' && y !== 'UDP-blocked' && predictDirect(NAT_KINDS[x], NAT_KINDS[y]);
+        expect(r.paths, label).toEqual(direct ? ['direct', 'direct'] : ['relayed', 'relayed']);
+        if (!direct) expect(r.relayedPackets, label).toBeGreaterThan(0);
+        expect(r.streamFrames > 0, label).toBe(x === 'UDP-blocked' || y === 'UDP-blocked');
+        connectRtts.push(r.connectMs / P2P_RTT_MS);
+        row.push(r.paths[0]);
       }
-      rows.push(`${x.padEnd(12)} ${row.map((r) => r.padEnd(8)).join('')}`);
+      rows.push(`${x.padEnd(12)} ${row.map((p) => p.padEnd(9)).join('')}`);
     }
     connectRtts.sort((p, q) => p - q);
     const pct = (q: number) => connectRtts[Math.min(connectRtts.length - 1, Math.floor(q * connectRtts.length))].toFixed(1);
-    console.log(`alice\\bob    ${names.map((s) => s.slice(0, 7).padEnd(8)).join('')}\n${rows.join('\n')}\n` +
-      `connect time from the coordinated start, in peer RTTs (${P2P_RTT_MS} ms): median ${pct(0.5)}, p95 ${pct(0.95)} (n=${connectRtts.length})\n` +
-      'none = UDP-blocked: the simulator carries only UDP; such peers reach the supernode over TCP (relay-tcp.ts), ' +
-      'tested on loopback (peer-e2e.test.ts) and through a real UDP-dropping router (test/lab/holepunch.test.ts)');
+    console.log(`caller\\callee ${names.map((s) => s.slice(0, 8).padEnd(9)).join('')}\n${rows.join('\n')}\n` +
+      `connect time (coordinated start -> connect() resolved: checks, nomination, Noise IK), in peer RTTs (${P2P_RTT_MS} ms): ` +
+      `median ${pct(0.5)}, p95 ${pct(0.95)}, max ${connectRtts[connectRtts.length - 1].toFixed(1)} (n=${connectRtts.length})`);
   });
 });

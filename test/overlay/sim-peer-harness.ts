@@ -1,0 +1,201 @@
+// The real Peer (startPeer, src/overlay/peer.ts) in the simulator: NAT classification,
+// supernode pick, presence, rendezvous, ContactLink (relay ticket + RelayClient, CheckAgent
+// + PeerLink, Noise IK transport) on simulated UDP through the simulator's RFC 4787 NATs,
+// in virtual time. Stood in, and only these:
+//   - the directory's HTTP API and push channel: `SimDirectory`, an in-memory object with
+//     the DirectoryClient methods the Peer calls, answering after the simulated round trip
+//     to the directory host and building rendezvous like src/directory/http/routes/
+//     rendezvous.ts (punch delay 300 ms, tickets signed with the real ticket codec);
+//   - TCP: `pipeConnector`, a reliable in-order byte pipe with the path's one-way latency
+//     between a device and the supernode (made only with the simulator's clock), carrying
+//     the real relay framing through the Peer's RelayStreamFallback and the supernode's
+//     RelayStreamServer (relay-stream-mux.ts; TCP itself is node:net in relay-tcp.ts).
+// The supernode is the real SupernodeCore + Driver on a simulated socket; the directory's
+// STUN endpoint is the real RFC 5780 StunServer. Async code (the Peer awaits) runs by
+// stepping virtual time 1 ms at a time and letting the event loop turn in between
+// (`SimLoop.until`), so async continuations see the clock up to 1 ms late.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sodium from 'sodium-native';
+import type { Network } from '../../src/sim/index.ts';
+import type { Clock, UdpAddress } from '../../src/wire/socket.ts';
+import { formatAddress } from '../../src/wire/socket.ts';
+import { signTicket } from '../../src/wire/ticket.ts';
+import type { DirectoryClient, Device, Presence, PresenceUpdate, PushMessage, Rendezvous, Supernode } from '../../src/directory/client.ts';
+import { DirectoryError } from '../../src/directory/client.ts';
+import type { RelayByteStream, RelayStreamConnector, RelayStreamHandlers, RelayStreamServer } from '../../src/overlay/relay-stream-mux.ts';
+
+export const PUNCH_DELAY_MS = 300;
+const TICKET_TTL_MS = 10 * 60_000;
+
+interface SimAccount {
+  readonly username: string;
+  /** Simulated one-way latency between this user's device and the directory host. */
+  readonly oneWayMs: number;
+  device?: Device;
+  presence?: Presence;
+  push?: (m: PushMessage) => void;
+}
+
+/** The directory as the Peer sees it (DirectoryClient's methods), in virtual time. */
+export class SimDirectory {
+  private readonly accounts = new Map<string, SimAccount>();
+  private readonly publicKey = Buffer.alloc(sodium.crypto_sign_PUBLICKEYBYTES);
+  private readonly secretKey = Buffer.alloc(sodium.crypto_sign_SECRETKEYBYTES);
+  private nextId = 1;
+  /** Every rendezvous built, with the directory time it was built at. */
+  readonly rendezvous: { id: string; at: number; from: string; to: string }[] = [];
+
+  constructor(private readonly clock: Clock, private readonly supernodeList: Supernode[], private readonly idSeed: number) {
+    sodium.crypto_sign_keypair(this.publicKey, this.secretKey);
+  }
+
+  get directoryPublicKey(): Uint8Array {
+    return new Uint8Array(this.publicKey);
+  }
+
+  addUser(username: string, oneWayMs: number): void {
+    this.accounts.set(username, { username, oneWayMs });
+  }
+
+  /** A DirectoryClient for `username` (every user is a mutual contact of every other). */
+  clientFor(username: string): DirectoryClient {
+    const acct = this.accounts.get(username)!;
+    const call = <T>(fn: () => T): Promise<T> => new Promise((res, rej) => {
+      this.clock.setTimer(this.clock.now() + 2 * acct.oneWayMs, () => { try { res(fn()); } catch (e) { rej(e); } });
+    });
+    const c = {
+      me: () => call(() => ({ username, createdAt: 0, updatedAt: 0 })),
+      devices: () => call(() => (acct.device ? [acct.device] : [])),
+      registerDevice: (d: { name: string; x25519: Uint8Array }) => call(() => {
+        // Device ids: 16 bytes from the seed and a counter (which side is controlling varies by seed).
+        const id = Buffer.alloc(16);
+        id.writeUInt32BE((this.idSeed * 2654435761 + this.nextId++ * 40503) >>> 0, 0);
+        id.writeUInt32BE(this.nextId, 12);
+        acct.device = { id: id.toString('hex'), name: d.name, x25519: Buffer.from(d.x25519).toString('base64url'), ed25519: null, createdAt: this.clock.now() };
+        return acct.device;
+      }),
+      supernodes: () => call(() => this.supernodeList.map((s) => ({ ...s }))),
+      openPush: (o: { onMessage(m: PushMessage): void }) => call(() => {
+        acct.push = (m) => this.clock.setTimer(this.clock.now() + acct.oneWayMs, () => o.onMessage(m));
+        return { close: () => { acct.push = undefined; }, closed: new Promise<{ code: number; reason: string }>(() => {}) };
+      }),
+      setPresence: (p: PresenceUpdate) => call(() => {
+        acct.presence = { username, deviceId: p.deviceId, status: p.status, candidates: p.candidates, nat: p.nat ?? null, supernode: p.supernode ?? null, updatedAt: this.clock.now() };
+      }),
+      rendezvous: (deviceId: string, peerName: string) => new Promise<Rendezvous>((res, rej) => {
+        // Request reaches the directory after one way; the answer comes back after another.
+        this.clock.setTimer(this.clock.now() + acct.oneWayMs, () => {
+          try {
+            const r = this.buildRendezvous(acct, deviceId, peerName);
+            this.clock.setTimer(this.clock.now() + acct.oneWayMs, () => res(r));
+          } catch (e) { rej(e); }
+        });
+      }),
+      ticket: (deviceId: string, peerDeviceId: string) => call(() => this.issue(deviceId, peerDeviceId)),
+      contacts: () => call(() => [...this.accounts.keys()].filter((u) => u !== username).map((u) => ({ username: u, state: 'accepted' as const, updatedAt: 0 }))),
+      presence: () => call(() => [...this.accounts.values()].filter((a) => a !== acct && a.presence).map((a) => a.presence!)),
+    };
+    return c as unknown as DirectoryClient;
+  }
+
+  private issue(a: string, b: string): { ticket: string; issuedAt: number; expiresAt: number } {
+    const issuedAt = Math.floor(this.clock.now()), expiresAt = issuedAt + TICKET_TTL_MS;
+    const bytes = signTicket({ issuedAt, expiresAt, deviceA: Buffer.from(a, 'hex'), deviceB: Buffer.from(b, 'hex') }, this.secretKey);
+    return { ticket: Buffer.from(bytes).toString('base64url'), issuedAt, expiresAt };
+  }
+
+  private buildRendezvous(me: SimAccount, deviceId: string, peerName: string): Rendezvous {
+    const them = this.accounts.get(peerName);
+    if (!them) throw new DirectoryError(404, 'not_found', `no user ${peerName}`);
+    if (!them.presence || !them.device || !them.push) throw new DirectoryError(409, 'conflict', `${peerName} has no online device`);
+    const now = this.clock.now();
+    const rid = `r${this.nextId++}`;
+    const ticket = this.issue(deviceId, them.device.id);
+    const side = (self: string, p: Presence, d: Device): Rendezvous => ({
+      type: 'rendezvous', id: rid, serverTime: now, startAt: now + PUNCH_DELAY_MS, delayMs: PUNCH_DELAY_MS, deviceId: self,
+      peer: { username: p.username, deviceId: p.deviceId, x25519: d.x25519, ed25519: d.ed25519, candidates: p.candidates, nat: p.nat, supernode: p.supernode },
+      ticket: ticket.ticket, ticketExpiresAt: ticket.expiresAt,
+    });
+    const mine = me.presence ?? { username: me.username, deviceId, status: 'online', candidates: [], nat: null, supernode: null, updatedAt: now };
+    this.rendezvous.push({ id: rid, at: now, from: me.username, to: peerName });
+    them.push(side(them.device.id, mine, me.device!));
+    return side(deviceId, them.presence, them.device);
+  }
+}
+
+/**
+ * Simulated TCP for relay streams: `connect` opens a reliable in-order byte pipe to the
+ * supernode's RelayStreamServer with `oneWayMs` latency each way (handshake: the server
+ * accepts after one way, the device is connected after a round trip). The server sees the
+ * stream as coming from `externalAddress` and the next port from 40000.
+ */
+export function pipeConnector(clock: Clock, server: RelayStreamServer, supernode: UdpAddress, externalAddress: string, oneWayMs: number): RelayStreamConnector {
+  let nextPort = 40_000;
+  return (relay, dev) => {
+    const from = { address: externalAddress, port: nextPort++ };
+    let open = true;
+    let toServer: RelayStreamHandlers | undefined;
+    // In order: each delivery is scheduled no earlier than the previous one in that direction.
+    const lane = () => {
+      let last = 0;
+      return (fn: () => void) => { last = Math.max(last, clock.now() + oneWayMs); clock.setTimer(last, fn); };
+    };
+    const up = lane(), down = lane();
+    const close = () => {
+      if (!open) return;
+      open = false;
+      up(() => toServer?.onClose());
+      down(() => dev.onClose());
+    };
+    const deviceEnd: RelayByteStream = {
+      write: (b) => { if (!open) return; const copy = b.slice(); up(() => { if (open) toServer?.onData(copy); }); },
+      writableLength: 0,
+      destroy: close,
+    };
+    const serverEnd: RelayByteStream = {
+      write: (b) => { if (!open) return; const copy = b.slice(); down(() => { if (open) dev.onData(copy); }); },
+      writableLength: 0,
+      destroy: close,
+    };
+    up(() => {
+      if (formatAddress(relay) !== formatAddress(supernode)) { open = false; down(() => { dev.onError('connection refused'); dev.onClose(); }); return; }
+      toServer = server.accept(from, serverEnd);
+      if (!toServer) { close(); return; }
+      down(() => dev.onConnect());
+    });
+    return deviceEnd;
+  };
+}
+
+/** Runs the simulator in 1 ms steps, letting async code (promises, fs) run between steps. */
+export class SimLoop {
+  constructor(private readonly net: Network) {}
+
+  /** Step until `done()` or `maxMs` of virtual time passed; returns whether `done()` held. */
+  async until(done: () => boolean, maxMs: number): Promise<boolean> {
+    const end = this.net.clock.now() + maxMs;
+    while (!done()) {
+      if (this.net.clock.now() >= end) return false;
+      this.net.runFor(1);
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    return true;
+  }
+
+  /** Await `p` while stepping virtual time (rejects after `maxMs`). */
+  async settle<T>(p: Promise<T>, maxMs: number): Promise<T> {
+    let state: { ok: true; v: T } | { ok: false; e: unknown } | undefined;
+    p.then((v) => { state = { ok: true, v }; }, (e: unknown) => { state = { ok: false, e }; });
+    if (!await this.until(() => state !== undefined, maxMs)) throw new Error(`not settled within ${maxMs} virtual ms`);
+    if (!state!.ok) throw state!.e;
+    return state!.v;
+  }
+}
+
+/** A fresh state directory; remove with `cleanup()`. */
+export function tempStateDirs(): { dir(name: string): string; cleanup(): void } {
+  const root = mkdtempSync(join(tmpdir(), 'tincan-simpeer-'));
+  return { dir: (name) => join(root, name), cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
