@@ -1,15 +1,27 @@
 // tincan's framing of Noise handshake messages inside the transport's CRYPTO
 // stream (each message already carries the transport's 2-byte length prefix).
 // Message 1 starts with one byte naming the pattern; later messages are the
-// bare Noise message (the pattern is fixed by then). Payloads are empty in
+// bare Noise message (the pattern is fixed by then). IK -> XX fallback: a
+// responder that cannot decrypt an IK message 1 (the initiator used a stale
+// static key) answers with the single byte FALLBACK; the initiator then
+// starts XX with first byte KIND_XX_FALLBACK and the fallback prologue, which
+// binds the XX handshake to the failed IK message (see fallbackPrologue). Payloads are empty in
 // version 1 and ignored on receipt (room for later extensions). The Noise
 // prologue is the label PROLOGUE || len (1 byte) || client connection ID, so a
 // handshake is bound to the connection it started on.
 import { SessionError } from './errors.ts';
+import { hash } from './noise/primitives.ts';
 
 export const KIND_XX = 0x01;
 export const KIND_IK = 0x02;
+export const KIND_XX_FALLBACK = 0x03;
 export type HandshakeKind = 'XX' | 'IK';
+/** What message 1 starts: a pattern, or XX after a refused IK message 1. */
+export type FirstKind = HandshakeKind | 'XX-fallback';
+
+/** The responder's whole answer to an IK message 1 it cannot decrypt: "start again with XX". */
+export const FALLBACK = Uint8Array.of(KIND_XX_FALLBACK);
+export const isFallbackRequest = (m: Uint8Array): boolean => m.length === 1 && m[0] === KIND_XX_FALLBACK;
 
 /** The label that starts the prologue both sides mix into h: ASCII "tincan/session/1". */
 export const PROLOGUE = new TextEncoder().encode('tincan/session/1');
@@ -31,17 +43,36 @@ export function prologueFor(clientCid: Uint8Array = new Uint8Array(0)): Uint8Arr
   return out;
 }
 
-export function frameFirst(kind: HandshakeKind, noiseMessage: Uint8Array): Uint8Array {
+/**
+ * The prologue of an XX handshake that replaces a refused IK one:
+ * prologue || KIND_XX_FALLBACK || BLAKE2s(framed IK message 1). Both sides
+ * use the IK message 1 exactly as the responder received it, so a fallback
+ * request the responder never sent (forged) or an altered message 1 makes
+ * the XX handshake fail instead of silently replacing IK.
+ */
+export function fallbackPrologue(prologue: Uint8Array, ikMessage1: Uint8Array): Uint8Array {
+  const h = hash(ikMessage1);
+  const out = new Uint8Array(prologue.length + 1 + h.length);
+  out.set(prologue);
+  out[prologue.length] = KIND_XX_FALLBACK;
+  out.set(h, prologue.length + 1);
+  return out;
+}
+
+const KIND_BYTE: Record<FirstKind, number> = { XX: KIND_XX, IK: KIND_IK, 'XX-fallback': KIND_XX_FALLBACK };
+
+export function frameFirst(kind: FirstKind, noiseMessage: Uint8Array): Uint8Array {
   const out = new Uint8Array(1 + noiseMessage.length);
-  out[0] = kind === 'XX' ? KIND_XX : KIND_IK;
+  out[0] = KIND_BYTE[kind];
   out.set(noiseMessage, 1);
   return out;
 }
 
-export function parseFirst(payload: Uint8Array): { kind: HandshakeKind; message: Uint8Array } {
+export function parseFirst(payload: Uint8Array): { kind: FirstKind; message: Uint8Array } {
   if (payload.length === 0) throw new SessionError('framing', 'empty first handshake message');
   const b = payload[0];
   if (b === KIND_XX) return { kind: 'XX', message: payload.subarray(1) };
   if (b === KIND_IK) return { kind: 'IK', message: payload.subarray(1) };
-  throw new SessionError('framing', `unknown handshake kind 0x${b.toString(16).padStart(2, '0')} (expected 0x01 XX or 0x02 IK)`);
+  if (b === KIND_XX_FALLBACK) return { kind: 'XX-fallback', message: payload.subarray(1) };
+  throw new SessionError('framing', `unknown handshake kind 0x${b.toString(16).padStart(2, '0')} (expected 0x01 XX, 0x02 IK or 0x03 XX fallback)`);
 }

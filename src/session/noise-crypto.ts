@@ -8,16 +8,31 @@
 // The prologue binds the handshake to the connection: prologueFor(clientCid),
 // with the client's source connection ID the transport passes to client()
 // and server() (both sides must agree, or message 1/2 fails authentication).
+// IK -> XX fallback (stale cached server key): a server that cannot decrypt an
+// IK message 1 answers FALLBACK; the client restarts as XX on the same
+// connection (1 extra RTT) with a prologue bound to that IK message 1. XX
+// authenticates both statics, and before the client sends its own static
+// (XX message 3) the server's new static must equal the expected key or be
+// approved by `acceptPeer` (info.fallback) — otherwise 'key-changed'. So a
+// forged FALLBACK cannot downgrade authentication (docs/protocol/session.md).
 import { sodium } from './noise/sodium.ts';
 import type { CryptoHandshake, CryptoProvider, HandshakeResult } from '../transport/crypto.ts';
 import type { Millis } from '../wire/socket.ts';
 import { SessionError } from './errors.ts';
-import { frameFirst, parseFirst, prologueFor, type HandshakeKind } from './framing.ts';
+import { fallbackPrologue, FALLBACK, frameFirst, isFallbackRequest, parseFirst, prologueFor, type HandshakeKind } from './framing.ts';
+import { fingerprint } from './identity.ts';
 import type { DeviceIdentity } from './identity.ts';
 import { HandshakeState } from './noise/handshake-state.ts';
 import { PATTERNS } from './noise/patterns.ts';
 import type { KeyPair } from './noise/primitives.ts';
 import { DEFAULT_KEY_UPDATE, newPacketStats, NoisePacketKeys, type KeyUpdateLimits, type PacketStats } from './packet-keys.ts';
+
+export interface PeerInfo {
+  /** The handshake is XX after an IK message 1 the server could not decrypt. */
+  fallback: boolean;
+  /** Client, after a fallback: the static key the IK attempt expected. */
+  expected?: Uint8Array;
+}
 
 export interface NoiseStats extends PacketStats {
   /** X25519 operations performed (GENERATE_KEYPAIR not counted). */
@@ -25,13 +40,21 @@ export interface NoiseStats extends PacketStats {
   handshakesStarted: number;
   handshakesCompleted: number;
   handshakesFailed: number;
+  /** IK -> XX fallbacks (client: FALLBACK received and followed; server: FALLBACK sent). */
+  fallbacks: number;
 }
 
 export interface NoiseCryptoOptions {
   /** Source of ephemeral keys (default: libsodium's CSPRNG). Inject a seeded one in tests. */
   random?: (out: Uint8Array) => Uint8Array;
-  /** Called with the peer's static key once it is known; return false to abort the handshake. */
-  acceptPeer?: (peerStatic: Uint8Array, kind: HandshakeKind) => boolean;
+  /**
+   * Called with the peer's static key once it is known; return false to abort
+   * the handshake. `info.fallback`: the handshake is XX after a refused IK
+   * message 1; on the client `info.expected` is the (stale) key IK was started
+   * with. Without this callback a client accepts a fallback only when the
+   * server proves the expected key.
+   */
+  acceptPeer?: (peerStatic: Uint8Array, kind: HandshakeKind, info: PeerInfo) => boolean;
   /** When send keys ask for a key update (PacketKeys.shouldUpdate). */
   keyUpdate?: Partial<KeyUpdateLimits>;
   /** Counters to add to (default: a fresh object, exposed as `provider.stats`). */
@@ -43,7 +66,7 @@ export interface NoiseCryptoProvider extends CryptoProvider {
   readonly stats: NoiseStats;
 }
 
-export const newNoiseStats = (): NoiseStats => ({ ...newPacketStats(), dh: 0, handshakesStarted: 0, handshakesCompleted: 0, handshakesFailed: 0 });
+export const newNoiseStats = (): NoiseStats => ({ ...newPacketStats(), dh: 0, handshakesStarted: 0, handshakesCompleted: 0, handshakesFailed: 0, fallbacks: 0 });
 
 const systemRandom = (out: Uint8Array): Uint8Array => {
   sodium.randombytes_buf(out);
@@ -53,7 +76,7 @@ const systemRandom = (out: Uint8Array): Uint8Array => {
 interface Ctx {
   s: KeyPair;
   random: (out: Uint8Array) => Uint8Array;
-  accept: ((k: Uint8Array, kind: HandshakeKind) => boolean) | undefined;
+  accept: NoiseCryptoOptions['acceptPeer'];
   limits: KeyUpdateLimits;
   stats: NoiseStats;
 }
@@ -88,10 +111,19 @@ function finish(ctx: Ctx, hs: HandshakeState, send?: Uint8Array): HandshakeResul
   return send ? { send, keys, peerStatic } : { keys, peerStatic };
 }
 
-function checkPeer(ctx: Ctx, hs: HandshakeState, kind: HandshakeKind): void {
+function checkPeer(ctx: Ctx, hs: HandshakeState, kind: HandshakeKind, info: PeerInfo = { fallback: false }): void {
   const rs = hs.remoteStatic();
-  if (rs && ctx.accept && !ctx.accept(rs.slice(), kind)) throw new SessionError('rejected', 'peer static key not accepted');
+  if (!rs) return;
+  if (ctx.accept) {
+    if (!ctx.accept(rs.slice(), kind, info)) throw new SessionError('rejected', 'peer static key not accepted');
+    return;
+  }
+  if (info.expected && !equalBytes(rs, info.expected)) {
+    throw new SessionError('key-changed', `IK fell back to XX and the server proved another static key (fingerprint ${fingerprint(rs)}), not the expected one; nothing approved it (acceptPeer)`);
+  }
 }
+
+const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && sodium.sodium_memcmp(a, b);
 
 abstract class NoiseSide implements CryptoHandshake {
   protected done = false;
@@ -111,11 +143,15 @@ abstract class NoiseSide implements CryptoHandshake {
 }
 
 class NoiseClient extends NoiseSide {
-  private readonly hs: HandshakeState;
-  private readonly kind: HandshakeKind;
+  private hs: HandshakeState;
+  private kind: HandshakeKind;
   private started = false;
+  /** IK only, until answered: message 1 as sent (the fallback prologue binds it). */
+  private ikMessage1: Uint8Array | undefined;
+  /** Set once the server asked for the fallback: the key IK expected. */
+  private expected: Uint8Array | undefined;
 
-  constructor(ctx: Ctx, serverStatic: Uint8Array | undefined, prologue: Uint8Array) {
+  constructor(ctx: Ctx, private readonly serverStatic: Uint8Array | undefined, private readonly prologue: Uint8Array) {
     super(ctx);
     this.kind = serverStatic ? 'IK' : 'XX';
     if (serverStatic && serverStatic.length !== 32) throw new SessionError('bad-key', `serverStatic must be 32 bytes, got ${serverStatic.length}`);
@@ -126,24 +162,42 @@ class NoiseClient extends NoiseSide {
     if (this.started) throw new SessionError('state', 'start() called twice');
     this.started = true;
     this.ctx.stats.handshakesStarted++;
-    return frameFirst(this.kind, this.hs.writeMessage());
+    const m1 = frameFirst(this.kind, this.hs.writeMessage());
+    if (this.kind === 'IK') this.ikMessage1 = m1;
+    return m1;
   }
 
   handlePayload(_now: Millis, payload: Uint8Array): HandshakeResult {
     return this.guard(() => {
       if (!this.started) throw new SessionError('state', 'handshake message before start()');
+      if (this.ikMessage1 && isFallbackRequest(payload)) return this.fallBack(this.ikMessage1);
+      this.ikMessage1 = undefined;
       this.hs.readMessage(payload);
-      checkPeer(this.ctx, this.hs, this.kind);
+      const info: PeerInfo = this.expected ? { fallback: true, expected: this.expected.slice() } : { fallback: false };
+      checkPeer(this.ctx, this.hs, this.kind, info); // before message 3: our static goes only to an accepted server
       const m3 = this.kind === 'XX' ? this.hs.writeMessage() : undefined;
       this.done = true;
       return finish(this.ctx, this.hs, m3);
     });
+  }
+
+  /** The server could not decrypt our IK message 1: start XX, bound to that message. Once. */
+  private fallBack(ikMessage1: Uint8Array): HandshakeResult {
+    this.ikMessage1 = undefined;
+    this.expected = this.serverStatic;
+    this.kind = 'XX';
+    this.hs = new HandshakeState({ pattern: PATTERNS.XX, initiator: true, prologue: fallbackPrologue(this.prologue, ikMessage1), s: this.ctx.s, random: this.ctx.random, counter: this.ctx.stats });
+    this.ctx.stats.fallbacks++;
+    return { send: frameFirst('XX-fallback', this.hs.writeMessage()) };
   }
 }
 
 class NoiseServer extends NoiseSide {
   private hs: HandshakeState | undefined;
   private kind: HandshakeKind | undefined;
+  /** After sending FALLBACK: the refused IK message 1 (framed), which the XX prologue binds. */
+  private refusedIk: Uint8Array | undefined;
+  private fallback = false;
 
   constructor(ctx: Ctx, private readonly prologue: Uint8Array) { super(ctx); }
 
@@ -151,18 +205,37 @@ class NoiseServer extends NoiseSide {
     return this.guard(() => {
       if (!this.hs) {
         const { kind, message } = parseFirst(payload);
-        this.kind = kind;
-        this.ctx.stats.handshakesStarted++;
-        this.hs = new HandshakeState({ pattern: PATTERNS[kind], initiator: false, prologue: this.prologue, s: this.ctx.s, random: this.ctx.random, counter: this.ctx.stats });
-        this.hs.readMessage(message);
-        checkPeer(this.ctx, this.hs, kind);
+        let prologue = this.prologue;
+        if (this.refusedIk) {
+          if (kind !== 'XX-fallback') throw new SessionError('framing', `expected the XX fallback message 1 after FALLBACK, got ${kind}`);
+          prologue = fallbackPrologue(this.prologue, this.refusedIk);
+          this.refusedIk = undefined;
+          this.fallback = true;
+        } else {
+          if (kind === 'XX-fallback') throw new SessionError('framing', 'XX fallback message 1 without a refused IK message 1 (FALLBACK was not sent)');
+          this.ctx.stats.handshakesStarted++;
+        }
+        const pattern = kind === 'IK' ? 'IK' : 'XX';
+        this.kind = pattern;
+        this.hs = new HandshakeState({ pattern: PATTERNS[pattern], initiator: false, prologue, s: this.ctx.s, random: this.ctx.random, counter: this.ctx.stats });
+        try {
+          this.hs.readMessage(message);
+        } catch (e) {
+          // IK message 1 we cannot decrypt: most likely encrypted to a static key we no longer have
+          if (kind !== 'IK' || !(e instanceof SessionError) || e.code !== 'decrypt') throw e;
+          this.hs = undefined;
+          this.refusedIk = payload.slice();
+          this.ctx.stats.fallbacks++;
+          return { send: FALLBACK };
+        }
+        checkPeer(this.ctx, this.hs, pattern, { fallback: this.fallback });
         const m2 = this.hs.writeMessage();
-        if (kind === 'XX') return { send: m2 };
+        if (pattern === 'XX') return { send: m2 };
         this.done = true;
         return finish(this.ctx, this.hs, m2);
       }
       this.hs.readMessage(payload);
-      checkPeer(this.ctx, this.hs, this.kind!);
+      checkPeer(this.ctx, this.hs, this.kind!, { fallback: this.fallback });
       this.done = true;
       return finish(this.ctx, this.hs);
     });

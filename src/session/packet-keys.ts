@@ -7,13 +7,22 @@
 // memoized, sharing the direction's replay window and counters, so the
 // transport's key update does not interrupt anything. `shouldUpdate(now)`
 // says when the send keys reached their packet-count or age limit.
-// Hot path: `sealInto` seals in place in the transport's packet buffer (no
-// allocation); `seal`/`open` allocate only their output; a reused nonce buffer.
+// Hot path: `sealInto` seals in place in the transport's packet buffer and
+// `openInPlace` opens in place in the received datagram (no allocation);
+// `seal`/`open` allocate only their output; a reused nonce buffer; one
+// libsodium call per packet.
+// Old generations are wiped (sodium_memzero) as soon as the transport can no
+// longer use them: send keys of generation g when g+1 seals its first packet
+// (the transport never goes back), receive keys of generation g when g+2
+// opens its first packet (the transport keeps only the previous generation
+// for in-flight packets). Wiped keys refuse to seal (throw) or open (drop,
+// counted as too old); `destroy()` wipes one generation at connection end.
 import { sodium } from './noise/sodium.ts';
 import type { PacketKeys } from '../transport/crypto.ts';
 import type { Millis } from '../wire/socket.ts';
 import { KEYLEN, rekey, TAGLEN, wipe, writeNonce } from './noise/primitives.ts';
 import { REPLAY_WINDOW, ReplayWindow } from './replay-window.ts';
+import { SessionError } from './errors.ts';
 
 export interface PacketStats {
   /** Packets sealed (send keys). */
@@ -53,7 +62,11 @@ export class NoisePacketKeys implements PacketKeys {
   private readonly nonce = Buffer.alloc(12);
   private successor: NoisePacketKeys | undefined;
   private sealedHere = 0;
+  private openedHere = 0;
   private firstUse: Millis | undefined;
+  /** The generation before this one, until it is wiped. */
+  private prev: NoisePacketKeys | undefined;
+  private destroyed = false;
 
   private constructor(key: Uint8Array, readonly direction: 'send' | 'recv', readonly generation: number, private readonly shared: Shared) {
     this.key = Buffer.from(key);
@@ -88,38 +101,76 @@ export class NoisePacketKeys implements PacketKeys {
   }
 
   private encrypt(pn: number, header: Uint8Array, plaintext: Uint8Array, c: Uint8Array): void {
+    if (this.sealedHere === 0 || this.destroyed) this.firstSeal();
     writeNonce(this.nonce, pn);
     sodium.crypto_aead_chacha20poly1305_ietf_encrypt(c, plaintext, header, null, this.nonce, this.key);
     this.sealedHere++;
-    for (const s of this.shared.stats) s.sealed++;
+    const st = this.shared.stats;
+    for (let i = 0; i < st.length; i++) st[i].sealed++;
+  }
+
+  /** First packet of this generation: the previous send generation is dead. */
+  private firstSeal(): void {
+    if (this.destroyed) throw new SessionError('state', `send keys of generation ${this.generation} were wiped (superseded or destroyed)`);
+    if (this.prev) { this.prev.destroy(); this.prev = undefined; }
   }
 
   open(pn: number, header: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
+    if (sealed.length < TAGLEN) return this.refuse(pn);
+    return this.decrypt(pn, header, sealed, Buffer.allocUnsafe(sealed.length - TAGLEN));
+  }
+
+  /**
+   * Like `open`, but decrypts in place: the plaintext is returned as a view of
+   * `sealed`'s first bytes. `sealed` is overwritten either way (libsodium
+   * zeroes the output when authentication fails), so only a caller that owns
+   * the received bytes and keeps no other use for them may call it.
+   */
+  openInPlace(pn: number, header: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
+    if (sealed.length < TAGLEN) return this.refuse(pn);
+    return this.decrypt(pn, header, sealed, sealed.subarray(0, sealed.length - TAGLEN));
+  }
+
+  /** Replay check, one libsodium call, then record and count. `out` may be `sealed`'s prefix. */
+  private decrypt(pn: number, header: Uint8Array, sealed: Uint8Array, out: Uint8Array): Uint8Array | undefined {
     const w = this.shared.window;
-    if (w && !w.check(pn)) {
-      const old = pn <= w.top - REPLAY_WINDOW || !Number.isSafeInteger(pn) || pn < 0;
-      for (const s of this.shared.stats) { if (old) s.tooOld++; else s.replays++; }
-      return undefined;
-    }
-    if (sealed.length < TAGLEN) { for (const s of this.shared.stats) s.authFailures++; return undefined; }
+    if (this.destroyed || (w && !w.check(pn))) return this.refuse(pn);
     writeNonce(this.nonce, pn);
-    const out = Buffer.allocUnsafe(sealed.length - TAGLEN);
     try {
       sodium.crypto_aead_chacha20poly1305_ietf_decrypt(out, null, sealed, header, this.nonce, this.key);
     } catch {
-      for (const s of this.shared.stats) s.authFailures++;
-      return undefined;
+      return this.refuse(pn, true);
     }
     w?.commit(pn);
-    for (const s of this.shared.stats) s.opened++;
-    return new Uint8Array(out.buffer, out.byteOffset, out.length);
+    if (this.openedHere++ === 0) this.firstOpen();
+    const st = this.shared.stats;
+    for (let i = 0; i < st.length; i++) st[i].opened++;
+    return out instanceof Buffer ? new Uint8Array(out.buffer, out.byteOffset, out.length) : out; // a plain view: Buffer#slice would not copy
+  }
+
+  /** Count a dropped packet: too old (also: wiped generation), replayed, or failed authentication. */
+  private refuse(pn: number, authFailed = false): undefined {
+    const w = this.shared.window;
+    const kind: keyof PacketStats = authFailed || !w ? 'authFailures'
+      : this.destroyed || pn <= w.top - REPLAY_WINDOW || !Number.isSafeInteger(pn) || pn < 0 ? 'tooOld'
+        : w.check(pn) ? 'authFailures' : 'replays';
+    for (const s of this.shared.stats) s[kind]++;
+    return undefined;
+  }
+
+  /** First packet opened with this generation: the transport has rotated past generation - 1, so generation - 2 is dead. */
+  private firstOpen(): void {
+    const p = this.prev;
+    if (p?.prev) { p.prev.destroy(); p.prev = undefined; }
   }
 
   /** The next key generation (Noise REKEY); the same object on every call. */
   next(): NoisePacketKeys {
     if (!this.successor) {
+      if (this.destroyed) throw new SessionError('state', `keys of generation ${this.generation} were wiped: no next generation`);
       const k = rekey(this.key);
       this.successor = new NoisePacketKeys(k, this.direction, this.generation + 1, this.shared);
+      this.successor.prev = this;
       wipe(k);
       for (const s of this.shared.stats) s.keyUpdates++;
     }
@@ -132,6 +183,14 @@ export class NoisePacketKeys implements PacketKeys {
     return this.sealedHere >= this.shared.limits.packets || now - this.firstUse >= this.shared.limits.ageMs;
   }
 
-  /** Wipe the key (after the transport has moved on to a later generation). */
-  destroy(): void { this.key.fill(0); }
+  /** True once this generation's key was wiped. */
+  get wiped(): boolean { return this.destroyed; }
+
+  /** Wipe this generation's key (sodium_memzero); later seals throw, opens drop. Idempotent. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    wipe(this.key);
+    this.prev = undefined;
+  }
 }

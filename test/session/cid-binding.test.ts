@@ -1,11 +1,12 @@
 // The Noise handshake is bound to the transport connection: the prologue
 // carries the client's source connection ID (docs/protocol/session.md
 // §Prologue), so a handshake message replayed or spliced into a connection
-// with another client CID fails authentication, both when the provider is
-// driven directly and when a captured Initial is re-sent under new connection
-// IDs to a real endpoint. Also: the binding survives a Retry, and 1 RTT holds.
+// with another client CID fails authentication (for IK message 1 the server
+// can only answer FALLBACK, and the XX fallback is bound to the CID too), both
+// when the provider is driven directly and when a captured Initial is re-sent
+// under new connection IDs to a real endpoint. Also: the binding survives a Retry, and 1 RTT holds.
 import { describe, it, expect } from 'vitest';
-import { noiseCrypto, prologueFor, SessionError } from '../../src/session/index.ts';
+import { noiseCrypto, prologueFor, SessionError, FALLBACK } from '../../src/session/index.ts';
 import { encodeLongPacket, parseDatagram } from '../../src/transport/wire/header.ts';
 import { Pair, Collector } from '../transport/pair.ts';
 import { seededBytes, testIdentity } from './helpers.ts';
@@ -27,13 +28,20 @@ describe('prologue layout', () => {
 });
 
 describe('handshake messages are bound to the client connection ID', () => {
-  it('IK: message 1 spliced into a connection with another client CID fails at the server', () => {
+  it('IK: message 1 spliced into a connection with another client CID is not accepted (the server can only ask for the XX fallback, bound to its CID too)', () => {
     const pa = noiseCrypto(alice, { random: seededBytes(20) }), pb = noiseCrypto(bob, { random: seededBytes(21) });
-    const m1 = pa.client({ serverStatic: bob.publicKey, clientCid: cidA }).start!(0);
-    authFails(() => pb.server({ clientCid: cidB }).handlePayload(0, m1));
-    authFails(() => pb.server().handlePayload(0, m1)); // a provider not told the CID does not match either
+    const cA = pa.client({ serverStatic: bob.publicKey, clientCid: cidA });
+    const m1 = cA.start!(0);
+    const onB = pb.server({ clientCid: cidB });
+    const r = onB.handlePayload(0, m1);
+    expect(r.send).toEqual(FALLBACK); // could not decrypt: no keys, no peer key
+    expect(r.keys).toBeUndefined();
+    expect(pb.server().handlePayload(0, m1).send).toEqual(FALLBACK); // a provider not told the CID does not match either
     expect(pb.server({ clientCid: cidA }).handlePayload(0, m1).keys).toBeDefined(); // the right connection still works
-    expect(pb.stats.handshakesFailed).toBe(2);
+    // the honest client on A following B's FALLBACK cannot authenticate B's answer (CID in the prologue)
+    const m2 = onB.handlePayload(0, cA.handlePayload(0, FALLBACK).send!).send!;
+    authFails(() => cA.handlePayload(0, m2));
+    expect(pb.stats).toMatchObject({ fallbacks: 2, handshakesFailed: 0, handshakesCompleted: 1 });
   });
 
   it('XX: message 2 from a server on another client CID fails at the client; message 3 spliced fails at the server', () => {
@@ -70,10 +78,12 @@ describe('inside the transport', () => {
     const accepted = p.server.stats.accepted;
     p.server.handleDatagram(p.time, { address: '198.51.100.66', port: 5000 }, spliced);
     expect(p.server.stats.accepted).toBe(accepted + 1); // the transport took it as a new connection...
-    expect(sp.stats.handshakesFailed).toBe(1); // ...whose handshake failed authentication
+    expect(sp.stats.fallbacks).toBe(1); // ...whose IK message 1 did not authenticate: FALLBACK is all it gets
+    p.driveUntil(() => false, p.time + 200);
     expect(sp.stats.handshakesCompleted).toBe(1); // only the honest one
-    const forged = p.server.connections.find((k) => hex(k.remoteCid) === '0707070707070707')!;
-    expect(forged.state).not.toBe('established');
+    const forged = p.server.connections.find((k) => hex(k.remoteCid) === '0707070707070707');
+    expect(forged?.state).not.toBe('established');
+    expect(forged?.peerStatic).toBeUndefined();
     expect(c.handshakeConfirmed).toBe(true);
   });
 

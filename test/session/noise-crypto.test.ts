@@ -2,13 +2,21 @@
 // sizes of XX and IK, the authenticated peer keys, matching packet keys, and
 // typed errors (never a crash) for truncated, garbled or misrouted messages.
 import { describe, it, expect } from 'vitest';
-import { noiseCrypto, SessionError, KIND_IK, KIND_XX } from '../../src/session/index.ts';
+import { noiseCrypto, SessionError, KIND_IK, KIND_XX, FALLBACK } from '../../src/session/index.ts';
 import type { CryptoHandshake, HandshakeResult } from '../../src/transport/crypto.ts';
 import { seededBytes, testIdentity } from './helpers.ts';
 import { seededRandom } from '../../src/transport/random.ts';
 
 const alice = testIdentity(1), bob = testIdentity(2), mallory = testIdentity(3);
 const hex = (b?: Uint8Array) => (b ? Buffer.from(b).toString('hex') : undefined);
+
+/** 'ok', or the SessionError code thrown (anything else is rethrown). */
+const errors = (f: () => unknown): string => {
+  try { f(); return 'ok'; } catch (e) {
+    if (!(e instanceof SessionError)) throw e;
+    return e.code;
+  }
+};
 
 function run(client: CryptoHandshake, server: CryptoHandshake) {
   const m1 = client.start!(0);
@@ -58,12 +66,17 @@ describe('noiseCrypto handshakes', () => {
     expect(pa.stats.dh).toBe(4); // es, ss, ee, se
   });
 
-  it('IK to the wrong server key fails with a typed error at the server', () => {
+  it('IK to the wrong server key: the server asks for the XX fallback, the client refuses the unexpected key (typed error)', () => {
     const pa = noiseCrypto(alice), pm = noiseCrypto(mallory);
     const c = pa.client({ serverStatic: bob.publicKey });
     const s = pm.server();
-    expect(() => s.handlePayload(0, c.start!(0))).toThrow(SessionError);
-    expect(pm.stats.handshakesFailed).toBe(1);
+    const r1 = s.handlePayload(0, c.start!(0));
+    expect(r1.send).toEqual(FALLBACK);
+    expect(r1.keys).toBeUndefined();
+    const r2 = s.handlePayload(0, c.handlePayload(0, r1.send!).send!);
+    expect(errors(() => c.handlePayload(0, r2.send!))).toBe('key-changed');
+    expect(pm.stats).toMatchObject({ fallbacks: 1, handshakesFailed: 0, handshakesCompleted: 0 });
+    expect(pa.stats).toMatchObject({ fallbacks: 1, handshakesFailed: 1, handshakesCompleted: 0 });
   });
 
   it('acceptPeer can refuse a device', () => {
@@ -89,12 +102,6 @@ describe('noiseCrypto handshakes', () => {
 });
 
 describe('hostile handshake input never crashes', () => {
-  const errors = (f: () => unknown): string => {
-    try { f(); return 'ok'; } catch (e) {
-      if (!(e instanceof SessionError)) throw e;
-      return e.code;
-    }
-  };
 
   it('every truncation of every message gives a SessionError', () => {
     for (const serverStatic of [undefined, bob.publicKey]) {
@@ -116,7 +123,7 @@ describe('hostile handshake input never crashes', () => {
     }
   });
 
-  it('3,000 random bit flips and random messages: SessionError or (XX m1 only) accepted, never a crash', () => {
+  it('3,000 random bit flips and random messages: SessionError, FALLBACK (IK m1) or (XX m1 only) accepted, never a crash', () => {
     const seed = 4242;
     const rnd = seededRandom(seed);
     try {
@@ -128,8 +135,10 @@ describe('hostile handshake input never crashes', () => {
         const which = rnd.nextU32() % 3;
         if (which === 0) {
           const bad = m1.slice(); bad[1 + (rnd.nextU32() % (bad.length - 1))] ^= 1 << (rnd.nextU32() % 8);
-          const code = errors(() => pb.server().handlePayload(0, bad));
-          if (ik) expect(code).not.toBe('ok');
+          let res: HandshakeResult | undefined;
+          const code = errors(() => { res = pb.server().handlePayload(0, bad); });
+          // IK: never accepted; an undecryptable message 1 is answered with FALLBACK (no keys)
+          if (ik && code === 'ok') { expect(res!.send).toEqual(FALLBACK); expect(res!.keys).toBeUndefined(); }
         } else if (which === 1) {
           const s = pb.server();
           const m2 = s.handlePayload(0, m1).send!.slice();

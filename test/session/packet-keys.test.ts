@@ -6,6 +6,9 @@
 // the window is delivered once. sealInto (the transport's in-place path):
 // byte-identical to seal, in place and at an offset behind a header in the
 // same buffer, tampered output refused and counted, key generations kept.
+// openInPlace: plaintext is a view of the received bytes, same results and
+// counters as open. Old generations are wiped as soon as the transport can
+// no longer use them (send: when the next one seals; receive: two behind).
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
 import { NoisePacketKeys, newPacketStats } from '../../src/session/packet-keys.ts';
@@ -154,11 +157,83 @@ describe('NoisePacketKeys.sealInto (in place)', () => {
   it('key generations: next().sealInto opens only with recv.next(); counts toward shouldUpdate', () => {
     const { send, recv } = pair({ packets: 2, ageMs: 1e9 });
     const plain = new Uint8Array(100).fill(5);
-    const g1 = packet(send.next(), 1, plain);
-    expect(recv.open(1, g1.subarray(0, HDR), g1.subarray(HDR))).toBeUndefined();
-    expect(recv.next().open(1, g1.subarray(0, HDR), g1.subarray(HDR))).toBeDefined();
     expect(send.shouldUpdate(0)).toBe(false);
     packet(send, 2, plain); packet(send, 3, plain);
     expect(send.shouldUpdate(0)).toBe(true);
+    const g1 = packet(send.next(), 4, plain);
+    expect(recv.open(4, g1.subarray(0, HDR), g1.subarray(HDR))).toBeUndefined();
+    expect(recv.next().open(4, g1.subarray(0, HDR), g1.subarray(HDR))).toBeDefined();
+    expect(send.next().shouldUpdate(0)).toBe(false);
+  });
+});
+
+describe('NoisePacketKeys.openInPlace', () => {
+  it('same plaintext and counters as open; the result is a view of the sealed bytes', () => {
+    const a = pair(), b = pair();
+    for (const [pn, size] of [[0, 0], [1, 1], [2, 1171], [3, 65_000]] as const) {
+      const plain = Uint8Array.from({ length: size }, (_, i) => (i * 7 + pn) & 0xff);
+      const s1 = a.send.seal(pn, header, plain), s2 = b.send.seal(pn, header, plain);
+      const viaOpen = a.recv.open(pn, header, s1)!;
+      const inPlace = b.recv.openInPlace(pn, header, s2)!;
+      expect(Buffer.from(inPlace).equals(Buffer.from(plain))).toBe(true);
+      expect(Buffer.from(viaOpen).equals(Buffer.from(plain))).toBe(true);
+      expect(inPlace.buffer).toBe(s2.buffer);
+      expect(inPlace.byteOffset).toBe(s2.byteOffset);
+    }
+    const bad = b.send.seal(9, header, new Uint8Array(50)); bad[3] ^= 1;
+    expect(b.recv.openInPlace(9, header, bad)).toBeUndefined();
+    expect(b.recv.openInPlace(3, header, b.send.seal(3, header, new Uint8Array(1)))).toBeUndefined(); // replay
+    expect(b.recv.openInPlace(10, header, new Uint8Array(15))).toBeUndefined(); // shorter than the tag
+    expect(b.stats).toMatchObject({ opened: 4, authFailures: 2, replays: 1 });
+    expect(a.stats).toMatchObject({ opened: 4, authFailures: 0, replays: 0 });
+  });
+});
+
+describe('NoisePacketKeys: old generations are wiped', () => {
+  const keyBytes = (k: NoisePacketKeys) => (k as unknown as { key: Uint8Array }).key;
+  it('send: generation g is wiped when g+1 seals its first packet, then refuses to seal', () => {
+    const { send } = pair();
+    send.seal(0, header, new Uint8Array(4));
+    const g1 = send.next();
+    expect(send.wiped).toBe(false); // deriving the next generation is not switching to it
+    send.seal(1, header, new Uint8Array(4));
+    g1.seal(2, header, new Uint8Array(4));
+    expect(send.wiped).toBe(true);
+    expect([...keyBytes(send)].every((b) => b === 0)).toBe(true);
+    expect([...keyBytes(g1)].some((b) => b !== 0)).toBe(true);
+    expect(() => send.seal(3, header, new Uint8Array(4))).toThrow(/wiped/);
+    expect(() => send.sealInto(3, header, new Uint8Array(4), new Uint8Array(20), 0)).toThrow(/wiped/);
+    expect(g1.next().generation).toBe(2); // the live generation still updates
+  });
+
+  it('receive: generation g is wiped only when g+2 opens a packet (the transport keeps one previous generation)', () => {
+    const { send, recv, stats } = pair();
+    const s0 = send, s1 = s0.next(), s2 = s1.next();
+    const p0 = [0, 1, 2].map((pn) => s0.seal(pn, header, Uint8Array.of(pn)));
+    const p1 = [10, 11].map((pn) => s1.seal(pn, header, Uint8Array.of(pn)));
+    const p2 = [20].map((pn) => s2.seal(pn, header, Uint8Array.of(pn)));
+    const r0 = recv, r1 = r0.next(), r2 = r1.next(); // derived early (a forged key-phase flip does this)
+    expect(r0.open(0, header, p0[0])).toBeDefined();
+    expect(r1.open(10, header, p1[0])).toBeDefined();
+    expect(r0.open(1, header, p0[1])).toBeDefined(); // still in flight from generation 0: opens
+    expect(r0.wiped).toBe(false);
+    expect(r2.open(99, header, p2[0])).toBeUndefined(); // forged / wrong: no rotation, nothing wiped
+    expect(r0.wiped).toBe(false);
+    expect(r2.open(20, header, p2[0])).toBeDefined();
+    expect(r0.wiped).toBe(true);
+    expect([...keyBytes(r0)].every((b) => b === 0)).toBe(true);
+    expect(r1.wiped).toBe(false);
+    const tooOld = stats.tooOld;
+    expect(r0.open(2, header, p0[2])).toBeUndefined();
+    expect(stats.tooOld).toBe(tooOld + 1);
+    expect(r1.open(11, header, p1[1])).toBeDefined();
+  });
+
+  it('destroy() wipes one generation and is idempotent', () => {
+    const { send, recv } = pair();
+    const sealed = send.seal(0, header, new Uint8Array(3));
+    recv.destroy(); recv.destroy();
+    expect(recv.open(0, header, sealed)).toBeUndefined();
+    expect(() => recv.next()).toThrow(/wiped/);
   });
 });

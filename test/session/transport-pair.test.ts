@@ -2,7 +2,7 @@
 // harness (test/transport/pair.ts, used read-only): application data after
 // exactly 1 RTT with IK and with XX, peer keys bound to the connection, a
 // transfer across key updates, and tampered / replayed packets dropped and
-// counted, never delivered.
+// counted, never delivered. (IK -> XX fallback: ik-fallback.test.ts.)
 import { describe, it, expect } from 'vitest';
 import { Pair, Collector, pattern } from '../transport/pair.ts';
 import { noiseCrypto } from '../../src/session/index.ts';
@@ -45,14 +45,15 @@ describe('Noise inside the transport handshake', () => {
     });
   }
 
-  it('IK with a stale server key: the connection closes with a clear crypto error', () => {
+  it('IK with a wrong server key (nobody approves the real one): falls back to XX, then closes with a clear key-changed error', () => {
     const { p } = noisePair();
     const c = p.connect({ serverStatic: testIdentity(99).publicKey });
     const cc = new Collector(c);
     expect(p.driveUntil(() => cc.poll().has('closed'), 20_000)).toBe(true);
     const closed = cc.events.find((e) => e.type === 'closed') as { reason: string; remote: boolean };
-    expect(closed.remote).toBe(true);
-    expect(closed.reason).toMatch(/handshake failed: .*authentication/);
+    expect(closed.remote).toBe(false);
+    expect(closed.reason).toMatch(/handshake failed: IK fell back to XX and the server proved another static key/);
+    expect(p.time).toBeLessThan(20 * p.latencyMs); // refused after 2 RTTs, no timeout
   });
 
   it('a 1 MB transfer with 2% loss across automatic key updates (every 150 packets) arrives intact', () => {

@@ -138,7 +138,7 @@ export function hkdf(chainingKey: Uint8Array, ikm: Uint8Array, numOutputs: 2 | 3
   return [out1, out2, hmac(tempKey, out2, Uint8Array.of(3))];
 }
 
-/** Best-effort wipe of secret bytes we own. */
+/** Wipe secret bytes we own (sodium_memzero: not optimized away). */
 export function wipe(b: Uint8Array | undefined): void {
-  if (b) b.fill(0);
+  if (b && b.length > 0) sodium.sodium_memzero(b);
 }
