@@ -7,6 +7,10 @@
 //   token revocations reach every worker (ClusterFanout, relayed by the
 //   primary) and failure counters (login, registration) live in the primary
 //   (IpcFailureCounter), so limits hold per directory, not per worker.
+//   A control message (revocation, view cache invalidation) resolves only
+//   once every other live worker has applied it (or after CONTROL_ACK_MS if
+//   the primary does not answer), so a write's response is sent after all
+//   workers forgot what it changed.
 //   With Redis, workers use Redis exactly as separate instances do.
 // - Per worker, not shared: /metrics (each scrape sees one worker), the
 //   authenticated-token cache (revocations are relayed), push connections.
@@ -18,13 +22,18 @@ import { FailureLimiter, type FailureCounter } from './rate-limit.ts';
 /** Messages between workers and the primary (field `tincan` tells the kind). */
 type ToPrimary =
   | { tincan: 'fanout'; to: string[]; msg: object }
-  | { tincan: 'control'; control: ControlMessage }
+  | { tincan: 'control'; control: ControlMessage; id?: number }
+  | { tincan: 'control-ack'; id: string }
   | { tincan: 'limit'; id: number; counter: string; max: number; windowMs: number; op: 'retry' | 'fail' | 'clear'; key: string; now: number }
   | { tincan: 'listening'; port: number; stunPort: number | null };
 type ToWorker =
   | { tincan: 'fanout'; to: string[]; msg: object }
-  | { tincan: 'control'; control: ControlMessage }
+  | { tincan: 'control'; control: ControlMessage; ack?: string }
+  | { tincan: 'control-done'; id: number }
   | { tincan: 'limit-reply'; id: number; value: number };
+
+/** A worker waits at most this long for the other workers to acknowledge a control message. */
+export const CONTROL_ACK_MS = 2000;
 
 const isMsg = (m: unknown): m is { tincan: string } => typeof m === 'object' && m !== null && typeof (m as { tincan?: unknown }).tincan === 'string';
 
@@ -42,8 +51,13 @@ export class ClusterFanout implements Fanout {
     if (!isMsg(m)) return;
     const w = m as ToWorker;
     if (w.tincan === 'fanout') this.hub.deliver(w.to, w.msg);
-    else if (w.tincan === 'control') this.control(w.control);
+    else if (w.tincan === 'control') {
+      this.control(w.control);
+      if (w.ack !== undefined) void sendToPrimary({ tincan: 'control-ack', id: w.ack });
+    } else if (w.tincan === 'control-done') { this.acks.get(w.id)?.(); }
   };
+  private nextControl = 1;
+  private readonly acks = new Map<number, () => void>();
 
   constructor(private readonly hub: PushHub) { process.on('message', this.listener); }
 
@@ -52,8 +66,16 @@ export class ClusterFanout implements Fanout {
   }
 
   async publishControl(m: ControlMessage): Promise<void> {
-    this.control(m); // this worker at once, the others through the primary
-    await sendToPrimary({ tincan: 'control', control: m });
+    this.control(m); // this worker at once, the others through the primary, acknowledged
+    if (!process.send || !process.connected) return;
+    const id = this.nextControl++;
+    await new Promise<void>((res) => {
+      const t = setTimeout(done, CONTROL_ACK_MS);
+      function done() { clearTimeout(t); res(); }
+      this.acks.set(id, done);
+      void sendToPrimary({ tincan: 'control', control: m, id });
+    });
+    this.acks.delete(id);
   }
 
   onControl(handler: (m: ControlMessage) => void): void { this.control = handler; }
@@ -111,12 +133,29 @@ export function runPrimary(o: PrimaryOptions): { stop(signal: NodeJS.Signals): v
   const broadcast = (m: ToWorker, except?: Worker) => {
     for (const w of Object.values(cluster.workers ?? {})) if (w && w !== except && w.isConnected()) w.send(m);
   };
+  // acknowledged control messages: key "<origin worker id>:<its id>" -> origin, worker ids still to apply it
+  const awaiting = new Map<string, { origin: Worker; id: number; left: Set<number> }>();
+  const settle = (key: string) => {
+    const a = awaiting.get(key);
+    if (!a || a.left.size > 0) return;
+    awaiting.delete(key);
+    if (a.origin.isConnected()) a.origin.send({ tincan: 'control-done', id: a.id } satisfies ToWorker);
+  };
+  const relayControl = (from: Worker, control: ControlMessage, id: number | undefined) => {
+    if (id === undefined) return broadcast({ tincan: 'control', control }, from);
+    const key = `${from.id}:${id}`;
+    const others = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && w !== from && w.isConnected());
+    awaiting.set(key, { origin: from, id, left: new Set(others.map((w) => w.id)) });
+    for (const w of others) w.send({ tincan: 'control', control, ack: key } satisfies ToWorker);
+    settle(key);
+  };
   const onMessage = (w: Worker, m: unknown) => {
     if (!isMsg(m)) return;
     const msg = m as ToPrimary;
     switch (msg.tincan) {
       case 'fanout': broadcast({ tincan: 'fanout', to: msg.to, msg: msg.msg }); break;
-      case 'control': broadcast({ tincan: 'control', control: msg.control }, w); break;
+      case 'control': relayControl(w, msg.control, msg.id); break;
+      case 'control-ack': awaiting.get(msg.id)?.left.delete(w.id); settle(msg.id); break;
       case 'limit': {
         const k = `${msg.counter}/${msg.max}/${msg.windowMs}`;
         let l = limiters.get(k);
@@ -139,6 +178,7 @@ export function runPrimary(o: PrimaryOptions): { stop(signal: NodeJS.Signals): v
     w.on('message', (m: unknown) => onMessage(w, m));
     w.on('exit', (code, signal) => {
       listening.delete(w.id);
+      for (const [key, a] of awaiting) { a.left.delete(w.id); settle(key); } // a dead worker has nothing cached
       const restart = !stopping && restarts < 10 * o.workers;
       o.onWorkerExit(w.id, code, signal, restart);
       if (restart) { restarts++; fork(index); }

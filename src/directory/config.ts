@@ -9,6 +9,12 @@ export interface DirectoryConfig {
   tokenTtlMs: number;
   /** How long an authenticated token is cached per instance (0: never). Revocations evict at once, across instances via the fan-out. */
   authCacheMs: number;
+  /**
+   * Longest life of a cached presence / contact-list answer (0: no cache). Writes
+   * invalidate at once on this instance and its cluster workers; this only bounds
+   * staleness on other instances if a Redis message is lost.
+   */
+  viewCacheMs: number;
   /** Presence not refreshed for this long reads as offline. */
   presenceTtlMs: number;
   /** A supernode without heartbeat for this long is dropped from lists. */
@@ -38,6 +44,7 @@ export const DEFAULT_CONFIG: DirectoryConfig = {
   scrypt: DEFAULT_SCRYPT,
   tokenTtlMs: 30 * 24 * 3600_000,
   authCacheMs: 10_000,
+  viewCacheMs: 10_000,
   presenceTtlMs: 5 * 60_000,
   supernodeTtlMs: 30_000,
   ticketTtlMs: 5 * 60_000,

@@ -15,6 +15,7 @@ import { buildApp, makeAuthenticator } from './http/app.ts';
 import { Metrics } from './metrics.ts';
 import { FailureLimiter, RedisFailureCounter, memoryCounter } from './rate-limit.ts';
 import { AuthCache } from './auth-cache.ts';
+import { ViewCache } from './view-cache.ts';
 import type { AppContext } from './http/context.ts';
 import type { FastifyInstance } from 'fastify';
 import { startStunServer, type RunningStunServer } from './stun-server.ts';
@@ -110,8 +111,13 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
   const worker = opts.clusterWorker ? workerIndex() ?? 0 : 0;
   metrics.gauge('tincan_directory_worker', 'Index of the worker process that answered this scrape (0 without --workers; each worker keeps its own metrics).', () => worker);
   metrics.gauge('tincan_push_connections', 'Open push (WebSocket) connections on this instance.', () => hub.connections);
+  // every committed write that changes a lookup answer invalidates the view caches of all instances before it returns
+  const store = new DirectoryStore(opened.db, opened.namedQuery ?? opened.readQuery, (c) => fanout.publishControl({ type: 'views', ...c }));
+  const views = new ViewCache(store, config.viewCacheMs);
+  metrics.counterFrom('tincan_view_cache_hits_total', 'Presence / contact-list lookups answered from the view cache (this worker).', () => views.counters.hits);
+  metrics.counterFrom('tincan_view_cache_misses_total', 'Presence / contact-list lookups that queried the database (this worker).', () => views.counters.misses);
   const ctx: AppContext = {
-    store: new DirectoryStore(opened.db, opened.namedQuery ?? opened.readQuery), fanout, hub, key, config, metrics, now,
+    store, views, fanout, hub, key, config, metrics, now,
     accountLimiter: counter('login-account', config.loginFailuresPerAccount, config.loginWindowMs, 'login:'),
     addressLimiter: counter('login-address', config.loginFailuresPerAddress, config.loginWindowMs, 'login:'),
     registrationLimiter: config.registrationsPerAddress > 0
@@ -120,7 +126,8 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
     authCache: new AuthCache(config.authCacheMs),
   };
   fanout.onControl((m) => {
-    if (m.type === 'revoke-token') ctx.authCache.evictToken(m.tokenHash);
+    if (m.type === 'views') views.invalidate(m);
+    else if (m.type === 'revoke-token') ctx.authCache.evictToken(m.tokenHash);
     else if (m.type === 'revoke-user') ctx.authCache.evictUser(m.userId, m.keepTokenHash);
     else if (m.type === 'delete-user') { ctx.authCache.evictUser(m.userId); hub.closeUser(m.userId, 4001, 'account deleted'); }
   });

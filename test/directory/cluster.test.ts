@@ -2,7 +2,8 @@
 // one port behave as one directory. Every request below opens a fresh TCP
 // connection (the cluster hands connections to workers in turn), so each check
 // runs on both workers: /metrics names the worker that answered; a presence
-// change reaches a push subscriber whichever worker holds it; a logout
+// change reaches a push subscriber whichever worker holds it and the very next
+// lookup on either worker (each caches answers); a logout
 // revokes the token on every worker; login failures are counted once for the
 // whole directory; SIGTERM stops every worker and the primary exits 0.
 import { describe, it, expect, afterAll } from 'vitest';
@@ -72,6 +73,11 @@ describe('tincan directory --workers 2', () => {
       const r = await fresh(base, 'PUT', '/v1/presence', { token: alice.token, body: { deviceId: dev.id, status: 'online', candidates: [{ kind: 'host', address: '192.0.2.7', port }] } });
       expect(r.status).toBe(204);
       await inbox.waitFor((m: PushMessage) => m.type === 'presence' && m.presence.candidates[0]?.port === port, 5000);
+      // both workers cache bob's presence answer; the write above returned only after both forgot it
+      for (let i = 0; i < 4; i++) {
+        const g = await fresh(base, 'GET', '/v1/presence', { token: bob.token });
+        expect((JSON.parse(g.text) as { presence: { candidates: { port: number }[] }[] }).presence[0].candidates[0].port).toBe(port);
+      }
     }
     ch.close();
 

@@ -19,9 +19,8 @@ export function sendCacheable(req: FastifyRequest, reply: FastifyReply, value: u
   return sendCacheableJson(req, reply, JSON.stringify(value), lastModifiedMs);
 }
 
-/** sendCacheable for a body that is already JSON text. */
-export function sendCacheableJson(req: FastifyRequest, reply: FastifyReply, body: string, lastModifiedMs: number): FastifyReply {
-  const etag = etagOf(body);
+/** sendCacheable for a body that is already JSON text (`etag`: etagOf(body), when already known). */
+export function sendCacheableJson(req: FastifyRequest, reply: FastifyReply, body: string, lastModifiedMs: number, etag = etagOf(body)): FastifyReply {
   const lastModifiedS = Math.floor(lastModifiedMs / 1000);
   reply.header('etag', etag).header('last-modified', new Date(lastModifiedS * 1000).toUTCString()).header('cache-control', 'private, no-cache');
   const inm = req.headers['if-none-match'];

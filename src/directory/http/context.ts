@@ -7,6 +7,7 @@ import type { DirectoryConfig } from '../config.ts';
 import type { Metrics } from '../metrics.ts';
 import type { FailureCounter } from '../rate-limit.ts';
 import type { AuthCache } from '../auth-cache.ts';
+import type { ViewCache } from '../view-cache.ts';
 
 export interface AppContext {
   store: DirectoryStore;
@@ -21,6 +22,8 @@ export interface AppContext {
   /** Registration attempts per client address. */
   registrationLimiter: FailureCounter;
   authCache: AuthCache;
+  /** Serialized presence / contact-list answers, invalidated by every write that changes them. */
+  views: ViewCache;
   /** Wall clock, Unix ms (injectable for tests). */
   now(): number;
 }

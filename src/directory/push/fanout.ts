@@ -7,8 +7,10 @@
 import { Redis } from 'ioredis';
 import type { PushHub } from './hub.ts';
 
-/** Instance-to-instance messages (not for clients): token revocations, deleted accounts. */
+/** Instance-to-instance messages (not for clients): token revocations, deleted accounts, view cache invalidations. */
 export type ControlMessage =
+  /** A committed write changed these users' contact lists / presence rows (view-cache.ts). */
+  | { type: 'views'; contactsOf?: string[]; presenceOf?: string[] }
   | { type: 'revoke-token'; tokenHash: string }
   | { type: 'revoke-user'; userId: string; keepTokenHash: string }
   /** Every token of the user is gone and its push connections are closed (4001). */

@@ -3,7 +3,9 @@
 // (Unix ms) where time matters; multi-row changes run in one transaction;
 // usernames are compared exactly (the API lower-cases them before calling).
 // Contact rows come in pairs (owner->peer and peer->owner); "mutual" means
-// both rows are 'accepted'.
+// both rows are 'accepted'. Every write that can change a presence or
+// contact-list answer awaits `onWrite` with what it changed, after it
+// committed (the view cache's invalidation, see view-cache.ts).
 import { sql, CompiledQuery, type Kysely, type Compilable } from 'kysely';
 import type { ContactState, Database } from './schema.ts';
 import { newId } from '../ids.ts';
@@ -49,11 +51,20 @@ function prepared<R>(db: Kysely<Database>, named: NamedQuery | undefined, arity:
   };
 }
 
+/** What a committed write changed: whose contact lists / mutual contacts, whose own presence rows. */
+export interface ViewChange { contactsOf?: string[]; presenceOf?: string[] }
+
+/** A row of presenceViewRows: [peerId, username, deviceId, status, candidates, nat, supernode, updatedAt] (presence columns null when the contact has none). */
+export type PresenceViewRow = [string, string, string | null, string | null, string | null, string | null, string | null, number | null];
+
 export class DirectoryStore {
   private readonly q;
 
-  /** `named`: runner for the hot read queries (see open.ts): PostgreSQL named prepared statements, or SQLite's read-only connection. */
-  constructor(readonly db: Kysely<Database>, named?: NamedQuery) {
+  /**
+   * `named`: runner for the hot read queries (see open.ts): PostgreSQL named prepared statements, or SQLite's read-only connection.
+   * `onWrite`: told after each committed write what it changed.
+   */
+  constructor(readonly db: Kysely<Database>, named?: NamedQuery, private readonly onWrite: (c: ViewChange) => Promise<void> | void = () => {}) {
     // Presence of every device of every mutual contact; prepared twice (objects, and rows as arrays for the JSON fast path).
     const presenceOfContactsQuery = (id: string) => db.selectFrom('contacts as mine')
       .innerJoin('contacts as theirs', (j) => j.onRef('theirs.owner_id', '=', 'mine.peer_id').onRef('theirs.peer_id', '=', 'mine.owner_id'))
@@ -85,6 +96,20 @@ export class DirectoryStore {
           'contacts.state as state', 'contacts.updated_at as updatedAt'])
         .where('me.id', '=', id).orderBy('peer.username'), true),
       device: prepared(db, named, 1, (id) => db.selectFrom('devices').selectAll().where('id', '=', id)),
+      // every mutual contact (with or without presence) and its presence rows, by username then device
+      presenceView: prepared(db, named, 1, (id) => db.selectFrom('contacts as mine')
+        .innerJoin('contacts as theirs', (j) => j.onRef('theirs.owner_id', '=', 'mine.peer_id').onRef('theirs.peer_id', '=', 'mine.owner_id'))
+        .innerJoin('users', 'users.id', 'mine.peer_id')
+        .leftJoin('presence', 'presence.user_id', 'mine.peer_id')
+        .select(['mine.peer_id as peerId', 'users.username as username', 'presence.device_id as deviceId', 'presence.status as status', 'presence.candidates as candidates',
+          'presence.nat as nat', 'presence.supernode as supernode', 'presence.updated_at as updatedAt'])
+        .where('mine.owner_id', '=', id).where('mine.state', '=', 'accepted').where('theirs.state', '=', 'accepted')
+        .orderBy('users.username').orderBy('presence.device_id'), true),
+      // one user's presence rows, as presenceView rows
+      presenceRowsOf: prepared(db, named, 1, (id) => db.selectFrom('presence').innerJoin('users', 'users.id', 'presence.user_id')
+        .select(['presence.user_id as peerId', 'users.username as username', 'presence.device_id as deviceId', 'presence.status as status', 'presence.candidates as candidates',
+          'presence.nat as nat', 'presence.supernode as supernode', 'presence.updated_at as updatedAt'])
+        .where('presence.user_id', '=', id).orderBy('presence.device_id'), true),
     };
   }
 
@@ -142,7 +167,7 @@ export class DirectoryStore {
    * state), and the deleted user's device ids.
    */
   async deleteUser(userId: string, now: number): Promise<{ deleted: boolean; peerIds: string[]; deviceIds: string[] }> {
-    return this.db.transaction().execute(async (trx) => {
+    const r = await this.db.transaction().execute(async (trx) => {
       const peers = await trx.selectFrom('contacts').select('owner_id').where('peer_id', '=', userId).execute();
       const devices = await trx.selectFrom('devices').select('id').where('user_id', '=', userId).execute();
       // their contact lists change: Last-Modified moves forward
@@ -156,6 +181,8 @@ export class DirectoryStore {
       const r = await trx.deleteFrom('users').where('id', '=', userId).executeTakeFirst();
       return { deleted: Number(r.numDeletedRows) === 1, peerIds: peers.map((p) => p.owner_id), deviceIds: devices.map((d) => d.id) };
     });
+    await this.onWrite({ contactsOf: [userId, ...r.peerIds], presenceOf: [userId] });
+    return r;
   }
 
   // ---- devices
@@ -175,6 +202,7 @@ export class DirectoryStore {
 
   async deleteDevice(userId: string, id: string): Promise<boolean> {
     const r = await this.db.deleteFrom('devices').where('id', '=', id).where('user_id', '=', userId).executeTakeFirst();
+    await this.onWrite({ presenceOf: [userId] }); // its presence rows went with it (ON DELETE CASCADE)
     return Number(r.numDeletedRows) === 1;
   }
 
@@ -226,6 +254,12 @@ export class DirectoryStore {
    */
   async contactAction(ownerId: string, peerId: string, action: ContactAction, now: number): Promise<ContactOutcome> {
     if (ownerId === peerId) return { ok: false, reason: 'self' };
+    const outcome = await this.contactTransaction(ownerId, peerId, action, now);
+    await this.onWrite({ contactsOf: [ownerId, peerId] }); // both lists' Last-Modified moved, whatever the outcome
+    return outcome;
+  }
+
+  private contactTransaction(ownerId: string, peerId: string, action: ContactAction, now: number): Promise<ContactOutcome> {
     return this.db.transaction().execute(async (trx) => {
       const get = (o: string, p: string) => trx.selectFrom('contacts').select('state').where('owner_id', '=', o).where('peer_id', '=', p).executeTakeFirst().then((r) => r?.state);
       const put = async (o: string, p: string, state: ContactState) => {
@@ -282,6 +316,7 @@ export class DirectoryStore {
     };
     await this.db.insertInto('presence').values({ device_id: deviceId, user_id: userId, ...values })
       .onConflict((oc) => oc.column('device_id').doUpdateSet(values)).execute();
+    await this.onWrite({ presenceOf: [userId] });
   }
 
   /** Presence of every device of the given users. Entries older than `staleBefore` read as offline. */
@@ -316,6 +351,16 @@ export class DirectoryStore {
         + ',"nat":' + (r[4] ?? 'null') + ',"supernode":' + (r[5] ?? 'null') + ',"updatedAt":' + updatedAt + '}';
     }
     return out + ']';
+  }
+
+  /** Every mutual contact of `userId` (in answer order) with its presence rows; see PresenceViewRow. */
+  async presenceViewRows(userId: string): Promise<PresenceViewRow[]> {
+    return await this.q.presenceView(userId) as unknown as PresenceViewRow[];
+  }
+
+  /** One user's own presence rows, by device, in the PresenceViewRow shape (none: no presence). */
+  async presenceRowsOf(userId: string): Promise<PresenceViewRow[]> {
+    return await this.q.presenceRowsOf(userId) as unknown as PresenceViewRow[];
   }
 
   // ---- supernodes

@@ -13,9 +13,9 @@ export function contactRoutes(app: FastifyInstance, t: RouteTable, ctx: AppConte
     method: 'GET', url: '/v1/contacts', summary: 'Own contact list with states (ETag / Last-Modified; conditional GET answers 304)', tag: 'contacts', auth: true,
     responses: { 200: '{ contacts: [{ username, state, updatedAt }] }', 304: 'not modified', 401: 'not logged in' },
     async handler(req, reply) {
-      const list = await ctx.store.contactListJson(req.user!.userId);
+      const list = await ctx.views.contactList(req.user!.userId, ctx.now());
       if (!list) throw new HttpError(401, 'unauthorized', 'account no longer exists');
-      return sendCacheableJson(req, reply, list.json, list.lastModified);
+      return sendCacheableJson(req, reply, list.json, list.lastModified, list.etag);
     },
   });
 

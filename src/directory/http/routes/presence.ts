@@ -16,7 +16,7 @@ export async function publishPresence(ctx: AppContext, user: { userId: string; u
   const now = ctx.now();
   const value = { status: p.status, candidates: p.candidates, nat: p.nat ?? null, supernode: p.supernode ?? null };
   await ctx.store.setPresence(user.userId, p.deviceId, value, now);
-  const recipients = await ctx.store.mutualContactIds(user.userId);
+  const recipients = await ctx.views.mutualContactIds(user.userId, now);
   await ctx.fanout.publish(recipients, { type: 'presence', presence: { username: user.username, deviceId: p.deviceId, ...value, updatedAt: now } });
 }
 
@@ -45,7 +45,8 @@ export function presenceRoutes(app: FastifyInstance, t: RouteTable, ctx: AppCont
     method: 'GET', url: '/v1/presence', summary: 'Presence of every device of every mutual contact', tag: 'presence', auth: true,
     responses: { 200: '{ presence: [presence] }', 401: 'not logged in' },
     async handler(req, reply) {
-      const list = await ctx.store.presenceOfContactsJson(req.user!.userId, ctx.now() - ctx.config.presenceTtlMs);
+      const now = ctx.now();
+      const list = await ctx.views.presenceOfContactsJson(req.user!.userId, now, now - ctx.config.presenceTtlMs);
       return reply.type('application/json; charset=utf-8').send(`{"presence":${list}}`);
     },
   });
