@@ -5,6 +5,10 @@
 //   MESSAGE-INTEGRITY keyed with the REMOTE password, FINGERPRINT;
 // the answer is a Binding success with XOR-MAPPED-ADDRESS (the source the responder
 // saw), MESSAGE-INTEGRITY keyed with the responder's own password, FINGERPRINT.
+// A device that refuses the session (it has another key pinned for the caller, or is not
+// accepting) answers checks with a Binding error response: ERROR-CODE 403 with the reason
+// as text ('key-changed', 'not-accepting'), MESSAGE-INTEGRITY keyed with its own password
+// (so only the rendezvous' other device can produce it), FINGERPRINT.
 // Ufrags and passwords are exchanged through the directory's rendezvous. decodeCheck
 // verifies fingerprint, integrity and username; anything that fails is 'invalid' with
 // the reason (never an exception). Transaction ids are 24 hex digits (12 bytes), the
@@ -26,6 +30,7 @@ export interface IceCredentials {
 export type DecodedCheck =
   | { readonly kind: 'request'; readonly txId: string; readonly priority: number; readonly controlling: boolean; readonly tieBreaker: bigint; readonly nominate: boolean }
   | { readonly kind: 'response'; readonly txId: string; readonly mapped: UdpAddress }
+  | { readonly kind: 'refusal'; readonly txId: string; readonly reason: string }
   | { readonly kind: 'invalid'; readonly reason: string };
 
 const txBytes = (txId: string): Uint8Array => {
@@ -51,6 +56,15 @@ export function encodeCheckResponse(c: IceCredentials, r: { txId: string; mapped
   return encodeStun({
     method: STUN_METHOD_BINDING, class: 'success', transactionId: txBytes(r.txId),
     attributes: [{ type: 'xor-mapped-address', address: { family: 4, address: r.mapped.address, port: r.mapped.port } }],
+  }, { integrityKey: shortTermKey(c.localPassword), fingerprint: true });
+}
+
+export const REFUSAL_CODE = 403;
+
+export function encodeCheckRefusal(c: IceCredentials, r: { txId: string; reason: string }): Uint8Array {
+  return encodeStun({
+    method: STUN_METHOD_BINDING, class: 'error', transactionId: txBytes(r.txId),
+    attributes: [{ type: 'error-code', code: REFUSAL_CODE, reason: r.reason }],
   }, { integrityKey: shortTermKey(c.localPassword), fingerprint: true });
 }
 
@@ -84,6 +98,11 @@ export function decodeCheck(c: IceCredentials, bytes: Uint8Array): DecodedCheck 
     const m = msg.xorMappedAddress;
     if (!m || m.family !== 4) return { kind: 'invalid', reason: 'missing XOR-MAPPED-ADDRESS' };
     return { kind: 'response', txId: txHex(msg.transactionId), mapped: { address: m.address, port: m.port } };
+  }
+  if (msg.class === 'error') {
+    if (!verifyStunIntegrity(bytes, msg, shortTermKey(c.remotePassword))) return { kind: 'invalid', reason: 'bad MESSAGE-INTEGRITY' };
+    if (msg.errorCode?.code !== REFUSAL_CODE) return { kind: 'invalid', reason: `unexpected error ${msg.errorCode?.code ?? 'without ERROR-CODE'}` };
+    return { kind: 'refusal', txId: txHex(msg.transactionId), reason: msg.errorCode.reason };
   }
   return { kind: 'invalid', reason: `unexpected class ${msg.class}` };
 }

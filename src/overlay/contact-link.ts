@@ -13,7 +13,10 @@
 // `ready` resolves with the ContactSession once the transport is connected and the
 // contact's static key (when the crypto reports one) equals the directory's key for
 // that device; it rejects with a PeerError: 'connect-failed' (no path, timeout, relay
-// refused, handshake failed), 'key-changed' (handshake key differs), 'closed'.
+// refused, handshake failed), 'key-changed' (handshake key differs), 'refused' (the
+// contact answered our checks with a refusal, check-wire.ts), 'closed'.
+// With `refuse`, the link is the refusing end: it answers the contact's checks with the
+// refusal and closes itself after connectTimeoutMs.
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Rendezvous } from '../directory/client.ts';
@@ -51,7 +54,16 @@ export interface ContactLinkDeps {
   readonly prepareRelay?: (relay: UdpAddress) => void;
   /** Called synchronously when the session is up (before `ready` resolves). */
   readonly onSession?: (s: PeerContactSession) => void;
+  /**
+   * Refuse this rendezvous: run the checks (and relay binding) only to answer the contact's
+   * checks with an authenticated refusal carrying this reason, so its connect() fails at
+   * once instead of timing out. Never connects a transport; `ready` rejects with `refusedAs`
+   * when the link closes (after connectTimeoutMs).
+   */
+  readonly refuse?: { readonly reason: RefusalReason; readonly refusedAs: PeerError };
 }
+
+export type RefusalReason = 'key-changed' | 'not-accepting';
 
 const TRANSPORT_KEEPALIVE_MS = 10_000;
 
@@ -107,14 +119,16 @@ export class ContactLink {
       tieBreaker: BigInt(`0x${rb(8)}`), hostCandidate: d.hostCandidate,
       relay: this.relay && relayCand ? { client: this.relay, address: this.relayAddress!, candidate: relayCand } : undefined,
       onEvent: (e) => this.onCheckEvent(e), onRelayEvent: (e) => this.onRelayEvent(e),
+      refuse: d.refuse?.reason, onRefused: (why) => this.onRefused(why),
     });
     d.mux.attach(socket, this.link);
     this.transport = new TransportEndpoint({
       socket: this.link.transportSocket, clock: d.clock, crypto: d.crypto, random: d.random, server: !this.controlling, keepAliveMs: TRANSPORT_KEEPALIVE_MS,
     });
-    if (!this.controlling) this.transport.on('connection', (tc) => this.onTransport(tc));
+    if (!this.controlling && !d.refuse) this.transport.on('connection', (tc) => this.onTransport(tc));
     this.after(d.connectTimeoutMs, () => {
-      if (!this.settled) this.fail(new PeerError('connect-failed', `connect to ${this.username}: no session within ${d.connectTimeoutMs} ms (${this.describe()})`));
+      if (d.refuse) this.close(d.refuse.refusedAs);
+      else if (!this.settled) this.fail(new PeerError('connect-failed', `connect to ${this.username}: no session within ${d.connectTimeoutMs} ms (${this.describe()})`));
     });
     d.log(`rendezvous ${r.id.slice(0, 8)} with ${this.username}/${this.peerDeviceId.slice(0, 8)}: ${this.controlling ? 'controlling' : 'controlled'}, `
       + `${local.length} local x ${remote.length} remote candidates, relay ${this.relayAddress ? formatAddress(this.relayAddress) : 'none'}`);
@@ -192,16 +206,23 @@ export class ContactLink {
   private onCheckEvent(e: CheckEvent): void {
     if (e.type === 'path-selected' || e.type === 'path-switched') {
       this.d.log(`${this.username}: ${e.type} ${CheckAgent.describe(e.type === 'path-selected' ? e.pair : e.to)}${e.type === 'path-switched' ? ` (${e.reason})` : ''}`);
-      if (this.controlling && !this.connecting) this.connectTransport();
+      if (this.controlling && !this.connecting && !this.d.refuse) this.connectTransport();
       const info = this.pathInfo();
       if (info) this.session?.emit('path', info);
     } else if (e.type === 'pair-failed' && this.settled) {
       this.d.log(`${this.username}: pair ${CheckAgent.describe(e.pair)} ${e.reason === 'dead' ? 'died' : 'failed'}`);
-    } else if (e.type === 'no-path') {
+    } else if (e.type === 'no-path' && !this.d.refuse) {
       const err = new PeerError('connect-failed', `${this.username}: every path failed (${this.describe()})`);
       if (!this.settled) this.fail(err);
       else if (!this.agent.selectedPair()) this.close(err);
     }
+  }
+
+  private onRefused(reason: string): void {
+    if (this.settled || this.d.refuse) return;
+    const why = reason === 'key-changed' ? 'it has a different key pinned for this device'
+      : reason === 'not-accepting' ? 'it is not accepting sessions' : `"${reason.slice(0, 100)}"`;
+    this.fail(new PeerError('refused', `${this.username} refused the session: ${why}`));
   }
 
   private connectTransport(): void {

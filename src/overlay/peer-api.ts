@@ -10,7 +10,7 @@
 //     contact returns the existing session.
 //   - A contact whose device key differs from the pinned one is refused with
 //     code 'key-changed' and reported through the 'key-changed' event, never
-//     silently accepted.
+//     silently accepted. That contact's connect() learns it at once, as code 'refused'.
 import type { Duplex } from 'node:stream';
 import type { EventEmitter } from 'node:events';
 
@@ -24,6 +24,7 @@ export type PeerErrorCode =
   | 'contact-offline'       // no online device for that contact
   | 'key-changed'           // the contact's device key does not match the pin
   | 'connect-failed'        // every path (direct and relay) failed
+  | 'refused'               // the contact's device refused the session (it pinned another key for us, or is not accepting)
   | 'closed';               // the peer was closed
 
 export class PeerError extends Error {

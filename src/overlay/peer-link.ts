@@ -16,8 +16,8 @@ import type { Clock, DatagramHandler, DatagramSocket, TimerHandle, UdpAddress } 
 import { sameAddress } from '../wire/socket.ts';
 import { candidateKey, candidatePriority, type Candidate, type CandidatePair } from './candidates.ts';
 import type { CheckAgent, CheckEvent } from './checks.ts';
-import { decodeCheck, encodeCheckRequest, encodeCheckResponse, type IceCredentials } from './check-wire.ts';
-import { decodeStun } from '../wire/stun.ts';
+import { decodeCheck, encodeCheckRefusal, encodeCheckRequest, encodeCheckResponse, type IceCredentials } from './check-wire.ts';
+import { decodeStun, shortTermKey, verifyStunIntegrity } from '../wire/stun.ts';
 import { DecodeError } from '../wire/errors.ts';
 import { decodeRelayMessage, RelayDecodeError } from './relay-wire.ts';
 import { classifyDatagram } from './demux.ts';
@@ -40,6 +40,14 @@ export interface PeerLinkConfig {
   readonly onEvent?: (e: CheckEvent) => void;
   /** Events of the relay session (bound, refused: e.g. an expired ticket, failed). */
   readonly onRelayEvent?: (e: RelayClientEvent) => void;
+  /**
+   * Refuse the session: every authenticated check request is answered with a refusal
+   * carrying this reason (check-wire.ts) instead of reaching the agent; our own checks
+   * still go out (they open our NAT for the peer's checks).
+   */
+  readonly refuse?: string;
+  /** The peer refused the session (an authenticated refusal answered one of our checks). */
+  readonly onRefused?: (reason: string) => void;
 }
 
 export interface PeerLinkCounters {
@@ -60,8 +68,12 @@ export class PeerLink {
   private timerAt?: number;
   private closed = false;
   readonly transportSocket: DatagramSocket;
+  private readonly localKey: Uint8Array;
+  private readonly remoteKey: Uint8Array;
 
   constructor(private readonly c: PeerLinkConfig) {
+    this.localKey = shortTermKey(c.creds.localPassword);
+    this.remoteKey = shortTermKey(c.creds.remotePassword);
     this.virtualPeer = c.virtualPeer ?? DEFAULT_VIRTUAL_PEER;
     this.transportSocket = {
       get local() { return c.socket.local; },
@@ -108,8 +120,11 @@ export class PeerLink {
 
   /**
    * Is this datagram (from the shared socket) ours? For OverlayMux: relay messages for our
-   * session or BIND; STUN checks whose USERNAME names our peer, STUN responses and
-   * transport packets from an address one of our pairs points at.
+   * session or BIND; STUN checks whose USERNAME names our peer and whose MESSAGE-INTEGRITY
+   * is keyed with this rendezvous' password (two links to the same device — a stale one and
+   * a new or refusing one — share ufrags, never passwords), STUN responses from an address
+   * one of our pairs points at with our peer's integrity, transport packets from such an
+   * address.
    */
   claims(from: UdpAddress, bytes: Uint8Array): boolean {
     const kind = classifyDatagram(bytes);
@@ -127,8 +142,8 @@ export class PeerLink {
     if (kind === 'stun') {
       let msg;
       try { msg = decodeStun(bytes); } catch (e) { if (e instanceof DecodeError) return false; throw e; }
-      if (msg.class === 'request') return msg.username === `${this.c.creds.localUfrag}:${this.c.creds.remoteUfrag}`;
-      return this.knows(from);
+      if (msg.class === 'request') return msg.username === `${this.c.creds.localUfrag}:${this.c.creds.remoteUfrag}` && verifyStunIntegrity(bytes, msg, this.localKey);
+      return this.knows(from) && verifyStunIntegrity(bytes, msg, this.remoteKey);
     }
     return kind === 'transport' && this.knows(from);
   }
@@ -201,8 +216,10 @@ export class PeerLink {
 
   private handleCheck(now: number, bytes: Uint8Array, from: UdpAddress, local: Candidate): void {
     const d = decodeCheck(this.c.creds, bytes);
-    if (d.kind === 'request') this.c.agent.handleRequest(now, candidateKey(local), from, d.txId, d.nominate);
+    if (d.kind === 'request' && this.c.refuse !== undefined) this.sendVia(local, from, encodeCheckRefusal(this.c.creds, { txId: d.txId, reason: this.c.refuse }));
+    else if (d.kind === 'request') this.c.agent.handleRequest(now, candidateKey(local), from, d.txId, d.nominate);
     else if (d.kind === 'response') this.c.agent.handleResponse(now, d.txId, from);
+    else if (d.kind === 'refusal') this.c.onRefused?.(d.reason);
     else this.counters.invalidChecks++;
   }
 

@@ -37,7 +37,7 @@ import { OverlayMux } from './overlay-mux.ts';
 import { KeyPins } from './key-pins.ts';
 import { loadKeyPins, saveKeyPins } from './key-pin-file.ts';
 import { loadPeerIdentity, type PeerIdentity } from './peer-identity.ts';
-import { ContactLink, type PeerContactSession } from './contact-link.ts';
+import { ContactLink, type ContactLinkDeps, type PeerContactSession, type RefusalReason } from './contact-link.ts';
 import { toPeerError } from './peer-errors.ts';
 import { tcpConnector } from './relay-tcp.ts';
 import { RelayStreamFallback, type RelayStreamConnector } from './relay-stream-mux.ts';
@@ -88,6 +88,11 @@ export interface PeerOptions {
   /** How relay streams are opened when UDP is blocked (default: TCP to the supernode's port; the simulator passes a pipe). */
   readonly relayStreams?: RelayStreamConnector;
   readonly connectTimeoutMs?: number; // default 15_000
+  /**
+   * Accept an incoming session from this contact device (default: every mutual contact).
+   * A refused one is answered with a refusal its connect() sees at once ('refused').
+   */
+  readonly accept?: (contact: { readonly username: string; readonly deviceId: string }) => boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -173,6 +178,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   private keepaliveTx?: string;
   private readonly waitingBindings = new Map<string, (a: BindingAnswer) => void>();
   private readonly links = new Map<string, ContactLink>(); // peer device id -> current link
+  private readonly refusing = new Set<ContactLink>(); // links answering a contact's checks with a refusal
   private readonly sessionsByDevice = new Map<string, PeerContactSession>();
   private readonly seen = new Map<string, PeerError | undefined>(); // rendezvous id -> why it was refused
   private readonly connecting = new Map<string, Promise<ContactSession>>(); // username -> pending connect()
@@ -325,8 +331,9 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     this.classifierTimer?.cancel();
     this.natDone?.();
     this.serving?.close();
-    for (const l of this.links.values()) l.close(new PeerError('closed', 'the peer is closed'), 'peer closed');
+    for (const l of [...this.links.values(), ...this.refusing]) l.close(new PeerError('closed', 'the peer is closed'), 'peer closed');
     this.links.clear();
+    this.refusing.clear();
     this.push?.close();
     this.mux.close();
     await this.savePins();
@@ -368,6 +375,13 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
       this.emit('key-changed', { username: r.peer.username, deviceId: peerDevice });
       const err = new PeerError('key-changed', `the key of ${r.peer.username}'s device ${peerDevice} changed since it was pinned; refusing to connect`);
       this.seen.set(r.id, err);
+      this.refuse(r, receivedAt, 'key-changed', err);
+      return err;
+    }
+    if (!this.connecting.has(r.peer.username) && this.opts.accept && !this.opts.accept({ username: r.peer.username, deviceId: peerDevice })) {
+      const err = new PeerError('refused', `session from ${r.peer.username}/${peerDevice.slice(0, 8)} not accepted`);
+      this.seen.set(r.id, err);
+      this.refuse(r, receivedAt, 'not-accepting', err);
       return err;
     }
     if (check.status === 'new') void this.savePins();
@@ -378,15 +392,8 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
       if (!established && existing.rendezvousId < r.id) return existing;
       existing.close(new PeerError('closed', `${r.peer.username}: replaced by a newer rendezvous`), 'replaced');
     }
-    const link = new ContactLink({
-      prepareRelay: this.tcpMode ? (a) => { this.socket.use(a).catch((e: Error) => this.log(e.message)); } : undefined,
-      mux: this.mux, clock: this.clock, crypto: this.opts.crypto ?? this.identity.crypto, random: this.random, myDeviceId: this.deviceId,
-      hostCandidate: this.hostCandidate(), mySupernode: this.supernode, forceRelay: !!this.opts.forceRelay || this.classification?.nat.udp === 'blocked',
-      renewTicket: async () => {
-        const t = await this.dir.ticket(this.deviceId, peerDevice);
-        return { ticket: new Uint8Array(Buffer.from(t.ticket, 'base64url')), lifetimeMs: t.expiresAt - t.issuedAt };
-      },
-      connectTimeoutMs: this.opts.connectTimeoutMs ?? 15_000, log: this.log,
+    const link: ContactLink = new ContactLink({
+      ...this.linkDeps(peerDevice),
       // Synchronously: the application must be able to listen for streams before any arrive.
       onSession: (s) => this.onSession(peerDevice, link, s),
     }, r, receivedAt);
@@ -395,6 +402,27 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
       if (this.links.get(peerDevice) === link) this.links.delete(peerDevice);
     });
     return link;
+  }
+
+  private linkDeps(peerDevice: string): ContactLinkDeps {
+    return {
+      prepareRelay: this.tcpMode ? (a) => { this.socket.use(a).catch((e: Error) => this.log(e.message)); } : undefined,
+      mux: this.mux, clock: this.clock, crypto: this.opts.crypto ?? this.identity.crypto, random: this.random, myDeviceId: this.deviceId,
+      hostCandidate: this.hostCandidate(), mySupernode: this.supernode, forceRelay: !!this.opts.forceRelay || this.classification?.nat.udp === 'blocked',
+      renewTicket: async () => {
+        const t = await this.dir.ticket(this.deviceId, peerDevice);
+        return { ticket: new Uint8Array(Buffer.from(t.ticket, 'base64url')), lifetimeMs: t.expiresAt - t.issuedAt };
+      },
+      connectTimeoutMs: this.opts.connectTimeoutMs ?? 15_000, log: this.log,
+    };
+  }
+
+  /** Answer this rendezvous' checks with a refusal (the contact's connect() fails at once), until the connect timeout. */
+  private refuse(r: Rendezvous, receivedAt: number, reason: RefusalReason, err: PeerError): void {
+    if (this.closing) return;
+    const link = new ContactLink({ ...this.linkDeps(r.peer.deviceId), refuse: { reason, refusedAs: err } }, r, receivedAt);
+    this.refusing.add(link);
+    link.ready.catch(() => this.refusing.delete(link));
   }
 
   private onSession(peerDevice: string, link: ContactLink, s: PeerContactSession): void {

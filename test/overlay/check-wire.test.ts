@@ -4,7 +4,7 @@ import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import fc from 'fast-check';
-import { decodeCheck, encodeCheckRequest, encodeCheckResponse } from '../../src/overlay/check-wire.ts';
+import { decodeCheck, encodeCheckRefusal, encodeCheckRequest, encodeCheckResponse } from '../../src/overlay/check-wire.ts';
 import { classifyDatagram } from '../../src/overlay/demux.ts';
 import { encodeRelayMessage } from '../../src/overlay/relay-wire.ts';
 import { encodeGossipMessage } from '../../src/overlay/gossip-wire.ts';
@@ -54,5 +54,16 @@ describe('demultiplexing one UDP socket', () => {
     expect(classifyDatagram(Uint8Array.of(0xe0, 1, 2))).toBe('transport');
     expect(classifyDatagram(Uint8Array.of(0x80))).toBe('unknown');
     expect(classifyDatagram(new Uint8Array(0))).toBe('unknown');
+  });
+  it('refusal: an error response with 403 and the reason, authenticated with the refusing side\'s password', () => {
+    const ref = encodeCheckRefusal(bob, { txId: TX, reason: 'key-changed' });
+    expect(classifyDatagram(ref)).toBe('stun');
+    expect(decodeCheck(alice, ref)).toEqual({ kind: 'refusal', txId: TX, reason: 'key-changed' });
+    // Someone without bob's password (another rendezvous, an off-path attacker) cannot refuse for him.
+    const other = { ...alice, remotePassword: 'another-rendezvous-pass' };
+    expect(decodeCheck(other, ref)).toMatchObject({ kind: 'invalid', reason: 'bad MESSAGE-INTEGRITY' });
+    const tampered = Uint8Array.from(ref);
+    tampered[30] ^= 1;
+    expect(decodeCheck(alice, tampered).kind).toBe('invalid');
   });
 });

@@ -17,6 +17,7 @@ import { CheckAgent } from '../../src/overlay/checks.ts';
 import { candidate, type Candidate } from '../../src/overlay/candidates.ts';
 import { PeerLink } from '../../src/overlay/peer-link.ts';
 import { OverlayMux } from '../../src/overlay/overlay-mux.ts';
+import { encodeCheckRequest } from '../../src/overlay/check-wire.ts';
 import type { DatagramSocket } from '../../src/wire/socket.ts';
 import { makeIssuer, standInVerifier } from './stand-in-ticket.ts';
 
@@ -131,5 +132,36 @@ describe('OverlayMux: two contacts over one socket', () => {
     for (const l of [toBob, toCarol, bobLink, carolLink]) expect(l.counters.invalidChecks).toBe(0);
     expect(relay.counters().sessionsActive).toBe(2); // alice-bob and alice-carol, both from alice's one socket
     expect(mux.unclaimed).toBe(0);
+  });
+});
+
+describe('OverlayMux: two links to the same device (a stale one and a new one)', () => {
+  it('a check goes to the link whose rendezvous password it carries, not the first with the same ufrags', () => {
+    const net = new Network({ seed: 6, log: false });
+    const h = net.addHost('bob', '198.51.100.3');
+    const mux = new OverlayMux(h.bindUdp(5000));
+    const host = candidate('host', { address: '198.51.100.3', port: 5000 });
+    const alice = candidate('host', { address: '198.51.100.2', port: 5000 });
+    const requests: string[] = [];
+    const link = (password: string, name: string) => {
+      const agent = new CheckAgent({ controlling: false, startAt: 1e9, localCandidates: [host], remoteCandidates: [alice], newTxId: () => '0'.repeat(24) });
+      const socket = mux.socketFor();
+      const l = new PeerLink({
+        socket, clock: net.clock, agent, controlling: false, tieBreaker: 1n, hostCandidate: host,
+        creds: { localUfrag: 'bobb', localPassword: password, remoteUfrag: 'alic', remotePassword: `${password}-alice` },
+        onEvent: (e) => { if (e.type === 'pair-succeeded' || e.type === 'path-selected') requests.push(name); },
+      });
+      mux.attach(socket, l);
+      const orig = agent.handleRequest.bind(agent);
+      agent.handleRequest = (...a) => { requests.push(name); orig(...a); };
+      return l;
+    };
+    const stale = link('stale-password-0123456789', 'stale');
+    link('fresh-password-0123456789', 'fresh');
+    const check = encodeCheckRequest({ localUfrag: 'alic', localPassword: 'x', remoteUfrag: 'bobb', remotePassword: 'fresh-password-0123456789' },
+      { txId: 'a'.repeat(24), priority: 1, controlling: true, tieBreaker: 2n, nominate: false });
+    mux.deliver({ address: '198.51.100.2', port: 5000 }, check);
+    expect(requests).toEqual(['fresh']);
+    expect(stale.counters.invalidChecks).toBe(0);
   });
 });

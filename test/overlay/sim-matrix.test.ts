@@ -12,33 +12,13 @@
 // otherwise, on both ends. Prints the matrix and connect times in peer-to-peer RTTs.
 import { describe, it, expect, afterAll } from 'vitest';
 import type { Duplex } from 'node:stream';
-import { Network, type NatOptions, type Host } from '../../src/sim/index.ts';
-import { Driver } from '../../src/datagram/driver.ts';
-import { StunServer } from '../../src/directory/stun-server.ts';
-import { SupernodeCore } from '../../src/overlay/supernode.ts';
-import { RelayStreamServer } from '../../src/overlay/relay-stream-mux.ts';
-import { directoryTicketVerifier } from '../../src/overlay/ticket-verifier.ts';
-import { startPeer } from '../../src/overlay/peer.ts';
-import { predictDirect, type NatType } from '../../src/overlay/nat-types.ts';
+import { predictDirect } from '../../src/overlay/nat-types.ts';
 import type { ContactSession, PeerNode } from '../../src/overlay/peer-api.ts';
-import { seededRandom } from '../../src/transport/random.ts';
 import { NAT_KINDS } from './nat-model.ts';
-import { SimDirectory, SimLoop, pipeConnector, tempStateDirs, PUNCH_DELAY_MS } from './sim-peer-harness.ts';
+import { simWorld, tempStateDirs, PUNCH_DELAY_MS, P2P_RTT_MS, ONE_WAY_TO_SERVERS_MS } from './sim-peer-harness.ts';
 
-const ACCESS_MS = 10; // one way, NAT/host to core
-const LAN_MS = 1;
-const CORE_MS = 5; // core to the directory / supernode hosts
-const P2P_RTT_MS = 2 * (LAN_MS + ACCESS_MS + ACCESS_MS + LAN_MS);
-const SUPERNODE = { address: '198.51.100.20', port: 3479 };
 const dirs = tempStateDirs();
 afterAll(() => dirs.cleanup());
-
-const behaviour = (k: NatType): Pick<NatOptions, 'mapping' | 'filtering'> => {
-  if (k.udp === 'blocked') return { mapping: 'endpoint-independent', filtering: 'address-and-port-dependent' };
-  const m = { EIM: 'endpoint-independent', ADM: 'address-dependent', APDM: 'address-and-port-dependent', none: 'endpoint-independent' } as const;
-  const f = { EIF: 'endpoint-independent', ADF: 'address-dependent', APDF: 'address-and-port-dependent' } as const;
-  return { mapping: m[k.mapping], filtering: f[k.filtering] };
-};
 
 const readLine = (s: Duplex) => new Promise<string>((res, rej) => {
   let buf = '';
@@ -58,53 +38,12 @@ interface PairResult {
 }
 
 async function runPair(kindA: string, kindB: string, seed: number, pairNo: number): Promise<PairResult> {
-  const net = new Network({ seed, log: false });
-  const loop = new SimLoop(net);
-  const core = net.addRouter('core');
-  const rv1 = net.addHost('rv1', '198.51.100.10');
-  const rv2 = net.addHost('rv2', '198.51.100.11');
-  const snHost = net.addHost('supernode', SUPERNODE.address);
-  for (const h of [rv1, rv2, snHost]) net.connect(h, core, { latencyMs: CORE_MS });
-
-  const side = (name: string, kind: string, pub: string, lan: string): Host => {
-    const t = NAT_KINDS[kind];
-    if (t.udp === 'open' && t.mapping === 'none') {
-      const h = net.addHost(name, pub);
-      net.connect(h, core, { latencyMs: ACCESS_MS + LAN_MS });
-      return h;
-    }
-    const nat = net.addNat(`${name}-nat`, { externalAddress: pub, ...behaviour(t) });
-    const h = net.addHost(name, lan);
-    net.connect(h, nat.inside, { latencyMs: LAN_MS });
-    net.connect(nat.outside, core, { latencyMs: ACCESS_MS, lossRate: t.udp === 'blocked' ? 1 : 0 });
-    return h;
-  };
-  const ha = side('alice', kindA, '198.51.100.2', '192.0.2.2');
-  const hb = side('bob', kindB, '198.51.100.3', '192.0.2.66');
-  net.autoRoute();
-
-  const stun = new StunServer({ primary: rv1.bindUdp(3478), altPort: rv1.bindUdp(3479), altIp: rv2.bindUdp(3478), altBoth: rv2.bindUdp(3479) });
-  const dir = new SimDirectory(net.clock, [{ id: 'sn-1', address: SUPERNODE.address, port: SUPERNODE.port, capacity: 100, load: 0, lastHeartbeat: 0 }], seed);
-  const oneWay = LAN_MS + ACCESS_MS + CORE_MS;
-  dir.addUser('alice', oneWay);
-  dir.addUser('bob', oneWay);
-  const snSocket = new RelayStreamServer(snHost.bindUdp(SUPERNODE.port));
-  let sid = BigInt(seed) << 32n;
-  const sn = new SupernodeCore({ relay: { verifier: directoryTicketVerifier(dir.directoryPublicKey), newSessionId: () => ++sid } }, net.clock.now());
-  new Driver(sn, snSocket, net.clock).wake();
-
-  const logs: string[] = [];
-  const start = (name: string, h: Host, pub: string) => startPeer({
-    directory: dir.clientFor(name), directoryUrl: 'http://198.51.100.10:7400', stateDir: dirs.dir(`${pairNo}-${name}`),
-    socket: h.bindUdp(5000), clock: net.clock, random: seededRandom(seed * 2 + (name === 'alice' ? 0 : 1)),
-    relayStreams: pipeConnector(net.clock, snSocket, SUPERNODE, pub, oneWay), stun: { address: '198.51.100.10', port: 3478 },
-    hostAddresses: [h.address], supernodeOptOut: true, deviceName: name,
-    log: (l) => logs.push(`${net.clock.now().toFixed(0)} ${name}: ${l}`),
-  });
+  const w = simWorld(NAT_KINDS[kindA], NAT_KINDS[kindB], seed, (name) => dirs.dir(`${pairNo}-${name}`));
+  const { net, loop, dir, logs } = w;
   const label = `alice ${kindA} x bob ${kindB} (seed ${seed})`;
   let alice: PeerNode | undefined, bob: PeerNode | undefined;
   try {
-    [alice, bob] = await loop.settle(Promise.all([start('alice', ha, '198.51.100.2'), start('bob', hb, '198.51.100.3')]), 10_000);
+    [alice, bob] = await Promise.all([w.start('alice'), w.start('bob')]);
     const bobSession = new Promise<ContactSession>((res) => bob!.once('session', res));
     const bobLine = bobSession.then(async (s) => {
       const st = await new Promise<Duplex>((res) => s.once('stream', res));
@@ -121,12 +60,12 @@ async function runPair(kindA: string, kindB: string, seed: number, pairNo: numbe
     const bs = await bobSession;
     const rv = dir.rendezvous[0];
     // The coordinated start on alice's clock: her answer arrives one way after the directory built it.
-    const startAt = rv.at + oneWay + PUNCH_DELAY_MS;
+    const startAt = rv.at + ONE_WAY_TO_SERVERS_MS + PUNCH_DELAY_MS;
     expect(calledAt, label).toBeLessThan(startAt);
-    expect(stun.counters.internalErrors, label).toBe(0);
+    expect(w.stun.counters.internalErrors, label).toBe(0);
     return {
       nat: [alice.nat, bob.nat], paths: [as.path.kind, bs.path.kind], lines: [aLine, bLine],
-      connectMs: connectedAt - startAt, relayedPackets: sn.counters().relay.forwardedPackets, streamFrames: snSocket.counters.framesIn,
+      connectMs: connectedAt - startAt, relayedPackets: w.supernode.counters().relay.forwardedPackets, streamFrames: w.supernodeSocket.counters.framesIn,
     };
   } finally {
     const closing = Promise.all([alice?.close(), bob?.close()]);
@@ -154,13 +93,13 @@ describe('simulator NAT matrix (36 pairs, the real Peer over simulated NATs and 
         if (!direct) expect(r.relayedPackets, label).toBeGreaterThan(0);
         expect(r.streamFrames > 0, label).toBe(x === 'UDP-blocked' || y === 'UDP-blocked');
         connectRtts.push(r.connectMs / P2P_RTT_MS);
-        row.push(r.paths[0]);
+        row.push(`${r.paths[0]} ${(r.connectMs / P2P_RTT_MS).toFixed(1)}`);
       }
-      rows.push(`${x.padEnd(12)} ${row.map((p) => p.padEnd(9)).join('')}`);
+      rows.push(`${x.padEnd(12)} ${row.map((p) => p.padEnd(13)).join('')}`);
     }
     connectRtts.sort((p, q) => p - q);
     const pct = (q: number) => connectRtts[Math.min(connectRtts.length - 1, Math.floor(q * connectRtts.length))].toFixed(1);
-    console.log(`caller\\callee ${names.map((s) => s.slice(0, 8).padEnd(9)).join('')}\n${rows.join('\n')}\n` +
+    console.log(`cells: path, connect time in peer RTTs\ncaller\\callee ${names.map((s) => s.padEnd(13)).join('')}\n${rows.join('\n')}\n` +
       `connect time (coordinated start -> connect() resolved: checks, nomination, Noise IK), in peer RTTs (${P2P_RTT_MS} ms): ` +
       `median ${pct(0.5)}, p95 ${pct(0.95)}, max ${connectRtts[connectRtts.length - 1].toFixed(1)} (n=${connectRtts.length})`);
   });

@@ -18,13 +18,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sodium from 'sodium-native';
-import type { Network } from '../../src/sim/index.ts';
+import { Network, type Host, type NatOptions } from '../../src/sim/index.ts';
+import { Driver } from '../../src/datagram/driver.ts';
+import { StunServer } from '../../src/directory/stun-server.ts';
+import { SupernodeCore } from '../../src/overlay/supernode.ts';
+import { directoryTicketVerifier } from '../../src/overlay/ticket-verifier.ts';
+import { startPeer, type PeerOptions } from '../../src/overlay/peer.ts';
+import type { PeerNode } from '../../src/overlay/peer-api.ts';
+import type { NatType } from '../../src/overlay/nat-types.ts';
+import { seededRandom } from '../../src/transport/random.ts';
 import type { Clock, UdpAddress } from '../../src/wire/socket.ts';
 import { formatAddress } from '../../src/wire/socket.ts';
 import { signTicket } from '../../src/wire/ticket.ts';
 import type { DirectoryClient, Device, Presence, PresenceUpdate, PushMessage, Rendezvous, Supernode } from '../../src/directory/client.ts';
 import { DirectoryError } from '../../src/directory/client.ts';
-import type { RelayByteStream, RelayStreamConnector, RelayStreamHandlers, RelayStreamServer } from '../../src/overlay/relay-stream-mux.ts';
+import { RelayStreamServer, type RelayByteStream, type RelayStreamConnector, type RelayStreamHandlers } from '../../src/overlay/relay-stream-mux.ts';
 
 export const PUNCH_DELAY_MS = 300;
 const TICKET_TTL_MS = 10 * 60_000;
@@ -53,6 +61,12 @@ export class SimDirectory {
 
   get directoryPublicKey(): Uint8Array {
     return new Uint8Array(this.publicKey);
+  }
+
+  /** The directory now gives `username`'s device this key (as after a re-registration or a compromise). */
+  setDeviceKey(username: string, x25519: Uint8Array): void {
+    const a = this.accounts.get(username)!;
+    a.device = { ...a.device!, x25519: Buffer.from(x25519).toString('base64url') };
   }
 
   addUser(username: string, oneWayMs: number): void {
@@ -198,4 +212,81 @@ export class SimLoop {
 export function tempStateDirs(): { dir(name: string): string; cleanup(): void } {
   const root = mkdtempSync(join(tmpdir(), 'tincan-simpeer-'));
   return { dir: (name) => join(root, name), cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+// ---- a two-user world: directory STUN, one supernode, alice and bob behind chosen NATs ----
+
+export const ACCESS_MS = 10; // one way, NAT/host to core
+export const LAN_MS = 1;
+export const CORE_MS = 5; // core to the directory / supernode hosts
+export const P2P_RTT_MS = 2 * (LAN_MS + ACCESS_MS + ACCESS_MS + LAN_MS);
+export const ONE_WAY_TO_SERVERS_MS = LAN_MS + ACCESS_MS + CORE_MS;
+export const SUPERNODE: UdpAddress = { address: '198.51.100.20', port: 3479 };
+const PUBLIC_IP = { alice: '198.51.100.2', bob: '198.51.100.3' } as const;
+const LAN_IP = { alice: '192.0.2.2', bob: '192.0.2.66' } as const;
+
+const behaviour = (k: NatType): Pick<NatOptions, 'mapping' | 'filtering'> => {
+  if (k.udp === 'blocked') return { mapping: 'endpoint-independent', filtering: 'address-and-port-dependent' };
+  const m = { EIM: 'endpoint-independent', ADM: 'address-dependent', APDM: 'address-and-port-dependent', none: 'endpoint-independent' } as const;
+  const f = { EIF: 'endpoint-independent', ADF: 'address-dependent', APDF: 'address-and-port-dependent' } as const;
+  return { mapping: m[k.mapping], filtering: f[k.filtering] };
+};
+
+export interface SimWorld {
+  readonly net: Network;
+  readonly loop: SimLoop;
+  readonly dir: SimDirectory;
+  readonly stun: StunServer;
+  readonly supernode: SupernodeCore;
+  readonly supernodeSocket: RelayStreamServer;
+  readonly logs: string[];
+  /** startPeer for 'alice' or 'bob' on its simulated host, settled in virtual time. */
+  start(name: 'alice' | 'bob', extra?: Partial<PeerOptions>): Promise<PeerNode>;
+}
+
+/**
+ * alice and bob each behind a NAT of the given kind (NAT_KINDS; 'public' = no NAT; a
+ * 'UDP-blocked' NAT drops all UDP on its uplink), the directory's STUN server on
+ * 198.51.100.10/.11, the supernode on 198.51.100.20:3479, all joined by one core router.
+ */
+export function simWorld(kindA: NatType, kindB: NatType, seed: number, stateDir: (name: string) => string): SimWorld {
+  const net = new Network({ seed, log: false });
+  const loop = new SimLoop(net);
+  const core = net.addRouter('core');
+  const rv1 = net.addHost('rv1', '198.51.100.10');
+  const rv2 = net.addHost('rv2', '198.51.100.11');
+  const snHost = net.addHost('supernode', SUPERNODE.address);
+  for (const h of [rv1, rv2, snHost]) net.connect(h, core, { latencyMs: CORE_MS });
+  const side = (name: 'alice' | 'bob', t: NatType): Host => {
+    if (t.udp === 'open' && t.mapping === 'none') {
+      const h = net.addHost(name, PUBLIC_IP[name]);
+      net.connect(h, core, { latencyMs: ACCESS_MS + LAN_MS });
+      return h;
+    }
+    const nat = net.addNat(`${name}-nat`, { externalAddress: PUBLIC_IP[name], ...behaviour(t) });
+    const h = net.addHost(name, LAN_IP[name]);
+    net.connect(h, nat.inside, { latencyMs: LAN_MS });
+    net.connect(nat.outside, core, { latencyMs: ACCESS_MS, lossRate: t.udp === 'blocked' ? 1 : 0 });
+    return h;
+  };
+  const hosts = { alice: side('alice', kindA), bob: side('bob', kindB) };
+  net.autoRoute();
+  const stun = new StunServer({ primary: rv1.bindUdp(3478), altPort: rv1.bindUdp(3479), altIp: rv2.bindUdp(3478), altBoth: rv2.bindUdp(3479) });
+  const dir = new SimDirectory(net.clock, [{ id: 'sn-1', address: SUPERNODE.address, port: SUPERNODE.port, capacity: 100, load: 0, lastHeartbeat: 0 }], seed);
+  dir.addUser('alice', ONE_WAY_TO_SERVERS_MS);
+  dir.addUser('bob', ONE_WAY_TO_SERVERS_MS);
+  const supernodeSocket = new RelayStreamServer(snHost.bindUdp(SUPERNODE.port));
+  let sid = BigInt(seed) << 32n;
+  const supernode = new SupernodeCore({ relay: { verifier: directoryTicketVerifier(dir.directoryPublicKey), newSessionId: () => ++sid } }, net.clock.now());
+  new Driver(supernode, supernodeSocket, net.clock).wake();
+  const logs: string[] = [];
+  const start = (name: 'alice' | 'bob', extra: Partial<PeerOptions> = {}) => loop.settle(startPeer({
+    directory: dir.clientFor(name), directoryUrl: 'http://198.51.100.10:7400', stateDir: stateDir(name),
+    socket: hosts[name].bindUdp(5000), clock: net.clock, random: seededRandom(seed * 2 + (name === 'alice' ? 0 : 1)),
+    relayStreams: pipeConnector(net.clock, supernodeSocket, SUPERNODE, PUBLIC_IP[name], ONE_WAY_TO_SERVERS_MS),
+    stun: { address: '198.51.100.10', port: 3478 }, hostAddresses: [hosts[name].address], supernodeOptOut: true, deviceName: name,
+    log: (l) => logs.push(`${net.clock.now().toFixed(0)} ${name}: ${l}`),
+    ...extra,
+  }), 10_000);
+  return { net, loop, dir, stun, supernode, supernodeSocket, logs, start };
 }

@@ -1,0 +1,69 @@
+// A refused session reaches the caller at once, as PeerError 'refused', with the real Peer
+// in the simulator (sim-peer-harness.ts): the callee answers the caller's connectivity
+// checks with an authenticated refusal (check-wire.ts) instead of letting it wait for the
+// 15 s connect timeout. Two causes, two paths:
+//   - key changed: bob pinned alice's device key on a first session; the directory then
+//     hands out another key for that device; bob refuses (and reports 'key-changed'),
+//     alice's connect() fails over the direct path;
+//   - not accepting: bob's accept() hook says no; both behind symmetric NATs, so the
+//     refusal comes back through the supernode relay.
+import { describe, it, expect, afterAll } from 'vitest';
+import { PeerError, type PeerNode } from '../../src/overlay/peer-api.ts';
+import { NAT_KINDS } from './nat-model.ts';
+import { simWorld, tempStateDirs, PUNCH_DELAY_MS, P2P_RTT_MS, ONE_WAY_TO_SERVERS_MS } from './sim-peer-harness.ts';
+
+const dirs = tempStateDirs();
+afterAll(() => dirs.cleanup());
+
+async function refusedWithin(w: ReturnType<typeof simWorld>, alice: PeerNode): Promise<{ err: PeerError; afterStartMs: number }> {
+  const err = await w.loop.settle(alice.connect('bob'), 20_000).then(() => { throw new Error(`connected\n${w.logs.join('\n')}`); }, (e: unknown) => e);
+  expect(err, w.logs.join('\n')).toBeInstanceOf(PeerError);
+  const rv = w.dir.rendezvous[w.dir.rendezvous.length - 1];
+  return { err: err as PeerError, afterStartMs: w.net.clock.now() - (rv.at + ONE_WAY_TO_SERVERS_MS + PUNCH_DELAY_MS) };
+}
+
+describe('a refusing callee (real Peer, simulated network)', () => {
+  it('key changed: the caller gets PeerError refused within a few RTTs, over the direct path', { timeout: 30_000 }, async () => {
+    const w = simWorld(NAT_KINDS['EIM/APDF'], NAT_KINDS['EIM/APDF'], 7, (n) => dirs.dir(`key-${n}`));
+    const [alice, bob] = await Promise.all([w.start('alice'), w.start('bob')]);
+    try {
+      const first = await w.loop.settle(alice.connect('bob'), 15_000);
+      expect(first.path.kind).toBe('direct');
+      expect(await w.loop.until(() => bob.sessions().length === 1, 2_000)).toBe(true);
+      first.close();
+      // bob's end goes when the transport's draining period after alice's CLOSE ends (~3.4 s here).
+      expect(await w.loop.until(() => bob.sessions().length === 0 && alice.sessions().length === 0, 10_000)).toBe(true);
+      const changed: string[] = [];
+      bob.on('key-changed', (c) => changed.push(c.username));
+      w.dir.setDeviceKey('alice', new Uint8Array(32).fill(7));
+      const { err, afterStartMs } = await refusedWithin(w, alice);
+      expect(err.code, `${err.message}\n${w.logs.join('\n')}`).toBe('refused');
+      expect(err.message).toMatch(/bob refused the session: it has a different key pinned/);
+      expect(changed).toEqual(['alice']);
+      expect(afterStartMs / P2P_RTT_MS).toBeLessThan(3);
+      console.log(`key changed: refused ${(afterStartMs / P2P_RTT_MS).toFixed(1)} RTTs after the coordinated start (${afterStartMs.toFixed(0)} ms; was the 15 s timeout)`);
+    } finally {
+      await w.loop.settle(Promise.all([alice.close(), bob.close()]), 1_000).catch(() => {});
+    }
+  });
+
+  it('not accepting: refused through the relay between two symmetric NATs', { timeout: 30_000 }, async () => {
+    const w = simWorld(NAT_KINDS.APDM, NAT_KINDS.APDM, 8, (n) => dirs.dir(`acc-${n}`));
+    const asked: string[] = [];
+    const [alice, bob] = await Promise.all([w.start('alice'), w.start('bob', { accept: (c) => { asked.push(c.username); return false; } })]);
+    try {
+      let sessions = 0;
+      bob.on('session', () => sessions++);
+      const { err, afterStartMs } = await refusedWithin(w, alice);
+      expect(err.code).toBe('refused');
+      expect(err.message).toMatch(/not accepting/);
+      expect(asked).toEqual(['alice']);
+      expect(sessions).toBe(0);
+      expect(w.supernode.counters().relay.forwardedPackets).toBeGreaterThan(0);
+      expect(afterStartMs / P2P_RTT_MS).toBeLessThan(6);
+      console.log(`not accepting (relayed): refused ${(afterStartMs / P2P_RTT_MS).toFixed(1)} RTTs after the coordinated start (${afterStartMs.toFixed(0)} ms)`);
+    } finally {
+      await w.loop.settle(Promise.all([alice.close(), bob.close()]), 1_000).catch(() => {});
+    }
+  });
+});
