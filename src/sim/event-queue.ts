@@ -1,7 +1,7 @@
 // The simulator's event queue: a calendar queue ordered by (time, insertion order).
 // Contract: events at equal times run in the order they were scheduled (FIFO), so a
-// run is a pure function of its inputs and seed. Events are (fn, arg) pairs in slot
-// arrays; nothing is allocated per event.
+// run is a pure function of its inputs and seed. Events are fn(arg, arg2) calls kept in
+// slot arrays; nothing is allocated per event.
 // Layout: time is cut into buckets of 1/128 ms; a ring of BUCKETS buckets covers the
 // next ~32 ms after the cursor (the earliest pending bucket). Each bucket is a list of
 // slots sorted by (time, seq) — events mostly arrive in time order, so a push is
@@ -10,7 +10,7 @@
 // the ring is empty the heap's head is popped directly (long idle gaps cost nothing).
 // A bitmap of non-empty buckets makes finding the next event a word scan.
 
-export type EventFn = (arg: unknown) => void;
+export type EventFn = (arg: unknown, arg2?: unknown) => void;
 
 const SHIFT = 7; // 2^7 buckets per ms
 const SCALE = 1 << SHIFT;
@@ -28,6 +28,7 @@ export class EventQueue {
   private gens = new Int32Array(1024);
   private fns: (EventFn | undefined)[] = new Array(1024).fill(undefined);
   private args: unknown[] = new Array(1024).fill(undefined);
+  private args2: unknown[] = new Array(1024).fill(undefined);
   private free = new Int32Array(1024);
   private freeCount = 0;
   private slotCount = 0;
@@ -45,9 +46,10 @@ export class EventQueue {
   private hSlot = new Int32Array(256);
   private heapCount = 0;
 
-  /** The fn/arg of the event just popped by popDue (valid until the next popDue). */
+  /** The fn/arg/arg2 of the event just popped by popDue (valid until the next popDue). */
   lastFn: EventFn | undefined = undefined;
   lastArg: unknown = undefined;
+  lastArg2: unknown = undefined;
 
   /** Pending events (cancelled ones count until they are popped). */
   get size(): number {
@@ -60,8 +62,12 @@ export class EventQueue {
     return this.heapCount === 0 ? Infinity : this.hTime[0];
   }
 
-  /** Schedule `fn(arg)` at `timeMs`. Returns the slot id (for `cancel` with `generation`). */
-  push(timeMs: number, fn: EventFn, arg: unknown): number {
+  /**
+   * Schedule `fn(arg, arg2)` at `timeMs` (arg2 lets a shared function carry a target and a
+   * value, e.g. (link direction, packet), without a closure). Returns the slot id (for
+   * `cancel` with `generation`).
+   */
+  push(timeMs: number, fn: EventFn, arg: unknown, arg2?: unknown): number {
     let slot: number;
     if (this.freeCount > 0) slot = this.free[--this.freeCount];
     else {
@@ -70,6 +76,7 @@ export class EventQueue {
     }
     this.fns[slot] = fn;
     this.args[slot] = arg;
+    this.args2[slot] = arg2;
     this.gens[slot] = (this.gens[slot] + 1) & 0x7fffffff;
     const seq = this.nextSeq++;
     this.sTime[slot] = timeMs;
@@ -92,12 +99,13 @@ export class EventQueue {
     if (this.gens[slot] === generation && this.fns[slot] !== undefined) {
       this.fns[slot] = cancelled;
       this.args[slot] = undefined;
+      this.args2[slot] = undefined;
     }
   }
 
   /**
    * Pop the earliest event if its time is <= limitMs; returns its time, or NaN when
-   * nothing is due. After a hit, `lastFn(lastArg)` is the event to run.
+   * nothing is due. After a hit, `lastFn(lastArg, lastArg2)` is the event to run.
    */
   popDue(limitMs: number): number {
     let slot: number;
@@ -129,8 +137,10 @@ export class EventQueue {
     }
     this.lastFn = this.fns[slot];
     this.lastArg = this.args[slot];
+    this.lastArg2 = this.args2[slot];
     this.fns[slot] = undefined;
     this.args[slot] = undefined;
+    this.args2[slot] = undefined;
     this.gens[slot] = (this.gens[slot] + 1) & 0x7fffffff;
     this.free[this.freeCount++] = slot;
     return this.sTime[slot];
@@ -270,7 +280,7 @@ export class EventQueue {
     const t = new Float64Array(n); t.set(this.sTime); this.sTime = t;
     const s = new Float64Array(n); s.set(this.sSeq); this.sSeq = s;
     const x = new Int32Array(n); x.set(this.sNext); this.sNext = x;
-    for (let i = this.fns.length; i < n; i++) { this.fns.push(undefined); this.args.push(undefined); }
+    for (let i = this.fns.length; i < n; i++) { this.fns.push(undefined); this.args.push(undefined); this.args2.push(undefined); }
   }
 }
 

@@ -13,7 +13,7 @@ import { DROP, dropCounts, newDropCounters, type DropCounts, type DropReason } f
 import { EventKind } from './event-log.ts';
 import { decodeDropReason, readDst } from './forwarding.ts';
 import type { Port } from './link.ts';
-import { HeaderTemplates } from './packet-alloc.ts';
+import { PacketBuilder } from './packet-alloc.ts';
 import { RoutingTable } from './routing-table.ts';
 import type { SimContext, SimNode } from './types.ts';
 import { SimUdpSocket } from './udp-socket.ts';
@@ -41,14 +41,19 @@ export class Host implements SimNode {
   /** pcap observers: called with every packet this host sends or receives. */
   taps: ((timeMs: number, bytes: Uint8Array) => void)[] | undefined;
   private readonly sockets = new Map<number, SimUdpSocket>();
+  // One-entry caches for the common case of one socket / one destination per host.
+  private lastPort = -1;
+  private lastSocket: SimUdpSocket | undefined = undefined;
+  private lastDstText: string | undefined = undefined;
+  private lastDstU32 = 0;
   private nextEphemeral = EPHEMERAL_MIN;
   private ipId = 0;
   private readonly loopback: (arg: unknown) => void;
-  private readonly headers: HeaderTemplates;
+  private readonly packets: PacketBuilder;
 
   constructor(readonly id: number, readonly name: string, readonly address: string, private readonly ctx: SimContext) {
     this.addressU32 = ipv4ToU32(address);
-    this.headers = new HeaderTemplates(address, this.addressU32, DEFAULT_TTL);
+    this.packets = new PacketBuilder(this.addressU32, DEFAULT_TTL);
     this.loopback = (arg) => this.handlePacket(arg as Uint8Array, undefined);
   }
 
@@ -65,6 +70,8 @@ export class Host implements SimNode {
     if (this.sockets.has(port)) throw new Error(`${this.name}: UDP port ${port} already bound`);
     const s = new SimUdpSocket(this, port);
     this.sockets.set(port, s);
+    this.lastPort = -1;
+    this.lastSocket = undefined;
     return s;
   }
 
@@ -81,6 +88,8 @@ export class Host implements SimNode {
   /** @internal socket bookkeeping */
   unbind(port: number, socket: SimUdpSocket): void {
     if (this.sockets.get(port) === socket) this.sockets.delete(port);
+    this.lastPort = -1;
+    this.lastSocket = undefined;
   }
 
   /** @internal a socket refused a send */
@@ -91,13 +100,19 @@ export class Host implements SimNode {
 
   /** @internal build and route one datagram from a local socket; false if `to.address` is not IPv4 */
   sendUdp(srcPort: number, to: UdpAddress, payload: Uint8Array): boolean {
+    const text = to.address;
     let dst: number;
-    try {
-      dst = this.ctx.addressU32(to.address);
-    } catch {
-      return false;
+    if (text === this.lastDstText) dst = this.lastDstU32;
+    else {
+      try {
+        dst = this.ctx.addressU32(text);
+      } catch {
+        return false;
+      }
+      this.lastDstText = text;
+      this.lastDstU32 = dst;
     }
-    const bytes = this.headers.build(srcPort, to.address, dst, to.port, payload, this.ipId);
+    const bytes = this.packets.build(srcPort, dst, to.port, payload, this.ipId);
     this.ipId = (this.ipId + 1) & 0xffff;
     this.sendPacket(bytes);
     return true;
@@ -145,7 +160,16 @@ export class Host implements SimNode {
       ctx.drop(DROP['not-for-host'], this.id, bytes);
       return;
     }
-    const socket = this.sockets.get(packetDstPort(bytes));
+    const dport = packetDstPort(bytes);
+    let socket: SimUdpSocket | undefined;
+    if (dport === this.lastPort) socket = this.lastSocket;
+    else {
+      socket = this.sockets.get(dport);
+      if (socket !== undefined) {
+        this.lastPort = dport;
+        this.lastSocket = socket;
+      }
+    }
     if (socket === undefined) {
       this.drops[DROP['port-unreachable']]++;
       ctx.drop(DROP['port-unreachable'], this.id, bytes);

@@ -143,15 +143,38 @@ export class LinkDirection {
   /** Set once both ends exist. */
   to!: Port;
   readonly deliver: (arg: unknown) => void;
+  // Hot copies (one object per hop instead of four): options fields, the receiving node, the link's taps.
+  private mtu = DEFAULTS.mtu;
+  private bandwidthBps = DEFAULTS.bandwidthBps;
+  private latencyMs = DEFAULTS.latencyMs;
+  /** @internal receiving node and its class (0 router, 1 host, 2 other), set with `to` */
+  toNode!: SimNode;
+  /** @internal */
+  toKind = 2;
+  /** @internal the link's pcap taps (Link.taps mirrors here) */
+  taps: ((timeMs: number, bytes: Uint8Array) => void)[] | undefined = undefined;
+  private readonly linkId: number;
 
   constructor(private readonly link: Link, private readonly ctx: SimContext, private readonly rng: Rng, readonly label: 'a->b' | 'b->a') {
+    this.linkId = link.id;
     this.deliver = (arg) => this.arrive(arg as Uint8Array);
+  }
+
+  /** @internal set the receiving end */
+  setTo(to: Port): void {
+    this.to = to;
+    this.toNode = to.node;
+    const kind = to.node.kind;
+    this.toKind = kind === 'router' ? 0 : kind === 'host' ? 1 : 2;
   }
 
   /** Change this direction only (asymmetric links, one-way outages); unspecified fields keep their value. */
   configure(patch: LinkOptions): void {
     const next = resolve(this.options, patch, `link ${this.link.name} (${this.label})`);
     this.options = next;
+    this.mtu = next.mtu;
+    this.bandwidthBps = next.bandwidthBps;
+    this.latencyMs = next.latencyMs;
     this.alwaysUp = next.up && next.flap === undefined && (next.outages === undefined || next.outages.length === 0);
     this.plain = next.lossRate === 0 && next.gilbertElliott === undefined && next.corruptRate === 0 && next.jitterMs === 0 &&
       next.reorderRate === 0 && next.duplicateRate === 0;
@@ -177,14 +200,15 @@ export class LinkDirection {
 
   transmit(bytes: Uint8Array): void {
     const ctx = this.ctx;
-    const o = this.options;
     const now = ctx.nowMs;
     this.sent++;
-    if (!this.isUp(now)) return this.dropHere(DROP['link-down'], bytes);
+    if (!this.alwaysUp && !this.isUp(now)) return this.dropHere(DROP['link-down'], bytes);
     const len = bytes.length;
-    if (len > o.mtu) return this.dropHere(DROP.mtu, bytes);
+    if (len > this.mtu) return this.dropHere(DROP.mtu, bytes);
     let departMs = now;
-    if (o.bandwidthBps !== Infinity) {
+    const bandwidthBps = this.bandwidthBps;
+    if (bandwidthBps !== Infinity) {
+      const o = this.options;
       const start = this.busyUntilMs > now ? this.busyUntilMs : now;
       if (o.queueBytes !== undefined && start > now) {
         const backlogBytes = ((start - now) * o.bandwidthBps) / 8000;
@@ -193,18 +217,19 @@ export class LinkDirection {
       if (o.queuePackets !== undefined) {
         if (!this.queueAdmit(now, o.queuePackets)) return this.dropHere(DROP['queue-full'], bytes);
       }
-      departMs = start + (len * 8000) / o.bandwidthBps;
+      departMs = start + (len * 8000) / bandwidthBps;
       this.busyUntilMs = departMs;
       if (o.queuePackets !== undefined) this.queuePush(departMs, o.queuePackets);
     }
     if (this.plain) {
       // No loss, corruption, jitter, reordering or duplication: FIFO at fixed latency.
-      let at = departMs + o.latencyMs;
+      let at = departMs + this.latencyMs;
       if (at < this.lastArrivalMs) at = this.lastArrivalMs;
       this.lastArrivalMs = at;
-      ctx.queue.push(at, this.deliver, bytes);
+      ctx.queue.push(at, arriveEvent, this, bytes);
       return;
     }
+    const o = this.options;
     const rng = this.rng;
     if (o.lossRate > 0 && rng.float() < o.lossRate) return this.dropHere(DROP['random-loss'], bytes);
     const ge = o.gilbertElliott;
@@ -228,28 +253,28 @@ export class LinkDirection {
       if (arriveMs < this.lastArrivalMs) arriveMs = this.lastArrivalMs;
       this.lastArrivalMs = arriveMs;
     }
-    ctx.queue.push(arriveMs, this.deliver, bytes);
+    ctx.queue.push(arriveMs, arriveEvent, this, bytes);
     if (o.duplicateRate > 0 && rng.float() < o.duplicateRate) {
       this.duplicated++;
-      ctx.queue.push(arriveMs, this.deliver, bytes.slice());
+      ctx.queue.push(arriveMs, arriveEvent, this, bytes.slice());
     }
   }
 
-  private arrive(bytes: Uint8Array): void {
+  /** @internal a packet reaches the far end */
+  arrive(bytes: Uint8Array): void {
     const ctx = this.ctx;
-    if (!this.isUp(ctx.nowMs)) return this.dropHere(DROP['link-down'], bytes);
+    if (!this.alwaysUp && !this.isUp(ctx.nowMs)) return this.dropHere(DROP['link-down'], bytes);
     this.delivered++;
     this.bytesDelivered += bytes.length;
-    const taps = this.link.taps;
+    const taps = this.taps;
     if (taps !== undefined) for (let i = 0; i < taps.length; i++) taps[i](ctx.nowMs, bytes);
-    const to = this.to;
-    const node = to.node;
-    if (ctx.log.enabled) ctx.log.record(ctx.nowMs, EventKind.deliver, this.link.id, node.id, bytes);
+    const node = this.toNode;
+    if (ctx.log.enabled) ctx.log.record(ctx.nowMs, EventKind.deliver, this.linkId, node.id, bytes);
     // One call site per node class: each stays monomorphic (and inlinable) instead of one megamorphic site.
-    const kind = node.kind;
-    if (kind === 'router') (node as Router).handlePacket(bytes, to);
-    else if (kind === 'host') (node as Host).handlePacket(bytes, to);
-    else node.handlePacket(bytes, to);
+    const kind = this.toKind;
+    if (kind === 0) (node as Router).handlePacket(bytes, this.to);
+    else if (kind === 1) (node as Host).handlePacket(bytes, this.to);
+    else node.handlePacket(bytes, this.to);
   }
 
   private queueAdmit(now: number, limit: number): boolean {
@@ -280,13 +305,28 @@ export class LinkDirection {
   }
 }
 
+/** Queue event for a packet arriving over a link direction (one shared function: no closure per direction). */
+function arriveEvent(dir: unknown, bytes: unknown): void {
+  (dir as LinkDirection).arrive(bytes as Uint8Array);
+}
+
 export class Link {
   readonly a: Port;
   readonly b: Port;
   readonly aToB: LinkDirection;
   readonly bToA: LinkDirection;
+  private tapList: ((timeMs: number, bytes: Uint8Array) => void)[] | undefined;
+
   /** pcap observers: called with every delivered packet. */
-  taps: ((timeMs: number, bytes: Uint8Array) => void)[] | undefined;
+  get taps(): ((timeMs: number, bytes: Uint8Array) => void)[] | undefined {
+    return this.tapList;
+  }
+
+  set taps(list: ((timeMs: number, bytes: Uint8Array) => void)[] | undefined) {
+    this.tapList = list;
+    this.aToB.taps = list;
+    this.bToA.taps = list;
+  }
 
   constructor(readonly id: number, readonly name: string, ctx: SimContext, nodeA: SimNode, nodeB: SimNode, options: LinkOptions, rng: Rng) {
     this.aToB = new LinkDirection(this, ctx, rng.fork('a->b'), 'a->b');
@@ -296,8 +336,8 @@ export class Link {
     this.b = new Port(nodeB, this, this.bToA);
     this.a.peer = this.b;
     this.b.peer = this.a;
-    this.aToB.to = this.b;
-    this.bToA.to = this.a;
+    this.aToB.setTo(this.b);
+    this.bToA.setTo(this.a);
   }
 
   /** Settings of the a->b direction (both directions unless configured apart). */

@@ -251,7 +251,7 @@ export class Network implements SimContext {
       } else sameTime = 0;
       this.now = t;
       n++;
-      q.lastFn!(q.lastArg);
+      q.lastFn!(q.lastArg, q.lastArg2);
     }
     this.events += n;
     if (untilMs > this.now && untilMs !== Infinity) this.now = untilMs;
