@@ -11,7 +11,9 @@
 //   handshakes handshakes per second on one core per provider (sans-IO pair, no sockets).
 // Flags: --json (JSON only), --size MiB (loopback, default 256), --sim-mb MB (default 100),
 // --only loopback,sim,ttfb,handshakes, --providers plaintext,noise (default: all),
-// --handshake-seconds N (default 1.5), --cc newreno|cubic|bbr (default: the transport's default).
+// --handshake-seconds N (default 1.5), --cc newreno|cubic|bbr (default: the transport's default),
+// --baselines tcp,udx,dgram (loopback baselines, default all; 'none' for none; dgram = raw
+// node:dgram blasting 1200-byte datagrams with no transport, node's own ceiling), --paths 1200,pmtud.
 import { fork } from 'node:child_process';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +75,7 @@ const log = (s: string) => { if (!JSON_ONLY) process.stderr.write(s + '\n'); };
 type Role =
   | { kind: 'tcp-recv' } | { kind: 'tcp-send'; port: number; bytes: number }
   | { kind: 'udx-recv' } | { kind: 'udx-send'; port: number; bytes: number }
+  | { kind: 'dgram-recv' } | { kind: 'dgram-send'; port: number; bytes: number }
   | { kind: 'tincan-recv'; provider: string; maxUdpPayload: number; cc?: string }
   | { kind: 'tincan-send'; provider: string; maxUdpPayload: number; port: number; bytes: number; cc?: string };
 
@@ -126,6 +129,35 @@ async function runChild(role: Role): Promise<void> {
       s.on('close', () => process.exit(0));
       return;
     }
+    case 'dgram-recv': {
+      // raw node:dgram, no transport: every 1200-byte datagram counted; a 1-byte datagram ends the run
+      const socket = await bindUdp({ address: '127.0.0.1', recvBufferSize: 4 * MiB });
+      const c0 = process.cpuUsage();
+      let first = 0, last = 0, bytes = 0, n = 0, done = false;
+      socket.onDatagram((_from, b) => {
+        if (b.length > 1) { if (n++ === 0) first = performance.now(); bytes += b.length; last = performance.now(); return; }
+        if (done) return;
+        done = true;
+        send({ t: 'done', bytes, ms: last - first, cpuMs: cpuMs(c0), extra: { datagramsReceived: n } });
+      });
+      send({ t: 'port', port: socket.local.port });
+      return;
+    }
+    case 'dgram-send': {
+      // as fast as node:dgram sends: bursts of 32 (libuv's receive batch), yielding to the event loop between bursts
+      const socket = await bindUdp({ address: '127.0.0.1', sendBufferSize: 4 * MiB });
+      const to = { address: '127.0.0.1', port: role.port };
+      const total = Math.ceil(role.bytes / 1200), payload = new Uint8Array(1200).fill(0x5a);
+      let sent = 0;
+      const go = () => {
+        for (let i = 0; i < 32 && sent < total; i++, sent++) socket.send(to, payload);
+        if (sent < total) { setImmediate(go); return; }
+        const c = cpuMs(cpu0);
+        setTimeout(() => { for (let i = 0; i < 3; i++) socket.send(to, new Uint8Array(1)); send({ t: 'sent', cpuMs: c, extra: { datagramsSent: sent, sendErrors: socket.counters.sendErrors } }); }, 50);
+      };
+      go();
+      return;
+    }
     case 'udx-recv': case 'udx-send': {
       const udx = new (createRequire(import.meta.url)('udx-native') as UdxCtor)();
       const sock = udx.createSocket();
@@ -157,7 +189,8 @@ async function runChild(role: Role): Promise<void> {
         ...(role.cc ? { congestion: congestionControllers[role.cc] } : {}),
         limits: { maxStreamData: 16 * MiB, maxData: 64 * MiB, maxStreamsBidi: 100, maxStreamsUni: 100 },
         sendBufferBytes: 8 * MiB,
-        batch: true,
+        // TINCAN_BENCH_TRANSPORT_OPTS='{"pacing":false}': extra transport options (experiments only)
+        ...(process.env.TINCAN_BENCH_TRANSPORT_OPTS ? JSON.parse(process.env.TINCAN_BENCH_TRANSPORT_OPTS) as object : {}),
       });
       if (isRecv) {
         send({ t: 'port', port: socket.local.port });
@@ -242,12 +275,16 @@ async function loopback(sizeMiB: number, providers: string[]) {
     catch (e) { log(`  failed: ${(e as Error).message}`); }
   };
   log(`loopback: ${sizeMiB} MiB, one stream`);
-  await run(() => loopbackOne('tcp (node:net)', { kind: 'tcp-recv' }, (port) => ({ kind: 'tcp-send', port, bytes }), false, 'kernel'));
-  await run(() => loopbackOne('udx-native', { kind: 'udx-recv' }, (port) => ({ kind: 'udx-send', port, bytes }), true));
+  const baselines = (flag('baselines') ?? 'tcp,udx,dgram').split(',');
+  if (baselines.includes('tcp')) await run(() => loopbackOne('tcp (node:net)', { kind: 'tcp-recv' }, (port) => ({ kind: 'tcp-send', port, bytes }), false, 'kernel'));
+  if (baselines.includes('udx')) await run(() => loopbackOne('udx-native', { kind: 'udx-recv' }, (port) => ({ kind: 'udx-send', port, bytes }), true));
+  // the ceiling of node:dgram itself: unreliable 1200-byte datagrams, no transport (what arrives counts)
+  if (baselines.includes('dgram')) await run(() => loopbackOne('raw node:dgram 1200 (unreliable)', { kind: 'dgram-recv' }, (port) => ({ kind: 'dgram-send', port, bytes }), false, 1200));
+  const paths = (flag('paths') ?? '1200,pmtud').split(',');
   const skipped: Record<string, string> = {};
   for (const name of providers) {
     if (!crossProcessOk(name)) { skipped[name] = 'server identity not derivable from a seed in bench/providers.ts (two processes disagree)'; log(`  tincan ${name}: skipped (${skipped[name]})`); continue; }
-    for (const [label, max] of [['1200', 1200], ['pmtud', 65_000]] as const) {
+    for (const [label, max] of ([['1200', 1200], ['pmtud', 65_000]] as const).filter(([l]) => paths.includes(l))) {
       await run(() => loopbackOne(`tincan ${name} ${label}`, { kind: 'tincan-recv', provider: name, maxUdpPayload: max, cc: CC },
         (port) => ({ kind: 'tincan-send', provider: name, maxUdpPayload: max, port, bytes, cc: CC })));
     }

@@ -4,12 +4,26 @@
 // is followed by `afterInput` (the API drains events there), then every
 // pending datagram is sent and one timer is armed at the endpoint's next
 // wake-up. Re-entrant calls (wake() from inside afterInput) are folded in.
-// Option `batch` (real sockets): datagrams are handed to the endpoint as they
-// arrive, but the rest (afterInput, transmit, timer) runs once per event-loop
-// turn (setImmediate), so a burst of received datagrams costs one pass —
-// fewer ACK packets, fewer timer re-arms. Never with the simulator's virtual
-// clock (it has no event loop turns).
+// Batching (default on, when the clock can defer): datagrams are handed to the
+// endpoint as they arrive, but the rest (afterInput, transmit, timer) runs once
+// per event-loop turn, so a burst of received datagrams (libuv reads up to 32
+// per poll) costs one pass — one ACK packet, one timer re-arm. Deferral is the
+// clock's `defer` (DeferringClock; realClock: setImmediate). A clock without it
+// — the simulator's virtual clock, which has no event-loop turns and would
+// never run a setImmediate inside net.run() — gets unbatched runs, whatever
+// `batch` says. (That was why batching broke the real Peer over simulated NATs.)
 import type { Clock, DatagramSocket, Millis, TimerHandle, UdpAddress } from '../wire/socket.ts';
+
+/** A clock on a real event loop: `defer(cb)` runs cb after the I/O callbacks of this turn (setImmediate). */
+export interface DeferringClock extends Clock {
+  defer(callback: () => void): void;
+}
+
+/** The clock's deferral, if it has one. */
+export function deferOf(clock: Clock): ((callback: () => void) => void) | undefined {
+  const d = (clock as Partial<DeferringClock>).defer;
+  return typeof d === 'function' ? d.bind(clock) : undefined;
+}
 
 export interface SansIoEndpoint {
   handleDatagram(now: Millis, from: UdpAddress, bytes: Uint8Array): void;
@@ -28,8 +42,13 @@ export class Driver {
   afterInput: () => void = () => {};
 
   private scheduled = false;
+  /** Deferral when batching (undefined: every input runs at once). */
+  private readonly defer: ((callback: () => void) => void) | undefined;
+  private readonly deferredRun = () => { if (this.scheduled && !this.closed) this.run(); };
 
-  constructor(readonly endpoint: SansIoEndpoint, readonly socket: DatagramSocket, readonly clock: Clock, private readonly opts: { batch?: boolean } = {}) {
+  /** `batch` (default true) takes effect only with a clock that can defer (DeferringClock). */
+  constructor(readonly endpoint: SansIoEndpoint, readonly socket: DatagramSocket, readonly clock: Clock, opts: { batch?: boolean } = {}) {
+    this.defer = opts.batch === false ? undefined : deferOf(clock);
     socket.onDatagram((from, bytes) => {
       if (this.closed) return;
       this.endpoint.handleDatagram(this.clock.now(), from, bytes);
@@ -40,11 +59,14 @@ export class Driver {
   /** Re-run after an application command (write, open, close...). */
   wake(): void { if (!this.closed) this.kick(); }
 
+  /** Batching in effect (a deferring clock and not turned off). */
+  get batching(): boolean { return this.defer !== undefined; }
+
   private kick(): void {
-    if (!this.opts.batch) { this.run(); return; }
+    if (this.defer === undefined) { this.run(); return; }
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => { if (this.scheduled && !this.closed) this.run(); });
+    this.defer(this.deferredRun);
   }
 
   private run(): void {

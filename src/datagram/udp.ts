@@ -4,7 +4,8 @@
 // bytes, bad port or an address that is not a dotted quad — no DNS lookups,
 // kernel send errors) are dropped and counted in `counters`. The payload is
 // copied at send() time, so the caller may reuse its buffer. Received payloads
-// are plain Uint8Array views (no copy). close() is idempotent and stops delivery
+// are plain Uint8Array views (no copy) of a fresh buffer per datagram, which the
+// receiver owns (it may overwrite it, e.g. decrypt in place). close() is idempotent and stops delivery
 // at once. The receive buffer is enlarged (default 4 MiB) on a best-effort basis:
 // Linux caps it at net.core.rmem_max; `recvBufferSize` reports what was granted. Hot path: the
 // destination is already a validated dotted quad, so node:dgram's per-send DNS
@@ -153,8 +154,12 @@ export async function bindUdp(opts: BindUdpOptions = {}): Promise<NodeUdpSocket>
 /** Longest delay setTimeout accepts; longer timers re-arm in steps. */
 const MAX_TIMEOUT_MS = 2_147_483_647;
 
-/** Wall-clock time (performance.now, ms since process start) and setTimeout-based one-shot timers. */
-export const realClock: Clock = {
+/**
+ * Wall-clock time (performance.now, ms since process start), setTimeout-based one-shot
+ * timers, and `defer` = setImmediate (the Driver batches received datagrams with it).
+ */
+export const realClock: Clock & { defer(callback: () => void): void } = {
+  defer: (callback) => { setImmediate(callback); },
   now: (): Millis => performance.now(),
   setTimer(atMs: Millis, callback: () => void): TimerHandle {
     let handle: NodeJS.Timeout | undefined;

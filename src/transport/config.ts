@@ -45,6 +45,13 @@ export interface TransportConfig {
   tokenSecret?: Uint8Array;
   /** Retry token lifetime. */
   tokenLifetimeMs: number;
+  /**
+   * The endpoint owns the bytes of every received datagram (a fresh buffer per
+   * datagram that nobody else reads afterwards, as node:dgram delivers): 1-RTT packets
+   * may then be decrypted in place (PacketKeys.openInPlace). Default false (the Pair
+   * harness and the simulator keep references to delivered datagrams).
+   */
+  ownsReceivedDatagrams: boolean;
 }
 
 export const congestionControllers: Record<string, CongestionFactory> = {
@@ -72,6 +79,7 @@ export function makeConfig(c: Partial<TransportConfig> & Pick<TransportConfig, '
     maxDatagramQueue: 64,
     retry: false,
     tokenLifetimeMs: 10_000,
+    ownsReceivedDatagrams: false,
     ...c,
     limits: { ...DEFAULT_LIMITS, ...c.limits },
   };

@@ -216,10 +216,11 @@ export class Connection {
     const pn = decodePacketNumber(space.ack.largest, p.pnTruncated);
     let plain: Uint8Array | undefined;
     let rotate = false;
-    if (p.keyPhase === this.recvPhase) plain = this.keys.recv.open(pn, p.header, p.sealed);
-    else if (pn < this.firstPnInPhase && this.recvPrev) plain = this.recvPrev.open(pn, p.header, p.sealed);
+    // exactly one open attempt per packet (openInPlace overwrites the bytes)
+    if (p.keyPhase === this.recvPhase) plain = this.open(this.keys.recv, pn, p);
+    else if (pn < this.firstPnInPhase && this.recvPrev) plain = this.open(this.recvPrev, pn, p);
     else if (this.keys.recv.next) {
-      plain = this.keys.recv.next().open(pn, p.header, p.sealed);
+      plain = this.open(this.keys.recv.next(), pn, p);
       rotate = plain !== undefined;
     }
     if (!plain) { this.stats.packetsDropped++; return; }
@@ -233,6 +234,11 @@ export class Connection {
     this.onPacketReceived(now, space, pn, frames);
     for (const f of frames) this.handleFrame(now, from, space, f);
     if (this.side === 'server') { this.gotClientHandshakePacket = true; this.clientHasKeys = true; this.maybeConfirm(now); }
+  }
+
+  private open(keys: PacketKeys, pn: number, p: ShortPacket): Uint8Array | undefined {
+    if (this.config.ownsReceivedDatagrams && keys.openInPlace) return keys.openInPlace(pn, p.header, p.sealed);
+    return keys.open(pn, p.header, p.sealed);
   }
 
   private onPacketReceived(now: Millis, space: Space, pn: number, frames: Frame[]): void {
@@ -303,7 +309,7 @@ export class Connection {
       this.takeCrypto(2 + len);
       const msg = avail.slice(2, 2 + len);
       let res: HandshakeResult;
-      try { res = this.handshake.handlePayload(now, msg); } catch (e) {
+      try { res = this.handshake.handlePayload(now, msg, this.side === 'client' ? { serverCid: this.remoteCid.slice() } : undefined); } catch (e) {
         throw new TransportError(ErrorCode.CRYPTO_ERROR, `handshake failed: ${(e as Error).message}`, 0x06);
       }
       this.applyHandshake(now, res);
@@ -520,11 +526,11 @@ export class Connection {
     for (const kind of this.timers.expired(now)) {
       switch (kind) {
         case 'idle':
-          if (this.state === 'closing' || this.state === 'draining') { this.state = 'closed'; break; }
-          this.state = 'closed';
+          if (this.state === 'closing' || this.state === 'draining') { this.setClosed(); break; }
+          this.setClosed();
           this.emitClosed(ErrorCode.IDLE_TIMEOUT, 'idle timeout', false, false);
           break;
-        case 'close': this.state = 'closed'; break;
+        case 'close': this.setClosed(); break;
         case 'loss': if (this.state === 'handshake' || this.state === 'established') this.onLossTimer(now); break;
         case 'keepAlive': this.pingPending = true; break;
         case 'pathValidation':
@@ -620,6 +626,17 @@ export class Connection {
     this.timers.set('keepAlive', undefined);
     this.timers.set('pathValidation', undefined);
     this.emitClosed(code, reason, false, app);
+  }
+
+  /** Final state: nothing is sent or opened any more, so the packet keys are wiped (PacketKeys.destroy). */
+  private setClosed(): void {
+    this.state = 'closed';
+    const k = this.keys;
+    if (!k) return;
+    k.send.destroy?.();
+    if (k.recv !== k.send) k.recv.destroy?.();
+    if (this.recvPrev && this.recvPrev !== k.recv && this.recvPrev !== k.send) this.recvPrev.destroy?.();
+    this.recvPrev = undefined;
   }
 
   private emitClosed(code: number, reason: string, remote: boolean, app: boolean): void {

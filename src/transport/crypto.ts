@@ -39,6 +39,15 @@ export interface PacketKeys {
   sealInto?(pn: number, header: Uint8Array, plaintext: Uint8Array, out: Uint8Array, outOffset: number): number;
   /** Unprotect one packet; `undefined` when authentication fails (the packet is then silently dropped). */
   open(pn: number, header: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
+  /**
+   * Optional receive hot path: as `open`, but decrypts inside `sealed` and returns a
+   * view of it (no allocation). It overwrites `sealed` (plaintext on success, anything
+   * on failure), so the transport uses it only when the endpoint owns received
+   * datagrams (`TransportConfig.ownsReceivedDatagrams`), one attempt per packet.
+   */
+  openInPlace?(pn: number, header: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
+  /** Optional: wipe this generation's key material (called once the connection is closed). */
+  destroy?(): void;
   /** Optional key update: the next generation of keys for the same direction. */
   next?(): PacketKeys;
   /**
@@ -62,8 +71,13 @@ export interface HandshakeResult {
 export interface CryptoHandshake {
   /** Client only: the payload for the first (Initial) packet. */
   start?(now: Millis): Uint8Array;
-  /** A complete handshake payload from the peer (the transport reassembles CRYPTO frames, one message per `handlePayload` call). */
-  handlePayload(now: Millis, payload: Uint8Array): HandshakeResult;
+  /**
+   * A complete handshake payload from the peer (the transport reassembles CRYPTO frames,
+   * one message per `handlePayload` call). On the client, `ctx.serverCid` is the server's
+   * connection ID as adopted from the server's first packet (compare it with what the
+   * server authenticated, if the provider binds it).
+   */
+  handlePayload(now: Millis, payload: Uint8Array, ctx?: HandshakeContext): HandshakeResult;
 }
 
 /**
@@ -79,6 +93,12 @@ export interface CryptoHandshake {
  */
 export interface HandshakeContext {
   clientCid?: Uint8Array;
+  /**
+   * The server's connection ID (the SCID of its packets; QUIC's
+   * initial_source_connection_id): given to `server()` when the server creates the
+   * connection, and to the client's `handlePayload` once it has adopted it.
+   */
+  serverCid?: Uint8Array;
 }
 
 export interface CryptoProvider {

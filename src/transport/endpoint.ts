@@ -74,7 +74,7 @@ export class Endpoint {
       throw e;
     }
     const first = packets[0];
-    let conn = this.byCid.get(hex(first.dcid));
+    let conn = this.lookup(first.dcid);
     if (!conn) {
       if (!this.server || first.form !== 'long' || first.type !== 'initial') { this.stats.datagramsDropped++; return; }
       conn = this.accept(now, from, first, bytes.length);
@@ -85,6 +85,21 @@ export class Endpoint {
     this.active.add(conn);
     this.dirty.add(conn);
   }
+
+  /** The connection a destination CID routes to; the last hit is cached (a bulk flow skips the hex key and the Map). */
+  private lookup(dcid: Uint8Array): Connection | undefined {
+    const last = this.lastCid;
+    if (last !== undefined && last.length === dcid.length) {
+      let i = 0;
+      while (i < dcid.length && dcid[i] === last[i]) i++;
+      if (i === dcid.length) return this.lastConn;
+    }
+    const conn = this.byCid.get(hex(dcid));
+    if (conn) { this.lastCid = dcid.slice(); this.lastConn = conn; }
+    return conn;
+  }
+  private lastCid: Uint8Array | undefined;
+  private lastConn: Connection | undefined;
 
   private accept(now: Millis, from: UdpAddress, p: Extract<Packet, { form: 'long' }>, size: number): Connection | undefined {
     if (size < 1200 || p.dcid.length < CID_LEN || p.scid.length === 0 || this.conns.size >= this.maxConnections) { this.stats.datagramsDropped++; return undefined; }
@@ -122,7 +137,7 @@ export class Endpoint {
 
   private createServerConnection(now: Millis, from: UdpAddress, p: Extract<Packet, { form: 'long' }>, validated: boolean): Connection {
     const localCid = this.newCid();
-    const conn = new Connection({ side: 'server', config: this.config, now, handshake: this.config.crypto.server({ clientCid: p.scid.slice() }), localCid, remoteCid: p.scid.slice(), remote: from, addressValidated: validated });
+    const conn = new Connection({ side: 'server', config: this.config, now, handshake: this.config.crypto.server({ clientCid: p.scid.slice(), serverCid: localCid.slice() }), localCid, remoteCid: p.scid.slice(), remote: from, addressValidated: validated });
     this.add(conn, [localCid, p.dcid.slice()]);
     if (typeof this.config.retry === 'object') this.handshaking.add(conn);
     this.stats.accepted++;
@@ -203,6 +218,7 @@ export class Endpoint {
   }
 
   private forget(c: Connection): void {
+    if (this.lastConn === c) { this.lastCid = undefined; this.lastConn = undefined; }
     for (const k of this.conns.get(c) ?? []) if (this.byCid.get(k) === c) this.byCid.delete(k);
     this.conns.delete(c);
     this.handshaking.delete(c);

@@ -1,0 +1,68 @@
+// The Driver's batching: a burst of received datagrams costs one afterInput +
+// transmit pass when the clock can defer (realClock: setImmediate); with a clock
+// that cannot (the simulator's virtual clock) or with batch: false, every input
+// runs at once — batching there would never run inside net.run() (that broke the
+// real Peer over simulated NATs when batching was first tried).
+import { describe, it, expect } from 'vitest';
+import { Driver, deferOf, type SansIoEndpoint } from '../../src/datagram/driver.ts';
+import { realClock } from '../../src/datagram/udp.ts';
+import type { Clock, DatagramHandler, DatagramSocket, UdpAddress } from '../../src/wire/socket.ts';
+
+const peer: UdpAddress = { address: '192.0.2.1', port: 9 };
+
+function setup(clock: Clock, batch?: boolean) {
+  let handler: DatagramHandler = () => {};
+  const sent: Uint8Array[] = [];
+  const socket: DatagramSocket = { local: { address: '192.0.2.2', port: 1 }, send: (_to, b) => { sent.push(b); }, onDatagram: (h) => { handler = h; }, close: () => {} };
+  let received = 0, owed = 0;
+  const endpoint: SansIoEndpoint = {
+    handleDatagram: () => { received++; owed = 1; }, // one reply (an ACK) owed per pass
+    handleTimeout: () => {},
+    pollTransmit: () => (owed-- > 0 ? { to: peer, bytes: new Uint8Array([received]) } : undefined),
+    pollTimeout: () => undefined,
+  };
+  const driver = new Driver(endpoint, socket, clock, batch === undefined ? {} : { batch });
+  let passes = 0;
+  driver.afterInput = () => { passes++; };
+  return { deliver: (n: number) => { for (let i = 0; i < n; i++) handler(peer, new Uint8Array(1)); }, driver, sent, passes: () => passes, received: () => received };
+}
+
+function deferringClock() {
+  const queue: (() => void)[] = [];
+  const clock = { now: () => 0, setTimer: () => ({ cancel() {} }), defer: (cb: () => void) => { queue.push(cb); } };
+  return { clock, flush: () => { while (queue.length) queue.shift()!(); } };
+}
+
+describe('Driver batching', () => {
+  it('a deferring clock: four datagrams, one pass, one reply', () => {
+    const { clock, flush } = deferringClock();
+    const t = setup(clock);
+    expect(t.driver.batching).toBe(true);
+    t.deliver(4);
+    expect(t.received()).toBe(4); // handed over as they arrive
+    expect(t.passes()).toBe(0);
+    flush();
+    expect(t.passes()).toBe(1);
+    expect(t.sent.length).toBe(1);
+  });
+
+  it('a clock without defer (virtual time) or batch: false: one pass per datagram', () => {
+    const virtual: Clock = { now: () => 0, setTimer: () => ({ cancel() {} }) };
+    for (const t of [setup(virtual), setup(deferringClock().clock, false)]) {
+      expect(t.driver.batching).toBe(false);
+      t.deliver(4);
+      expect(t.passes()).toBe(4);
+      expect(t.sent.length).toBe(4);
+    }
+  });
+
+  it('realClock defers with setImmediate', async () => {
+    expect(deferOf(realClock)).toBeTypeOf('function');
+    const t = setup(realClock);
+    t.deliver(3);
+    expect(t.passes()).toBe(0);
+    await new Promise((r) => setImmediate(r));
+    expect(t.passes()).toBe(1);
+    t.driver.close();
+  });
+});
