@@ -17,7 +17,7 @@
 // opens its first packet (the transport keeps only the previous generation
 // for in-flight packets). Wiped keys refuse to seal (throw) or open (drop,
 // counted as too old); `destroy()` wipes one generation at connection end.
-import { sodium } from './noise/sodium.ts';
+import { aead } from './noise/sodium.ts';
 import type { PacketKeys } from '../transport/crypto.ts';
 import type { Millis } from '../wire/socket.ts';
 import { KEYLEN, rekey, TAGLEN, wipe, writeNonce } from './noise/primitives.ts';
@@ -103,7 +103,7 @@ export class NoisePacketKeys implements PacketKeys {
   private encrypt(pn: number, header: Uint8Array, plaintext: Uint8Array, c: Uint8Array): void {
     if (this.sealedHere === 0 || this.destroyed) this.firstSeal();
     writeNonce(this.nonce, pn);
-    sodium.crypto_aead_chacha20poly1305_ietf_encrypt(c, plaintext, header, null, this.nonce, this.key);
+    aead.encrypt(c, plaintext, header, this.nonce, this.key);
     this.sealedHere++;
     const st = this.shared.stats;
     for (let i = 0; i < st.length; i++) st[i].sealed++;
@@ -136,11 +136,7 @@ export class NoisePacketKeys implements PacketKeys {
     const w = this.shared.window;
     if (this.destroyed || (w && !w.check(pn))) return this.refuse(pn);
     writeNonce(this.nonce, pn);
-    try {
-      sodium.crypto_aead_chacha20poly1305_ietf_decrypt(out, null, sealed, header, this.nonce, this.key);
-    } catch {
-      return this.refuse(pn, true);
-    }
+    if (!aead.decrypt(out, sealed, header, this.nonce, this.key)) return this.refuse(pn, true);
     w?.commit(pn);
     if (this.openedHere++ === 0) this.firstOpen();
     const st = this.shared.stats;

@@ -1,11 +1,11 @@
 // Checks the test vectors in docs/protocol/session.md: the exact handshake
 // messages noiseCrypto puts in the CRYPTO stream (framing included), the
 // handshake hashes and Split() keys, a sealed 1-RTT packet before and after a
-// key update, and the fingerprint format.
+// key update, the IK -> XX fallback exchange, and the fingerprint format.
 import { describe, it, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { fingerprint, identityFromKeyPair, noiseCrypto, prologueFor } from '../../src/session/index.ts';
+import { fallbackPrologue, fingerprint, identityFromKeyPair, noiseCrypto, prologueFor } from '../../src/session/index.ts';
 import { HandshakeState } from '../../src/session/noise/handshake-state.ts';
 import { PATTERNS } from '../../src/session/noise/patterns.ts';
 import { keyPairFrom, rekey } from '../../src/session/noise/primitives.ts';
@@ -64,6 +64,27 @@ describe('docs/protocol/session.md vectors', () => {
       }
     });
   }
+
+  it('IK -> XX fallback: the provider\'s messages with a stale server key, and the fallback prologue', () => {
+    const clientCid = h(vec('client.cid'));
+    const staleKp = keyPairFrom(new Uint8Array(32).fill(0x55));
+    expect(hex(staleKp.publicKey)).toBe(vec('static.stale.pub'));
+    const client = noiseCrypto(identityFromKeyPair(clientKp), { random: filled(0x33), acceptPeer: () => true }).client({ serverStatic: staleKp.publicKey, clientCid });
+    const server = noiseCrypto(identityFromKeyPair(serverKp), { random: filled(0x44) }).server({ clientCid });
+    const m1 = client.start!(0);
+    expect(hex(m1)).toBe(vec('fallback.ik.m1'));
+    const fb = server.handlePayload(0, m1).send!;
+    expect(hex(fb)).toBe(vec('fallback'));
+    expect(hex(fallbackPrologue(prologueFor(clientCid), m1))).toBe(vec('fallback.prologue'));
+    const x1 = client.handlePayload(0, fb).send!;
+    expect(hex(x1)).toBe(vec('fallback.xx.m1'));
+    const x2 = server.handlePayload(0, x1).send!;
+    expect(hex(x2)).toBe(vec('fallback.xx.m2'));
+    const r3 = client.handlePayload(0, x2);
+    expect(hex(r3.send!)).toBe(vec('fallback.xx.m3'));
+    expect(hex(server.handlePayload(0, r3.send!).peerStatic!)).toBe(hex(clientKp.publicKey));
+    expect(hex(r3.peerStatic!)).toBe(hex(serverKp.publicKey));
+  });
 
   it('fingerprints', () => {
     const fps = [...doc.matchAll(/^fingerprint ([0-9a-f]{64}) (\S+)$/gm)];
