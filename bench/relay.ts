@@ -3,11 +3,15 @@
 //   latency:    ping-pong of 64-byte payloads, RTT p50/p99; added one-way latency
 //               = (relayed RTT - direct RTT) / 2
 //   throughput: 1200-byte payloads, a window of 128 datagrams in flight, receiver
-//               acknowledges every 16; datagrams/s and MB/s delivered
+//               acknowledges every 16; datagrams/s and MB/s delivered; CPU per delivered
+//               datagram of the bench process (sender + receiver) and of the relay process
+//               (/proc/<pid>/stat). The payload is wrapped in its DATA header once, not per
+//               datagram (the direct path sends it as is).
 //   forwarderCore: the sans-IO RelayForwarder alone, ns per forwarded datagram
 // Real UDP on 127.0.0.1, real Ed25519 ticket (src/wire/ticket.ts). Bounded: fixed
 // counts and a time cap per phase. Options: --json, --seconds <per throughput phase>, --window <datagrams>.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import sodium from 'sodium-native';
 import { bindUdp, realClock } from '../src/datagram/udp.ts';
@@ -34,8 +38,11 @@ const now = Date.now();
 const ticket = signTicket({ issuedAt: now, expiresAt: now + 600_000, deviceA: devA, deviceB: devB }, sk);
 
 // ---- the relay process ----
-const bin = resolve(import.meta.dirname, '..', 'bin', 'tincan.js');
-const relayProc = spawn(process.execPath, [bin, 'supernode', '--directory-key', pk.toString('hex'), '--bind', '127.0.0.1', '--port', '0',
+// RELAY_BIN: another tincan build's bin/tincan.js (compare an old relay with the new one in one session).
+const bin = process.env.RELAY_BIN ?? resolve(import.meta.dirname, '..', 'bin', 'tincan.js');
+// RELAY_NODE_ARGS: extra node flags for the relay process (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p").
+const relayNodeArgs = (process.env.RELAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const relayProc = spawn(process.execPath, [...relayNodeArgs, bin, 'supernode', '--directory-key', pk.toString('hex'), '--bind', '127.0.0.1', '--port', '0',
   '--allow-loopback', '--device-bytes-per-sec', '1e10', '--total-bytes-per-sec', '1e10', '--stats-interval', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
 const relayAddr: UdpAddress = await new Promise((res, rej) => {
   let buf = '';
@@ -99,7 +106,15 @@ try {
     return { p50: percentile(rtts, 0.5), p99: percentile(rtts, 0.99), lost };
   }
 
-  async function throughput(path: Path): Promise<{ datagramsPerSec: number; mbPerSec: number; delivered: number; sent: number }> {
+  /** CPU time (user + system, ms) of the relay process so far, from /proc (undefined elsewhere). */
+  const relayCpuMs = (): number | undefined => {
+    try {
+      const f = readFileSync(`/proc/${relayProc.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime + stime, in USER_HZ (100) ticks
+    } catch { return undefined; }
+  };
+
+  async function throughput(path: Path): Promise<{ datagramsPerSec: number; mbPerSec: number; delivered: number; sent: number; benchCpuUsPerDatagram: number; relayCpuUsPerDatagram?: number }> {
     let received = 0;
     let acked = 0;
     let sent = 0;
@@ -113,9 +128,14 @@ try {
       if (received % ACK_EVERY === 0) { new DataView(ack.buffer).setUint32(0, received); b.send(path.bTo, path.wrap(ack)); }
     });
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const relayCpu0 = relayCpuMs();
     await new Promise<void>((res) => {
+      // The payload is the same every time: wrapped once, so neither path encodes per datagram
+      // (direct sends it as is; the relay client's per-packet DATA header is not what is measured).
+      const wrapped = path.wrap(payload);
       const pump = () => {
-        while (sent - acked - writtenOff < WINDOW) { a.send(path.aTo, path.wrap(payload)); sent++; }
+        while (sent - acked - writtenOff < WINDOW) { a.send(path.aTo, wrapped); sent++; }
       };
       a.onDatagram((_f, bytes) => {
         const p = path.unwrap(bytes);
@@ -132,8 +152,16 @@ try {
       pump();
     });
     const elapsed = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const relayCpu1 = relayCpuMs();
     await new Promise((r) => realClock.setTimer(performance.now() + 100, () => r(undefined)));
-    return { datagramsPerSec: Math.round(received / elapsed), mbPerSec: +((received * PAYLOAD) / elapsed / 1e6).toFixed(2), delivered: received, sent };
+    // Per delivered payload datagram (acks, 1 per 16, ride along): the sender+receiver process, and the relay process.
+    const relayCpu = relayCpu0 !== undefined && relayCpu1 !== undefined && path.name === 'relayed' ? relayCpu1 - relayCpu0 : undefined;
+    return {
+      datagramsPerSec: Math.round(received / elapsed), mbPerSec: +((received * PAYLOAD) / elapsed / 1e6).toFixed(2), delivered: received, sent,
+      benchCpuUsPerDatagram: +((cpu.user + cpu.system) / received).toFixed(2),
+      ...(relayCpu !== undefined ? { relayCpuUsPerDatagram: +((relayCpu * 1000) / received).toFixed(2) } : {}),
+    };
   }
 
   /** The sans-IO forwarder alone (no sockets): cost per forwarded datagram, to attribute the relay's cost. */

@@ -1,11 +1,13 @@
 // I/O glue for a supernode: the sans-IO SupernodeCore (supernode.ts: relay, gossip, STUN
 // Binding on one port) on a real UDP socket, run by the project's Driver
 // (src/datagram/driver.ts). Time is Unix ms (performance.timeOrigin + performance.now(),
-// monotonic within the process) because relay tickets expire in Unix ms. Tickets are
+// monotonic within the process) because relay tickets expire in Unix ms. The UDP socket is
+// relay-udp.ts (forwarded datagrams go back out without a copy). Tickets are
 // checked with the directory's public key. Unless `tcp: false`, the relay also listens on
 // TCP at the same port number for devices whose UDP is blocked (relay-tcp.ts).
 import { randomBytes, randomInt } from 'node:crypto';
-import { bindUdp, realClock } from '../datagram/udp.ts';
+import { realClock } from '../datagram/udp.ts';
+import { bindRelayUdp } from './relay-udp.ts';
 import { Driver } from '../datagram/driver.ts';
 import type { Clock, UdpAddress } from '../wire/socket.ts';
 import type { RelayConfig, TicketVerifier } from './relay.ts';
@@ -49,7 +51,7 @@ export async function startRelayService(opts: RelayServiceOptions): Promise<Rela
   if (!verifier) throw new Error('relay service: a directory public key (or a ticket verifier) is required');
   const { address = '0.0.0.0', port = 3479, directoryPublicKey: _k, verifier: _v, gossip, tcp: withTcp = true, ...limits } = opts;
   const random = () => randomInt(0, 2 ** 32) / 2 ** 32;
-  const udp = await bindUdp({ address, port });
+  const udp = await bindRelayUdp(address, port); // sends without copying: the core never reuses a buffer it sent
   let tcp: RelayTcpListener | undefined;
   try {
     tcp = withTcp ? await listenRelayTcp(udp, { address, port: udp.local.port }) : undefined;
