@@ -11,6 +11,7 @@ export type SessionErrorCode =
   | 'pattern'          // an unknown Noise pattern / protocol name
   | 'nonce'            // a cipher's nonce space is exhausted
   | 'rejected'         // the application refused the peer's static key
+  | 'connection-id'    // the server authenticated another connection ID than the one its packets carry (or none)
   | 'key-changed'      // after an IK -> XX fallback the responder proved a static key other than the expected one, and nobody approved it
   | 'identity';        // the identity file is missing pieces, has the wrong size or unsafe permissions
 

@@ -1,5 +1,6 @@
 // tincan's framing of Noise handshake messages inside the transport's CRYPTO
-// stream (each message already carries the transport's 2-byte length prefix).
+// stream (each message already carries the transport's 2-byte length prefix),
+// and the extensions carried in the (encrypted, authenticated) payloads.
 // Message 1 starts with one byte naming the pattern; later messages are the
 // bare Noise message (the pattern is fixed by then). IK -> XX fallback: a
 // responder that cannot decrypt an IK message 1 (the initiator used a stale
@@ -75,4 +76,37 @@ export function parseFirst(payload: Uint8Array): { kind: FirstKind; message: Uin
   if (b === KIND_IK) return { kind: 'IK', message: payload.subarray(1) };
   if (b === KIND_XX_FALLBACK) return { kind: 'XX-fallback', message: payload.subarray(1) };
   throw new SessionError('framing', `unknown handshake kind 0x${b.toString(16).padStart(2, '0')} (expected 0x01 XX, 0x02 IK or 0x03 XX fallback)`);
+}
+
+/** Payload extension: the server's connection ID (the SCID of its packets), in message 2. */
+export const EXT_SERVER_CID = 0x01;
+
+/** Encode payload extensions: type (1 byte) || len (1 byte) || value, in the given order. */
+export function encodeExtensions(exts: [type: number, value: Uint8Array][]): Uint8Array {
+  let n = 0;
+  for (const [, v] of exts) {
+    if (v.length > 255) throw new SessionError('framing', `payload extension value of ${v.length} bytes (max 255)`);
+    n += 2 + v.length;
+  }
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const [t, v] of exts) { out[o++] = t; out[o++] = v.length; out.set(v, o); o += v.length; }
+  return out;
+}
+
+/**
+ * Decode payload extensions (unknown types are kept and ignored by callers;
+ * a repeated type or a truncated entry is a framing error).
+ */
+export function decodeExtensions(payload: Uint8Array): Map<number, Uint8Array> {
+  const out = new Map<number, Uint8Array>();
+  for (let o = 0; o < payload.length;) {
+    if (payload.length - o < 2) throw new SessionError('framing', 'truncated payload extension header');
+    const t = payload[o], len = payload[o + 1];
+    if (payload.length - o - 2 < len) throw new SessionError('framing', `payload extension 0x${t.toString(16)} truncated: needs ${len} bytes`);
+    if (out.has(t)) throw new SessionError('framing', `payload extension 0x${t.toString(16)} repeated`);
+    out.set(t, payload.slice(o + 2, o + 2 + len));
+    o += 2 + len;
+  }
+  return out;
 }

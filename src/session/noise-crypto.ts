@@ -8,6 +8,9 @@
 // The prologue binds the handshake to the connection: prologueFor(clientCid),
 // with the client's source connection ID the transport passes to client()
 // and server() (both sides must agree, or message 1/2 fails authentication).
+// The server's connection ID (server({ serverCid })) travels inside message 2's
+// encrypted payload (extension EXT_SERVER_CID); the client compares it with the
+// ID the transport adopted from the server's packets (handlePayload ctx).
 // IK -> XX fallback (stale cached server key): a server that cannot decrypt an
 // IK message 1 answers FALLBACK; the client restarts as XX on the same
 // connection (1 extra RTT) with a prologue bound to that IK message 1. XX
@@ -16,10 +19,10 @@
 // approved by `acceptPeer` (info.fallback) — otherwise 'key-changed'. So a
 // forged FALLBACK cannot downgrade authentication (docs/protocol/session.md).
 import { sodium } from './noise/sodium.ts';
-import type { CryptoHandshake, CryptoProvider, HandshakeResult } from '../transport/crypto.ts';
+import type { CryptoHandshake, CryptoProvider, HandshakeContext, HandshakeResult } from '../transport/crypto.ts';
 import type { Millis } from '../wire/socket.ts';
 import { SessionError } from './errors.ts';
-import { fallbackPrologue, FALLBACK, frameFirst, isFallbackRequest, parseFirst, prologueFor, type HandshakeKind } from './framing.ts';
+import { decodeExtensions, encodeExtensions, EXT_SERVER_CID, fallbackPrologue, FALLBACK, frameFirst, isFallbackRequest, parseFirst, prologueFor, type HandshakeKind } from './framing.ts';
 import { fingerprint } from './identity.ts';
 import type { DeviceIdentity } from './identity.ts';
 import { HandshakeState } from './noise/handshake-state.ts';
@@ -94,7 +97,7 @@ export function noiseCrypto(identity: DeviceIdentity, opts: NoiseCryptoOptions =
   return {
     stats: ctx.stats,
     client: ({ serverStatic, clientCid }) => new NoiseClient(ctx, serverStatic, prologueFor(clientCid)),
-    server: (o = {}) => new NoiseServer(ctx, prologueFor(o.clientCid)),
+    server: (o = {}) => new NoiseServer(ctx, prologueFor(o.clientCid), o.serverCid ? encodeExtensions([[EXT_SERVER_CID, o.serverCid]]) : new Uint8Array(0)),
   };
 }
 
@@ -125,11 +128,19 @@ function checkPeer(ctx: Ctx, hs: HandshakeState, kind: HandshakeKind, info: Peer
 
 const equalBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && sodium.sodium_memcmp(a, b);
 
+/** Client, message 2: the server CID it authenticated must be the one its packets carry (when the transport says which). */
+function checkServerCid(payload: Uint8Array, adopted: Uint8Array | undefined): void {
+  const claimed = decodeExtensions(payload).get(EXT_SERVER_CID);
+  if (!adopted) return;
+  if (!claimed) throw new SessionError('connection-id', 'the server did not authenticate its connection ID');
+  if (!equalBytes(claimed, adopted)) throw new SessionError('connection-id', 'the server authenticated another connection ID than the one its packets carry');
+}
+
 abstract class NoiseSide implements CryptoHandshake {
   protected done = false;
   protected failed = false;
   constructor(protected readonly ctx: Ctx) {}
-  abstract handlePayload(now: Millis, payload: Uint8Array): HandshakeResult;
+  abstract handlePayload(now: Millis, payload: Uint8Array, hctx?: HandshakeContext): HandshakeResult;
   /** Runs one step; a failure is counted once and rethrown (the transport closes with CRYPTO_ERROR). */
   protected guard(step: () => HandshakeResult): HandshakeResult {
     if (this.failed) throw new SessionError('state', 'handshake already failed');
@@ -167,12 +178,12 @@ class NoiseClient extends NoiseSide {
     return m1;
   }
 
-  handlePayload(_now: Millis, payload: Uint8Array): HandshakeResult {
+  handlePayload(_now: Millis, payload: Uint8Array, hctx?: HandshakeContext): HandshakeResult {
     return this.guard(() => {
       if (!this.started) throw new SessionError('state', 'handshake message before start()');
       if (this.ikMessage1 && isFallbackRequest(payload)) return this.fallBack(this.ikMessage1);
       this.ikMessage1 = undefined;
-      this.hs.readMessage(payload);
+      checkServerCid(this.hs.readMessage(payload), hctx?.serverCid);
       const info: PeerInfo = this.expected ? { fallback: true, expected: this.expected.slice() } : { fallback: false };
       checkPeer(this.ctx, this.hs, this.kind, info); // before message 3: our static goes only to an accepted server
       const m3 = this.kind === 'XX' ? this.hs.writeMessage() : undefined;
@@ -199,7 +210,8 @@ class NoiseServer extends NoiseSide {
   private refusedIk: Uint8Array | undefined;
   private fallback = false;
 
-  constructor(ctx: Ctx, private readonly prologue: Uint8Array) { super(ctx); }
+  /** @param m2Payload message 2's payload: the server CID extension (or empty). */
+  constructor(ctx: Ctx, private readonly prologue: Uint8Array, private readonly m2Payload: Uint8Array) { super(ctx); }
 
   handlePayload(_now: Millis, payload: Uint8Array): HandshakeResult {
     return this.guard(() => {
@@ -229,7 +241,7 @@ class NoiseServer extends NoiseSide {
           return { send: FALLBACK };
         }
         checkPeer(this.ctx, this.hs, pattern, { fallback: this.fallback });
-        const m2 = this.hs.writeMessage();
+        const m2 = this.hs.writeMessage(this.m2Payload);
         if (pattern === 'XX') return { send: m2 };
         this.done = true;
         return finish(this.ctx, this.hs, m2);

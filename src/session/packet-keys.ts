@@ -16,7 +16,8 @@
 // (the transport never goes back), receive keys of generation g when g+2
 // opens its first packet (the transport keeps only the previous generation
 // for in-flight packets). Wiped keys refuse to seal (throw) or open (drop,
-// counted as too old); `destroy()` wipes one generation at connection end.
+// counted as too old); `destroy()` (the transport, once the connection is
+// closed) wipes a generation and everything derived from it.
 import { aead } from './noise/sodium.ts';
 import type { PacketKeys } from '../transport/crypto.ts';
 import type { Millis } from '../wire/socket.ts';
@@ -112,7 +113,7 @@ export class NoisePacketKeys implements PacketKeys {
   /** First packet of this generation: the previous send generation is dead. */
   private firstSeal(): void {
     if (this.destroyed) throw new SessionError('state', `send keys of generation ${this.generation} were wiped (superseded or destroyed)`);
-    if (this.prev) { this.prev.destroy(); this.prev = undefined; }
+    if (this.prev) { this.prev.wipeKey(); this.prev = undefined; }
   }
 
   open(pn: number, header: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
@@ -157,7 +158,7 @@ export class NoisePacketKeys implements PacketKeys {
   /** First packet opened with this generation: the transport has rotated past generation - 1, so generation - 2 is dead. */
   private firstOpen(): void {
     const p = this.prev;
-    if (p?.prev) { p.prev.destroy(); p.prev = undefined; }
+    if (p?.prev) { p.prev.wipeKey(); p.prev = undefined; }
   }
 
   /** The next key generation (Noise REKEY); the same object on every call. */
@@ -182,8 +183,18 @@ export class NoisePacketKeys implements PacketKeys {
   /** True once this generation's key was wiped. */
   get wiped(): boolean { return this.destroyed; }
 
-  /** Wipe this generation's key (sodium_memzero); later seals throw, opens drop. Idempotent. */
+  /**
+   * Connection end (the transport calls it once closed): wipe this generation
+   * and every generation derived from it (a speculative next() included);
+   * later seals throw, opens drop. Idempotent.
+   */
   destroy(): void {
+    this.wipeKey();
+    this.successor?.destroy();
+  }
+
+  /** Wipe this generation only (sodium_memzero); its successors stay live. */
+  private wipeKey(): void {
     if (this.destroyed) return;
     this.destroyed = true;
     wipe(this.key);

@@ -5,8 +5,12 @@
 // can only answer FALLBACK, and the XX fallback is bound to the CID too), both
 // when the provider is driven directly and when a captured Initial is re-sent
 // under new connection IDs to a real endpoint. Also: the binding survives a Retry, and 1 RTT holds.
+// The server's connection ID travels in message 2's encrypted payload: a
+// client whose transport adopted another server CID (an SCID rewritten on the
+// path) fails the handshake with 'connection-id'.
 import { describe, it, expect } from 'vitest';
 import { noiseCrypto, prologueFor, SessionError, FALLBACK } from '../../src/session/index.ts';
+import { decodeExtensions, EXT_SERVER_CID } from '../../src/session/framing.ts';
 import { encodeLongPacket, parseDatagram } from '../../src/transport/wire/header.ts';
 import { Pair, Collector } from '../transport/pair.ts';
 import { seededBytes, testIdentity } from './helpers.ts';
@@ -101,6 +105,58 @@ describe('inside the transport', () => {
       expect(p.driveUntil(() => !!p.accepted()?.peerStatic)).toBe(true);
       expect(hex(p.accepted()!.peerStatic)).toBe(hex(alice.publicKey));
       expect(sp.stats.handshakesFailed + cp.stats.handshakesFailed).toBe(0);
+    });
+  }
+});
+
+describe('the server connection ID is authenticated in message 2', () => {
+  const sCid = Uint8Array.of(5, 5, 5, 5, 5, 5, 5, 5), other = Uint8Array.of(5, 5, 5, 5, 5, 5, 5, 6);
+  const code = (f: () => unknown) => { try { f(); } catch (e) { return (e as SessionError).code; } return 'ok'; };
+  for (const mode of ['IK', 'XX'] as const) {
+    it(`${mode}: accepted when the adopted server CID matches, 'connection-id' when it differs or is missing`, () => {
+      const run = (serverCid: Uint8Array | undefined, adopted: Uint8Array | undefined) => {
+        const pa = noiseCrypto(alice, { random: seededBytes(50) }), pb = noiseCrypto(bob, { random: seededBytes(51) });
+        const c = pa.client({ serverStatic: mode === 'IK' ? bob.publicKey : undefined, clientCid: cidA });
+        const m2 = pb.server({ clientCid: cidA, serverCid }).handlePayload(0, c.start!(0)).send!;
+        return code(() => c.handlePayload(0, m2, adopted ? { serverCid: adopted } : undefined));
+      };
+      expect(run(sCid, sCid)).toBe('ok');
+      expect(run(sCid, other)).toBe('connection-id');
+      expect(run(undefined, sCid)).toBe('connection-id'); // a server that does not bind it
+      expect(run(sCid, undefined)).toBe('ok'); // a caller that does not check (provider used without a transport)
+    });
+  }
+
+  it('payload extensions: type || len || value; truncated or repeated entries are framing errors', () => {
+    expect([...decodeExtensions(Uint8Array.of(1, 2, 9, 9, 7, 0))]).toEqual([[1, Uint8Array.of(9, 9)], [7, new Uint8Array(0)]]);
+    expect(() => decodeExtensions(Uint8Array.of(1))).toThrow(/truncated/);
+    expect(() => decodeExtensions(Uint8Array.of(1, 3, 0))).toThrow(/truncated/);
+    expect(() => decodeExtensions(Uint8Array.of(1, 0, 1, 0))).toThrow(/repeated/);
+    expect(EXT_SERVER_CID).toBe(1);
+  });
+
+  for (const mode of ['IK', 'XX'] as const) {
+    it(`${mode} in the transport: a server SCID rewritten on the path makes the client fail the handshake`, () => {
+      const cp = noiseCrypto(alice, { random: seededBytes(52) }), sp = noiseCrypto(bob, { random: seededBytes(53) });
+      const p = new Pair({ client: { crypto: cp }, server: { crypto: sp }, seed: 52 });
+      let rewritten = 0;
+      p.drop = (f, by) => {
+        if (by !== 'server' || (f.bytes[0] & 0x80) === 0) return false;
+        const pkts = parseDatagram(f.bytes);
+        const out = pkts.map((k) => (k.form === 'long' ? encodeLongPacket({ type: k.type, dcid: k.dcid, scid: Uint8Array.of(6, 6, 6, 6, 6, 6, 6, 6), token: k.token, pn: k.pnTruncated, payload: k.payload }) : undefined));
+        if (out.some((x) => !x)) return false;
+        f.bytes = Buffer.concat(out as Uint8Array[]);
+        rewritten++;
+        return false;
+      };
+      const c = p.connect(mode === 'IK' ? { serverStatic: bob.publicKey } : {});
+      const cc = new Collector(c);
+      expect(p.driveUntil(() => cc.poll().has('closed'), 20_000)).toBe(true);
+      expect(rewritten).toBeGreaterThan(0);
+      const closed = cc.events.find((e) => e.type === 'closed') as { reason: string };
+      expect(closed.reason).toMatch(/handshake failed: the server authenticated another connection ID/);
+      expect(cp.stats.handshakesCompleted).toBe(0);
+      expect(c.handshakeConfirmed).toBe(false);
     });
   }
 });

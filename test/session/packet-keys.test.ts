@@ -229,11 +229,18 @@ describe('NoisePacketKeys: old generations are wiped', () => {
     expect(r1.open(11, header, p1[1])).toBeDefined();
   });
 
-  it('destroy() wipes one generation and is idempotent', () => {
+  it('destroy() (connection end) wipes a generation and every one derived from it; idempotent', () => {
     const { send, recv } = pair();
     const sealed = send.seal(0, header, new Uint8Array(3));
+    const r1 = recv.next(), r2 = r1.next(); // derived, e.g. after a key-phase flip
     recv.destroy(); recv.destroy();
+    expect([recv, r1, r2].every((k) => k.wiped)).toBe(true);
+    expect([recv, r1, r2].every((k) => [...keyBytes(k)].every((b) => b === 0))).toBe(true);
     expect(recv.open(0, header, sealed)).toBeUndefined();
-    expect(() => recv.next()).toThrow(/wiped/);
+    expect(() => r2.next()).toThrow(/wiped/);
+    const s1 = send.next();
+    s1.destroy();
+    expect(send.wiped).toBe(false); // only forward
+    expect(() => s1.seal(1, header, new Uint8Array(1))).toThrow(/wiped/);
   });
 });

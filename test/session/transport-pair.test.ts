@@ -2,10 +2,13 @@
 // harness (test/transport/pair.ts, used read-only): application data after
 // exactly 1 RTT with IK and with XX, peer keys bound to the connection, a
 // transfer across key updates, and tampered / replayed packets dropped and
-// counted, never delivered. (IK -> XX fallback: ik-fallback.test.ts.)
-import { describe, it, expect } from 'vitest';
+// counted, never delivered, also when the transport opens in place; every key
+// generation wiped once the connection is closed. (IK -> XX fallback:
+// ik-fallback.test.ts.)
+import { describe, it, expect, vi } from 'vitest';
 import { Pair, Collector, pattern } from '../transport/pair.ts';
 import { noiseCrypto } from '../../src/session/index.ts';
+import { NoisePacketKeys } from '../../src/session/packet-keys.ts';
 import { seededBytes, testIdentity } from './helpers.ts';
 
 const alice = testIdentity(1), bob = testIdentity(2);
@@ -120,4 +123,55 @@ describe('Noise inside the transport handshake', () => {
     expect(sp.stats.replays + sp.stats.tooOld).toBeGreaterThan(30);
     expect(col!.poll().bytes(id).length).toBe(50_000);
   });
+
+  it('in-place opening (endpoint owns received datagrams): a transfer with loss, key updates and tampering arrives intact, forgeries counted', () => {
+    const keyUpdate = { packets: 100 };
+    const cp = noiseCrypto(alice, { random: seededBytes(60), keyUpdate }), sp = noiseCrypto(bob, { random: seededBytes(61), keyUpdate });
+    const inPlace = vi.spyOn(NoisePacketKeys.prototype, 'openInPlace');
+    const open = vi.spyOn(NoisePacketKeys.prototype, 'open');
+    const p = new Pair({ client: { crypto: cp, ownsReceivedDatagrams: true }, server: { crypto: sp, ownsReceivedDatagrams: true }, seed: 60 });
+    let n = 0, flipped = 0;
+    p.drop = (f, by) => {
+      n++;
+      if (by === 'client' && isShort(f.bytes) && f.bytes.length > 100 && n % 31 === 0) { const b = f.bytes.slice(); b[b.length - 20] ^= 1; f.bytes = b; flipped++; }
+      return n % 47 === 0;
+    };
+    const c = p.connect({ serverStatic: bob.publicKey });
+    expect(p.driveUntil(() => c.handshakeConfirmed)).toBe(true);
+    const id = c.openStream()!;
+    const data = pattern(300_000, 60);
+    c.write(id, data); c.finish(id);
+    let col: Collector | undefined;
+    expect(p.driveUntil(() => { col ??= p.accepted() ? new Collector(p.accepted()!) : undefined; return !!col && col.poll().finished.has(id); })).toBe(true);
+    expect(Buffer.compare(col!.bytes(id), Buffer.from(data))).toBe(0);
+    expect(inPlace.mock.calls.length).toBeGreaterThan(200);
+    expect(open).not.toHaveBeenCalled();
+    vi.restoreAllMocks();
+    expect(flipped).toBeGreaterThan(0);
+    expect(sp.stats.authFailures).toBe(flipped);
+    expect(sp.stats.keyUpdates).toBeGreaterThanOrEqual(4);
+  });
+
+  it('once a connection is closed every packet key generation of both sides is wiped', () => {
+    const created: NoisePacketKeys[] = [];
+    const orig = NoisePacketKeys.create.bind(NoisePacketKeys);
+    const spy = vi.spyOn(NoisePacketKeys, 'create').mockImplementation((...a) => { const k = orig(...a); created.push(k); return k; });
+    const { p } = noisePair(6, { packets: 50 });
+    const c = p.connect({ serverStatic: bob.publicKey });
+    expect(p.driveUntil(() => c.handshakeConfirmed)).toBe(true);
+    const id = c.openStream()!;
+    c.write(id, pattern(150_000, 6)); c.finish(id);
+    let col: Collector | undefined;
+    expect(p.driveUntil(() => { col ??= p.accepted() ? new Collector(p.accepted()!) : undefined; return !!col && col.poll().finished.has(id); })).toBe(true);
+    spy.mockRestore();
+    const chain = (k: NoisePacketKeys) => { const out: NoisePacketKeys[] = []; for (let x: NoisePacketKeys | undefined = k; x; x = (x as unknown as { successor?: NoisePacketKeys }).successor) out.push(x); return out; };
+    const all = created.flatMap(chain);
+    expect(created).toHaveLength(4); // send + recv, both sides
+    expect(all.length).toBeGreaterThan(8); // several generations each
+    expect(all.some((k) => !k.wiped)).toBe(true); // live generations while open
+    c.close(p.time, 0, 'bye');
+    expect(p.driveUntil(() => c.isClosed && p.accepted()!.isClosed)).toBe(true);
+    expect(all.filter((k) => !k.wiped)).toHaveLength(0);
+  });
 });
+
