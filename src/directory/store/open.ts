@@ -1,7 +1,9 @@
 // Opens the directory database from a URL and brings its schema up to date.
 // Contract: `sqlite:<path>` or a bare file path -> better-sqlite3 file in WAL
 // mode with synchronous=FULL (a committed write survives kill -9 and power
-// loss); `postgres://...` -> a pg Pool. `schema` (pg only) selects a
+// loss), written on a worker thread (sqlite-thread.ts: a commit's fsync does
+// not stall the event loop) and read on a read-only connection in this
+// thread; `postgres://...` -> a pg Pool. `schema` (pg only) selects a
 // PostgreSQL schema via search_path (tests use one fresh schema per file).
 // bigint columns come back as JS numbers on both engines.
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -11,6 +13,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Database } from './schema.ts';
 import { migrationProvider } from './migrations.ts';
+import { ThreadSqliteDialect } from './sqlite-thread.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -54,31 +57,10 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
   if (engine === 'sqlite') {
     const path = url.replace(/^sqlite:(\/\/)?/, '');
     sqlitePath = path;
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const raw = new SqliteDatabase(path);
-    raw.pragma('journal_mode = WAL');
-    raw.pragma('synchronous = FULL');
-    raw.pragma('foreign_keys = ON');
-    raw.pragma('busy_timeout = 5000');
-    // Kysely prepares every query anew; keep prepared statements (bounded cache).
-    const statements = new Map<string, SqliteDatabase.Statement>();
-    const cached = {
-      close: () => { statements.clear(); raw.close(); },
-      prepare(text: string) {
-        // Several processes may write one file (cluster workers): take the write
-        // lock when the transaction starts, so the busy timeout applies instead of
-        // a read transaction failing at once with SQLITE_BUSY when it upgrades.
-        if (text === 'begin') text = 'begin immediate';
-        let st = statements.get(text);
-        if (!st) {
-          st = raw.prepare(text);
-          if (statements.size >= 1000) statements.delete(statements.keys().next().value!);
-          statements.set(text, st);
-        }
-        return st;
-      },
-    };
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
+    if (path !== ':memory:') {
+      mkdirSync(dirname(path), { recursive: true });
+      db = new Kysely<Database>({ dialect: new ThreadSqliteDialect(path) });
+    } else db = memoryDatabase();
   } else {
     const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') => oid === PG_INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format ?? 'text') };
     if (opts.schema && !/^[a-z_][a-z0-9_]*$/.test(opts.schema)) throw new Error(`invalid schema name ${opts.schema}`);
@@ -124,6 +106,27 @@ export async function openDatabase(url: string, opts: OpenOptions = {}): Promise
     closeReader = () => reader.close();
   }
   return { db, engine, namedQuery, readQuery, close: async () => { closeReader(); await db.destroy(); } };
+}
+
+/** `:memory:` SQLite on this thread (one connection: a worker thread could not share it with readers anyway). */
+function memoryDatabase(): Kysely<Database> {
+  const raw = new SqliteDatabase(':memory:');
+  raw.pragma('foreign_keys = ON');
+  // Kysely prepares every query anew; keep prepared statements (bounded cache).
+  const statements = new Map<string, SqliteDatabase.Statement>();
+  const cached = {
+    close: () => { statements.clear(); raw.close(); },
+    prepare(text: string) {
+      let st = statements.get(text);
+      if (!st) {
+        st = raw.prepare(text);
+        if (statements.size >= 1000) statements.delete(statements.keys().next().value!);
+        statements.set(text, st);
+      }
+      return st;
+    },
+  };
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: cached }) });
 }
 
 /** Drops a PostgreSQL schema (test cleanup). */
