@@ -19,13 +19,13 @@
 // refusal and closes itself after connectTimeoutMs.
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import type { Rendezvous } from '../directory/client.ts';
+import type { Candidate as DirCandidate, Rendezvous } from '../directory/client.ts';
 import type { Clock, TimerHandle, UdpAddress } from '../wire/socket.ts';
 import { formatAddress } from '../wire/socket.ts';
 import type { CryptoProvider } from '../transport/crypto.ts';
 import type { Random } from '../transport/random.ts';
 import { TransportEndpoint, type TransportConnection } from '../transport/api.ts';
-import { candidate, type Candidate } from './candidates.ts';
+import { candidate, candidateKey, type Candidate } from './candidates.ts';
 import { CheckAgent, type CheckEvent } from './checks.ts';
 import { PeerLink } from './peer-link.ts';
 import { RelayClient, type RelayClientEvent } from './relay-client.ts';
@@ -88,6 +88,8 @@ export class ContactLink {
   private closedFlag = false;
   private readonly timers: TimerHandle[] = [];
   private ticketTimer?: TimerHandle;
+  /** Remote direct candidates known to the agent (keys), for updates from presence. */
+  private readonly remoteKeys = new Set<string>();
 
   constructor(private readonly d: ContactLinkDeps, r: Rendezvous, receivedAt: number) {
     this.rendezvousId = r.id;
@@ -102,6 +104,7 @@ export class ContactLink {
     this.relayAddress = this.controlling ? (d.mySupernode ?? peerSupernode) : (peerSupernode ?? d.mySupernode);
     const relayCand = this.relayAddress ? candidate('relay', this.relayAddress) : undefined;
     const remote = d.forceRelay ? [] : fromDirectoryCandidates(r.peer.candidates).filter((c) => c.type !== 'relay');
+    for (const c of remote) this.remoteKeys.add(candidateKey(c));
     const local: Candidate[] = d.forceRelay ? [] : [d.hostCandidate];
     if (relayCand) { local.push(relayCand); remote.push(relayCand); }
     const rb = (n: number) => Buffer.from(d.random.fill(new Uint8Array(n))).toString('hex');
@@ -146,6 +149,22 @@ export class ContactLink {
   describe(): string {
     const pairs = this.agent.status().map((s) => `${CheckAgent.describe(s.pair)} ${s.state}`);
     return `pairs: ${pairs.join('; ') || 'none'}; relay ${this.relay?.state ?? 'none'}`;
+  }
+
+  /**
+   * The contact's presence changed (its NAT mapping moved, it changed networks): its new
+   * host/srflx candidates become pairs the agent checks (and, while relayed, re-checks), so
+   * a live link can move to the new address. At most 32 remote candidates per link.
+   */
+  updateRemoteCandidates(list: readonly DirCandidate[]): void {
+    if (this.closedFlag || this.d.forceRelay || this.d.refuse) return;
+    for (const c of fromDirectoryCandidates(list)) {
+      const key = candidateKey(c);
+      if (c.type === 'relay' || this.remoteKeys.has(key) || this.remoteKeys.size >= 32) continue;
+      this.remoteKeys.add(key);
+      this.d.log(`${this.username}: new candidate from presence ${key}`);
+      this.link.addRemoteCandidate(c);
+    }
   }
 
   get isClosed(): boolean {

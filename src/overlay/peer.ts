@@ -450,6 +450,9 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
       if (r instanceof PeerError) this.log(`incoming rendezvous from ${m.peer.username} refused: ${r.message}`);
     } else if (m.type === 'presence') {
       const p = m.presence;
+      // A live link learns the contact's new addresses (a moved NAT mapping, another network).
+      const live = this.links.get(p.deviceId);
+      if (live && !live.isClosed && p.status !== 'offline') live.updateRemoteCandidates(p.candidates);
       const nat = p.nat ? fromDirectoryNat(p.nat) : undefined;
       const session = this.sessions().find((s) => s.username === p.username);
       this.emit('presence', { username: p.username, presence: p.status, ...(session ? { path: session.path } : {}), ...(nat ? { nat: formatNatType(nat) } : {}) });

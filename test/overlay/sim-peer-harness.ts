@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sodium from 'sodium-native';
-import { Network, type Host, type NatOptions } from '../../src/sim/index.ts';
+import { Network, type Host, type Link, type NatOptions } from '../../src/sim/index.ts';
 import { Driver } from '../../src/datagram/driver.ts';
 import { StunServer } from '../../src/directory/stun-server.ts';
 import { SupernodeCore } from '../../src/overlay/supernode.ts';
@@ -97,6 +97,8 @@ export class SimDirectory {
       }),
       setPresence: (p: PresenceUpdate) => call(() => {
         acct.presence = { username, deviceId: p.deviceId, status: p.status, candidates: p.candidates, nat: p.nat ?? null, supernode: p.supernode ?? null, updatedAt: this.clock.now() };
+        // Contacts get the change pushed (as the directory's presence fanout does).
+        for (const other of this.accounts.values()) if (other !== acct) other.push?.({ type: 'presence', presence: acct.presence });
       }),
       rendezvous: (deviceId: string, peerName: string) => new Promise<Rendezvous>((res, rej) => {
         // Request reaches the directory after one way; the answer comes back after another.
@@ -242,6 +244,8 @@ export interface SimWorld {
   readonly logs: string[];
   /** startPeer for 'alice' or 'bob' on its simulated host, settled in virtual time. */
   start(name: 'alice' | 'bob', extra?: Partial<PeerOptions>): Promise<PeerNode>;
+  /** Move a user's host (same LAN address, same socket) behind a new NAT with another public address. */
+  move(name: 'alice' | 'bob', kind: NatType, publicIp: string): void;
 }
 
 /**
@@ -257,19 +261,30 @@ export function simWorld(kindA: NatType, kindB: NatType, seed: number, stateDir:
   const rv2 = net.addHost('rv2', '198.51.100.11');
   const snHost = net.addHost('supernode', SUPERNODE.address);
   for (const h of [rv1, rv2, snHost]) net.connect(h, core, { latencyMs: CORE_MS });
+  const hostLinks: Partial<Record<'alice' | 'bob', Link>> = {};
+  const behindNat = (name: 'alice' | 'bob', h: Host, t: NatType, publicIp: string, natName: string) => {
+    const nat = net.addNat(natName, { externalAddress: publicIp, ...behaviour(t) });
+    hostLinks[name] = net.connect(h, nat.inside, { latencyMs: LAN_MS });
+    net.connect(nat.outside, core, { latencyMs: ACCESS_MS, lossRate: t.udp === 'blocked' ? 1 : 0 });
+  };
   const side = (name: 'alice' | 'bob', t: NatType): Host => {
     if (t.udp === 'open' && t.mapping === 'none') {
       const h = net.addHost(name, PUBLIC_IP[name]);
-      net.connect(h, core, { latencyMs: ACCESS_MS + LAN_MS });
+      hostLinks[name] = net.connect(h, core, { latencyMs: ACCESS_MS + LAN_MS });
       return h;
     }
-    const nat = net.addNat(`${name}-nat`, { externalAddress: PUBLIC_IP[name], ...behaviour(t) });
     const h = net.addHost(name, LAN_IP[name]);
-    net.connect(h, nat.inside, { latencyMs: LAN_MS });
-    net.connect(nat.outside, core, { latencyMs: ACCESS_MS, lossRate: t.udp === 'blocked' ? 1 : 0 });
+    behindNat(name, h, t, PUBLIC_IP[name], `${name}-nat`);
     return h;
   };
   const hosts = { alice: side('alice', kindA), bob: side('bob', kindB) };
+  let moves = 0;
+  const move = (name: 'alice' | 'bob', t: NatType, publicIp: string) => {
+    if (hosts[name].address !== LAN_IP[name]) throw new Error('move: only a host behind a NAT can move');
+    net.disconnect(hostLinks[name]!);
+    behindNat(name, hosts[name], t, publicIp, `${name}-nat-${++moves}`);
+    net.autoRoute();
+  };
   net.autoRoute();
   const stun = new StunServer({ primary: rv1.bindUdp(3478), altPort: rv1.bindUdp(3479), altIp: rv2.bindUdp(3478), altBoth: rv2.bindUdp(3479) });
   const dir = new SimDirectory(net.clock, [{ id: 'sn-1', address: SUPERNODE.address, port: SUPERNODE.port, capacity: 100, load: 0, lastHeartbeat: 0 }], seed);
@@ -288,5 +303,5 @@ export function simWorld(kindA: NatType, kindB: NatType, seed: number, stateDir:
     log: (l) => logs.push(`${net.clock.now().toFixed(0)} ${name}: ${l}`),
     ...extra,
   }), 10_000);
-  return { net, loop, dir, stun, supernode, supernodeSocket, logs, start };
+  return { net, loop, dir, stun, supernode, supernodeSocket, logs, start, move };
 }
