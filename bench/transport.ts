@@ -12,7 +12,7 @@
 // Flags: --json (JSON only), --size MiB (loopback, default 256), --sim-mb MB (default 100),
 // --only loopback,sim,ttfb,handshakes, --providers plaintext,noise (default: all),
 // --handshake-seconds N (default 1.5), --cc newreno|cubic|bbr (default: the transport's default),
-// --baselines tcp,udx,dgram (loopback baselines, default all; 'none' for none; dgram = raw
+// --iw N (sim: initial window in packets, for experiments), --baselines tcp,udx,dgram (loopback baselines, default all; 'none' for none; dgram = raw
 // node:dgram blasting 1200-byte datagrams with no transport, node's own ceiling), --paths 1200,pmtud.
 import { fork } from 'node:child_process';
 import { createServer, connect as tcpConnect } from 'node:net';
@@ -28,6 +28,7 @@ import type { Connection } from '../src/transport/connection.ts';
 import { Driver } from '../src/datagram/driver.ts';
 import { seededRandom } from '../src/transport/random.ts';
 import { congestionControllers } from '../src/transport/config.ts';
+import { SHORT_HEADER_LEN } from '../src/transport/wire/header.ts';
 import { Network } from '../src/sim/index.ts';
 import type { UdpAddress } from '../src/wire/socket.ts';
 
@@ -44,6 +45,8 @@ interface UdxStream extends NodeJS.WritableStream {
 interface UdxSocket { bind(port: number, host: string): void; address(): { port: number }; close(): void }
 type UdxCtor = new () => { createSocket(): UdxSocket; createStream(id: number): UdxStream };
 const CC = flag('cc');
+/** --iw N: initial congestion window in packets for the sim runs (experiments; default: the transport's 10) */
+const IW = flag('iw') ? num('iw', 10) : undefined;
 
 /** Providers built from a seed where supported, so two processes agree on static keys. */
 type Provider = ReturnType<(typeof benchProviders)[string]>;
@@ -200,7 +203,7 @@ async function runChild(role: Role): Promise<void> {
             s.on('data', (d: Buffer) => rc.data(d.length));
             s.on('end', () => {
               const st = tc.conn.stats;
-              rc.done({ packetsReceived: st.packetsReceived, packetsDropped: st.packetsDropped, socketReceived: socket.counters.received }, tc.conn.mtuBytes);
+              rc.done({ packetsReceived: st.packetsReceived, packetsDropped: st.packetsDropped, socketReceived: socket.counters.received, receiverPacketsSent: st.packetsSent }, tc.conn.mtuBytes);
               s.end();
             });
           });
@@ -315,7 +318,7 @@ function simTransfer(opts: { bytes: number; lossRate: number; seed: number; prov
   net.connect(router, server, { latencyMs: SIM_RTT_MS / 2, bandwidthBps: SIM_BPS, queueBytes: bdp, lossRate: opts.lossRate });
   net.autoRoute();
   const limits = { maxStreamData: 16 * MiB, maxData: 64 * MiB, maxStreamsBidi: 100, maxStreamsUni: 100 };
-  const cc = CC ? { congestion: congestionControllers[CC] } : {};
+  const cc = { ...(CC ? { congestion: congestionControllers[CC] } : {}), ...(IW ? { initialWindowPackets: IW } : {}) };
   const sep = new Endpoint({ crypto: p.server, random: seededRandom(opts.seed + 1), server: true, limits, sendBufferBytes: 8 * MiB, ...cc });
   const cep = new Endpoint({ crypto: p.client, random: seededRandom(opts.seed + 2), limits, sendBufferBytes: 8 * MiB, ...cc });
   const sd = new Driver(sep, server.bindUdp(4433), net.clock);
@@ -367,9 +370,12 @@ function sim(simMB: number) {
     const steady = ((r.received - r.receivedBeforeSteady) * 8) / ((r.doneMs - STEADY_AFTER_MS) / 1000) / (SIM_BPS * (1 - loss));
     const mss = r.mtu - 28; // rough app bytes per packet for the Reno estimate (IP+UDP excluded, our headers ignored)
     const mathis = Math.min(1, mathisBps(mss, SIM_RTT_MS, loss) / (SIM_BPS * (1 - loss)));
-    const row = { lossRate: loss, goodputMbps: round(goodput / 1e6), fraction: round(fraction, 3), steadyFraction: round(steady, 3), goal: goals[String(loss)], mathisRenoFraction: round(mathis, 3), seconds: round(r.doneMs / 1000, 2), packetsLost: r.lost, mtu: r.mtu, cc: r.cc, wallMs: Math.round(performance.now() - w0) };
+    // the header ceiling: stream bytes in a full packet / bytes on the link (IP + UDP 28, short header,
+    // STREAM frame with a 4-byte offset and 2-byte length; plaintext keys add nothing)
+    const ceiling = (r.mtu - SHORT_HEADER_LEN - 8) / (r.mtu + 28);
+    const row = { lossRate: loss, goodputMbps: round(goodput / 1e6), fraction: round(fraction, 3), steadyFraction: round(steady, 3), headerCeilingFraction: round(ceiling, 4), goal: goals[String(loss)], mathisRenoFraction: round(mathis, 3), seconds: round(r.doneMs / 1000, 2), packetsLost: r.lost, mtu: r.mtu, cc: r.cc, wallMs: Math.round(performance.now() - w0) };
     out.push(row);
-    log(`  loss ${(loss * 100).toFixed(1).padStart(4)}%  goodput ${row.goodputMbps} Mbit/s = ${row.fraction} of capacity, ${row.steadyFraction} after 1 s (goal ${row.goal}; Reno/Mathis ${row.mathisRenoFraction})  [${row.wallMs} ms wall]`);
+    log(`  loss ${(loss * 100).toFixed(1).padStart(4)}%  goodput ${row.goodputMbps} Mbit/s = ${row.fraction} of capacity, ${row.steadyFraction} after 1 s, header ceiling ${row.headerCeilingFraction} (goal ${row.goal}; Reno/Mathis ${row.mathisRenoFraction})  [${row.wallMs} ms wall]`);
   }
   return { megabytes: simMB, bottleneckMbps: SIM_BPS / 1e6, rttMs: SIM_RTT_MS, results: out };
 }
