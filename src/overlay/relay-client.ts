@@ -12,8 +12,12 @@
 // mapping alive). Only answers carrying our BIND's request id (or, for errors to DATA, our
 // session id) are ours: several clients may share one socket and relay. An ERROR to a
 // BIND ends the client ('refused', with the code: e.g. TICKET_EXPIRED means "ask the
-// directory for a new ticket"); an UNKNOWN_SESSION error to our DATA (relay restarted,
-// session swept) triggers an immediate re-BIND.
+// directory for a new ticket") — except SIDE_TAKEN: our side is still bound at an address
+// the relay heard from recently (we changed networks or our NAT rebound us, and the relay
+// lets a side move only after 5 s of silence), so the BIND is retried after
+// sideTakenRetryMs, up to 5 times, before 'refused'. An UNKNOWN_SESSION error to our DATA
+// (relay restarted, session swept, or we now send from another address) triggers an
+// immediate re-BIND.
 import type { Millis, UdpAddress } from '../wire/socket.ts';
 import { decodeRelayMessage, encodeRelayMessage, RelayDecodeError, RelayErrorCode } from './relay-wire.ts';
 
@@ -25,6 +29,8 @@ export interface RelayClientConfig {
   readonly rtoMs?: Millis; // default 250
   readonly maxTransmits?: number; // default 5
   readonly refreshMs?: Millis; // default 15_000
+  /** Wait before re-BINDing after SIDE_TAKEN (the relay's rebind-after-silence is 5 s). Default 6_000. */
+  readonly sideTakenRetryMs?: Millis;
   /**
    * Request ids for BINDs (echoed in BIND-OK / ERROR): distinct per client sharing a socket
    * and relay. Default: a per-process counter.
@@ -54,6 +60,7 @@ export class RelayClient {
   private readonly rtoMs: Millis;
   private readonly maxTransmits: number;
   private readonly refreshMs: Millis;
+  private sideTakenRetries = 0;
   private readonly out: { to: UdpAddress; bytes: Uint8Array }[] = [];
   private readonly events: RelayClientEvent[] = [];
 
@@ -133,6 +140,7 @@ export class RelayClient {
         if (this.stateValue === 'refused' || this.stateValue === 'failed') return undefined;
         const first = this.stateValue !== 'bound' || this.sessionIdValue !== m.sessionId;
         this.stateValue = 'bound';
+        this.sideTakenRetries = 0;
         this.sessionIdValue = m.sessionId;
         if (first) {
           this.nextAt = now + this.refreshMs;
@@ -157,6 +165,16 @@ export class RelayClient {
           this.peerBound = false;
           this.sendBind(now);
         } else if (m.ref === BigInt(this.requestId) && (this.stateValue === 'binding' || this.stateValue === 'bound')) {
+          if (m.code === RelayErrorCode.SIDE_TAKEN && this.sideTakenRetries < 5) {
+            this.sideTakenRetries++;
+            this.stateValue = 'binding';
+            this.sessionIdValue = undefined;
+            this.peerBound = false;
+            this.transmissions = 0;
+            this.requestId = (this.config.newRequestId ?? nextRequestId)() >>> 0;
+            this.nextAt = now + (this.config.sideTakenRetryMs ?? 6_000);
+            return undefined;
+          }
           this.stateValue = 'refused';
           this.events.push({ type: 'refused', code: m.code, reason: m.reason });
         }

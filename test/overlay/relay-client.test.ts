@@ -116,4 +116,46 @@ describe('RelayClient', () => {
     expect(a.state).toBe('bound');
     expect(a.sessionId).not.toBe(first);
   });
+  it('a device that moved (new source address) re-binds once the relay lets its side move: SIDE_TAKEN retried after 6 s', () => {
+    const relay = newRelay();
+    const a = new RelayClient({ relay: RELAY, deviceId: 'dev-a', ticket }, T0);
+    const b = new RelayClient({ relay: RELAY, deviceId: 'dev-b', ticket }, T0);
+    const inbox = new Map<RelayClient, string[]>([[a, []], [b, []]]);
+    exchange(T0, relay, [[A, a], [B, b]], inbox);
+    expect(a.state).toBe('bound');
+    while (a.pollEvent());
+    // a changes networks at T0 + 1000: its DATA now comes from A2; the relay does not know that address.
+    const A2 = { address: '198.51.100.9', port: 50000 };
+    relay.handleDatagram(T0 + 1000, A2, a.wrap(new TextEncoder().encode('from the new network'))!);
+    exchange(T0 + 1000, relay, [[A2, a], [B, b]], inbox); // UNKNOWN_SESSION -> immediate re-BIND -> SIDE_TAKEN
+    expect(a.state).toBe('binding');
+    expect(a.pollEvent()).toBeUndefined(); // not refused
+    expect(a.pollTimeout()).toBe(T0 + 7000);
+    a.handleTimeout(T0 + 7000);
+    exchange(T0 + 7000, relay, [[A2, a], [B, b]], inbox); // the old address was silent for 6 s (> 5 s): moved
+    expect(a.state).toBe('bound');
+    expect(a.pollEvent()).toMatchObject({ type: 'bound', observed: A2, peerBound: true });
+    relay.handleDatagram(T0 + 7001, A2, a.wrap(new TextEncoder().encode('again'))!);
+    exchange(T0 + 7001, relay, [[A2, a], [B, b]], inbox);
+    expect(inbox.get(b)).toEqual(['again']);
+  });
+
+  it('SIDE_TAKEN for good: refused after 5 retries', () => {
+    const relay = newRelay();
+    const a = new RelayClient({ relay: RELAY, deviceId: 'dev-a', ticket }, T0);
+    const inbox = new Map<RelayClient, string[]>([[a, []]]);
+    exchange(T0, relay, [[A, a]], inbox);
+    // Someone else keeps dev-a's side busy from A (e.g. a stale twin still refreshing).
+    const twin = new RelayClient({ relay: RELAY, deviceId: 'dev-a', ticket }, T0);
+    const A2 = { address: '198.51.100.9', port: 50000 };
+    let now = T0;
+    for (let i = 0; i < 6; i++) {
+      exchange(now, relay, [[A2, twin]], new Map([[twin, []]]));
+      now += 6000;
+      relay.handleDatagram(now - 1, A, a.wrap(new Uint8Array(1)) ?? new Uint8Array(0)); // A stays active
+      twin.handleTimeout(now);
+    }
+    expect(twin.state).toBe('refused');
+    expect(twin.pollEvent()).toMatchObject({ type: 'refused', code: RelayErrorCode.SIDE_TAKEN });
+  });
 });
