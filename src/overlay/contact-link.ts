@@ -247,7 +247,12 @@ export class ContactLink {
   private connectTransport(): void {
     this.connecting = true;
     this.transport.connect(this.link.virtualPeer, { serverStatic: this.peerKey }).then((tc) => this.onTransport(tc), (err: Error) => {
-      if (!this.settled) this.fail(new PeerError('connect-failed', `${this.username}: secure session failed: ${err?.message ?? 'closed'}`));
+      if (this.settled) return;
+      // The session layer's IK -> XX fallback found that the device holds another static key
+      // than the directory gave us (SessionError 'key-changed', reaching us as the close reason).
+      if (/proved another static key/.test(err?.message ?? '')) {
+        this.fail(new PeerError('key-changed', `${this.username}: the device proved a key other than the directory's (${err.message})`));
+      } else this.fail(new PeerError('connect-failed', `${this.username}: secure session failed: ${err?.message ?? 'closed'}`));
     });
   }
 

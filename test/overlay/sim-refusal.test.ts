@@ -7,6 +7,8 @@
 //     alice's connect() fails over the direct path;
 //   - not accepting: bob's accept() hook says no; both behind symmetric NATs, so the
 //     refusal comes back through the supernode relay.
+// And the handshake side: the directory hands out a key bob's device cannot prove (the
+// session layer's IK -> XX fallback finds another static key): 'key-changed' at once.
 import { describe, it, expect, afterAll } from 'vitest';
 import { PeerError, type PeerNode } from '../../src/overlay/peer-api.ts';
 import { NAT_KINDS } from './nat-model.ts';
@@ -62,6 +64,19 @@ describe('a refusing callee (real Peer, simulated network)', () => {
       expect(w.supernode.counters().relay.forwardedPackets).toBeGreaterThan(0);
       expect(afterStartMs / P2P_RTT_MS).toBeLessThan(6);
       console.log(`not accepting (relayed): refused ${(afterStartMs / P2P_RTT_MS).toFixed(1)} RTTs after the coordinated start (${afterStartMs.toFixed(0)} ms)`);
+    } finally {
+      await w.loop.settle(Promise.all([alice.close(), bob.close()]), 1_000).catch(() => {});
+    }
+  });
+
+  it('the directory gives a key the device cannot prove: connect() fails as key-changed, not at the timeout', { timeout: 30_000 }, async () => {
+    const w = simWorld(NAT_KINDS['EIM/EIF'], NAT_KINDS['EIM/EIF'], 7, (n) => dirs.dir(`dirkey-${n}`));
+    const [alice, bob] = await Promise.all([w.start('alice'), w.start('bob')]);
+    try {
+      w.dir.setDeviceKey('bob', new Uint8Array(32).fill(9));
+      const { err, afterStartMs } = await refusedWithin(w, alice);
+      expect(err.code, err.message).toBe('key-changed');
+      expect(afterStartMs / P2P_RTT_MS).toBeLessThan(6);
     } finally {
       await w.loop.settle(Promise.all([alice.close(), bob.close()]), 1_000).catch(() => {});
     }
