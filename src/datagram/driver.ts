@@ -12,6 +12,8 @@
 // — the simulator's virtual clock, which has no event-loop turns and would
 // never run a setImmediate inside net.run() — gets unbatched runs, whatever
 // `batch` says. (That was why batching broke the real Peer over simulated NATs.)
+// An endpoint whose transmits are fresh buffers (`transmitsOwnedBuffers`) hands
+// them to a socket with `sendOwned` (NodeUdpSocket) without the socket's copy.
 import type { Clock, DatagramSocket, Millis, TimerHandle, UdpAddress } from '../wire/socket.ts';
 
 /** A clock on a real event loop: `defer(cb)` runs cb after the I/O callbacks of this turn (setImmediate). */
@@ -30,7 +32,12 @@ export interface SansIoEndpoint {
   handleTimeout(now: Millis): void;
   pollTransmit(now: Millis): { to: UdpAddress; bytes: Uint8Array } | undefined;
   pollTimeout(): Millis | undefined;
+  /** Every transmitted buffer is fresh and never touched again by the endpoint (the socket may skip its copy). */
+  readonly transmitsOwnedBuffers?: boolean;
 }
+
+/** A socket that can take a buffer over without copying it (NodeUdpSocket.sendOwned). */
+interface OwningSocket { sendOwned(to: UdpAddress, bytes: Uint8Array): void }
 
 export class Driver {
   private timer: TimerHandle | undefined;
@@ -42,6 +49,8 @@ export class Driver {
   afterInput: () => void = () => {};
 
   private scheduled = false;
+  /** The socket, when transmits may be handed over without a copy. */
+  private readonly sendOwned: OwningSocket | undefined;
   /** Deferral when batching (undefined: every input runs at once). */
   private readonly defer: ((callback: () => void) => void) | undefined;
   private readonly deferredRun = () => { if (this.scheduled && !this.closed) this.run(); };
@@ -49,6 +58,8 @@ export class Driver {
   /** `batch` (default true) takes effect only with a clock that can defer (DeferringClock). */
   constructor(readonly endpoint: SansIoEndpoint, readonly socket: DatagramSocket, readonly clock: Clock, opts: { batch?: boolean } = {}) {
     this.defer = opts.batch === false ? undefined : deferOf(clock);
+    const so = socket as Partial<OwningSocket>;
+    this.sendOwned = endpoint.transmitsOwnedBuffers && typeof so.sendOwned === 'function' ? (socket as unknown as OwningSocket) : undefined;
     socket.onDatagram((from, bytes) => {
       if (this.closed) return;
       this.endpoint.handleDatagram(this.clock.now(), from, bytes);
@@ -78,7 +89,10 @@ export class Driver {
         this.again = false;
         this.afterInput();
         const now = this.clock.now();
-        for (let t = this.endpoint.pollTransmit(now); t; t = this.endpoint.pollTransmit(now)) this.socket.send(t.to, t.bytes);
+        const owned = this.sendOwned;
+        for (let t = this.endpoint.pollTransmit(now); t; t = this.endpoint.pollTransmit(now)) {
+          if (owned) owned.sendOwned(t.to, t.bytes); else this.socket.send(t.to, t.bytes);
+        }
       } while (this.again);
       this.arm(this.endpoint.pollTimeout());
     } finally { this.running = false; }

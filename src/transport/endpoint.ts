@@ -32,6 +32,8 @@ export class Endpoint {
   private readonly events: EndpointEvent[] = [];
   private readonly maxConnections: number;
   readonly stats = { datagramsDropped: 0, retriesSent: 0, accepted: 0 };
+  /** Every Transmit's bytes are a fresh buffer the endpoint never touches again (the driver may skip a copy). */
+  readonly transmitsOwnedBuffers = true;
 
   constructor(opts: EndpointOptions) {
     this.config = makeConfig(opts);

@@ -66,3 +66,28 @@ describe('Driver batching', () => {
     t.driver.close();
   });
 });
+
+describe('Driver hand-over of transmitted buffers', () => {
+  function run(owned: boolean) {
+    const calls: string[] = [];
+    let handler: DatagramHandler = () => {};
+    const socket = {
+      local: { address: '192.0.2.2', port: 1 }, onDatagram: (h: DatagramHandler) => { handler = h; }, close: () => {},
+      send: () => { calls.push('send'); }, sendOwned: () => { calls.push('sendOwned'); },
+    };
+    let owed = 0;
+    const endpoint: SansIoEndpoint = {
+      handleDatagram: () => { owed = 1; }, handleTimeout: () => {}, pollTimeout: () => undefined,
+      pollTransmit: () => (owed-- > 0 ? { to: peer, bytes: new Uint8Array(1) } : undefined),
+      ...(owned ? { transmitsOwnedBuffers: true } : {}),
+    };
+    new Driver(endpoint, socket, { now: () => 0, setTimer: () => ({ cancel() {} }) });
+    handler(peer, new Uint8Array(1));
+    return calls;
+  }
+  it('uses sendOwned only for an endpoint whose transmits are fresh buffers', () => {
+    expect(run(true)).toEqual(['sendOwned']);
+    expect(run(false)).toEqual(['send']);
+  });
+});
+

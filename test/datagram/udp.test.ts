@@ -77,6 +77,26 @@ describe('bindUdp specifics', () => {
     }
   });
 
+  it('sendOwned sends a view of the caller\'s bytes (a subarray too), with the same refusals as send', async () => {
+    const a = await bindUdp({ address: '127.0.0.1' });
+    const b = await bindUdp({ address: '127.0.0.1' });
+    const got: number[][] = [];
+    b.onDatagram((_from, bytes) => got.push([...bytes]));
+    try {
+      const buf = Uint8Array.of(9, 1, 2, 3, 9);
+      a.sendOwned(b.local, buf.subarray(1, 4));
+      a.sendOwned({ address: 'localhost', port: b.local.port }, buf);
+      for (let i = 0; i < 100 && got.length === 0; i++) await sleep(5);
+      expect(got).toEqual([[1, 2, 3]]);
+      expect(a.counters.sent).toBe(1);
+      expect(a.counters.dropped).toBe(1);
+    } finally {
+      a.close();
+      b.close();
+      await Promise.all([a.whenClosed(), b.whenClosed()]);
+    }
+  });
+
   it('reports the right sender when senders alternate (the from address is reused only for the same sender)', async () => {
     const a = await bindUdp({ address: '127.0.0.1' });
     const b = await bindUdp({ address: '127.0.0.1' });
