@@ -43,10 +43,15 @@ class EpochMap<V> {
 
   /** Stores `value` read from the database by a read that began at epoch `since`, unless `key` was invalidated since. */
   set(key: string, value: V, until: number, since: number): void {
-    if (since < this.floor || (this.invalidatedAt.get(key) ?? 0) > since) return;
+    if (this.changedSince(key, since)) return;
     this.entries.delete(key); // re-insert: Map order is age order
     this.entries.set(key, { value, until });
     if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  /** Whether `key` may have changed since epoch `since` (then a read begun at `since` must not be reused). */
+  changedSince(key: string, since: number): boolean {
+    return since < this.floor || (this.invalidatedAt.get(key) ?? 0) > since;
   }
 
   invalidate(key: string, epoch: number): void {
@@ -70,6 +75,8 @@ export class ViewCache {
   /** user -> that user's own presence rows, rendered, in device order. */
   private readonly rows: EpochMap<RenderedRow[]>;
   private readonly contactLists: EpochMap<ContactListView>;
+  /** user -> the query loading its rows now, and the epoch it began at. */
+  private readonly loading = new Map<string, { since: number; rows: Promise<RenderedRow[]> }>();
   /** hits: answered from memory; partial: some contacts' rows reloaded; misses: one full query. */
   readonly counters = { hits: 0, partial: 0, misses: 0, invalidations: 0 };
 
@@ -115,12 +122,7 @@ export class ViewCache {
         if (missing <= MAX_SINGLE_LOADS) {
           // a few contacts changed presence since: reload only theirs (a write invalidates one user's rows, not every viewer)
           this.counters.partial++;
-          for (let i = 0; i < ids.length; i++) {
-            if (parts[i]) continue;
-            const since = this.epoch;
-            parts[i] = renderRows(await this.store.presenceRowsOf(ids[i]));
-            this.rows.set(ids[i], parts[i]!, now + this.ttlMs, since);
-          }
+          for (let i = 0; i < ids.length; i++) parts[i] ??= await this.rowsOf(ids[i], now);
           // the list itself may have been invalidated while loading: answer from the database then
           if (this.mutual.get(userId, now) === ids) return render(parts as RenderedRow[][], staleBefore);
         }
@@ -141,6 +143,23 @@ export class ViewCache {
   async mutualContactIds(userId: string, now: number): Promise<string[]> {
     const hit = this.ttlMs > 0 ? this.mutual.get(userId, now) : undefined;
     return hit ?? this.store.mutualContactIds(userId);
+  }
+
+  /**
+   * One user's rendered rows from the database, cached. Concurrent callers
+   * share one query (every viewer of a user whose presence just changed
+   * misses at once), unless the user changed since that query began.
+   */
+  private rowsOf(id: string, now: number): Promise<RenderedRow[]> {
+    const flight = this.loading.get(id);
+    if (flight && !this.rows.changedSince(id, flight.since)) return flight.rows;
+    const since = this.epoch;
+    const rows = this.store.presenceRowsOf(id).then(renderRows).then((r) => {
+      this.rows.set(id, r, now + this.ttlMs, since);
+      return r;
+    }).finally(() => { if (this.loading.get(id)?.rows === rows) this.loading.delete(id); });
+    this.loading.set(id, { since, rows });
+    return rows;
   }
 
   /** The user's mutual contacts and, per contact, its rendered rows (one query). */

@@ -106,13 +106,14 @@ describe('view cache races', () => {
   function slowStore() {
     let rows: PresenceViewRow[] = [['p1', 'bob', 'd1', 'online', '[]', null, null, 100]];
     const gates: (() => void)[] = [];
-    const read = async () => { const snapshot = rows; await new Promise<void>((r) => gates.push(r)); return snapshot; };
+    const calls = { n: 0 };
+    const read = async () => { calls.n++; const snapshot = rows; await new Promise<void>((r) => gates.push(r)); return snapshot; };
     const store = {
       presenceViewRows: read, presenceRowsOf: read,
       mutualContactIds: async () => ['p1'],
       contactListJson: async () => ({ json: '{"contacts":[]}', lastModified: 1 }),
     } as unknown as DirectoryStore;
-    return { store, set(r: PresenceViewRow[]) { rows = r; }, release() { gates.splice(0).forEach((g) => g()); } };
+    return { store, calls, set(r: PresenceViewRow[]) { rows = r; }, release() { gates.splice(0).forEach((g) => g()); } };
   }
 
   it('a read that began before a write is answered but not cached', async () => {
@@ -130,6 +131,28 @@ describe('view cache races', () => {
     expect([views.counters.misses, views.counters.partial]).toEqual([1, 1]); // the contact list was still good: only bob's rows reloaded
     expect(await views.presenceOfContactsJson('me', 200, 0)).toContain('"status":"away"');
     expect(views.counters.hits).toBe(1);
+  });
+
+  it('viewers missing the same contact share one query, unless it changed after that query began', async () => {
+    const db = slowStore();
+    const views = new ViewCache(db.store, 1e9);
+    const tick = () => new Promise((r) => setImmediate(r));
+    const load = async (viewer: string) => { const p = views.presenceOfContactsJson(viewer, 200, 0); await tick(); db.release(); return p; };
+    await load('me'); await load('you'); // both viewers' lists cached
+    views.invalidate({ presenceOf: ['p1'] });
+    db.calls.n = 0;
+    db.set([['p1', 'bob', 'd1', 'away', '[]', null, null, 150]]);
+    const a = views.presenceOfContactsJson('me', 200, 0), b = views.presenceOfContactsJson('you', 200, 0);
+    await tick();
+    expect(db.calls.n).toBe(1); // one query for bob's rows
+    db.set([['p1', 'bob', 'd1', 'online', '[]', null, null, 160]]);
+    views.invalidate({ presenceOf: ['p1'] }); // bob changes again while it runs
+    const c = views.presenceOfContactsJson('you', 200, 0);
+    await tick();
+    expect(db.calls.n).toBe(2); // a read begun after the change does not join the older query
+    db.release(); await tick(); db.release();
+    expect(await a).toContain('"away"'); expect(await b).toContain('"away"');
+    expect(await c).toContain('"online"');
   });
 
   it('ttlMs bounds an entry; ttlMs 0 caches nothing; staleness is applied per request', async () => {
