@@ -266,7 +266,14 @@ export class ContactLink {
     }
     this.settled = true;
     this.session = new PeerContactSession(this, tc, got ?? this.peerKey);
-    tc.on('close', (err) => this.close(err ? new PeerError('connect-failed', `${this.username}: ${err.message}`) : undefined, 'session closed'));
+    tc.on('close', (err) => {
+      // The application learns at once; the link goes a moment later, so that our own
+      // CONNECTION_CLOSE (this event fires while the transport is still draining its
+      // events, before it transmits) leaves on the path instead of dying with the link.
+      const reason = err ? new PeerError('connect-failed', `${this.username}: ${err.message}`) : undefined;
+      this.session?.markClosed(reason);
+      this.after(50, () => this.close(reason, 'session closed'));
+    });
     this.d.onSession?.(this.session);
     this.resolveReady(this.session);
   }

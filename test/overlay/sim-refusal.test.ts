@@ -32,9 +32,12 @@ describe('a refusing callee (real Peer, simulated network)', () => {
       const first = await w.loop.settle(alice.connect('bob'), 15_000);
       expect(first.path.kind).toBe('direct');
       expect(await w.loop.until(() => bob.sessions().length === 1, 2_000)).toBe(true);
+      const closedAt = w.net.clock.now();
       first.close();
-      // bob's end goes when the transport's draining period after alice's CLOSE ends (~3.4 s here).
+      // alice's CONNECTION_CLOSE reaches bob (it used to die with her link: bob noticed only when
+      // every pair had died, 3.4 s later).
       expect(await w.loop.until(() => bob.sessions().length === 0 && alice.sessions().length === 0, 10_000)).toBe(true);
+      expect(w.net.clock.now() - closedAt).toBeLessThan(P2P_RTT_MS);
       const changed: string[] = [];
       bob.on('key-changed', (c) => changed.push(c.username));
       w.dir.setDeviceKey('alice', new Uint8Array(32).fill(7));
