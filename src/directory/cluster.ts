@@ -130,8 +130,10 @@ export function runPrimary(o: PrimaryOptions): { stop(signal: NodeJS.Signals): v
   let stopping = false;
   let reported = false;
   let restarts = 0;
+  // a worker that is exiting may close its channel between isConnected() and the write (EPIPE): it needs nothing any more
+  const send = (w: Worker, m: ToWorker) => { if (w.isConnected()) w.send(m, undefined, () => {}); };
   const broadcast = (m: ToWorker, except?: Worker) => {
-    for (const w of Object.values(cluster.workers ?? {})) if (w && w !== except && w.isConnected()) w.send(m);
+    for (const w of Object.values(cluster.workers ?? {})) if (w && w !== except) send(w, m);
   };
   // acknowledged control messages: key "<origin worker id>:<its id>" -> origin, worker ids still to apply it
   const awaiting = new Map<string, { origin: Worker; id: number; left: Set<number> }>();
@@ -139,14 +141,14 @@ export function runPrimary(o: PrimaryOptions): { stop(signal: NodeJS.Signals): v
     const a = awaiting.get(key);
     if (!a || a.left.size > 0) return;
     awaiting.delete(key);
-    if (a.origin.isConnected()) a.origin.send({ tincan: 'control-done', id: a.id } satisfies ToWorker);
+    send(a.origin, { tincan: 'control-done', id: a.id });
   };
   const relayControl = (from: Worker, control: ControlMessage, id: number | undefined) => {
     if (id === undefined) return broadcast({ tincan: 'control', control }, from);
     const key = `${from.id}:${id}`;
     const others = Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && w !== from && w.isConnected());
     awaiting.set(key, { origin: from, id, left: new Set(others.map((w) => w.id)) });
-    for (const w of others) w.send({ tincan: 'control', control, ack: key } satisfies ToWorker);
+    for (const w of others) send(w, { tincan: 'control', control, ack: key });
     settle(key);
   };
   const onMessage = (w: Worker, m: unknown) => {
@@ -164,7 +166,7 @@ export function runPrimary(o: PrimaryOptions): { stop(signal: NodeJS.Signals): v
         if (msg.op === 'retry') value = l.retryAfterMs(msg.key, msg.now);
         else if (msg.op === 'fail') l.recordFailure(msg.key, msg.now);
         else l.clear(msg.key);
-        if (w.isConnected()) w.send({ tincan: 'limit-reply', id: msg.id, value } satisfies ToWorker);
+        send(w, { tincan: 'limit-reply', id: msg.id, value });
         break;
       }
       case 'listening':
@@ -176,6 +178,7 @@ export function runPrimary(o: PrimaryOptions): { stop(signal: NodeJS.Signals): v
   const fork = (index: number) => {
     const w = cluster.fork({ TINCAN_DIRECTORY_WORKER_INDEX: String(index) });
     w.on('message', (m: unknown) => onMessage(w, m));
+    w.on('error', () => {}); // channel errors of an exiting worker (its 'exit' follows)
     w.on('exit', (code, signal) => {
       listening.delete(w.id);
       for (const [key, a] of awaiting) { a.left.delete(w.id); settle(key); } // a dead worker has nothing cached
