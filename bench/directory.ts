@@ -12,7 +12,9 @@
 // PUT /v1/presence of the requesting user's device with a new port, the rest
 // lookups) so that anything cached is invalidated under load.
 // Goal (issue 5): >= 5,000 req/s with p99 <= 20 ms.
-// Options: --duration <s> (default 10), --connections <n> (default 10),
+// Server CPU per request counts the directory's processes and threads only
+// (not PostgreSQL's backends, not the load generator).
+// Options: --duration <s> (default 5), --connections <n> (default 10),
 //          --users <n> (default 200), --contacts <n> per user (default 20),
 //          --engines sqlite,postgres (default both),
 //          --workers 1,2 (directory worker processes, `tincan directory --workers`; default both),
@@ -31,7 +33,7 @@ import { randomBytes } from 'node:crypto';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const arg = (name: string, def: number) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : def; };
-const DURATION = arg('duration', 10), CONNECTIONS = arg('connections', 10), USERS = arg('users', 200), CONTACTS = arg('contacts', 20);
+const DURATION = arg('duration', 5), CONNECTIONS = arg('connections', 10), USERS = arg('users', 200), CONTACTS = arg('contacts', 20);
 const PG_URL = process.env.TINCAN_BENCH_PG_URL ?? process.env.TINCAN_TEST_PG_URL ?? 'postgres://tincan:tincan@127.0.0.1:5432/tincan_test';
 
 async function startDirectory(databaseUrl: string, dataDir: string, workers: number): Promise<{ child: ChildProcess; base: string }> {

@@ -115,7 +115,8 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
   const store = new DirectoryStore(opened.db, opened.namedQuery ?? opened.readQuery, (c) => fanout.publishControl({ type: 'views', ...c }));
   const views = new ViewCache(store, config.viewCacheMs);
   metrics.counterFrom('tincan_view_cache_hits_total', 'Presence / contact-list lookups answered from the view cache (this worker).', () => views.counters.hits);
-  metrics.counterFrom('tincan_view_cache_misses_total', 'Presence / contact-list lookups that queried the database (this worker).', () => views.counters.misses);
+  metrics.counterFrom('tincan_view_cache_partial_total', 'Presence lookups answered from the view cache after reloading a few contacts\' rows (this worker).', () => views.counters.partial);
+  metrics.counterFrom('tincan_view_cache_misses_total', 'Presence / contact-list lookups that queried the database for the whole answer (this worker).', () => views.counters.misses);
   const ctx: AppContext = {
     store, views, fanout, hub, key, config, metrics, now,
     accountLimiter: counter('login-account', config.loginFailuresPerAccount, config.loginWindowMs, 'login:'),
