@@ -129,6 +129,8 @@ export class CheckAgent {
   private nextStartAt: Millis;
   private nominateAt?: Millis;
   private selected?: PairEntry;
+  /** A pair was selected once: losing every path later is recoverable (re-checks, relay included). */
+  private everSelected = false;
 
   constructor(config: CheckConfig) {
     this.c = {
@@ -164,7 +166,7 @@ export class CheckAgent {
     min(this.nominateAt);
     const recheck = this.recheckEnabled();
     for (const e of this.entries.values()) {
-      if (recheck && e.state === 'failed' && !e.pair.relayed) min(e.recheckAt);
+      if (recheck && this.rechecks(e)) min(e.recheckAt);
       if (e.state === 'in-progress') min(e.nextAt);
       if (e.state === 'succeeded') min(e.probe ? e.probe.timeoutAt : e.probeNextAt);
     }
@@ -229,6 +231,7 @@ export class CheckAgent {
     if (nominate && !this.c.controlling && this.selected !== e) {
       const old = this.selected;
       this.selected = e;
+      this.everSelected = true;
       this.events.push(old ? { type: 'path-switched', from: old.pair, to: e.pair, reason: 'nominated' } : { type: 'path-selected', pair: e.pair });
     }
     this.handleTimeout(now);
@@ -353,16 +356,24 @@ export class CheckAgent {
     }
   }
 
-  /** Re-checks run only while a relayed pair is selected (a direct path is what they look for). */
+  /**
+   * Re-checks run while a relayed pair is selected (a direct path is what they look for), and
+   * after every path was lost once a pair had been selected (the contact changed networks, an
+   * outage): then the relay pair is re-checked too.
+   */
   private recheckEnabled(): boolean {
-    return this.c.recheckIntervalMs > 0 && !!this.selected?.pair.relayed;
+    return this.c.recheckIntervalMs > 0 && (!!this.selected?.pair.relayed || (this.everSelected && !this.selected));
   }
 
-  /** Failed direct pairs whose wait is over go back to 'waiting' (then paced like any check). */
+  private rechecks(e: PairEntry): boolean {
+    return e.state === 'failed' && (!e.pair.relayed || !this.selected);
+  }
+
+  /** Failed pairs whose wait is over go back to 'waiting' (then paced like any check). */
   private queueRechecks(now: Millis): void {
     if (!this.recheckEnabled()) return;
     for (const e of this.entries.values()) {
-      if (e.state !== 'failed' || e.pair.relayed || now < e.recheckAt) continue;
+      if (!this.rechecks(e) || now < e.recheckAt) continue;
       e.state = 'waiting';
       e.rechecking = true;
     }
@@ -403,6 +414,7 @@ export class CheckAgent {
   /** Make `e` the selected pair and tell the controlled side right away (nominate flag). */
   private select(e: PairEntry, now: Millis): void {
     this.selected = e;
+    this.everSelected = true;
     if (e.probe) this.txs.delete(e.probe.txId);
     this.sendProbe(e, now);
   }

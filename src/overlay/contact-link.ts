@@ -66,6 +66,8 @@ export interface ContactLinkDeps {
 export type RefusalReason = 'key-changed' | 'not-accepting';
 
 const TRANSPORT_KEEPALIVE_MS = 10_000;
+/** How long a live session without any working path waits for one to come back. */
+const LOST_GRACE_MS = 25_000;
 
 export class ContactLink {
   readonly rendezvousId: string;
@@ -88,6 +90,8 @@ export class ContactLink {
   private closedFlag = false;
   private readonly timers: TimerHandle[] = [];
   private ticketTimer?: TimerHandle;
+  /** When a live session lost its last path (undefined while it has one). */
+  private lostSince?: number;
   /** Remote direct candidates known to the agent (keys), for updates from presence. */
   private readonly remoteKeys = new Set<string>();
 
@@ -224,6 +228,7 @@ export class ContactLink {
 
   private onCheckEvent(e: CheckEvent): void {
     if (e.type === 'path-selected' || e.type === 'path-switched') {
+      this.lostSince = undefined;
       this.d.log(`${this.username}: ${e.type} ${CheckAgent.describe(e.type === 'path-selected' ? e.pair : e.to)}${e.type === 'path-switched' ? ` (${e.reason})` : ''}`);
       if (this.controlling && !this.connecting && !this.d.refuse) this.connectTransport();
       const info = this.pathInfo();
@@ -233,7 +238,15 @@ export class ContactLink {
     } else if (e.type === 'no-path' && !this.d.refuse) {
       const err = new PeerError('connect-failed', `${this.username}: every path failed (${this.describe()})`);
       if (!this.settled) this.fail(err);
-      else if (!this.agent.selectedPair()) this.close(err);
+      else if (!this.agent.selectedPair() && !this.lostSince) {
+        // A live session lost every path (the contact changed networks, an outage): the agent
+        // re-checks every pair, the relay included, and new addresses arrive with presence.
+        // Give it LOST_GRACE_MS (under the transport's 30 s idle timeout) before closing.
+        const since = this.d.clock.now();
+        this.lostSince = since;
+        this.d.log(`${this.username}: every path failed; re-checking for ${LOST_GRACE_MS / 1000} s`);
+        this.after(LOST_GRACE_MS, () => { if (this.lostSince === since && !this.agent.selectedPair()) this.close(err); });
+      }
     }
   }
 

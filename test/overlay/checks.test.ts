@@ -152,6 +152,33 @@ describe('CheckAgent over the NAT harness', () => {
     console.log(JSON.stringify({ directRequestsWhileBlocked: directRequests.filter((t) => t < liftedAt).length, switchAfterLiftMs: sw.at - liftedAt }));
   });
 
+  it('after losing every path, every pair is re-checked (the relay too): the relay coming back is selected again', () => {
+    const h = new CheckHarness(NAT_KINDS['EIM/ADF'], NAT_KINDS.public);
+    h.runUntil(2000);
+    expect(h.a.agent!.selectedPair()?.relayed).toBe(false);
+    h.directCut = true;
+    h.relayCut = true;
+    h.runUntil(8000);
+    expect(h.a.events.map((x) => x.e.type)).toContain('no-path');
+    const lostAt = h.a.events.find((x) => x.e.type === 'no-path')!.at;
+    expect(h.a.agent!.selectedPair()).toBeUndefined();
+    h.relayCut = false; // e.g. the contact re-bound at the relay from its new network
+    h.runUntil(30_000);
+    const back = h.a.events.find((x) => x.at > lostAt && x.e.type === 'path-selected')!;
+    expect(back.e).toMatchObject({ pair: { relayed: true } });
+    expect(back.at - lostAt).toBeLessThanOrEqual(5000 + 1000); // the first re-check wait + a check and nomination
+    expect(h.b.agent!.selectedPair()?.relayed).toBe(true);
+    // With re-checks off, a lost session stays lost.
+    const off = new CheckHarness(NAT_KINDS['EIM/ADF'], NAT_KINDS.public, { agent: { recheckIntervalMs: 0 } });
+    off.runUntil(2000);
+    off.directCut = true;
+    off.relayCut = true;
+    off.runUntil(8000);
+    off.relayCut = false;
+    off.runUntil(30_000);
+    expect(off.a.agent!.selectedPair()).toBeUndefined();
+  });
+
   it('re-checks can be disabled (recheckIntervalMs 0): a failed direct pair stays failed', () => {
     const h = new CheckHarness(NAT_KINDS['EIM/ADF'], NAT_KINDS.public, { agent: { recheckIntervalMs: 0 } });
     h.directCut = true;
