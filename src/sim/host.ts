@@ -4,7 +4,8 @@
 // host's table (a default route to its first link is added on attach); arriving
 // packets are checked (IPv4 header + UDP checksum) before a socket sees them, and
 // anything wrong is dropped and counted by reason. Packets to the host's own address
-// are looped back without touching a link.
+// are looped back without touching a link. Like the real adapter, the `from` object
+// of the previous datagram is reused when the next one comes from the same sender.
 import { DecodeError } from '../wire/errors.ts';
 import { ipv4ToU32 } from '../wire/ipv4-address.ts';
 import { checkUdpPacket, packetDstPort, packetPayloadLength, packetSrcPort, packetSrcU32 } from '../wire/packet.ts';
@@ -46,6 +47,9 @@ export class Host implements SimNode {
   private lastSocket: SimUdpSocket | undefined = undefined;
   private lastDstText: string | undefined = undefined;
   private lastDstU32 = 0;
+  /** The sender of the previous datagram, reused as `from` while it stays the same (as the real adapter does). */
+  private lastFrom: UdpAddress | undefined = undefined;
+  private lastFromU32 = 0;
   private nextEphemeral = EPHEMERAL_MIN;
   private ipId = 0;
   private readonly loopback: (arg: unknown) => void;
@@ -177,7 +181,14 @@ export class Host implements SimNode {
     }
     this.datagramsDelivered++;
     const ihl = (bytes[0] & 0x0f) << 2;
-    const from = { address: ctx.addressString(packetSrcU32(bytes)), port: packetSrcPort(bytes) };
+    const srcU32 = packetSrcU32(bytes);
+    const srcPort = packetSrcPort(bytes);
+    let from = this.lastFrom;
+    if (from === undefined || srcU32 !== this.lastFromU32 || srcPort !== from.port) {
+      from = { address: ctx.addressString(srcU32), port: srcPort };
+      this.lastFrom = from;
+      this.lastFromU32 = srcU32;
+    }
     socket.deliver(from, bytes.subarray(ihl + 8, ihl + 8 + packetPayloadLength(bytes)));
   }
 

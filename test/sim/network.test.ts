@@ -135,6 +135,47 @@ describe('sockets', () => {
     expect(loop).toEqual([3]);
     expect(net.drops()).toEqual({ 'port-unreachable': 1, oversize: 1, 'socket-closed': 1 });
   });
+
+  it('delivers to the right socket with the right sender while sockets, senders and destinations change (host fast paths)', () => {
+    const { net, a, b } = pair();
+    const got: string[] = [];
+    const listen = (port: number) => {
+      const s = b.bindUdp(port);
+      s.onDatagram((from, bytes) => got.push(`${port}<-${from.address}:${from.port}#${bytes[0]}`));
+      return s;
+    };
+    const s9000 = listen(9000);
+    listen(9001);
+    const a1 = a.bindUdp(4000);
+    const a2 = a.bindUdp(4001);
+    const seen: unknown[] = [];
+    const back = a.bindUdp(4002);
+    back.onDatagram((from) => seen.push(from));
+    const echo = b.bindUdp(7);
+    echo.onDatagram((from, bytes) => echo.send(from, bytes));
+    const to = (port: number) => ({ address: b.address, port });
+    let n = 0;
+    const send = (s: typeof a1, port: number) => s.send(to(port), new Uint8Array([++n]));
+    net.at(0.5, () => a1.send({ address: '', port: 9000 }, new Uint8Array([99]))); // first destination of this host
+    net.at(1, () => { send(a1, 9000); send(a1, 9000); send(a2, 9000); send(a1, 9001); send(a2, 9001); });
+    net.at(10, () => { s9000.close(); send(a1, 9000); send(a1, 9001); });
+    net.at(20, () => { listen(9000); send(a2, 9000); });
+    net.at(30, () => {
+      a1.send({ address: '', port: 9000 }, new Uint8Array([99])); // not an address: refused, not cached as one
+      a1.send({ address: 'b', port: 9000 }, new Uint8Array([99]));
+      send(a1, 9001);
+      a1.send({ address: '', port: 9000 }, new Uint8Array([99]));
+      for (let i = 0; i < 3; i++) back.send(to(7), new Uint8Array([i]));
+    });
+    net.run(100);
+    const A = a.address;
+    expect(got).toEqual([
+      `9000<-${A}:4000#1`, `9000<-${A}:4000#2`, `9000<-${A}:4001#3`, `9001<-${A}:4000#4`, `9001<-${A}:4001#5`,
+      `9001<-${A}:4000#7`, `9000<-${A}:4001#8`, `9001<-${A}:4000#9`,
+    ]);
+    expect(net.drops()).toEqual({ 'port-unreachable': 1, 'bad-destination': 4 });
+    expect(seen).toEqual([to(7), to(7), to(7)]);
+  });
 });
 
 describe('determinism', () => {
