@@ -185,7 +185,15 @@ export function pipeConnector(clock: Clock, server: RelayStreamServer, supernode
   };
 }
 
-/** Runs the simulator in 1 ms steps, letting async code (promises, fs) run between steps. */
+/** Real file-system requests in flight in this process (the Peer's state files). */
+const fsPending = () => process.getActiveResourcesInfo().some((r) => r.startsWith('FSReq'));
+
+/**
+ * Runs the simulator in 1 ms steps, letting async code run between steps. Virtual time
+ * does not advance while a real file-system request is in flight (up to 2 s of real time
+ * per step): otherwise a slow disk on a loaded machine would let thousands of virtual
+ * milliseconds pass while the Peer writes device.json, and timing would depend on load.
+ */
 export class SimLoop {
   constructor(private readonly net: Network) {}
 
@@ -196,6 +204,7 @@ export class SimLoop {
       if (this.net.clock.now() >= end) return false;
       this.net.runFor(1);
       await new Promise<void>((r) => setImmediate(r));
+      for (const t0 = performance.now(); fsPending() && performance.now() - t0 < 2000;) await new Promise<void>((r) => setImmediate(r));
     }
     return true;
   }
