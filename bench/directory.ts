@@ -19,7 +19,8 @@
 //          --engines sqlite,postgres (default both),
 //          --workers 1,2 (directory worker processes, `tincan directory --workers`; default both),
 //          --loadgen autocannon,wrk (default both; wrk missing -> reported skipped),
-//          --mix <percent of writes> (default 5; 0: no mixed workload).
+//          --mix <percent of writes> (default 5; 0: no mixed workload),
+//          --log-requests (the server logs one line per request, its default; off otherwise).
 // PostgreSQL: TINCAN_BENCH_PG_URL or TINCAN_TEST_PG_URL, else the local
 // default; a fresh schema is created and dropped. Unreachable -> reported skipped.
 import autocannon from 'autocannon';
@@ -33,19 +34,24 @@ import { randomBytes } from 'node:crypto';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const arg = (name: string, def: number) => { const i = process.argv.indexOf(`--${name}`); return i > 0 ? Number(process.argv[i + 1]) : def; };
+const LOG_REQUESTS = process.argv.includes('--log-requests');
 const DURATION = arg('duration', 5), CONNECTIONS = arg('connections', 10), USERS = arg('users', 200), CONTACTS = arg('contacts', 20);
 const PG_URL = process.env.TINCAN_BENCH_PG_URL ?? process.env.TINCAN_TEST_PG_URL ?? 'postgres://tincan:tincan@127.0.0.1:5432/tincan_test';
 
 async function startDirectory(databaseUrl: string, dataDir: string, workers: number): Promise<{ child: ChildProcess; base: string }> {
   const nodeArgs = (process.env.TINCAN_BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean); // e.g. --cpu-prof
   const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'directory', '--data-dir', dataDir, '--database', databaseUrl,
-    '--port', '0', '--no-stun', '--workers', String(workers), '--registration-limit', '0', '--scrypt-n', '1024', '--no-log-requests', '--log-level', 'info'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    '--port', '0', '--no-stun', '--workers', String(workers), '--registration-limit', '0', '--scrypt-n', '1024', ...(LOG_REQUESTS ? [] : ['--no-log-requests']), '--log-level', 'info'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   process.once('exit', () => child.kill('SIGKILL'));
   const port = await new Promise<number>((res, rej) => {
     const t = setTimeout(() => rej(new Error('directory did not start')), 60_000);
     child.on('exit', (c) => rej(new Error(`directory exited ${c}`)));
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      try { const j = JSON.parse(l) as { msg?: string; port?: number }; if (j.msg === 'directory listening') { clearTimeout(t); res(j.port!); } } catch { /* */ }
+    const lines = createInterface({ input: child.stdout! }).on('line', (l) => {
+      try {
+        const j = JSON.parse(l) as { msg?: string; port?: number };
+        // then the server's log lines are read and dropped unparsed (as a log file would take them)
+        if (j.msg === 'directory listening') { clearTimeout(t); lines.close(); child.stdout!.resume(); res(j.port!); }
+      } catch { /* */ }
     });
   });
   return { child, base: `http://127.0.0.1:${port}` };
@@ -278,7 +284,7 @@ const loadAtStart = loadavg()[0];
 const result = {
   bench: 'directory',
   machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
-  params: { durationS: DURATION, connections: CONNECTIONS, users: USERS, contactsPerUser: CONTACTS, serverRequestLogging: false, clientInSameMachine: true, workers: WORKERS, loadGenerators: LOADGENS, mixedWritePct: MIX },
+  params: { durationS: DURATION, connections: CONNECTIONS, users: USERS, contactsPerUser: CONTACTS, serverRequestLogging: LOG_REQUESTS, clientInSameMachine: true, workers: WORKERS, loadGenerators: LOADGENS, mixedWritePct: MIX },
   goal: { requestsPerSec: 5000, p99Ms: 20 },
   sqlite: await perWorkers('sqlite'),
   postgres: await perWorkers('postgres'),

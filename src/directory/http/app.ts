@@ -53,7 +53,8 @@ export function makeAuthenticator(ctx: AppContext): (authorization: string | und
 export function buildApp(ctx: AppContext, logger: Logger): { app: FastifyInstance; routes: RouteTable } {
   const app = Fastify({
     loggerInstance: logger,
-    logController: new LogController({ disableRequestLogging: !ctx.config.logRequests }),
+    // request logging is one line per request, written in onResponse below (Fastify's own writes two)
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: ctx.config.bodyLimitBytes,
     routerOptions: { maxParamLength: 100 },
     return503OnClosing: true,
@@ -92,8 +93,11 @@ export function buildApp(ctx: AppContext, logger: Logger): { app: FastifyInstanc
     done(null, payload);
   });
 
+  const logRequests = ctx.config.logRequests;
   app.addHook('onResponse', (req, reply, done) => {
-    ctx.metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    const ms = reply.elapsedTime;
+    ctx.metrics.observeRequest(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, ms / 1000);
+    if (logRequests) req.log.info({ req: { method: req.method, url: req.url, remoteAddress: req.ip }, res: { statusCode: reply.statusCode }, responseTime: ms }, 'request completed');
     done();
   });
 
