@@ -206,6 +206,14 @@ export class Connection {
     if (this.side === 'server') this.maybeConfirm(now);
   }
   private gotClientHandshakePacket = false;
+  /** A CONNECTION_CLOSE received in a handshake packet (unauthenticated), held until its timer. */
+  private unauthClose: { code: number; reason: string; app: boolean } | undefined;
+  /** Authenticated progress (keys from the peer's handshake message, an opened 1-RTT packet): a held close was forged or stale. */
+  private onAuthenticatedProgress(): void {
+    if (!this.unauthClose) return;
+    this.unauthClose = undefined;
+    this.timers.set('unauthClose', undefined);
+  }
   /** Server: an authenticated 1-RTT packet from the client arrived. */
   private clientHasKeys = false;
   private lastDatagramLen = 0;
@@ -224,6 +232,7 @@ export class Connection {
       rotate = plain !== undefined;
     }
     if (!plain) { this.stats.packetsDropped++; return; }
+    this.onAuthenticatedProgress();
     if (space.ack.isDuplicate(pn)) return;
     if (rotate) this.rotateKeys(pn);
     const frames = decodeFrames(plain);
@@ -286,6 +295,15 @@ export class Connection {
         this.confirm(now);
         return;
       case 'connection_close':
+        if (space.name === 'handshake') {
+          // handshake packets carry only a CRC: an on-path attacker can forge this close.
+          // Believe it only if the handshake makes no authenticated progress within a PTO.
+          if (!this.unauthClose) {
+            this.unauthClose = { code: f.code, reason: f.reason, app: f.app };
+            this.timers.set('unauthClose', now + this.ptoMs('handshake'));
+          }
+          return;
+        }
         this.state = 'draining';
         this.timers.set('close', now + 3 * this.ptoMs('app'));
         this.emitClosed(f.code, f.reason, true, f.app);
@@ -332,6 +350,7 @@ export class Connection {
     if (res.peerStatic) this.peerStatic = res.peerStatic.slice();
     if (res.send) this.sendHandshakeMessage(res.send);
     if (res.keys && !this.keys) {
+      this.onAuthenticatedProgress();
       this.keys = res.keys;
       if (this.side === 'client') {
         this.state = 'established';
@@ -381,7 +400,12 @@ export class Connection {
 
   private handleAck(now: Millis, space: Space, f: Extract<Frame, { type: 'ack' }>): void {
     const largest = f.ranges[0].hi;
-    if (largest >= space.nextPn) throw new TransportError(ErrorCode.PROTOCOL_VIOLATION, `ACK of unsent packet ${largest}`, 0x02);
+    if (largest >= space.nextPn) {
+      // in a handshake packet (CRC only) it may be forged, or the peer acknowledging a packet number
+      // an attacker injected in our name: ignore it rather than die of it
+      if (space.name === 'handshake') return;
+      throw new TransportError(ErrorCode.PROTOCOL_VIOLATION, `ACK of unsent packet ${largest}`, 0x02);
+    }
     const acked: SentPacket[] = [];
     for (const r of f.ranges) space.sent.takeRange(r.lo, r.hi, acked);
     if (acked.length === 0) return;
@@ -542,6 +566,16 @@ export class Connection {
           }
           break;
         case 'pacing': break;
+        case 'unauthClose':
+          if (this.unauthClose && !this.confirmed && (this.state === 'handshake' || this.state === 'established')) {
+            const c = this.unauthClose;
+            this.unauthClose = undefined;
+            this.state = 'draining';
+            this.timers.set('loss', undefined);
+            this.timers.set('close', now + 3 * this.ptoMs('app'));
+            this.emitClosed(c.code, c.reason, true, c.app);
+          }
+          break;
       }
     }
   }

@@ -2,8 +2,8 @@
 // wake-up is the minimum (quinn-proto's TimerTable).
 import type { Millis } from '../wire/socket.ts';
 
-export type TimerKind = 'loss' | 'idle' | 'keepAlive' | 'close' | 'pathValidation' | 'pacing';
-const KINDS: TimerKind[] = ['loss', 'idle', 'keepAlive', 'close', 'pathValidation', 'pacing'];
+export type TimerKind = 'loss' | 'idle' | 'keepAlive' | 'close' | 'pathValidation' | 'pacing' | 'unauthClose';
+const KINDS: TimerKind[] = ['loss', 'idle', 'keepAlive', 'close', 'pathValidation', 'pacing', 'unauthClose'];
 
 export class TimerTable {
   private readonly at = new Map<TimerKind, Millis>();
