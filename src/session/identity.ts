@@ -10,7 +10,7 @@ import { sodium } from './noise/sodium.ts';
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SessionError } from './errors.ts';
-import { hash, keyPairFrom, publicKeyOf, type KeyPair } from './noise/primitives.ts';
+import { hash, keyPairFrom, publicKeyOf, wipe, type KeyPair } from './noise/primitives.ts';
 
 export interface DeviceIdentity {
   /** X25519 public key (32 bytes): what the directory publishes for this device. */
@@ -116,6 +116,6 @@ export function loadOrCreateIdentity(dir: string): DeviceIdentity {
   }
   unlinkSync(tmp);
   try { const d = openSync(dir, 'r'); try { fsyncSync(d); } finally { closeSync(d); } } catch { /* directory fsync is best effort */ }
-  kp.secretKey.fill(0);
+  wipe(kp.secretKey);
   return load(path);
 }
