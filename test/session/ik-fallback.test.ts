@@ -74,6 +74,22 @@ describe('IK -> XX fallback inside the transport handshake', () => {
     for (const l of p.log) expect(Buffer.from(l.bytes).includes('hello after rotation')).toBe(false);
   });
 
+  it('through a Retry: Retry, FALLBACK and XX each cost one round trip; the key is still checked', () => {
+    const { before, after } = rotatedServer();
+    const cp = noiseCrypto(alice, { random: seededBytes(30), acceptPeer: (k, _kind, info) => !info.fallback || fingerprint(k) === fingerprint(after.publicKey) });
+    const sp = noiseCrypto(after, { random: seededBytes(31) });
+    const p = new Pair({ client: { crypto: cp }, server: { crypto: sp, retry: true, tokenSecret: new Uint8Array(32).fill(9) }, seed: 30 });
+    const c = p.connect({ serverStatic: before.publicKey });
+    const cc = new Collector(c);
+    expect(p.driveUntil(() => cc.poll().has('connected'))).toBe(true);
+    expect(p.server.stats.retriesSent).toBe(1);
+    expect(p.time).toBe(6 * p.latencyMs);
+    expect(hex(c.peerStatic)).toBe(hex(after.publicKey));
+    expect(p.driveUntil(() => !!p.accepted()?.peerStatic)).toBe(true);
+    expect(hex(p.accepted()!.peerStatic)).toBe(hex(alice.publicKey));
+    expect(sp.stats).toMatchObject({ fallbacks: 1, handshakesCompleted: 1, handshakesFailed: 0 });
+  });
+
   it('a stale key and nobody approves the new one: refused with key-changed before the client reveals its static key', () => {
     const { before, after } = rotatedServer();
     const cp = noiseCrypto(alice, { random: seededBytes(7) });
