@@ -4,9 +4,11 @@
 // `aead` is the per-packet hot path: sodium-native's native binding called
 // directly (its JS wrapper re-checks every size with assert() and turns a
 // failed authentication into a thrown Error: ~6 us per forged packet instead of
-// ~0.8 us). The native side still checks sizes (abort, never an overflow).
-// Used only if a self-check at load gives byte-identical results to the public
-// API (sodium-native is pinned; any other layout falls back to the wrapper).
+// ~0.8 us). Sizes are then the caller's duty: packet-keys.ts checks them before
+// every call (output = input +/- 16 bytes, 12-byte nonce, 32-byte key); the
+// native side's own asserts may be compiled out. Used only if a self-check at
+// load gives byte-identical results to the public API (sodium-native is
+// pinned; any other layout falls back to the wrapper).
 import sodiumNative from 'sodium-native';
 import { createRequire } from 'node:module';
 
