@@ -99,27 +99,6 @@ describe.each(engines)('store on $engine', ({ engine, skip }) => {
     expect((await store.presenceOfUsers([b, c], 0)).map((p) => p.status)).toEqual(['away', 'away']);
   });
 
-  it.skipIf(!!skip)('presence writes arriving together commit together (group commit); a bad one fails alone', async () => {
-    const changes: string[][] = [];
-    const grouped = new DirectoryStore(opened.db, opened.namedQuery ?? opened.readQuery, (c) => { changes.push(c.presenceOf ?? []); });
-    const ids: string[] = [], devs: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      ids.push((await grouped.createUser(`gc-${i}`, 'h', 1))!);
-      devs.push((await grouped.addDevice(ids[i], 'd', 'k', null, 1)).id);
-    }
-    const put = (i: number, dev: string, port: number) => grouped.setPresence(ids[i], dev, { status: 'online', candidates: [{ kind: 'host', address: '192.0.2.1', port }], nat: null, supernode: null }, 10);
-    await Promise.all(ids.map((_, i) => put(i, devs[i], 100 + i)));
-    // the first write commits alone, the five that queued behind it in one transaction
-    expect(changes.map((c) => c.length)).toEqual([1, 5]);
-    changes.length = 0;
-    const results = await Promise.allSettled([put(0, devs[0], 200), put(1, devs[1], 201), put(2, 'no-such-device', 202), put(3, devs[3], 203)]);
-    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
-    expect(changes.flat().sort()).toEqual([ids[0], ids[1], ids[3]].sort()); // only stored writes invalidate
-    const me = ids[5];
-    for (const i of [0, 1, 3]) { await grouped.contactAction(me, ids[i], 'request', 11); await grouped.contactAction(ids[i], me, 'accept', 11); }
-    expect((await grouped.presenceOfContacts(me, 0)).map((p) => p.candidates[0].port).sort()).toEqual([200, 201, 203]);
-  });
-
   it.skipIf(!!skip)('supernodes: least loaded first, expiry, ownership', async () => {
     const h = 'scrypt$1$1$1$AA==$AA==';
     const o = (await store.createUser('s-own', h, 1))!; const x = (await store.createUser('s-other', h, 1))!;

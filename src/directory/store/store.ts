@@ -54,12 +54,6 @@ function prepared<R>(db: Kysely<Database>, named: NamedQuery | undefined, arity:
 /** What a committed write changed: whose contact lists / mutual contacts, whose own presence rows. */
 export interface ViewChange { contactsOf?: string[]; presenceOf?: string[] }
 
-interface PresenceWrite {
-  userId: string; deviceId: string;
-  values: { status: PresenceRecord['status']; candidates: string; nat: string | null; supernode: string | null; updated_at: number };
-  res: () => void; rej: (e: unknown) => void;
-}
-
 /** A row of presenceViewRows: [peerId, username, deviceId, status, candidates, nat, supernode, updatedAt] (presence columns null when the contact has none). */
 export type PresenceViewRow = [string, string, string | null, string | null, string | null, string | null, string | null, number | null];
 
@@ -315,50 +309,14 @@ export class DirectoryStore {
   }
 
   // ---- presence
-  /**
-   * Stores a device's presence. Group commit: writes that arrive while
-   * another batch commits are committed together in one transaction (one
-   * fsync), each caller resolving after that commit and its invalidation;
-   * if the batch fails, its writes are retried one by one, so one bad write
-   * (e.g. a device deleted meanwhile) fails alone.
-   */
-  setPresence(userId: string, deviceId: string, p: Omit<PresenceRecord, 'username' | 'deviceId' | 'updatedAt'>, now: number): Promise<void> {
+  async setPresence(userId: string, deviceId: string, p: Omit<PresenceRecord, 'username' | 'deviceId' | 'updatedAt'>, now: number): Promise<void> {
     const values = {
       status: p.status, candidates: JSON.stringify(p.candidates), nat: p.nat ? JSON.stringify(p.nat) : null,
       supernode: p.supernode ? JSON.stringify(p.supernode) : null, updated_at: now,
     };
-    return new Promise((res, rej) => {
-      this.presenceQueue.push({ userId, deviceId, values, res, rej });
-      if (!this.presenceFlushing) void this.flushPresence();
-    });
-  }
-
-  private readonly presenceQueue: PresenceWrite[] = [];
-  private presenceFlushing = false;
-
-  private async flushPresence(): Promise<void> {
-    this.presenceFlushing = true;
-    const upsert = (db: Kysely<Database>, w: PresenceWrite) => db.insertInto('presence').values({ device_id: w.deviceId, user_id: w.userId, ...w.values })
-      .onConflict((oc) => oc.column('device_id').doUpdateSet(w.values)).execute();
-    try {
-      while (this.presenceQueue.length) {
-        const batch = this.presenceQueue.splice(0);
-        let stored = batch;
-        try {
-          if (batch.length === 1) await upsert(this.db, batch[0]);
-          else await this.db.transaction().execute(async (trx) => { for (const w of batch) await upsert(trx, w); });
-        } catch (e) {
-          if (batch.length === 1) { batch[0].rej(e); continue; }
-          stored = [];
-          for (const w of batch) {
-            try { await upsert(this.db, w); stored.push(w); } catch (e1) { w.rej(e1); }
-          }
-        }
-        if (!stored.length) continue;
-        try { await this.onWrite({ presenceOf: [...new Set(stored.map((w) => w.userId))] }); } catch (e) { for (const w of stored) w.rej(e); continue; }
-        for (const w of stored) w.res();
-      }
-    } finally { this.presenceFlushing = false; }
+    await this.db.insertInto('presence').values({ device_id: deviceId, user_id: userId, ...values })
+      .onConflict((oc) => oc.column('device_id').doUpdateSet(values)).execute();
+    await this.onWrite({ presenceOf: [userId] });
   }
 
   /** Presence of every device of the given users. Entries older than `staleBefore` read as offline. */
