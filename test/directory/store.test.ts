@@ -95,8 +95,12 @@ describe.each(engines)('store on $engine', ({ engine, skip }) => {
     expect(seen).toEqual([{ username: 'p-bob', deviceId: db.id, status: 'online', candidates: [{ kind: 'host', address: '192.0.2.1', port: 4000 }], nat: { mapping: 'endpoint-independent', filtering: 'address-dependent' }, supernode: null, updatedAt: 100 }]);
     expect((await store.presenceOfContacts(a, 101))[0].status).toBe('offline');
     for (const stale of [0, 101]) expect(JSON.parse(await store.presenceOfContactsJson(a, stale))).toEqual(await store.presenceOfContacts(a, stale));
-    await store.setPresence(b, db.id, { status: 'away', candidates: [], nat: null, supernode: null }, 200);
+    expect(await store.setPresence(b, db.id, { status: 'away', candidates: [], nat: null, supernode: null }, 200)).toBe(true);
     expect((await store.presenceOfUsers([b, c], 0)).map((p) => p.status)).toEqual(['away', 'away']);
+    // a device deleted after the caller's ownership check: the write is refused (the route's 404), not a server error
+    expect(await store.deleteDevice(c, dc.id)).toBe(true);
+    expect(await store.setPresence(c, dc.id, { status: 'online', candidates: [], nat: null, supernode: null }, 300)).toBe(false);
+    expect(await store.presenceOfUsers([c], 0)).toEqual([]);
   });
 
   it.skipIf(!!skip)('supernodes: least loaded first, expiry, ownership', async () => {

@@ -309,14 +309,25 @@ export class DirectoryStore {
   }
 
   // ---- presence
-  async setPresence(userId: string, deviceId: string, p: Omit<PresenceRecord, 'username' | 'deviceId' | 'updatedAt'>, now: number): Promise<void> {
+  /**
+   * Stores a device's presence. False (nothing written) when the device no longer
+   * exists — deleted between the caller's ownership check and this write: the
+   * foreign key refuses the row, and that is the caller's 404, not a server error.
+   */
+  async setPresence(userId: string, deviceId: string, p: Omit<PresenceRecord, 'username' | 'deviceId' | 'updatedAt'>, now: number): Promise<boolean> {
     const values = {
       status: p.status, candidates: JSON.stringify(p.candidates), nat: p.nat ? JSON.stringify(p.nat) : null,
       supernode: p.supernode ? JSON.stringify(p.supernode) : null, updated_at: now,
     };
-    await this.db.insertInto('presence').values({ device_id: deviceId, user_id: userId, ...values })
-      .onConflict((oc) => oc.column('device_id').doUpdateSet(values)).execute();
+    try {
+      await this.db.insertInto('presence').values({ device_id: deviceId, user_id: userId, ...values })
+        .onConflict((oc) => oc.column('device_id').doUpdateSet(values)).execute();
+    } catch (e) {
+      if (isForeignKeyViolation(e)) return false;
+      throw e;
+    }
     await this.onWrite({ presenceOf: [userId] });
+    return true;
   }
 
   /** Presence of every device of the given users. Entries older than `staleBefore` read as offline. */
@@ -404,4 +415,10 @@ function toPresence(r: PresenceSql, staleBefore: number): PresenceRecord {
     supernode: r.supernode ? JSON.parse(r.supernode) as Endpoint : null,
     updatedAt: r.updatedAt,
   };
+}
+
+/** A foreign-key refusal: SQLite (better-sqlite3, also through the writer thread) or PostgreSQL (SQLSTATE 23503). */
+function isForeignKeyViolation(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || code === '23503';
 }

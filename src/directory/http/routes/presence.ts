@@ -11,11 +11,11 @@ import { badRequest, forbidden, notFound } from '../errors.ts';
 
 export interface PresenceBody { deviceId: string; status: 'online' | 'away' | 'offline'; candidates: Candidate[]; nat?: NatBehaviour | null; supernode?: Endpoint | null }
 
-/** Writes a device's presence and pushes it to the owner's online mutual contacts. */
+/** Writes a device's presence and pushes it to the owner's online mutual contacts; 404 if the device is gone. */
 export async function publishPresence(ctx: AppContext, user: { userId: string; username: string }, p: PresenceBody): Promise<void> {
   const now = ctx.now();
   const value = { status: p.status, candidates: p.candidates, nat: p.nat ?? null, supernode: p.supernode ?? null };
-  await ctx.store.setPresence(user.userId, p.deviceId, value, now);
+  if (!await ctx.store.setPresence(user.userId, p.deviceId, value, now)) throw notFound(`no device ${p.deviceId}`);
   const recipients = await ctx.views.mutualContactIds(user.userId, now);
   await ctx.fanout.publish(recipients, { type: 'presence', presence: { username: user.username, deviceId: p.deviceId, ...value, updatedAt: now } });
 }
