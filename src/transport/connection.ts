@@ -27,6 +27,7 @@ import { Pacer } from './pacing.ts';
 import { TimerTable } from './timers.ts';
 import { MtuDiscovery } from './mtu.ts';
 import { DeliveryRate } from './delivery-rate.ts';
+import { PacketSlab } from './packet-slab.ts';
 
 export interface Transmit { to: UdpAddress; bytes: Uint8Array }
 
@@ -100,6 +101,8 @@ export class Connection {
   private ptoCount = 0;
   private readonly events: ConnectionEvent[] = [];
   private readonly timers = new TimerTable();
+  /** 1-RTT packet buffers (packet-slab.ts: cheaper to allocate and to seal than one ArrayBuffer each). */
+  private readonly packetSlab = new PacketSlab();
   private readonly pacer: Pacer;
   private readonly mtu: MtuDiscovery;
   private readonly deliveryRate = new DeliveryRate();
@@ -930,7 +933,7 @@ export class Connection {
     let n = 0;
     for (const f of frames) n += frameLen(f);
     const sealInto = keys.send.sealInto;
-    let bytes = new Uint8Array(SHORT_HEADER_LEN + n + (sealInto ? keys.send.overhead : 0));
+    let bytes = this.packetSlab.alloc(SHORT_HEADER_LEN + n + (sealInto ? keys.send.overhead : 0));
     writeShortHeader(bytes, this.remoteCid, pn, this.keyPhase);
     const w = new Writer(bytes, SHORT_HEADER_LEN);
     for (const f of frames) encodeFrame(w, f);
