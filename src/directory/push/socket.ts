@@ -13,6 +13,7 @@ import type { AppContext } from '../http/context.ts';
 import type { AuthUser } from '../http/route.ts';
 import type { PushConnection } from './hub.ts';
 import { publishPresence } from '../http/routes/presence.ts';
+import { HttpError } from '../http/errors.ts';
 
 export interface PushServer { close(): Promise<void> }
 
@@ -52,7 +53,9 @@ export function attachPushServer(
         ws.on('error', () => ws.terminate());
         ws.on('close', () => {
           if (ctx.hub.remove(conn) && deviceId && !closing) {
-            void ctx.store.device(deviceId).then((d) => d && publishPresence(ctx, user, { deviceId, status: 'offline', candidates: [] })).catch(onError);
+            void ctx.store.device(deviceId).then((d) => d && publishPresence(ctx, user, { deviceId, status: 'offline', candidates: [] }))
+              // the device deleted meanwhile: nothing to mark offline (its presence went with it)
+              .catch((e: unknown) => { if (!(e instanceof HttpError && e.statusCode === 404)) onError(e); });
           }
         });
         ws.send(JSON.stringify({ type: 'hello', username: user.username, deviceId: deviceId ?? null, serverTime: ctx.now() }));
