@@ -29,6 +29,18 @@ export class TransportError extends Error {
   constructor(message: string, readonly code: number, readonly remote: boolean) { super(message); this.name = 'TransportClosedError'; }
 }
 
+/**
+ * A stream cut off by the close of its connection: `code` / `remote` are the
+ * close's, the message names the close and why the stream could not survive it
+ * (see TransportConnection: close semantics). Also what writes after the close fail with.
+ */
+export class StreamClosedError extends TransportError {
+  constructor(message: string, code: number, remote: boolean, readonly streamId: number) { super(message, code, remote); this.name = 'StreamClosedError'; }
+}
+
+interface CloseInfo { code: number; reason: string; remote: boolean }
+const describeClose = (c: CloseInfo): string => `connection closed${c.remote ? ' by peer' : ''}: ${c.reason || 'no reason'} (code 0x${c.code.toString(16)})`;
+
 /** An endpoint bound to a socket: `connect()` and, with `server: true`, 'connection' events. */
 export class TransportEndpoint extends EventEmitter<{ connection: [TransportConnection] }> {
   readonly endpoint: Endpoint;
@@ -89,6 +101,8 @@ export class TransportConnection extends EventEmitter<{
   private readonly streams = new Map<number, TransportStream>();
   private readonly openWaiters: { bidi: boolean; resolve: (s: TransportStream) => void }[] = [];
   closed = false;
+  /** Set with `closed`: the close's code, reason and side. */
+  closeInfo: CloseInfo | undefined;
 
   constructor(readonly owner: TransportEndpoint, readonly conn: Connection) { super(); }
 
@@ -150,12 +164,43 @@ export class TransportConnection extends EventEmitter<{
       case 'path_validated': this.emit('path', e.address); return;
       case 'closed': {
         this.closed = true;
-        const err = e.code === 0 && e.app ? undefined : new TransportError(`connection closed${e.remote ? ' by peer' : ''}: ${e.reason || 'no reason'} (code 0x${e.code.toString(16)})`, e.code, e.remote);
-        for (const s of this.streams.values()) if (!s.destroyed) s.destroy(err ?? new Error('connection closed'));
+        this.closeInfo = { code: e.code, reason: e.reason, remote: e.remote };
+        const err = e.code === 0 && e.app ? undefined : new TransportError(describeClose(this.closeInfo), e.code, e.remote);
+        for (const s of [...this.streams.values()]) if (!s.destroyed) this.settleOnClose(s, this.closeInfo);
         this.emit('close', err);
         return;
       }
     }
+  }
+
+  /**
+   * Close semantics for one stream. CONNECTION_CLOSE ends every stream at once
+   * (nothing is sent or received afterwards), but what already arrived is not lost:
+   * - a close with an error code (or an idle timeout / transport error) destroys the
+   *   stream with a StreamClosedError carrying that code;
+   * - a clean close (code 0, NO_ERROR) keeps a stream whose outcome is already settled:
+   *   the peer's FIN and every byte before it arrived (they stay readable, then 'end')
+   *   and nothing we wrote is unacknowledged. It destroys, with a StreamClosedError
+   *   (code 0) saying why, a stream the peer never finished (its data was cut off) or
+   *   with bytes or a FIN of ours not acknowledged (the peer may not have them).
+   * A kept stream whose send half was never ended accepts end() (everything written
+   * was acknowledged) but fails any further write with a StreamClosedError.
+   */
+  private settleOnClose(s: TransportStream, c: CloseInfo): void {
+    const fail = (why: string) => s.destroy(new StreamClosedError(`stream ${s.id} cut off (${why}): ${describeClose(c)}`, c.code, c.remote, s.id));
+    if (c.code !== 0) { fail('connection closed with an error'); return; }
+    const st = this.conn.streamCloseState(s.id);
+    const why: string[] = [];
+    if (!st.recvComplete && !s.readableEnded) why.push('the peer never finished it');
+    if (st.sendUnacked > 0) why.push(`${st.sendUnacked} byte(s)/FIN of ours unacknowledged`);
+    if (why.length) { fail(why.join('; ')); return; }
+    s.pull(); // deliver the rest and the end if the reader is waiting
+  }
+
+  /** The error for a write on a stream of this closed connection. */
+  closedError(id: number): StreamClosedError {
+    const c = this.closeInfo ?? { code: 0, reason: '', remote: false };
+    return new StreamClosedError(`stream ${id}: write after ${describeClose(c)}`, c.code, c.remote, id);
   }
 
   forget(id: number): void { this.streams.delete(id); }
@@ -174,7 +219,7 @@ export class TransportStream extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.tc.closed) { cb(new Error('connection closed')); return; }
+    if (this.tc.closed) { cb(this.tc.closedError(this.id)); return; }
     this.tc.conn.write(this.id, new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.length));
     if (this.tc.conn.writeBlocked(this.id)) this.pendingWrite = () => cb();
     else cb();
@@ -182,7 +227,8 @@ export class TransportStream extends Duplex {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    if (this.tc.closed) { cb(new Error('connection closed')); return; }
+    // after a close this stream survived, everything written was acknowledged (settleOnClose): nothing is lost
+    if (this.tc.closed) { cb(); return; }
     this.tc.conn.finish(this.id);
     this.tc.wake();
     cb();
@@ -204,7 +250,7 @@ export class TransportStream extends Duplex {
       if (d === null) { this.reading = false; this.push(null); break; }
       if (!this.push(d)) { this.reading = false; break; }
     }
-    if (consumed) this.tc.wake(); // window updates
+    if (consumed && !this.tc.closed) this.tc.wake(); // window updates
   }
 
   unblock(): void {

@@ -612,6 +612,8 @@ export class Connection {
   resetStream(id: number, code: number): void { this.onActivity?.(); this.streams.reset(id, code); }
   stopSending(id: number, code: number): void { this.onActivity?.(); this.streams.stopSending(id, code); }
   writeBlocked(id: number): boolean { return this.streams.writeBlocked(id); }
+  /** After close: is the stream's received data complete, what did we leave unacknowledged (Streams.closeState). */
+  streamCloseState(id: number): { recvComplete: boolean; sendUnacked: number; finished: boolean } { return this.streams.closeState(id); }
 
   /** Largest unreliable datagram payload that fits in one packet now. */
   maxDatagramSize(): number {

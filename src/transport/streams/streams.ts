@@ -269,6 +269,21 @@ export class Streams {
     return undefined;
   }
 
+  /**
+   * What a connection close leaves of a stream (for the API's close semantics):
+   * `recvComplete` = no receive half, FIN already read, or the peer's FIN and every
+   * byte before it are here (still readable after the close); `sendUnacked` = bytes
+   * written and not acknowledged, plus 1 for an unacknowledged FIN; `finished` = the
+   * application ended its send half (or it has none). A forgotten stream is complete.
+   */
+  closeState(id: number): { recvComplete: boolean; sendUnacked: number; finished: boolean } {
+    const s = this.streams.get(id);
+    const r = s?.recv, w = s?.send;
+    const recvComplete = !r || r.finRead || (r.reset === undefined && r.finalSize !== undefined && r.buf.buffered === r.finalSize - r.buf.readOffset);
+    if (!w || w.reset) return { recvComplete, sendUnacked: 0, finished: true };
+    return { recvComplete, sendUnacked: w.buf.unacked + (w.fin && !w.finAcked ? 1 : 0), finished: w.fin };
+  }
+
   // ---- sending ----
 
   /** Flow-control limit for new bytes on this stream right now. */
