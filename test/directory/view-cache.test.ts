@@ -11,17 +11,8 @@ import { DirectoryStore, type ContactAction, type PresenceViewRow } from '../../
 import { ViewCache } from '../../src/directory/view-cache.ts';
 import { engines, freshDb, announceSkip, type TestDb } from './engines.ts';
 import { startTestDirectory, call, user, device, befriend, type TestDirectory } from './harness.ts';
+import { prng as mulberry32 } from '../wire/fixtures.ts';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEED = Number(process.env.TINCAN_VIEW_SEED ?? 20261202);
 const PRESENCE_TTL = 50;

@@ -8,17 +8,8 @@ import fc from 'fast-check';
 import { GossipNode, type GossipMessage, type PeerRef } from '../../src/overlay/gossip.ts';
 import { decodeGossipMessage, encodeGossipMessage, GossipDecodeError } from '../../src/overlay/gossip-wire.ts';
 import type { UdpAddress } from '../../src/wire/socket.ts';
+import { prng as mulberry32 } from '../wire/fixtures.ts';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const doc = readFileSync(resolve(import.meta.dirname, '../../docs/protocol/gossip.md'), 'utf8');
 const vectors = new Map(doc.split('<!-- gossip-vectors')[1].split('```')[1].trim().split('\n').map((l) => {
