@@ -91,19 +91,7 @@ export class NodeUdpSocket implements DatagramSocket {
   }
 
   send(to: UdpAddress, bytes: Uint8Array): void {
-    if (this.closed || bytes.length > MAX_UDP_PAYLOAD || !validPort(to.port) || to.port === 0 || (to.address !== this.lastTo && !isIpv4(to.address))) {
-      this.counters.dropped++;
-      return;
-    }
-    try {
-      this.lastTo = to.address;
-      // copied (the caller may reuse its buffer); Buffer.from takes a pooled slab, cheaper than slice()
-      this.socket.send(Buffer.from(bytes), to.port, to.address, this.onSent);
-      this.counters.sent++;
-    } catch (err) {
-      this.counters.sendErrors++;
-      this.lastError = (err as NodeJS.ErrnoException).code ?? String(err);
-    }
+    this.transmit(to, bytes, true);
   }
 
   /**
@@ -112,13 +100,19 @@ export class NodeUdpSocket implements DatagramSocket {
    * per datagram (64 KB each with PMTUD on loopback).
    */
   sendOwned(to: UdpAddress, bytes: Uint8Array): void {
+    this.transmit(to, bytes, false);
+  }
+
+  private transmit(to: UdpAddress, bytes: Uint8Array, copy: boolean): void {
     if (this.closed || bytes.length > MAX_UDP_PAYLOAD || !validPort(to.port) || to.port === 0 || (to.address !== this.lastTo && !isIpv4(to.address))) {
       this.counters.dropped++;
       return;
     }
     try {
       this.lastTo = to.address;
-      this.socket.send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), to.port, to.address, this.onSent);
+      // a copy (the caller may reuse its buffer; Buffer.from takes a pooled slab, cheaper than slice()) or a view
+      const data = copy ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      this.socket.send(data, to.port, to.address, this.onSent);
       this.counters.sent++;
     } catch (err) {
       this.counters.sendErrors++;
