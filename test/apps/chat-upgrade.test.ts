@@ -7,16 +7,8 @@
 // and the path observed by both chat services goes relayed -> direct (same as
 // test/overlay/peer-upgrade.test.ts, with the chat layer on top).
 import { describe, it, expect, beforeAll, afterAll, onTestFailed } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { startDirectory, makeLogger, type Directory } from '../../src/directory/server.ts';
-import { TEST_SCRYPT } from '../../src/directory/password.ts';
-import { DirectoryClient } from '../../src/directory/client.ts';
-import { startRelayService, type RelayService } from '../../src/overlay/relay-service.ts';
-import { registerAtDirectory, type SupernodeRegistration } from '../../src/overlay/supernode-registration.ts';
 import { startPeer } from '../../src/overlay/peer.ts';
 import { bindUdp } from '../../src/datagram/udp.ts';
 import type { DatagramSocket } from '../../src/wire/socket.ts';
@@ -24,41 +16,25 @@ import type { ContactSession, PeerNode } from '../../src/overlay/peer-api.ts';
 import { ChatService } from '../../src/apps/chat/service.ts';
 import { ChatStore } from '../../src/apps/chat/store.ts';
 import { until, blockableUdp } from '../overlay/peer-test-helpers.ts';
+import { startLoopbackWorld, type LoopbackWorld } from '../overlay/loopback-world.ts';
 
+let world: LoopbackWorld;
 let tmp: string;
-let dir: Directory;
-let relay: RelayService;
-let reg: SupernodeRegistration;
-const clients: Record<string, DirectoryClient> = {};
+let dir: LoopbackWorld['dir'];
+let clients: LoopbackWorld['clients'];
 const cleanup: (() => unknown)[] = [];
 const logs: string[] = [];
 const t0 = Date.now();
 const stamp = () => `${((Date.now() - t0) / 1000).toFixed(3)}s`;
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'tincan-chat-upgrade-'));
-  dir = await startDirectory({
-    databaseUrl: join(tmp, 'directory.sqlite'), host: '127.0.0.1', port: 0, stunPort: 0,
-    logger: makeLogger(new Writable({ write(_c, _e, cb) { cb(); } }), 'warn'), config: { scrypt: TEST_SCRYPT, logRequests: false, punchDelayMs: 100 },
-  });
-  relay = await startRelayService({ address: '127.0.0.1', port: 0, directoryPublicKey: dir.publicKey, allowLoopback: true });
-  for (const name of ['operator', 'alice', 'carol']) {
-    const c = new DirectoryClient(dir.url);
-    await c.register(name, `${name} has a long password`);
-    await c.login(name, `${name} has a long password`);
-    clients[name] = c;
-  }
-  reg = await registerAtDirectory({ directory: clients.operator, address: '127.0.0.1', port: relay.local.port, capacity: 100 });
-  await clients.alice.requestContact('carol');
-  await clients.carol.acceptContact('alice');
+  world = await startLoopbackWorld('chat-upgrade', ['alice', 'carol'], [['alice', 'carol']]);
+  ({ tmp, dir, clients } = world);
 }, 30_000);
 
 afterAll(async () => {
   for (const f of cleanup.reverse()) { try { await f(); } catch { /* keep going */ } }
-  reg?.close();
-  relay?.close();
-  await dir?.close();
-  rmSync(tmp, { recursive: true, force: true });
+  await world?.close();
 });
 
 async function chatPeer(name: string, socket: DatagramSocket) {

@@ -6,38 +6,23 @@
 // UDP is blocked, so he reaches the supernode over TCP. Bytes cross ContactSession streams
 // both ways; status() reports the path; a contact key that differs from the pin is refused.
 import { describe, it, expect, beforeAll, afterAll, onTestFailed } from 'vitest';
-import { mkdtempSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { startDirectory, makeLogger, type Directory } from '../../src/directory/server.ts';
-import { TEST_SCRYPT } from '../../src/directory/password.ts';
-import { DirectoryClient } from '../../src/directory/client.ts';
-import { startRelayService, type RelayService } from '../../src/overlay/relay-service.ts';
-import { registerAtDirectory, type SupernodeRegistration } from '../../src/overlay/supernode-registration.ts';
 import { startPeer, type PeerOptions } from '../../src/overlay/peer.ts';
 import { bindUdp } from '../../src/datagram/udp.ts';
 import type { DatagramSocket } from '../../src/wire/socket.ts';
 import { PeerError, type ContactSession, type PeerNode } from '../../src/overlay/peer-api.ts';
 import { readLine } from './peer-test-helpers.ts';
+import { startLoopbackWorld, type LoopbackWorld } from './loopback-world.ts';
 
+let world: LoopbackWorld;
 let tmp: string;
-let dir: Directory;
-let relay: RelayService;
-let reg: SupernodeRegistration;
-const tokens: Record<string, string> = {};
-const clients: Record<string, DirectoryClient> = {};
+let dir: LoopbackWorld['dir'];
+let relay: LoopbackWorld['relay'];
+let tokens: LoopbackWorld['tokens'];
+let clients: LoopbackWorld['clients'];
 const peers: PeerNode[] = [];
 const logs: string[] = [];
-
-async function account(name: string): Promise<DirectoryClient> {
-  const c = new DirectoryClient(dir.url);
-  await c.register(name, `${name} has a long password`);
-  await c.login(name, `${name} has a long password`);
-  tokens[name] = c.token!;
-  clients[name] = c;
-  return c;
-}
 
 async function peer(name: string, extra: Partial<PeerOptions> = {}): Promise<PeerNode> {
   const p = await startPeer({
@@ -80,28 +65,13 @@ function echoServer(p: PeerNode): ContactSession[] {
 }
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'tincan-peer-e2e-'));
-  const sink = new Writable({ write(_c, _e, cb) { cb(); } });
-  dir = await startDirectory({
-    databaseUrl: join(tmp, 'directory.sqlite'), host: '127.0.0.1', port: 0, stunPort: 0,
-    logger: makeLogger(sink, 'warn'), config: { scrypt: TEST_SCRYPT, logRequests: false, punchDelayMs: 100 },
-  });
-  relay = await startRelayService({ address: '127.0.0.1', port: 0, directoryPublicKey: dir.publicKey, allowLoopback: true });
-  const op = await account('operator');
-  reg = await registerAtDirectory({ directory: op, address: '127.0.0.1', port: relay.local.port, capacity: 100 });
-  const [a, b, c, d] = await Promise.all([account('alice'), account('bob'), account('carol'), account('dave')]);
-  for (const [x, xn, y, yc] of [[a, 'alice', 'bob', b], [a, 'alice', 'carol', c], [b, 'bob', 'carol', c], [d, 'dave', 'alice', a]] as const) {
-    await x.requestContact(y);
-    await yc.acceptContact(xn);
-  }
+  world = await startLoopbackWorld('peer-e2e', ['alice', 'bob', 'carol', 'dave'], [['alice', 'bob'], ['alice', 'carol'], ['bob', 'carol'], ['dave', 'alice']]);
+  ({ tmp, dir, relay, tokens, clients } = world);
 }, 30_000);
 
 afterAll(async () => {
   for (const p of peers) await p.close();
-  reg?.close();
-  relay?.close();
-  await dir?.close();
-  rmSync(tmp, { recursive: true, force: true });
+  await world?.close();
 });
 
 /** A UDP socket whose traffic with some ports can be cut (a path that dies). */

@@ -6,44 +6,25 @@
 // The block is test-only plumbing: carol's injected socket (PeerOptions.socket) drops the
 // datagrams to and from alice's port; the overlay code runs unchanged.
 import { describe, it, expect, beforeAll, afterAll, onTestFailed } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { startDirectory, makeLogger, type Directory } from '../../src/directory/server.ts';
-import { TEST_SCRYPT } from '../../src/directory/password.ts';
-import { DirectoryClient } from '../../src/directory/client.ts';
-import { startRelayService, type RelayService } from '../../src/overlay/relay-service.ts';
-import { registerAtDirectory, type SupernodeRegistration } from '../../src/overlay/supernode-registration.ts';
 import { startPeer, type PeerOptions } from '../../src/overlay/peer.ts';
 import { bindUdp } from '../../src/datagram/udp.ts';
 import type { DatagramSocket } from '../../src/wire/socket.ts';
 import type { ContactSession, PathInfo, PeerNode } from '../../src/overlay/peer-api.ts';
 import { until, blockableUdp } from './peer-test-helpers.ts';
+import { startLoopbackWorld, type LoopbackWorld } from './loopback-world.ts';
 
-let tmp: string;
-let dir: Directory;
-let relay: RelayService;
-let reg: SupernodeRegistration;
-const tokens: Record<string, string> = {};
+let world: LoopbackWorld;
 const peers: PeerNode[] = [];
 const logs: string[] = [];
 const t0 = Date.now();
 const stamp = () => `${((Date.now() - t0) / 1000).toFixed(3)}s`;
 
-async function account(name: string): Promise<DirectoryClient> {
-  const c = new DirectoryClient(dir.url);
-  await c.register(name, `${name} has a long password`);
-  await c.login(name, `${name} has a long password`);
-  tokens[name] = c.token!;
-  return c;
-}
-
 async function peer(name: string, socket: DatagramSocket, extra: Partial<PeerOptions> = {}): Promise<PeerNode> {
   const p = await startPeer({
-    directoryUrl: dir.url, token: tokens[name], stateDir: join(tmp, name), bindAddress: '127.0.0.1', socket, supernodeOptOut: true,
-    stun: { address: '127.0.0.1', port: dir.stunPort! }, log: (l) => logs.push(`${stamp()} ${name}: ${l}`), ...extra,
+    directoryUrl: world.dir.url, token: world.tokens[name], stateDir: join(world.tmp, name), bindAddress: '127.0.0.1', socket, supernodeOptOut: true,
+    stun: { address: '127.0.0.1', port: world.dir.stunPort! }, log: (l) => logs.push(`${stamp()} ${name}: ${l}`), ...extra,
   });
   peers.push(p);
   return p;
@@ -58,26 +39,12 @@ function chunk(i: number, size: number): Buffer {
 }
 
 beforeAll(async () => {
-  tmp = mkdtempSync(join(tmpdir(), 'tincan-peer-upgrade-'));
-  const sink = new Writable({ write(_c, _e, cb) { cb(); } });
-  dir = await startDirectory({
-    databaseUrl: join(tmp, 'directory.sqlite'), host: '127.0.0.1', port: 0, stunPort: 0,
-    logger: makeLogger(sink, 'warn'), config: { scrypt: TEST_SCRYPT, logRequests: false, punchDelayMs: 100 },
-  });
-  relay = await startRelayService({ address: '127.0.0.1', port: 0, directoryPublicKey: dir.publicKey, allowLoopback: true });
-  const op = await account('operator');
-  reg = await registerAtDirectory({ directory: op, address: '127.0.0.1', port: relay.local.port, capacity: 100 });
-  const [a, c] = await Promise.all([account('alice'), account('carol')]);
-  await a.requestContact('carol');
-  await c.acceptContact('alice');
+  world = await startLoopbackWorld('peer-upgrade', ['alice', 'carol'], [['alice', 'carol']]);
 }, 30_000);
 
 afterAll(async () => {
   for (const p of peers) await p.close();
-  reg?.close();
-  relay?.close();
-  await dir?.close();
-  rmSync(tmp, { recursive: true, force: true });
+  await world?.close();
 });
 
 describe('Peer: relayed first, direct later (re-checks), one stream across the switch', () => {
@@ -97,7 +64,7 @@ describe('Peer: relayed first, direct later (re-checks), one stream across the s
     const toCarol = await alice.connect('carol');
     await until(() => carolSessions.length === 1, 5000, "carol's session");
     const fromAlice = carolSessions[0];
-    expect(toCarol.path).toMatchObject({ kind: 'relayed', remote: `127.0.0.1:${relay.local.port}` });
+    expect(toCarol.path).toMatchObject({ kind: 'relayed', remote: `127.0.0.1:${world.relay.local.port}` });
     expect(fromAlice.path.kind).toBe('relayed');
     const paths: { who: string; at: number; p: PathInfo }[] = [];
     toCarol.on('path', (p) => paths.push({ who: 'alice', at: Date.now(), p }));
