@@ -25,6 +25,7 @@ import { formatAddress } from '../wire/socket.ts';
 import type { CryptoProvider } from '../transport/crypto.ts';
 import type { Random } from '../transport/random.ts';
 import { TransportEndpoint, type TransportConnection } from '../transport/api.ts';
+import { SessionError } from '../session/errors.ts';
 import { candidate, candidateKey, type Candidate } from './candidates.ts';
 import { CheckAgent, type CheckEvent } from './checks.ts';
 import { PeerLink } from './peer-link.ts';
@@ -262,8 +263,8 @@ export class ContactLink {
     this.transport.connect(this.link.virtualPeer, { serverStatic: this.peerKey }).then((tc) => this.onTransport(tc), (err: Error) => {
       if (this.settled) return;
       // The session layer's IK -> XX fallback found that the device holds another static key
-      // than the directory gave us (SessionError 'key-changed', reaching us as the close reason).
-      if (/proved another static key/.test(err?.message ?? '')) {
+      // than the directory gave us (SessionError 'key-changed', the transport close's cause).
+      if (err?.cause instanceof SessionError && err.cause.code === 'key-changed') {
         this.fail(new PeerError('key-changed', `${this.username}: the device proved a key other than the directory's (${err.message})`));
       } else this.fail(new PeerError('connect-failed', `${this.username}: secure session failed: ${err?.message ?? 'closed'}`));
     });

@@ -26,7 +26,8 @@ export interface TransportOptions extends Omit<EndpointOptions, 'random'> {
 }
 
 export class TransportError extends Error {
-  constructor(message: string, readonly code: number, readonly remote: boolean) { super(message); this.name = 'TransportClosedError'; }
+  /** `cause`: for a local close, the error behind it (e.g. the session layer's SessionError from a failed handshake). */
+  constructor(message: string, readonly code: number, readonly remote: boolean, cause?: unknown) { super(message, cause === undefined ? undefined : { cause }); this.name = 'TransportClosedError'; }
 }
 
 /**
@@ -165,7 +166,7 @@ export class TransportConnection extends EventEmitter<{
       case 'closed': {
         this.closed = true;
         this.closeInfo = { code: e.code, reason: e.reason, remote: e.remote };
-        const err = e.code === 0 && e.app ? undefined : new TransportError(describeClose(this.closeInfo), e.code, e.remote);
+        const err = e.code === 0 && e.app ? undefined : new TransportError(describeClose(this.closeInfo), e.code, e.remote, e.cause);
         for (const s of [...this.streams.values()]) if (!s.destroyed) this.settleOnClose(s, this.closeInfo);
         this.emit('close', err);
         return;

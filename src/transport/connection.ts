@@ -36,7 +36,7 @@ export type ConnectionEvent =
   | { type: 'connected'; peerStatic?: Uint8Array }
   | { type: 'datagram'; data: Uint8Array }
   | { type: 'path_validated'; address: UdpAddress }
-  | { type: 'closed'; code: number; reason: string; remote: boolean; app: boolean };
+  | { type: 'closed'; code: number; reason: string; remote: boolean; app: boolean; cause?: unknown };
 
 export type ConnectionState = 'handshake' | 'established' | 'closing' | 'draining' | 'closed';
 type SpaceName = 'handshake' | 'app';
@@ -175,7 +175,7 @@ export class Connection {
       if (p.form === 'long') this.handleLong(now, from, p);
       else this.handleShort(now, from, p);
     } catch (e) {
-      if (e instanceof TransportError) { this.closeWith(now, e.code, e.message, false, e.frameType); return; }
+      if (e instanceof TransportError) { this.closeWith(now, e.code, e.message, false, e.frameType, e.cause); return; }
       if (e instanceof DecodeError) { this.closeWith(now, ErrorCode.FRAME_ENCODING_ERROR, e.message, false); return; }
       throw e;
     }
@@ -331,7 +331,7 @@ export class Connection {
       const msg = avail.slice(2, 2 + len);
       let res: HandshakeResult;
       try { res = this.handshake.handlePayload(now, msg, this.side === 'client' ? { serverCid: this.remoteCid.slice() } : undefined); } catch (e) {
-        throw new TransportError(ErrorCode.CRYPTO_ERROR, `handshake failed: ${(e as Error).message}`, 0x06);
+        throw new TransportError(ErrorCode.CRYPTO_ERROR, `handshake failed: ${(e as Error).message}`, 0x06, e);
       }
       this.applyHandshake(now, res);
     }
@@ -655,7 +655,8 @@ export class Connection {
     this.keys = { send, recv: k.recv.next!() };
   }
 
-  private closeWith(now: Millis, code: number, reason: string, app: boolean, frameType = 0): void {
+  /** `cause`: the local error behind a transport close (reported on the 'closed' event, never sent). */
+  private closeWith(now: Millis, code: number, reason: string, app: boolean, frameType = 0, cause?: unknown): void {
     if (this.state === 'closing' || this.state === 'draining' || this.state === 'closed') return;
     this.closeFrame = { type: 'connection_close', app, code, frameType, reason };
     this.closePending = true;
@@ -664,7 +665,7 @@ export class Connection {
     this.timers.set('loss', undefined);
     this.timers.set('keepAlive', undefined);
     this.timers.set('pathValidation', undefined);
-    this.emitClosed(code, reason, false, app);
+    this.emitClosed(code, reason, false, app, cause);
   }
 
   /** Final state: nothing is sent or opened any more, so the packet keys are wiped (PacketKeys.destroy). */
@@ -678,10 +679,10 @@ export class Connection {
     this.recvPrev = undefined;
   }
 
-  private emitClosed(code: number, reason: string, remote: boolean, app: boolean): void {
+  private emitClosed(code: number, reason: string, remote: boolean, app: boolean, cause?: unknown): void {
     if (this.closeInfo) return;
     this.closeInfo = { code, reason, remote, app };
-    this.events.push({ type: 'closed', code, reason, remote, app });
+    this.events.push(cause === undefined ? { type: 'closed', code, reason, remote, app } : { type: 'closed', code, reason, remote, app, cause });
   }
 
   /** Sizes of every queue and buffer a peer can make grow (for tests and monitoring: all must stay bounded). */

@@ -18,7 +18,8 @@ export const ErrorCode = {
 
 export class TransportError extends Error {
   override readonly name = 'TransportError';
-  constructor(readonly code: number, reason: string, readonly frameType = 0) {
-    super(reason);
+  /** `cause`: the error behind it, e.g. the session layer's typed handshake error. */
+  constructor(readonly code: number, reason: string, readonly frameType = 0, cause?: unknown) {
+    super(reason, cause === undefined ? undefined : { cause });
   }
 }
