@@ -15,6 +15,11 @@
 // that device; it rejects with a PeerError: 'connect-failed' (no path, timeout, relay
 // refused, handshake failed), 'key-changed' (handshake key differs), 'refused' (the
 // contact answered our checks with a refusal, check-wire.ts), 'closed'.
+// Keys are checked inside the handshake (key-check.ts): the accepting side refuses a
+// client whose proven static key is not the directory's for that device before the
+// transport gets keys, and the caller's connect() rejects with a KeyMismatchError
+// ('refused') naming both fingerprints; the accepting side reports it as 'key-changed'
+// (onKeyMismatch). No session object exists on either side, no application data flows.
 // With `refuse`, the link is the refusing end: it answers the contact's checks with the
 // refusal and closes itself after connectTimeoutMs.
 import { EventEmitter } from 'node:events';
@@ -26,6 +31,8 @@ import type { CryptoProvider } from '../transport/crypto.ts';
 import type { Random } from '../transport/random.ts';
 import { TransportEndpoint, type TransportConnection } from '../transport/api.ts';
 import { SessionError } from '../session/errors.ts';
+import { fingerprint, type NoiseCryptoOptions } from '../session/index.ts';
+import { KeyMismatchError, keyCheckedCrypto, keyMismatchFromReason } from './key-check.ts';
 import { candidate, candidateKey, type Candidate } from './candidates.ts';
 import { CheckAgent, type CheckEvent } from './checks.ts';
 import { PeerLink } from './peer-link.ts';
@@ -39,6 +46,14 @@ export interface ContactLinkDeps {
   readonly mux: OverlayMux;
   readonly clock: Clock;
   readonly crypto: CryptoProvider;
+  /**
+   * The device identity's provider with per-link options (peer-identity.ts cryptoWith):
+   * used instead of `crypto` so that a contact proving another key after an IK -> XX
+   * fallback is reported with its fingerprint. Absent (tests with another crypto): `crypto`.
+   */
+  readonly cryptoWith?: (opts: NoiseCryptoOptions) => CryptoProvider;
+  /** The accepting side refused the contact's handshake key (before any data flowed). */
+  readonly onKeyMismatch?: (e: KeyMismatchError) => void;
   readonly random: Random;
   readonly myDeviceId: string;
   /** Our host candidate (the socket's address as the LAN sees it). */
@@ -95,6 +110,8 @@ export class ContactLink {
   private lostSince?: number;
   /** Remote direct candidates known to the agent (keys), for updates from presence. */
   private readonly remoteKeys = new Set<string>();
+  /** Client: the key the contact proved after an IK -> XX fallback, when it was not the expected one. */
+  private fallbackPresented?: Uint8Array;
 
   constructor(private readonly d: ContactLinkDeps, r: Rendezvous, receivedAt: number) {
     this.rendezvousId = r.id;
@@ -131,7 +148,7 @@ export class ContactLink {
     });
     d.mux.attach(socket, this.link);
     this.transport = new TransportEndpoint({
-      socket: this.link.transportSocket, clock: d.clock, crypto: d.crypto, random: d.random, server: !this.controlling, keepAliveMs: TRANSPORT_KEEPALIVE_MS,
+      socket: this.link.transportSocket, clock: d.clock, crypto: this.linkCrypto(), random: d.random, server: !this.controlling, keepAliveMs: TRANSPORT_KEEPALIVE_MS,
     });
     if (!this.controlling && !d.refuse) this.transport.on('connection', (tc) => this.onTransport(tc));
     this.after(d.connectTimeoutMs, () => {
@@ -258,14 +275,49 @@ export class ContactLink {
     this.fail(new PeerError('refused', `${this.username} refused the session: ${why}`));
   }
 
+  /**
+   * This link's crypto: the server side refuses a client that proves another key than
+   * `peerKey` inside the handshake (key-check.ts); the client side records the key a
+   * contact proved after an IK -> XX fallback when it is not `peerKey` (and refuses it).
+   */
+  private linkCrypto(): CryptoProvider {
+    const base = this.d.cryptoWith?.({
+      acceptPeer: (rs, _kind, info) => {
+        if (!info.expected || equalKeys(rs, info.expected)) return true; // IK proves the key itself; the server side is checked below
+        this.fallbackPresented = rs.slice();
+        return false;
+      },
+    }) ?? this.d.crypto;
+    return keyCheckedCrypto(base, this.peerKey, (presented) => this.onServerKeyMismatch(presented));
+  }
+
+  /** Server: the contact proved another key than the directory's. Called inside the handshake (the transport then closes). */
+  private onServerKeyMismatch(presented: Uint8Array): void {
+    const expectedFp = fingerprint(this.peerKey), presentedFp = fingerprint(presented);
+    const err = new KeyMismatchError('key-changed', this.username, this.peerDeviceId, expectedFp, presentedFp,
+      `${this.username}'s device ${this.peerDeviceId.slice(0, 8)} proved key ${presentedFp} in the handshake, not the directory's ${expectedFp}; session refused`);
+    this.d.onKeyMismatch?.(err);
+    // Let the transport send its CONNECTION_CLOSE (it carries both fingerprints) before the link goes.
+    if (!this.settled) this.after(50, () => this.fail(err));
+  }
+
   private connectTransport(): void {
     this.connecting = true;
     this.transport.connect(this.link.virtualPeer, { serverStatic: this.peerKey }).then((tc) => this.onTransport(tc), (err: Error) => {
       if (this.settled) return;
-      // The session layer's IK -> XX fallback found that the device holds another static key
-      // than the directory gave us (SessionError 'key-changed', the transport close's cause).
-      if (err?.cause instanceof SessionError && err.cause.code === 'key-changed') {
-        this.fail(new PeerError('key-changed', `${this.username}: the device proved a key other than the directory's (${err.message})`));
+      const cause: unknown = err?.cause;
+      const refusal = (err as { remote?: boolean }).remote === true ? keyMismatchFromReason(err.message) : undefined;
+      if (refusal) {
+        // The contact refused the key we proved: it expects another one for our device.
+        this.fail(new KeyMismatchError('refused', this.username, this.peerDeviceId, refusal.expected, refusal.presented,
+          `${this.username} refused the session: it expects key ${refusal.expected} for this device, the handshake proved ${refusal.presented}`));
+      } else if (cause instanceof SessionError && (cause.code === 'key-changed' || (cause.code === 'rejected' && this.fallbackPresented))) {
+        // The session layer's IK -> XX fallback found that the device holds another static key
+        // than the directory gave us (the transport close's cause).
+        const expectedFp = fingerprint(this.peerKey);
+        const presentedFp = this.fallbackPresented ? fingerprint(this.fallbackPresented) : 'unknown';
+        this.fail(new KeyMismatchError('key-changed', this.username, this.peerDeviceId, expectedFp, presentedFp,
+          `${this.username}: the device proved key ${presentedFp}, not the directory's ${expectedFp}; session refused`));
       } else this.fail(new PeerError('connect-failed', `${this.username}: secure session failed: ${err?.message ?? 'closed'}`));
     });
   }
@@ -291,6 +343,10 @@ export class ContactLink {
     this.d.onSession?.(this.session);
     this.resolveReady(this.session);
   }
+}
+
+function equalKeys(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }
 
 /**

@@ -11,6 +11,9 @@
 //   - A contact whose device key differs from the pinned one is refused with
 //     code 'key-changed' and reported through the 'key-changed' event, never
 //     silently accepted. That contact's connect() learns it at once, as code 'refused'.
+//     A device that proves another key in the handshake than the directory's is refused
+//     inside the handshake (before any session or data): KeyMismatchError (key-check.ts,
+//     a PeerError naming the contact and both fingerprints; docs/protocol/overlay-keys.md).
 import type { Duplex } from 'node:stream';
 import type { EventEmitter } from 'node:events';
 

@@ -7,7 +7,7 @@
 //     server handshakes accept any client and report its static key (`peerStatic`), which
 //     the peer then compares with the key the directory gave for that device.
 import { mkdirSync } from 'node:fs';
-import { loadOrCreateIdentity, noiseCrypto, fingerprint } from '../session/index.ts';
+import { loadOrCreateIdentity, noiseCrypto, fingerprint, type NoiseCryptoOptions } from '../session/index.ts';
 import type { CryptoProvider } from '../transport/crypto.ts';
 
 export interface PeerIdentity {
@@ -17,11 +17,13 @@ export interface PeerIdentity {
   readonly fingerprint: string;
   /** The CryptoProvider sessions of this device run with. */
   readonly crypto: CryptoProvider;
+  /** The same identity with per-use options (a contact link's own acceptPeer check). */
+  readonly cryptoWith: (opts: NoiseCryptoOptions) => CryptoProvider;
 }
 
 /** Loads (or creates) this device's identity in `stateDir`. */
 export function loadPeerIdentity(stateDir: string): PeerIdentity {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const id = loadOrCreateIdentity(stateDir);
-  return { publicKey: id.publicKey, fingerprint: fingerprint(id.publicKey), crypto: noiseCrypto(id) };
+  return { publicKey: id.publicKey, fingerprint: fingerprint(id.publicKey), crypto: noiseCrypto(id), cryptoWith: (o) => noiseCrypto(id, o) };
 }

@@ -408,6 +408,11 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     return {
       prepareRelay: this.tcpMode ? (a) => { this.socket.use(a).catch((e: Error) => this.log(e.message)); } : undefined,
       mux: this.mux, clock: this.clock, crypto: this.opts.crypto ?? this.identity.crypto, random: this.random, myDeviceId: this.deviceId,
+      cryptoWith: this.opts.crypto ? undefined : this.identity.cryptoWith,
+      onKeyMismatch: (e) => {
+        this.log(`key of ${e.contact}/${e.deviceId.slice(0, 8)}: ${e.message}`);
+        this.emit('key-changed', { username: e.contact, deviceId: e.deviceId });
+      },
       hostCandidate: this.hostCandidate(), mySupernode: this.supernode, forceRelay: !!this.opts.forceRelay || this.classification?.nat.udp === 'blocked',
       renewTicket: async () => {
         const t = await this.dir.ticket(this.deviceId, peerDevice);

@@ -8,9 +8,17 @@
 //   - not accepting: bob's accept() hook says no; both behind symmetric NATs, so the
 //     refusal comes back through the supernode relay.
 // And the handshake side: the directory hands out a key bob's device cannot prove (the
-// session layer's IK -> XX fallback finds another static key): 'key-changed' at once.
+// session layer's IK -> XX fallback finds another static key): 'key-changed' at once; and
+// the caller's side of it: the directory hands bob another key for alice's device than the
+// one alice holds (no pin yet): bob refuses inside the handshake (key-check.ts), alice's
+// connect() rejects with a KeyMismatchError naming bob and both fingerprints — no session
+// on either side (it used to be established, then closed by bob).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it, expect, afterAll } from 'vitest';
 import { PeerError, type PeerNode } from '../../src/overlay/peer-api.ts';
+import { KeyMismatchError } from '../../src/overlay/key-check.ts';
+import { fingerprint } from '../../src/session/index.ts';
 import { NAT_KINDS } from './nat-model.ts';
 import { simWorld, tempStateDirs, PUNCH_DELAY_MS, P2P_RTT_MS, ONE_WAY_TO_SERVERS_MS } from './sim-peer-harness.ts';
 
@@ -79,7 +87,46 @@ describe('a refusing callee (real Peer, simulated network)', () => {
       w.dir.setDeviceKey('bob', new Uint8Array(32).fill(9));
       const { err, afterStartMs } = await refusedWithin(w, alice);
       expect(err.code, err.message).toBe('key-changed');
+      // Typed, with both fingerprints: the directory's key and the one bob's device proved (after the IK -> XX fallback).
+      expect(err).toBeInstanceOf(KeyMismatchError);
+      const bobKey = JSON.parse(readFileSync(join(dirs.dir('dirkey-bob'), 'device.json'), 'utf8')) as { x25519: string };
+      expect(err).toMatchObject({ contact: 'bob', expectedFingerprint: fingerprint(new Uint8Array(32).fill(9)), presentedFingerprint: fingerprint(Buffer.from(bobKey.x25519, 'base64url')) });
       expect(afterStartMs / P2P_RTT_MS).toBeLessThan(6);
+    } finally {
+      await w.loop.settle(Promise.all([alice.close(), bob.close()]), 1_000).catch(() => {});
+    }
+  });
+
+  it('the directory gives bob a key for alice that she cannot prove: refused in the handshake, before any session exists', { timeout: 30_000 }, async () => {
+    const w = simWorld(NAT_KINDS['EIM/EIF'], NAT_KINDS['EIM/EIF'], 9, (n) => dirs.dir(`callerkey-${n}`));
+    const [alice, bob] = await Promise.all([w.start('alice'), w.start('bob')]);
+    try {
+      const bogus = new Uint8Array(32).fill(5);
+      w.dir.setDeviceKey('alice', bogus); // what bob is told alice's device key is
+      const changed: string[] = [];
+      bob.on('key-changed', (c) => changed.push(c.username));
+      let bobSessions = 0;
+      bob.on('session', () => bobSessions++);
+      const { err, afterStartMs } = await refusedWithin(w, alice);
+      expect(err, `${err.message}\n${w.logs.join('\n')}`).toBeInstanceOf(KeyMismatchError);
+      const km = err as KeyMismatchError;
+      expect(km.code).toBe('refused');
+      expect(km.contact).toBe('bob');
+      expect(km.expectedFingerprint).toBe(fingerprint(bogus));
+      const aliceKey = JSON.parse(readFileSync(join(dirs.dir('callerkey-alice'), 'device.json'), 'utf8')) as { x25519: string };
+      expect(km.presentedFingerprint).toBe(fingerprint(Buffer.from(aliceKey.x25519, 'base64url')));
+      expect(km.message).toContain(km.expectedFingerprint);
+      expect(km.message).toContain(km.presentedFingerprint);
+      // bob reported it and never had a session; alice never got one either.
+      expect(changed).toEqual(['alice']);
+      expect(await w.loop.until(() => false, 200)).toBe(false);
+      expect(bobSessions).toBe(0);
+      expect(bob.sessions()).toEqual([]);
+      expect(alice.sessions()).toEqual([]);
+      expect(w.logs.some((l) => l.includes('bob: key of alice') && l.includes(km.presentedFingerprint))).toBe(true);
+      // Refused within the handshake (+ one handshake PTO: a close in a handshake packet is held that long), not at the 15 s timeout.
+      expect(afterStartMs).toBeLessThan(2_000);
+      console.log(`caller key mismatch: refused ${afterStartMs.toFixed(0)} ms after the coordinated start (${km.message})`);
     } finally {
       await w.loop.settle(Promise.all([alice.close(), bob.close()]), 1_000).catch(() => {});
     }
