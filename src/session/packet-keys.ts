@@ -8,9 +8,10 @@
 // transport's key update does not interrupt anything. `shouldUpdate(now)`
 // says when the send keys reached their packet-count or age limit.
 // Hot path: `sealInto` seals in place in the transport's packet buffer and
-// `openInPlace` opens in place in the received datagram (no allocation);
-// `seal`/`open` allocate only their output; a reused nonce buffer; one
-// libsodium call per packet.
+// `openInPlace` opens in place in the received datagram (no allocation but
+// the returned view); `seal`/`open` allocate only their output; one native
+// AEAD call per packet (noise/packet-aead.ts: OpenSSL through our addon when
+// built, else libsodium; same bytes), the nonce built from pn natively.
 // Old generations are wiped (sodium_memzero) as soon as the transport can no
 // longer use them: send keys of generation g when g+1 seals its first packet
 // (the transport never goes back), receive keys of generation g when g+2
@@ -18,10 +19,10 @@
 // for in-flight packets). Wiped keys refuse to seal (throw) or open (drop,
 // counted as too old); `destroy()` (the transport, once the connection is
 // closed) wipes a generation and everything derived from it.
-import { aead } from './noise/sodium.ts';
+import { packetAead, type KeyedPacketAead } from './noise/packet-aead.ts';
 import type { PacketKeys } from '../transport/crypto.ts';
 import type { Millis } from '../wire/socket.ts';
-import { KEYLEN, rekey, TAGLEN, wipe, writeNonce } from './noise/primitives.ts';
+import { KEYLEN, rekey, TAGLEN, wipe } from './noise/primitives.ts';
 import { REPLAY_WINDOW, ReplayWindow } from './replay-window.ts';
 import { SessionError } from './errors.ts';
 
@@ -59,8 +60,9 @@ interface Shared {
 
 export class NoisePacketKeys implements PacketKeys {
   readonly overhead = TAGLEN;
+  /** The key itself, kept for next() (REKEY); the AEAD holds its own copy / key schedule. */
   private readonly key: Buffer;
-  private readonly nonce = Buffer.alloc(12);
+  private readonly aead: KeyedPacketAead;
   private successor: NoisePacketKeys | undefined;
   private sealedHere = 0;
   private openedHere = 0;
@@ -71,6 +73,7 @@ export class NoisePacketKeys implements PacketKeys {
 
   private constructor(key: Uint8Array, readonly direction: 'send' | 'recv', readonly generation: number, private readonly shared: Shared) {
     this.key = Buffer.from(key);
+    this.aead = packetAead(key, direction === 'send');
   }
 
   /** Keys for one direction from a 32-byte Split() key; `stats` objects are all incremented. */
@@ -83,7 +86,9 @@ export class NoisePacketKeys implements PacketKeys {
 
   seal(pn: number, header: Uint8Array, plaintext: Uint8Array): Uint8Array {
     const out = Buffer.allocUnsafe(plaintext.length + TAGLEN);
-    this.encrypt(pn, header, plaintext, out);
+    this.beforeSeal();
+    this.aead.seal(out, plaintext, header, pn);
+    this.afterSeal();
     return new Uint8Array(out.buffer, out.byteOffset, out.length); // a plain view: Buffer#slice would not copy
   }
 
@@ -95,16 +100,21 @@ export class NoisePacketKeys implements PacketKeys {
     const len = plaintext.length + TAGLEN;
     if (!(outOffset >= 0) || outOffset + len > out.length) throw new RangeError('sealInto: output buffer too small');
     const at = out.byteOffset + outOffset;
-    if (plaintext.buffer === out.buffer && plaintext.byteOffset !== at
+    const sameBuffer = plaintext.buffer === out.buffer;
+    if (sameBuffer && plaintext.byteOffset !== at
       && plaintext.byteOffset < at + len && at < plaintext.byteOffset + plaintext.length) throw new RangeError('sealInto: plaintext partly overlaps the output');
-    this.encrypt(pn, header, plaintext, out.subarray(outOffset, outOffset + len));
+    this.beforeSeal();
+    if (sameBuffer && plaintext.byteOffset === at) this.aead.sealInPlace(out, outOffset, plaintext.length, header, pn);
+    else this.aead.seal(out.subarray(outOffset, outOffset + len), plaintext, header, pn);
+    this.afterSeal();
     return len;
   }
 
-  private encrypt(pn: number, header: Uint8Array, plaintext: Uint8Array, c: Uint8Array): void {
+  private beforeSeal(): void {
     if (this.sealedHere === 0 || this.destroyed) this.firstSeal();
-    writeNonce(this.nonce, pn);
-    aead.encrypt(c, plaintext, header, this.nonce, this.key);
+  }
+
+  private afterSeal(): void {
     this.sealedHere++;
     const st = this.shared.stats;
     for (let i = 0; i < st.length; i++) st[i].sealed++;
@@ -118,7 +128,12 @@ export class NoisePacketKeys implements PacketKeys {
 
   open(pn: number, header: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
     if (sealed.length < TAGLEN) return this.refuse(pn);
-    return this.decrypt(pn, header, sealed, Buffer.allocUnsafe(sealed.length - TAGLEN));
+    const w = this.shared.window;
+    if (this.destroyed || (w && !w.check(pn))) return this.refuse(pn);
+    const out = Buffer.allocUnsafe(sealed.length - TAGLEN);
+    if (!this.aead.open(out, sealed, header, pn)) return this.refuse(pn, true);
+    this.accepted(pn);
+    return new Uint8Array(out.buffer, out.byteOffset, out.length); // a plain view: Buffer#slice would not copy
   }
 
   /**
@@ -129,20 +144,19 @@ export class NoisePacketKeys implements PacketKeys {
    */
   openInPlace(pn: number, header: Uint8Array, sealed: Uint8Array): Uint8Array | undefined {
     if (sealed.length < TAGLEN) return this.refuse(pn);
-    return this.decrypt(pn, header, sealed, sealed.subarray(0, sealed.length - TAGLEN));
-  }
-
-  /** Replay check, one libsodium call, then record and count. `out` may be `sealed`'s prefix. */
-  private decrypt(pn: number, header: Uint8Array, sealed: Uint8Array, out: Uint8Array): Uint8Array | undefined {
     const w = this.shared.window;
     if (this.destroyed || (w && !w.check(pn))) return this.refuse(pn);
-    writeNonce(this.nonce, pn);
-    if (!aead.decrypt(out, sealed, header, this.nonce, this.key)) return this.refuse(pn, true);
-    w?.commit(pn);
+    if (!this.aead.openInPlace(sealed, header, pn)) return this.refuse(pn, true);
+    this.accepted(pn);
+    return sealed.subarray(0, sealed.length - TAGLEN);
+  }
+
+  /** Authenticated: record in the replay window and count. */
+  private accepted(pn: number): void {
+    this.shared.window?.commit(pn);
     if (this.openedHere++ === 0) this.firstOpen();
     const st = this.shared.stats;
     for (let i = 0; i < st.length; i++) st[i].opened++;
-    return out instanceof Buffer ? new Uint8Array(out.buffer, out.byteOffset, out.length) : out; // a plain view: Buffer#slice would not copy
   }
 
   /** Count a dropped packet: too old (also: wiped generation), replayed, or failed authentication. */
@@ -197,6 +211,7 @@ export class NoisePacketKeys implements PacketKeys {
   private wipeKey(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    this.aead.destroy();
     wipe(this.key);
     this.prev = undefined;
   }

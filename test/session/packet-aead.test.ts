@@ -1,0 +1,128 @@
+// The two packet-AEAD implementations (noise/packet-aead.ts) are the same
+// function: the OpenSSL addon (src/session/native) gives byte-identical
+// ciphertexts and tags to libsodium's public crypto_aead_chacha20poly1305_ietf
+// for seeded random sizes (0..65,507), packet numbers (0..2^53-1), headers,
+// keys, in place and not; opens what libsodium sealed and vice versa; refuses
+// every tampered byte class (ciphertext, tag, header, wrong pn) and zeroes the
+// output; refuses overlapping/short/oversize arguments; a destroyed key throws
+// on seal and opens nothing. The libsodium implementation is checked against
+// the same public API. Skipped (with the reason) when the addon is not built.
+import { describe, it, expect } from 'vitest';
+import { seededRandom } from '../../src/transport/random.ts';
+import { sodium } from '../../src/session/noise/sodium.ts';
+import { writeNonce } from '../../src/session/noise/primitives.ts';
+import {
+  PACKET_AEAD_BACKEND, PACKET_AEAD_FALLBACK_REASON, opensslPacketAead, packetAead, sodiumPacketAead, type KeyedPacketAead,
+} from '../../src/session/noise/packet-aead.ts';
+
+const SEED = 4242;
+const TAG = 16;
+
+function reference(key: Uint8Array, pn: number, ad: Uint8Array, m: Uint8Array): Uint8Array {
+  const nonce = new Uint8Array(12), c = new Uint8Array(m.length + TAG);
+  writeNonce(nonce, pn);
+  sodium.crypto_aead_chacha20poly1305_ietf_encrypt(c, m, ad, null, nonce, key);
+  return c;
+}
+
+interface Impl { name: string; make: (key: Uint8Array, encrypt: boolean) => KeyedPacketAead | undefined }
+const impls: Impl[] = [
+  { name: 'libsodium', make: (key) => sodiumPacketAead(key) },
+  { name: 'openssl', make: (key, encrypt) => opensslPacketAead(key, encrypt) },
+];
+const hasOpenSsl = opensslPacketAead(new Uint8Array(32), true) !== undefined;
+
+describe('packet AEAD', () => {
+  it('reports which implementation packets use', () => {
+    expect(['openssl', 'libsodium']).toContain(PACKET_AEAD_BACKEND);
+    if (PACKET_AEAD_BACKEND === 'libsodium') console.log(`packet AEAD: libsodium (${PACKET_AEAD_FALLBACK_REASON})`);
+    expect(packetAead(new Uint8Array(32), true).backend).toBe(PACKET_AEAD_BACKEND);
+  });
+
+  for (const impl of impls) {
+    const skip = impl.name === 'openssl' && !hasOpenSsl;
+    const title = (s: string) => `${impl.name}: ${s}${skip ? ` (skipped: ${PACKET_AEAD_FALLBACK_REASON})` : ''}`;
+
+    it.skipIf(skip)(title(`byte-identical to libsodium's public API, in place and not, 400 seeded cases (seed ${SEED})`), () => {
+      const r = seededRandom(SEED);
+      const int = (n: number) => Math.floor((r.nextU32() / 2 ** 32) * n);
+      for (let i = 0; i < 400; i++) {
+        const size = i < 20 ? i : int(4) === 0 ? int(65_508) : int(1500);
+        const pn = [0, 1, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1][i % 7] ?? int(2 ** 31) * 4096 + int(4096);
+        const key = r.fill(new Uint8Array(32)), ad = r.fill(new Uint8Array(int(3) === 0 ? 0 : 13)), m = r.fill(new Uint8Array(size));
+        const want = reference(key, pn, ad, m);
+        const enc = impl.make(key, true)!, dec = impl.make(key, false)!;
+        const c = new Uint8Array(size + TAG);
+        enc.seal(c, m, ad, pn);
+        const off = int(40), buf = new Uint8Array(off + size + TAG + int(3));
+        buf.set(m, off);
+        enc.sealInPlace(buf, off, size, ad, pn);
+        const ctx = `case ${i} size ${size} pn ${pn} seed ${SEED}`;
+        expect(Buffer.compare(c, want), ctx).toBe(0);
+        expect(Buffer.compare(buf.subarray(off, off + size + TAG), want), ctx).toBe(0);
+        const back = new Uint8Array(size);
+        expect(dec.open(back, want, ad, pn), ctx).toBe(true);
+        expect(Buffer.compare(back, m), ctx).toBe(0);
+        const inPlace = want.slice();
+        expect(dec.openInPlace(inPlace, ad, pn), ctx).toBe(true);
+        expect(Buffer.compare(inPlace.subarray(0, size), m), ctx).toBe(0);
+        enc.destroy(); dec.destroy();
+      }
+    });
+
+    it.skipIf(skip)(title('refuses every tampered ciphertext/tag byte, header byte and wrong packet number; output zeroed'), () => {
+      const key = new Uint8Array(32).fill(3), ad = Uint8Array.from({ length: 13 }, (_, i) => i), m = Uint8Array.from({ length: 100 }, (_, i) => i + 1);
+      const enc = impl.make(key, true)!, dec = impl.make(key, false)!;
+      const c = new Uint8Array(m.length + TAG);
+      enc.seal(c, m, ad, 77);
+      for (let i = 0; i < c.length; i++) {
+        const bad = c.slice(); bad[i] ^= 0x80;
+        expect(dec.openInPlace(bad, ad, 77), `byte ${i}`).toBe(false);
+        expect(bad.subarray(0, m.length).every((x) => x === 0), `byte ${i} zeroed`).toBe(true);
+        const out = new Uint8Array(m.length).fill(0xee);
+        const bad2 = c.slice(); bad2[i] ^= 1;
+        expect(dec.open(out, bad2, ad, 77), `byte ${i} (open)`).toBe(false);
+        expect(out.every((x) => x === 0)).toBe(true);
+      }
+      for (let i = 0; i < ad.length; i++) {
+        const h = ad.slice(); h[i] ^= 1;
+        expect(dec.open(new Uint8Array(m.length), c, h, 77)).toBe(false);
+      }
+      expect(dec.open(new Uint8Array(m.length), c, ad, 78)).toBe(false);
+      expect(dec.open(new Uint8Array(m.length), c, ad.subarray(1), 77)).toBe(false);
+      expect(dec.open(new Uint8Array(m.length), c, ad, 77)).toBe(true);
+    });
+
+    it.skipIf(skip)(title('a destroyed key seals nothing and opens nothing'), () => {
+      const key = new Uint8Array(32).fill(5), ad = new Uint8Array(13);
+      const enc = impl.make(key, true)!, dec = impl.make(key, false)!;
+      const c = new Uint8Array(10 + TAG);
+      enc.seal(c, new Uint8Array(10), ad, 1);
+      enc.destroy(); dec.destroy();
+      expect(() => enc.seal(new Uint8Array(10 + TAG), new Uint8Array(10), ad, 2)).toThrow(RangeError);
+      expect(dec.open(new Uint8Array(10), c, ad, 1)).toBe(false);
+      expect(dec.openInPlace(c.slice(), ad, 1)).toBe(false);
+    });
+  }
+
+  it.skipIf(!hasOpenSsl)(`openssl: refuses bad arguments instead of touching memory${hasOpenSsl ? '' : ` (skipped: ${PACKET_AEAD_FALLBACK_REASON})`}`, () => {
+    const key = new Uint8Array(32).fill(1), ad = new Uint8Array(13);
+    const enc = opensslPacketAead(key, true)!, dec = opensslPacketAead(key, false)!;
+    const buf = new Uint8Array(100);
+    expect(() => enc.seal(new Uint8Array(20), new Uint8Array(10), ad, 1)).toThrow(RangeError); // c too long
+    expect(() => enc.seal(new Uint8Array(25), new Uint8Array(10), ad, 1)).toThrow(RangeError); // c too short
+    expect(() => enc.sealInPlace(buf, 90, 10, ad, 1)).toThrow(RangeError); // tag would run past the end
+    expect(() => enc.sealInPlace(buf, 20, 10, buf.subarray(25, 38), 1)).toThrow(RangeError); // header overlaps the output
+    expect(() => enc.seal(buf.subarray(0, 26), buf.subarray(5, 15), ad, 1)).toThrow(RangeError); // partial overlap
+    for (const pn of [-1, 0.5, 2 ** 53, Number.NaN]) expect(() => enc.seal(new Uint8Array(26), new Uint8Array(10), ad, pn), `pn ${pn}`).toThrow(RangeError);
+    expect(() => (opensslPacketAead as (k: Uint8Array, e: boolean) => unknown)(new Uint8Array(31), true)).toThrow(RangeError);
+    expect(dec.openInPlace(new Uint8Array(15), ad, 1)).toBe(false); // shorter than a tag
+    expect(dec.open(new Uint8Array(5), new Uint8Array(26), ad, 1)).toBe(false); // m of the wrong size
+    // a send key cannot open and a receive key cannot seal (one direction per context)
+    const c = new Uint8Array(26);
+    enc.seal(c, new Uint8Array(10), ad, 3);
+    expect(enc.open(new Uint8Array(10), c, ad, 3)).toBe(false);
+    expect(() => dec.seal(new Uint8Array(26), new Uint8Array(10), ad, 3)).toThrow(RangeError);
+    expect(dec.open(new Uint8Array(10), c, ad, 3)).toBe(true);
+  });
+});
