@@ -856,9 +856,11 @@ export class Connection {
       }
     }
     // an ACK of ACK-only packets is not worth 7+ bytes in every data packet: once per RTT
+    let hasAck = false, elicits = false;
     if (ackDue || (mayElicit && space.ack.worthPiggybacking(now, this.rtt.smoothedMs))) {
       const ack = space.ack.frame(now);
-      if (ack && frameLen(ack) <= room) { frames.push(ack); sent.push({ kind: 'ack', largest: ack.ranges[0].hi }); room -= frameLen(ack); }
+      const n = ack ? frameLen(ack) : 0;
+      if (ack && n <= room) { frames.push(ack); sent.push({ kind: 'ack', largest: ack.ranges[0].hi }); room -= n; hasAck = true; }
     }
     if (mayElicit) {
       if (this.handshakeDonePending) { this.handshakeDonePending = false; frames.push({ type: 'handshake_done' }); sent.push({ kind: 'handshake_done' }); room -= 1; }
@@ -880,12 +882,14 @@ export class Connection {
         frames.push(f); room -= frameLen(f);
       }
       room = this.fillStreams(frames, sent, room);
-      if ((this.pingPending || space.probes > 0) && !frames.some(isAckEliciting)) { frames.push({ type: 'ping' }); room -= 1; }
+      // every frame added in this block is ack-eliciting; before it there is at most an ACK
+      elicits = frames.length > (hasAck ? 1 : 0);
+      if ((this.pingPending || space.probes > 0) && !elicits) { frames.push({ type: 'ping' }); room -= 1; elicits = true; }
       this.pingPending = false;
     }
     if (frames.length === 0) return undefined;
-    if (!frames.some(isAckEliciting) && !ackDue) return undefined; // an ACK alone waits for its deadline
-    return this.buildShort(now, frames, sent, frames.some(isAckEliciting), undefined, this.remote);
+    if (!elicits && !ackDue) return undefined; // an ACK alone waits for its deadline
+    return this.buildShort(now, frames, sent, elicits, undefined, this.remote);
   }
 
   private hasElicitingWork(): boolean {
@@ -920,8 +924,10 @@ export class Connection {
       }
       if (fin) send.finPending = false;
       // rotate: move to the back if still pending, else drop from the queue
-      q.delete(id);
-      if (send.buf.hasPending(this.streams.sendLimit(s)) || send.finPending) q.add(id);
+      // (a lone stream stays where it is: a Set delete + add per packet is not free)
+      const pending = send.buf.hasPending(this.streams.sendLimit(s)) || send.finPending;
+      if (!pending) q.delete(id);
+      else if (q.size > 1) { q.delete(id); q.add(id); }
     }
     return room;
   }

@@ -178,6 +178,14 @@ export class Endpoint {
   pollTransmit(now: Millis): Transmit | undefined {
     const s = this.stateless.shift();
     if (s) return s;
+    if (this.active.size === 1) {
+      // one connection with work (a bulk flow): no round-robin to keep
+      const c = this.active.values().next().value as Connection;
+      this.dirty.add(c);
+      const t = c.pollTransmit(now);
+      if (!t) this.active.delete(c);
+      return t;
+    }
     for (const c of this.active) {
       this.dirty.add(c);
       const t = c.pollTransmit(now);

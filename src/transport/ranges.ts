@@ -63,6 +63,7 @@ export class RangeSet {
   /** Remove [lo, hi]. */
   remove(lo: number, hi: number): void {
     const rs = this.ranges;
+    if (rs.length === 0 || hi < rs[0].lo || lo > rs[rs.length - 1].hi) return; // nothing to remove
     const out: Range[] = [];
     let i = this.indexAtOrBefore(lo);
     if (i < 0) i = 0;

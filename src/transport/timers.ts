@@ -1,25 +1,31 @@
 // The connection's timer table: one optional deadline per kind; the next
-// wake-up is the minimum (quinn-proto's TimerTable).
+// wake-up is the minimum (quinn-proto's TimerTable). Kept in a fixed array
+// indexed by kind (set on every received and sent packet: no Map, no allocation).
 import type { Millis } from '../wire/socket.ts';
 
 export type TimerKind = 'loss' | 'idle' | 'keepAlive' | 'close' | 'pathValidation' | 'pacing' | 'unauthClose';
-const KINDS: TimerKind[] = ['loss', 'idle', 'keepAlive', 'close', 'pathValidation', 'pacing', 'unauthClose'];
+const KINDS: readonly TimerKind[] = ['loss', 'idle', 'keepAlive', 'close', 'pathValidation', 'pacing', 'unauthClose'];
+const INDEX: Readonly<Record<TimerKind, number>> = { loss: 0, idle: 1, keepAlive: 2, close: 3, pathValidation: 4, pacing: 5, unauthClose: 6 };
 
 export class TimerTable {
-  private readonly at = new Map<TimerKind, Millis>();
+  /** deadline per kind, NaN = unset */
+  private readonly at = new Float64Array(KINDS.length).fill(NaN);
   set(kind: TimerKind, when: Millis | undefined): void {
-    if (when === undefined) this.at.delete(kind); else this.at.set(kind, when);
+    this.at[INDEX[kind]] = when === undefined ? NaN : when;
   }
-  get(kind: TimerKind): Millis | undefined { return this.at.get(kind); }
-  /** Kinds whose deadline has passed, removed from the table. */
+  get(kind: TimerKind): Millis | undefined {
+    const t = this.at[INDEX[kind]];
+    return t === t ? t : undefined;
+  }
+  /** Kinds whose deadline has passed, removed from the table, in KINDS order. */
   expired(now: Millis): TimerKind[] {
     const out: TimerKind[] = [];
-    for (const k of KINDS) { const t = this.at.get(k); if (t !== undefined && t <= now) { out.push(k); this.at.delete(k); } }
+    for (let i = 0; i < KINDS.length; i++) if (this.at[i] <= now) { out.push(KINDS[i]); this.at[i] = NaN; }
     return out;
   }
   next(): Millis | undefined {
-    let min: Millis | undefined;
-    for (const t of this.at.values()) if (min === undefined || t < min) min = t;
-    return min;
+    let min = Infinity;
+    for (let i = 0; i < KINDS.length; i++) { const t = this.at[i]; if (t < min) min = t; }
+    return min === Infinity ? undefined : min;
   }
 }

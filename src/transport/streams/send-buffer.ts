@@ -45,7 +45,18 @@ export class SendBuffer {
 
   onAck(offset: number, len: number): void {
     if (len === 0) return;
-    this.acked.add(offset, offset + len - 1);
+    const end = offset + len;
+    const rs = this.acked.ranges;
+    if (offset <= this.ackedPrefix && this.retransmit.isEmpty && (rs.length === 0 || (rs.length === 1 && rs[0].lo === 0 && rs[0].hi + 1 === this.ackedPrefix))) {
+      // in-order acknowledgement with nothing else acked or lost (the bulk case): the acked prefix just grows
+      if (end > this.ackedPrefix) {
+        this.ackedPrefix = end;
+        if (rs.length === 1) rs[0].hi = end - 1; else this.acked.add(0, end - 1);
+        this.release();
+      }
+      return;
+    }
+    this.acked.add(offset, end - 1);
     this.retransmit.remove(offset, offset + len - 1);
     const first = this.acked.ranges[0];
     if (first && first.lo <= this.ackedPrefix && first.hi + 1 > this.ackedPrefix) {
