@@ -5,11 +5,16 @@
 // disturbed by other processes than wall time) at 1200 and 65,000 bytes for each
 // packet path: seal (allocates), sealInto in place (what the transport uses),
 // open (allocates), openInPlace, a forged packet dropped, and raw libsodium for
-// reference. Prints one JSON object.
+// reference. `aeadNs`: the per-packet AEAD alone for each implementation
+// (noise/packet-aead.ts: OpenSSL addon when built, libsodium), in place, and
+// the OpenSSL addon's fixed cost (0-byte payload) — so `perPacketNs` minus
+// `aeadNs` of the active backend is what the session layer adds per packet.
+// Prints one JSON object.
 import { generateIdentity, noiseCrypto } from '../src/session/index.ts';
 import { NoisePacketKeys, newPacketStats } from '../src/session/packet-keys.ts';
 import { HASH_BACKEND } from '../src/session/noise/primitives.ts';
 import { sodium } from '../src/session/noise/sodium.ts';
+import { PACKET_AEAD_BACKEND, opensslPacketAead, sodiumPacketAead, type KeyedPacketAead } from '../src/session/noise/packet-aead.ts';
 
 function rate(seconds: number, fn: () => void): number {
   for (let i = 0; i < 2000; i++) fn(); // warm-up
@@ -87,6 +92,33 @@ function perPacket(size: number) {
 }
 const perPacketNs = { b1200: perPacket(1200), b65000: perPacket(65_000) };
 
+/** The AEAD alone, in place (what sealInto/openInPlace call), per implementation. */
+function aeadAlone(size: number, make: (encrypt: boolean) => KeyedPacketAead | undefined) {
+  const enc = make(true), dec = make(false);
+  if (!enc || !dec) return undefined;
+  const n = size > 10_000 ? 4000 : 100_000, hdr = new Uint8Array(13);
+  const buf = new Uint8Array(size + 16), count = Math.min(n, 1024);
+  const out: Record<string, number> = { sealInPlace: cpuNs(n, (i) => enc.sealInPlace(buf, 0, size, hdr, i)) };
+  const sealedPkts = Array.from({ length: count }, (_, i) => { const b = new Uint8Array(size + 16); enc.sealInPlace(b, 0, size, hdr, i); return b; });
+  const copies = sealedPkts.map((x) => x.slice());
+  let ns = 0, done = 0;
+  while (done < n) {
+    for (let x = 0; x < count; x++) copies[x].set(sealedPkts[x]);
+    const c0 = process.cpuUsage();
+    for (let x = 0; x < count; x++) if (!dec.openInPlace(copies[x], hdr, x)) throw new Error('openInPlace failed');
+    const u = process.cpuUsage(c0);
+    ns += (u.user + u.system) * 1000; done += count;
+  }
+  out.openInPlace = Math.round(ns / done);
+  enc.destroy(); dec.destroy();
+  return out;
+}
+const aeadNs = {
+  backend: PACKET_AEAD_BACKEND,
+  openssl: { b1200: aeadAlone(1200, (e) => opensslPacketAead(key, e)), b65000: aeadAlone(65_000, (e) => opensslPacketAead(key, e)), b0: aeadAlone(0, (e) => opensslPacketAead(key, e)) },
+  libsodium: { b1200: aeadAlone(1200, () => sodiumPacketAead(key)), b65000: aeadAlone(65_000, () => sodiumPacketAead(key)) },
+};
+
 const a = generateIdentity(), b = generateIdentity();
 const pa = noiseCrypto(a), pb = noiseCrypto(b);
 function handshake(ik: boolean): void {
@@ -109,4 +141,5 @@ console.log(JSON.stringify({
   sealMBps: Math.round((sealsPerSec * 1200) / 1e6),
   handshakesPerSec: { ik: ikPerSec, xx: xxPerSec, ikServerSideOnly: ikServerPerSec },
   perPacketNs,
+  aeadNs,
 }, null, 1));
