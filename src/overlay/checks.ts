@@ -16,8 +16,17 @@
 // The controlling agent nominates the best working pair nominateAfterMs after the first
 // success (or as soon as no check is pending); the controlled agent follows nominations.
 // Every working pair is then probed every probeIntervalMs (RTT by EWMA, keeps NAT mappings
-// open); a pair missing deadAfterMisses probes in a row is dead. The controlling agent
-// switches when the selected pair dies, when a direct pair starts working while a relayed
+// open); a probe is missed after 3 x its pair's smoothed RTT (clamped to minProbeTimeoutMs..
+// probeTimeoutMs), and a pair missing deadAfterMisses probes in a row is dead. On the
+// selected pair a missed probe is followed at once by the next one (consecutive probe
+// timeouts at the current RTT, like a transport's PTOs), and `suspect(now)` (the driver saw
+// its own traffic go unanswered for suspectAfterMs()) probes it at once: a path that dies
+// under traffic is declared dead within ~3 x 3 RTTs instead of seconds. When the selected
+// pair dies either side fails over at once to the best other working pair (the controlled
+// side too, locally, until the controlling side's next nomination); pairs that died are
+// re-checked fastRecheckMs later, the wait doubling (a path that comes back, or the contact
+// re-bound at the relay from a new network, is found in a fraction of a second).
+// The controlling agent switches when the selected pair dies, when a direct pair starts working while a relayed
 // one is selected (preferDirect), or when another pair of the same kind beats its score by
 // more than max(hysteresisMs, hysteresisFraction·score). Score = the lowest of the pair's last
 // RTT_WINDOW RTT samples (its latency without momentary queueing: paths that share a
@@ -45,7 +54,8 @@ export interface CheckConfig {
   readonly maxTransmits?: number; // default 4
   readonly nominateAfterMs?: Millis; // default 100
   readonly probeIntervalMs?: Millis; // default 1000
-  readonly probeTimeoutMs?: Millis; // default 500
+  readonly probeTimeoutMs?: Millis; // default 500: the longest a probe waits (3 x srtt below this)
+  readonly minProbeTimeoutMs?: Millis; // default 100: the shortest
   readonly deadAfterMisses?: number; // default 3
   readonly hysteresisMs?: Millis; // default 5
   readonly hysteresisFraction?: number; // default 0.2
@@ -61,6 +71,8 @@ export interface CheckConfig {
   readonly maxPairs?: number; // default 64
   readonly recheckIntervalMs?: Millis; // default 5000; 0: never re-check failed direct pairs
   readonly recheckMaxIntervalMs?: Millis; // default 30000
+  /** First re-check of a pair that died (had worked): default 250, doubling per failed re-check. */
+  readonly fastRecheckMs?: Millis;
 }
 
 export type PairState = 'waiting' | 'in-progress' | 'succeeded' | 'failed';
@@ -74,6 +86,8 @@ export type CheckEvent =
   | { readonly type: 'pair-failed'; readonly pair: CandidatePair; readonly reason: 'timeout' | 'dead' }
   | { readonly type: 'path-selected'; readonly pair: CandidatePair }
   | { readonly type: 'path-switched'; readonly from: CandidatePair; readonly to: CandidatePair; readonly reason: 'faster' | 'direct' | 'dead' | 'nominated' }
+  /** The selected pair missed a probe (the first miss of a run): it may be dying. */
+  | { readonly type: 'path-trouble'; readonly pair: CandidatePair }
   | { readonly type: 'no-path' };
 
 export interface PairStatus {
@@ -142,6 +156,7 @@ export class CheckAgent {
       minSamples: config.minSamples ?? 2, relayPenaltyMs: config.relayPenaltyMs ?? 20, maxPairs: config.maxPairs ?? 64,
       preferDirect: config.preferDirect ?? true,
       recheckIntervalMs: config.recheckIntervalMs ?? 5000, recheckMaxIntervalMs: config.recheckMaxIntervalMs ?? 30_000,
+      minProbeTimeoutMs: config.minProbeTimeoutMs ?? 100, fastRecheckMs: config.fastRecheckMs ?? 250,
     };
     for (const l of config.localCandidates) this.locals.set(candidateKey(l), l);
     this.remotes = [...config.remoteCandidates];
@@ -181,7 +196,42 @@ export class CheckAgent {
     return [...this.entries.values()].map((e) => ({ pair: e.pair, state: e.state, srttMs: e.srttMs, minRttMs: minOf(e.recent), samples: e.samples }));
   }
 
+  /**
+   * How long the driver's own traffic on the selected pair may go unanswered before it calls
+   * suspect(): 2 x the pair's smoothed RTT + 30 ms (the peer's ACK delay), at least 60 ms.
+   */
+  suspectAfterMs(): Millis {
+    const srtt = this.selected?.srttMs;
+    return srtt === undefined ? this.c.probeTimeoutMs : Math.max(60, 2 * srtt + 30);
+  }
+
   // ---- input ----
+
+  /**
+   * The driver sent on the selected pair and heard nothing back for suspectAfterMs(): probe
+   * it now (unless a probe is already out). Consecutive misses then declare it dead fast.
+   */
+  suspect(now: Millis): void {
+    const e = this.selected;
+    if (!e || e.state !== 'succeeded' || e.probe) return;
+    this.sendProbe(e, now);
+  }
+
+  /**
+   * Something changed that may revive failed relayed pairs (our relay binding was re-made,
+   * e.g. after we changed networks): re-check them now instead of at their next re-check
+   * time. Only when re-checks are on and a pair had been selected once (a live session).
+   */
+  recheckRelayNow(now: Millis): void {
+    if (this.c.recheckIntervalMs <= 0 || !this.everSelected) return;
+    for (const e of this.entries.values()) {
+      if (e.state !== 'failed' || !e.pair.relayed) continue;
+      e.state = 'waiting';
+      e.rechecking = true;
+      if (!this.triggered.includes(e.pair.key)) this.triggered.push(e.pair.key);
+    }
+    this.handleTimeout(now);
+  }
 
   /** Trickled remote candidate (e.g. a relay candidate that arrived later). */
   addRemoteCandidate(now: Millis, remote: Candidate): void {
@@ -205,6 +255,10 @@ export class CheckAgent {
           this.txs.delete(e.probe.txId);
           e.probe = undefined;
           if (++e.misses >= this.c.deadAfterMisses) { this.fail(e, 'dead', now); continue; }
+          if (e === this.selected) {
+            e.probeNextAt = now; // consecutive probe timeouts on the path in use
+            if (e.misses === 1) this.events.push({ type: 'path-trouble', pair: e.pair });
+          }
         }
         if (!e.probe && now >= e.probeNextAt) this.sendProbe(e, now);
       }
@@ -256,9 +310,10 @@ export class CheckAgent {
       e.rechecking = false;
       e.recheckWaitMs = this.c.recheckIntervalMs;
       this.events.push({ type: 'pair-succeeded', pair: e.pair, rttMs: sample });
+      this.considerSwitch();
       if (this.c.controlling && !this.selected) {
         const pending = [...this.entries.values()].some((x) => x.state === 'waiting' || x.state === 'in-progress');
-        if (!pending) this.nominateAt = now;
+        if (!pending || this.everSelected) this.nominateAt = now; // a live session without a path takes the first that works
         else if (this.nominateAt === undefined) this.nominateAt = now + this.c.nominateAfterMs;
       }
     } else {
@@ -319,16 +374,24 @@ export class CheckAgent {
   private sendProbe(e: PairEntry, now: Millis): void {
     const txId = this.c.newTxId();
     this.txs.set(txId, { pairKey: e.pair.key, sentAt: now, purpose: 'probe' });
-    e.probe = { txId, timeoutAt: now + this.c.probeTimeoutMs };
+    e.probe = { txId, timeoutAt: now + this.probeTimeout(e) };
     e.probeNextAt = now + this.c.probeIntervalMs;
     const nominate = this.c.controlling && this.selected === e;
     this.transmits.push({ kind: 'request', pairKey: e.pair.key, local: e.pair.local, to: e.pair.remote.address, txId, nominate, purpose: 'probe' });
+  }
+
+  /** 3 x the pair's smoothed RTT, within minProbeTimeoutMs..probeTimeoutMs (the maximum before any sample). */
+  private probeTimeout(e: PairEntry): Millis {
+    if (e.srttMs === undefined) return this.c.probeTimeoutMs;
+    return Math.min(this.c.probeTimeoutMs, Math.max(this.c.minProbeTimeoutMs, 3 * e.srttMs));
   }
 
   private fail(e: PairEntry, reason: 'timeout' | 'dead', now: Millis): void {
     e.state = 'failed';
     e.probe = undefined;
     for (const [id, t] of this.txs) if (t.pairKey === e.pair.key) this.txs.delete(id);
+    // A pair that worked and died (the contact moved, an outage) is re-checked soon: it may come right back.
+    if (reason === 'dead' && this.c.recheckIntervalMs > 0) e.recheckWaitMs = Math.min(this.c.fastRecheckMs, this.c.recheckIntervalMs);
     e.recheckAt = now + e.recheckWaitMs;
     if (e.rechecking) {
       // A failed re-check: already reported as failed; wait longer next time.
@@ -342,10 +405,12 @@ export class CheckAgent {
       this.selected = undefined;
       const next = this.best(0);
       if (!next) this.events.push({ type: 'no-path' });
-      else if (this.c.controlling) {
+      else {
+        // Fail over at once. The controlled side does too, locally (its traffic must not wait
+        // for a nomination that may itself be lost); the controlling side's next nomination wins.
         this.select(next, now);
         this.events.push({ type: 'path-switched', from: e.pair, to: next.pair, reason: 'dead' });
-      } // controlled: the controlling side nominates the next path
+      }
       return;
     }
     const pending = [...this.entries.values()].some((x) => x.state === 'waiting' || x.state === 'in-progress');
@@ -422,13 +487,16 @@ export class CheckAgent {
   private considerSwitch(): void {
     if (!this.c.controlling || !this.selected) return;
     const cur = this.selected;
-    const best = this.best(this.c.minSamples);
+    // A pair that just answered beats a selected one that is missing probes (a direct one
+    // beats a relayed one anyway): no wait for a second RTT sample then.
+    const best = this.best(cur.misses > 0 || this.rank(cur) > 0 ? 1 : this.c.minSamples);
     if (!best || best === cur) return;
     const margin = Math.max(this.c.hysteresisMs, this.score(cur) * this.c.hysteresisFraction);
     const toDirect = this.rank(best) < this.rank(cur);
-    if (toDirect || (this.rank(best) === this.rank(cur) && this.score(best) < this.score(cur) - margin)) {
+    const troubled = cur.misses > 0 && best.misses === 0 && this.rank(best) === this.rank(cur);
+    if (toDirect || troubled || (this.rank(best) === this.rank(cur) && this.score(best) < this.score(cur) - margin)) {
       this.selected = best;
-      this.events.push({ type: 'path-switched', from: cur.pair, to: best.pair, reason: toDirect ? 'direct' : 'faster' });
+      this.events.push({ type: 'path-switched', from: cur.pair, to: best.pair, reason: toDirect ? 'direct' : troubled ? 'dead' : 'faster' });
       // The next probe on `best` carries the nomination; send one now so the peer follows quickly.
       if (!best.probe) best.probeNextAt = -Infinity;
     }

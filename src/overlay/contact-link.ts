@@ -52,6 +52,12 @@ export interface ContactLinkDeps {
    * fallback is reported with its fingerprint. Absent (tests with another crypto): `crypto`.
    */
   readonly cryptoWith?: (opts: NoiseCryptoOptions) => CryptoProvider;
+  /**
+   * The selected path died (or every path did): the peer re-checks its own NAT mapping at
+   * once (it may have changed networks) so that contacts learn a new address from presence
+   * and re-punch, instead of at the next 20 s keepalive.
+   */
+  readonly onPathLost?: () => void;
   /** The accepting side refused the contact's handshake key (before any data flowed). */
   readonly onKeyMismatch?: (e: KeyMismatchError) => void;
   readonly random: Random;
@@ -238,7 +244,11 @@ export class ContactLink {
   }
 
   private onRelayEvent(e: RelayClientEvent): void {
-    if (e.type === 'refused') {
+    if ((e.type === 'bound' || e.type === 'peer-bound') && this.settled) {
+      // Re-bound (we moved, or the relay restarted) or the contact re-bound: the relay pair may work again.
+      this.d.log(`${this.username}: relay ${e.type === 'bound' ? `re-bound as ${formatAddress(e.observed)}` : 'peer re-bound'}; re-checking the relay pair`);
+      this.agent.recheckRelayNow(this.d.clock.now());
+    } else if (e.type === 'refused') {
       this.d.log(`${this.username}: relay refused (${e.code}: ${e.reason})`);
       if (e.code === RelayErrorCode.TICKET_EXPIRED) this.renewTicket();
     } else if (e.type === 'failed') this.d.log(`${this.username}: relay ${this.relayAddress ? formatAddress(this.relayAddress) : ''} did not answer`);
@@ -253,6 +263,11 @@ export class ContactLink {
       if (info) this.session?.emit('path', info);
     } else if (e.type === 'pair-failed' && this.settled) {
       this.d.log(`${this.username}: pair ${CheckAgent.describe(e.pair)} ${e.reason === 'dead' ? 'died' : 'failed'}`);
+      if (e.reason === 'dead') this.d.onPathLost?.();
+    } else if (e.type === 'path-trouble' && this.settled) {
+      // We may have moved: the peer re-checks its own mapping (rate-limited), the relay binding is refreshed now.
+      this.d.onPathLost?.();
+      this.relay?.refresh(this.d.clock.now());
     } else if (e.type === 'no-path' && !this.d.refuse) {
       const err = new PeerError('connect-failed', `${this.username}: every path failed (${this.describe()})`);
       if (!this.settled) this.fail(err);

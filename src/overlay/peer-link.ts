@@ -12,6 +12,10 @@
 //     transport packet arrived on.
 //   - CheckAgent/RelayClient output is drained after every input and timer; one timer is
 //     armed at the earlier of their wake-ups.
+//   - Path death under traffic: when the transport keeps sending on the selected pair and
+//     nothing has come back on it for the agent's suspectAfterMs() (~2 RTTs), the agent is
+//     told (CheckAgent.suspect: probe now, consecutive probe timeouts at the current RTT),
+//     so a dead path is noticed in a few RTTs rather than at the next 1 s probe.
 import type { Clock, DatagramHandler, DatagramSocket, TimerHandle, UdpAddress } from '../wire/socket.ts';
 import { sameAddress } from '../wire/socket.ts';
 import { candidateKey, candidatePriority, type Candidate, type CandidatePair } from './candidates.ts';
@@ -64,6 +68,9 @@ export class PeerLink {
   readonly counters: PeerLinkCounters = { transportIn: 0, transportOut: 0, transportOutRelayed: 0, transportDroppedNoPath: 0, invalidChecks: 0, unknownDatagrams: 0 };
   private transportHandler: DatagramHandler = () => {};
   private lastInbound?: CandidatePair | 'relay';
+  /** First transport send on the selected path since we last heard anything on it. */
+  private unansweredSince?: number;
+  private suspectTimer?: TimerHandle;
   private timer?: TimerHandle;
   private timerAt?: number;
   private closed = false;
@@ -161,6 +168,7 @@ export class PeerLink {
   close(): void {
     this.closed = true;
     this.timer?.cancel();
+    this.suspectTimer?.cancel();
     this.c.socket.close();
   }
 
@@ -173,9 +181,25 @@ export class PeerLink {
     this.c.socket.send(to, bytes);
   }
 
+  /** Our transport traffic on the selected path goes unanswered: let the agent probe it now. */
+  private noteSent(): void {
+    const now = this.c.clock.now();
+    if (this.unansweredSince === undefined) { this.unansweredSince = now; return; }
+    if (now - this.unansweredSince < this.c.agent.suspectAfterMs() || this.suspectTimer) return;
+    this.unansweredSince = now;
+    // Not from inside the transport's transmit loop: on the next timer turn.
+    this.suspectTimer = this.c.clock.setTimer(now, () => {
+      this.suspectTimer = undefined;
+      if (this.closed) return;
+      this.c.agent.suspect(this.c.clock.now());
+      this.pump();
+    });
+  }
+
   private sendTransport(to: UdpAddress, bytes: Uint8Array): void {
     if (this.closed || !sameAddress(to, this.virtualPeer)) return;
     const sel = this.c.agent.selectedPair();
+    if (sel) this.noteSent();
     const relayed = sel ? sel.relayed : this.lastInbound === 'relay';
     if (relayed) {
       const wrapped = this.c.relay?.client.wrap(bytes);
@@ -225,6 +249,8 @@ export class PeerLink {
 
   private deliver(bytes: Uint8Array, via: CandidatePair | 'relay'): void {
     this.lastInbound = via;
+    const sel = this.c.agent.selectedPair();
+    if (sel && (via === 'relay' ? sel.relayed : via.key === sel.key)) this.unansweredSince = undefined;
     this.counters.transportIn++;
     this.transportHandler(this.virtualPeer, bytes);
   }

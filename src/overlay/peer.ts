@@ -176,6 +176,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   private supernode?: UdpAddress;
   private published?: string;
   private keepaliveTx?: string;
+  private lastKeepaliveAt = -Infinity;
   private readonly waitingBindings = new Map<string, (a: BindingAnswer) => void>();
   private readonly links = new Map<string, ContactLink>(); // peer device id -> current link
   private readonly refusing = new Set<ContactLink>(); // links answering a contact's checks with a refusal
@@ -409,6 +410,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
       prepareRelay: this.tcpMode ? (a) => { this.socket.use(a).catch((e: Error) => this.log(e.message)); } : undefined,
       mux: this.mux, clock: this.clock, crypto: this.opts.crypto ?? this.identity.crypto, random: this.random, myDeviceId: this.deviceId,
       cryptoWith: this.opts.crypto ? undefined : this.identity.cryptoWith,
+      onPathLost: () => this.recheckMapping(),
       onKeyMismatch: (e) => {
         this.log(`key of ${e.contact}/${e.deviceId.slice(0, 8)}: ${e.message}`);
         this.emit('key-changed', { username: e.contact, deviceId: e.deviceId });
@@ -598,7 +600,15 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     this.pumpPicker();
   }
 
+  /** A path died: maybe we changed networks. Re-check our mapping now (at most once a second). */
+  private recheckMapping(): void {
+    const now = this.clock.now();
+    if (this.closing || this.tcpMode || now - this.lastKeepaliveAt < 1000) return;
+    this.keepalive();
+  }
+
   private keepalive(): void {
+    this.lastKeepaliveAt = this.clock.now();
     this.keepaliveTx = this.txId();
     this.mux.send(this.stunAddr, this.bindings.encode(this.keepaliveTx, this.stunAddr));
   }

@@ -7,6 +7,7 @@
 //   c.handleTimeout(now) at c.pollTimeout(); drain c.pollTransmit() and c.pollEvent()
 //   c.wrap(payload)               a DATA datagram for the peer, or undefined while not bound
 //   c.updateTicket(now, ticket)   a fresh ticket from the directory: re-BIND with it
+//   c.refresh(now)                re-BIND now (a path died: we may have moved)
 // BIND is retransmitted after rtoMs, 2·rtoMs, ... up to maxTransmits, then 'failed'.
 // Once bound, BIND is repeated every refreshMs (keeps the relay binding and our NAT
 // mapping alive). Only answers carrying our BIND's request id (or, for errors to DATA, our
@@ -14,8 +15,8 @@
 // BIND ends the client ('refused', with the code: e.g. TICKET_EXPIRED means "ask the
 // directory for a new ticket") — except SIDE_TAKEN: our side is still bound at an address
 // the relay heard from recently (we changed networks or our NAT rebound us, and the relay
-// lets a side move only after 5 s of silence), so the BIND is retried after
-// sideTakenRetryMs, up to 5 times, before 'refused'. An UNKNOWN_SESSION error to our DATA
+// lets a side move only after 1 s of silence — 5 s in older relays), so the BIND is retried
+// after sideTakenRetryMs, doubling up to 6 s, up to 8 times, before 'refused'. An UNKNOWN_SESSION error to our DATA
 // (relay restarted, session swept, or we now send from another address) triggers an
 // immediate re-BIND.
 import type { Millis, UdpAddress } from '../wire/socket.ts';
@@ -29,7 +30,7 @@ export interface RelayClientConfig {
   readonly rtoMs?: Millis; // default 250
   readonly maxTransmits?: number; // default 5
   readonly refreshMs?: Millis; // default 15_000
-  /** Wait before re-BINDing after SIDE_TAKEN (the relay's rebind-after-silence is 5 s). Default 6_000. */
+  /** First wait before re-BINDing after SIDE_TAKEN (doubling up to 6 s; the relay's rebind-after-silence is 1 s, 5 s in older relays). Default 600. */
   readonly sideTakenRetryMs?: Millis;
   /**
    * Request ids for BINDs (echoed in BIND-OK / ERROR): distinct per client sharing a socket
@@ -104,6 +105,15 @@ export class RelayClient {
     return encodeRelayMessage({ type: 'data', sessionId: this.sessionIdValue, payload });
   }
 
+  /**
+   * Refresh the binding now (a path is in trouble: we may have changed networks). From a new
+   * address the relay answers SIDE_TAKEN or binds us there, so a moved device re-binds without
+   * first waiting for an UNKNOWN_SESSION to its DATA.
+   */
+  refresh(now: Millis): void {
+    if (this.stateValue === 'bound') this.sendBind(now);
+  }
+
   updateTicket(now: Millis, ticket: Uint8Array): void {
     this.ticket = ticket;
     this.requestId = (this.config.newRequestId ?? nextRequestId)() >>> 0;
@@ -165,14 +175,15 @@ export class RelayClient {
           this.peerBound = false;
           this.sendBind(now);
         } else if (m.ref === BigInt(this.requestId) && (this.stateValue === 'binding' || this.stateValue === 'bound')) {
-          if (m.code === RelayErrorCode.SIDE_TAKEN && this.sideTakenRetries < 5) {
+          if (m.code === RelayErrorCode.SIDE_TAKEN && this.sideTakenRetries < 8) {
+            const wait = Math.min(6_000, (this.config.sideTakenRetryMs ?? 600) * 2 ** this.sideTakenRetries);
             this.sideTakenRetries++;
             this.stateValue = 'binding';
             this.sessionIdValue = undefined;
             this.peerBound = false;
             this.transmissions = 0;
             this.requestId = (this.config.newRequestId ?? nextRequestId)() >>> 0;
-            this.nextAt = now + (this.config.sideTakenRetryMs ?? 6_000);
+            this.nextAt = now + wait;
             return undefined;
           }
           this.stateValue = 'refused';

@@ -56,7 +56,11 @@ export interface RelayConfig {
   readonly maxQueuePackets?: number; // default 1024
   readonly maxPayloadBytes?: number; // default 65507 - 10
   readonly idleTimeoutMs?: Millis; // default 60_000
-  /** A side may move to a new endpoint (NAT rebinding) only after this much silence. Default 5000. */
+  /**
+   * A side may move to a new endpoint (NAT rebinding, the device changed networks) only after
+   * this much silence of its bound endpoint (a device has one live endpoint; this keeps two live
+   * ones from flapping). Default 1000 (was 5000: a moved device waited that long for its relay).
+   */
   readonly rebindAfterIdleMs?: Millis;
   readonly sweepIntervalMs?: Millis; // default 1000
 }
@@ -118,7 +122,7 @@ export class RelayForwarder {
       deviceBytesPerSec: config.deviceBytesPerSec ?? 2_000_000, deviceBurstBytes: config.deviceBurstBytes ?? 256 * 1024,
       totalBytesPerSec: config.totalBytesPerSec ?? 100_000_000, totalBurstBytes: config.totalBurstBytes ?? 4 * 1024 * 1024,
       maxQueuePackets: config.maxQueuePackets ?? 1024, maxPayloadBytes: config.maxPayloadBytes ?? 65507 - DATA_HEADER_BYTES,
-      idleTimeoutMs: config.idleTimeoutMs ?? 60_000, rebindAfterIdleMs: config.rebindAfterIdleMs ?? 5000,
+      idleTimeoutMs: config.idleTimeoutMs ?? 60_000, rebindAfterIdleMs: config.rebindAfterIdleMs ?? 1000,
       sweepIntervalMs: config.sweepIntervalMs ?? 1000,
     };
     if (!(this.c.maxQueuePackets >= 1)) throw new RangeError('RelayForwarder: maxQueuePackets must be >= 1');

@@ -166,7 +166,11 @@ describe('CheckAgent over the NAT harness', () => {
     h.runUntil(30_000);
     const back = h.a.events.find((x) => x.at > lostAt && x.e.type === 'path-selected')!;
     expect(back.e).toMatchObject({ pair: { relayed: true } });
-    expect(back.at - lostAt).toBeLessThanOrEqual(5000 + 1000); // the first re-check wait + a check and nomination
+    // Pairs that died are re-checked 250 ms later, the wait doubling per failed re-check (250, 500,
+    // 1000, 2000 ms ...): the relay is back within one re-check round of its return (was 5 s + 1 s).
+    // Here: lost at 2740, re-checks at 2990, 4990, 7490 (each retransmitted for 1.5 s); the one
+    // sent at 8190 is answered: back at 8350, 350 ms after the relay returned at 8000.
+    expect(back.at - 8000).toBeLessThanOrEqual(1000);
     expect(h.b.agent!.selectedPair()?.relayed).toBe(true);
     // With re-checks off, a lost session stays lost.
     const off = new CheckHarness(NAT_KINDS['EIM/ADF'], NAT_KINDS.public, { agent: { recheckIntervalMs: 0 } });
@@ -199,9 +203,47 @@ describe('CheckAgent over the NAT harness', () => {
     expect(sw.e).toMatchObject({ reason: 'dead', to: { relayed: true } });
     // Direct check at 0 answered at 20; the relay check (sent at 20, RTT 60) answers at 80 and no
     // check is pending any more, so A nominates at 80. Probes of the selected pair: 80, 1080, 2080,
-    // ... The cut at 2000 loses 2080, 3080, 4080, each timing out 500 ms later: dead at 4580.
-    expect(sw.at).toBe(4580);
+    // ... The cut at 2000 loses 2080; a probe times out after 3 x srtt (20 ms) clamped to 100 ms,
+    // and on the selected pair each miss is followed at once by the next probe: 2180, 2280 lost
+    // too -> dead at 2380 (was 4580 with 1 s between probes and a fixed 500 ms timeout).
+    expect(sw.at).toBe(2380);
     expect(h.b.agent!.selectedPair()?.relayed).toBe(true);
+  });
+
+  it('suspect(): traffic unanswered on the selected pair probes it at once; dead 3 probe timeouts later', () => {
+    const h = new CheckHarness(NAT_KINDS['EIM/ADF'], NAT_KINDS.public);
+    h.runUntil(2000);
+    const a = h.a.agent!;
+    expect(a.suspectAfterMs()).toBe(2 * 20 + 30);
+    h.directCut = true;
+    h.runUntil(2010);
+    a.suspect(2010); // e.g. the transport's packets went unanswered
+    a.suspect(2011); // a probe is out: no second one
+    h.runUntil(10_000);
+    const sw = h.a.events.find((x) => x.e.type === 'path-switched')!;
+    expect(sw.e).toMatchObject({ reason: 'dead', to: { relayed: true } });
+    expect(sw.at).toBe(2010 + 3 * 100);
+  });
+
+  it('the controlled side fails over at once too (locally), and follows the controlling side afterwards', () => {
+    const h = new CheckHarness(NAT_KINDS['EIM/ADF'], NAT_KINDS.public);
+    h.runUntil(2000);
+    expect(h.b.agent!.selectedPair()?.relayed).toBe(false);
+    h.directCut = true;
+    h.runUntil(5000);
+    const bSwitch = h.b.events.find((x) => x.e.type === 'path-switched')!;
+    expect(bSwitch.e).toMatchObject({ to: { relayed: true } });
+    expect(bSwitch.at).toBeLessThan(2600);
+    expect(h.a.agent!.selectedPair()?.relayed).toBe(true);
+    expect(h.b.agent!.selectedPair()?.key).toBe(h.b.agent!.status().find((s) => s.pair.relayed)!.pair.key);
+    // The direct path comes back: the fast re-checks (250 ms, doubling) find it and both go direct again.
+    h.directCut = false;
+    const liftedAt = h.now;
+    h.runUntil(20_000);
+    const back = h.a.events.find((x) => x.at > liftedAt && x.e.type === 'path-switched')!;
+    expect(back.e).toMatchObject({ reason: 'direct', to: { relayed: false } });
+    expect(back.at - liftedAt).toBeLessThan(4_000);
+    expect(h.b.agent!.selectedPair()?.relayed).toBe(false);
   });
 
   it('NAT matrix (36 pairs): always connects; direct exactly where RFC 4787 allows a punch', () => {

@@ -116,7 +116,7 @@ describe('RelayClient', () => {
     expect(a.state).toBe('bound');
     expect(a.sessionId).not.toBe(first);
   });
-  it('a device that moved (new source address) re-binds once the relay lets its side move: SIDE_TAKEN retried after 6 s', () => {
+  it('a device that moved (new source address) re-binds once the relay lets its side move: SIDE_TAKEN retried after 600 ms, doubling', () => {
     const relay = newRelay();
     const a = new RelayClient({ relay: RELAY, deviceId: 'dev-a', ticket }, T0);
     const b = new RelayClient({ relay: RELAY, deviceId: 'dev-b', ticket }, T0);
@@ -124,23 +124,29 @@ describe('RelayClient', () => {
     exchange(T0, relay, [[A, a], [B, b]], inbox);
     expect(a.state).toBe('bound');
     while (a.pollEvent());
+    relay.handleDatagram(T0 + 800, A, a.wrap(new TextEncoder().encode('last word from the old network'))!);
+    exchange(T0 + 800, relay, [[A, a], [B, b]], inbox);
     // a changes networks at T0 + 1000: its DATA now comes from A2; the relay does not know that address.
     const A2 = { address: '198.51.100.9', port: 50000 };
     relay.handleDatagram(T0 + 1000, A2, a.wrap(new TextEncoder().encode('from the new network'))!);
-    exchange(T0 + 1000, relay, [[A2, a], [B, b]], inbox); // UNKNOWN_SESSION -> immediate re-BIND -> SIDE_TAKEN
+    exchange(T0 + 1000, relay, [[A2, a], [B, b]], inbox); // UNKNOWN_SESSION -> immediate re-BIND -> SIDE_TAKEN (A spoke 200 ms ago)
     expect(a.state).toBe('binding');
     expect(a.pollEvent()).toBeUndefined(); // not refused
-    expect(a.pollTimeout()).toBe(T0 + 7000);
-    a.handleTimeout(T0 + 7000);
-    exchange(T0 + 7000, relay, [[A2, a], [B, b]], inbox); // the old address was silent for 6 s (> 5 s): moved
+    expect(a.pollTimeout()).toBe(T0 + 1600);
+    a.handleTimeout(T0 + 1600);
+    exchange(T0 + 1600, relay, [[A2, a], [B, b]], inbox); // A silent for 800 ms (< 1 s): SIDE_TAKEN again
+    expect(a.state).toBe('binding');
+    expect(a.pollTimeout()).toBe(T0 + 1600 + 1200);
+    a.handleTimeout(T0 + 2800);
+    exchange(T0 + 2800, relay, [[A2, a], [B, b]], inbox); // silent for 2 s: moved
     expect(a.state).toBe('bound');
     expect(a.pollEvent()).toMatchObject({ type: 'bound', observed: A2, peerBound: true });
-    relay.handleDatagram(T0 + 7001, A2, a.wrap(new TextEncoder().encode('again'))!);
-    exchange(T0 + 7001, relay, [[A2, a], [B, b]], inbox);
-    expect(inbox.get(b)).toEqual(['again']);
+    relay.handleDatagram(T0 + 2801, A2, a.wrap(new TextEncoder().encode('again'))!);
+    exchange(T0 + 2801, relay, [[A2, a], [B, b]], inbox);
+    expect(inbox.get(b)).toEqual(['last word from the old network', 'again']);
   });
 
-  it('SIDE_TAKEN for good: refused after 5 retries', () => {
+  it('SIDE_TAKEN for good: refused after 8 retries (0.6, 1.2, 2.4, 4.8, then every 6 s)', () => {
     const relay = newRelay();
     const a = new RelayClient({ relay: RELAY, deviceId: 'dev-a', ticket }, T0);
     const inbox = new Map<RelayClient, string[]>([[a, []]]);
@@ -149,12 +155,17 @@ describe('RelayClient', () => {
     const twin = new RelayClient({ relay: RELAY, deviceId: 'dev-a', ticket }, T0);
     const A2 = { address: '198.51.100.9', port: 50000 };
     let now = T0;
-    for (let i = 0; i < 6; i++) {
+    const waits: number[] = [];
+    for (let i = 0; i < 9; i++) {
       exchange(now, relay, [[A2, twin]], new Map([[twin, []]]));
-      now += 6000;
+      if (twin.state !== 'binding') break;
+      const next = twin.pollTimeout()!;
+      waits.push(next - now);
+      now = next;
       relay.handleDatagram(now - 1, A, a.wrap(new Uint8Array(1)) ?? new Uint8Array(0)); // A stays active
       twin.handleTimeout(now);
     }
+    expect(waits).toEqual([600, 1200, 2400, 4800, 6000, 6000, 6000, 6000]);
     expect(twin.state).toBe('refused');
     expect(twin.pollEvent()).toMatchObject({ type: 'refused', code: RelayErrorCode.SIDE_TAKEN });
   });

@@ -130,18 +130,23 @@ describe('RelayForwarder: abuse is refused', () => {
     expect(out.map((t) => (decodeRelayMessage(t.bytes) as { ref: bigint }).ref)).toEqual([sid, sid + 99n]); // ref = the DATA's session
     expect(r.counters().forwardedPackets).toBe(0);
   });
-  it('a stolen ticket cannot take over an active side; rebinding after 5 s of silence is allowed (NAT rebinding)', () => {
+  it('a stolen ticket cannot take over an active side; rebinding after 1 s of silence is allowed (NAT rebinding, a moved device)', () => {
     const r = relay();
     const sid = bound(r);
-    r.handleDatagram(T0 + 1000, C, bind('dev-a', ticketAB));
+    r.handleDatagram(T0 + 999, C, bind('dev-a', ticketAB));
     expect(drain(r).map(errorCodeOf)).toEqual([RelayErrorCode.SIDE_TAKEN]);
-    r.handleDatagram(T0 + 1000, B, bind('dev-a', ticketAB)); // B's endpoint trying to be both sides
+    r.handleDatagram(T0 + 999, B, bind('dev-a', ticketAB)); // B's endpoint trying to be both sides
     expect(drain(r).map(errorCodeOf)).toEqual([RelayErrorCode.SIDE_TAKEN]);
     const A2 = { address: '198.51.100.2', port: 40099 };
-    r.handleDatagram(T0 + 5000, A2, bind('dev-a', ticketAB));
+    r.handleDatagram(T0 + 1000, A2, bind('dev-a', ticketAB));
     expect(decodeRelayMessage(drain(r)[0].bytes)).toMatchObject({ type: 'bind-ok', sessionId: sid });
-    r.handleDatagram(T0 + 5001, B, data(sid, 'x'));
+    r.handleDatagram(T0 + 1001, B, data(sid, 'x'));
     expect(drain(r).map((t) => t.to)).toEqual([A2]);
+    // The old default (5 s) is still configurable.
+    const slow = relay({ rebindAfterIdleMs: 5000 });
+    bound(slow);
+    slow.handleDatagram(T0 + 4999, A2, bind('dev-a', ticketAB));
+    expect(drain(slow).map(errorCodeOf)).toEqual([RelayErrorCode.SIDE_TAKEN]);
   });
   it('malformed datagrams and unexpected message types get no reply', () => {
     const r = relay();

@@ -12,7 +12,7 @@ import { describe, it, expect, afterAll } from 'vitest';
 import type { Duplex } from 'node:stream';
 import type { ContactSession, PathInfo } from '../../src/overlay/peer-api.ts';
 import { NAT_KINDS } from './nat-model.ts';
-import { simWorld, tempStateDirs } from './sim-peer-harness.ts';
+import { simWorld, tempStateDirs, P2P_RTT_MS } from './sim-peer-harness.ts';
 
 const dirs = tempStateDirs();
 afterAll(() => dirs.cleanup());
@@ -50,12 +50,17 @@ describe('a contact that changes networks (real Peer, simulated network)', () =>
     }
   });
 
-  it('mid-session: direct -> every path lost -> relayed -> direct to the new address, one stream throughout', { timeout: 30_000 }, async () => {
-    // bob changes networks during a direct session: the direct pair and (until the relay lets
-    // his side move, 5 s of silence) the relay pair die; the session waits, re-checking every
-    // pair (the relay too); bob re-binds at the relay (SIDE_TAKEN retried after 6 s), the
-    // relayed pair is selected again, and once his keepalive republished his new srflx the
-    // session goes direct to it.
+  const cases = [
+    { to: 'EIM/EIF', back: 'direct', outageMs: 1_000, chatMs: 1_000 },
+    { to: 'APDM', back: 'relayed', outageMs: 2_500, chatMs: 2_500 },
+  ] as const;
+  it.each(cases)('mid-session: direct -> every path lost -> back quickly, bob moving behind $to ($back), one stream throughout', { timeout: 30_000 }, async (c) => {
+    // bob changes networks during a direct session while alice sends a line every 50 ms (a
+    // call-like stream) and bob echoes each: the direct pair and the relay pair (bob's relay
+    // binding is at his old address) both die. Measured in virtual time, seed fixed:
+    //   outage = the longest time alice receives no echo, around the move;
+    //   failover = the move -> the first 'path' event;
+    //   chat = a line written 300 ms after the move -> its echo (PTO backoff included).
     const w = simWorld(NAT_KINDS['EIM/APDF'], NAT_KINDS['EIM/APDF'], 21, (n) => dirs.dir(`mid-${n}`));
     const [alice, bob] = await Promise.all([w.start('alice'), w.start('bob')]);
     try {
@@ -67,23 +72,43 @@ describe('a contact that changes networks (real Peer, simulated network)', () =>
       void bobSession.then((s) => s.on('stream', (st: Duplex) => st.on('data', (c: Buffer) => st.write(c))));
       const st = await w.loop.settle(as.openStream(), 1_000);
       let echoed = '';
-      st.on('data', (c: Buffer) => { echoed += c.toString(); });
+      const arrivals: number[] = [];
+      st.on('data', (c: Buffer) => { echoed += c.toString(); arrivals.push(w.net.clock.now()); });
       const say = async (line: string, withinMs = 5_000) => {
         st.write(`${line}\n`);
-        expect(await w.loop.until(() => echoed.includes(`${line}\n`), withinMs), `echo of ${line}\n${w.logs.slice(-20).join('\n')}`).toBe(true);
+        expect(await w.loop.until(() => echoed.includes(`${line}\n`), withinMs), `echo of ${line}\n${w.logs.slice(-40).join('\n')}`).toBe(true);
       };
       await say('before the move');
+      // A line every 50 ms for 6 s of virtual time, bob moves 1 s in.
+      let n = 0;
+      const tick = () => { if (n < 120) { st.write(`tick ${n++}\n`); w.net.clock.setTimer(w.net.clock.now() + 50, tick); } };
+      tick();
+      await w.loop.until(() => false, 1_000);
       const movedAt = w.net.clock.now();
-      w.move('bob', NAT_KINDS['EIM/EIF'], '198.51.100.5');
-      st.write('during the outage\n'); // retransmitted by the transport until a path is back
-      expect(await w.loop.until(() => as.path.kind === 'relayed' && paths.length > 0, 20_000), w.logs.slice(-20).join('\n')).toBe(true);
-      await say('during the outage', 1_000);
-      expect(await w.loop.until(() => as.path.kind === 'direct' && as.path.remote.startsWith('198.51.100.5:'), 30_000), w.logs.slice(-20).join('\n')).toBe(true);
+      w.move('bob', NAT_KINDS[c.to], '198.51.100.5');
+      let chatEchoAt: number | undefined;
+      await w.loop.until(() => false, 300);
+      const chatAt = w.net.clock.now();
+      st.write('typed during the outage\n');
+      expect(await w.loop.until(() => { if (chatEchoAt === undefined && echoed.includes('typed during the outage\n')) chatEchoAt = w.net.clock.now(); return n >= 120 && echoed.includes('tick 119\n'); }, 20_000), w.logs.slice(-40).join('\n')).toBe(true);
+      for (let i = 0; i < 120; i++) expect(echoed).toContain(`tick ${i}\n`);
+      const around = arrivals.filter((t) => t >= movedAt - 200);
+      let outage = 0;
+      for (let i = 1; i < around.length; i++) outage = Math.max(outage, around[i] - around[i - 1]);
+      const failover = paths[0].at - movedAt;
+      const chat = chatEchoAt! - chatAt;
+      expect(as.path.kind).toBe(c.back);
+      if (c.back === 'direct') expect(as.path.remote).toMatch(/^198\.51\.100\.5:/);
       await say('after');
       expect(as.closed).toBe(false);
-      const rel = paths.find((p) => p.kind === 'relayed')!;
-      const dir = paths.find((p) => p.kind === 'direct')!;
-      console.log(`mid-session move at ${movedAt} ms: relayed again after ${rel.at - movedAt} ms, direct to ${dir.remote} after ${dir.at - movedAt} ms`);
+      const summary = { outageMs: Math.round(outage), failoverMs: Math.round(failover), chatEchoMs: Math.round(chat), paths: paths.map((p) => `${Math.round(p.at - movedAt)} ms ${p.kind} ${p.remote}`) };
+      if (process.env.MOB_LOG) console.log(w.logs.filter((l) => Number(l.split(" ")[0]) >= movedAt - 100).join("\n"), movedAt);
+      console.log(`mid-session move to ${c.to} (seed 21, peer RTT ${P2P_RTT_MS} ms): ${JSON.stringify(summary)}`);
+      // Deterministic in virtual time: bounds a regression breaks. To EIM/EIF this run: outage
+      // 644 ms, first path 546 ms (direct to bob's new address), chat echo 338 ms; the code
+      // before measured 9,430 / 8,515 (relayed) / 9,188 ms with this same test.
+      expect(outage, JSON.stringify(summary)).toBeLessThan(c.outageMs);
+      expect(chat, JSON.stringify(summary)).toBeLessThan(c.chatMs);
     } finally {
       await w.loop.settle(Promise.all([alice.close(), bob.close()]), 1_000).catch(() => {});
     }
