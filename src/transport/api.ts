@@ -25,9 +25,15 @@ export interface TransportOptions extends Omit<EndpointOptions, 'random'> {
   batch?: boolean;
 }
 
-export class TransportError extends Error {
-  /** `cause`: for a local close, the error behind it (e.g. the session layer's SessionError from a failed handshake). */
-  constructor(message: string, readonly code: number, readonly remote: boolean, cause?: unknown) { super(message, cause === undefined ? undefined : { cause }); this.name = 'TransportClosedError'; }
+/**
+ * Why a connection closed, as the application sees it (the 'close' event, a rejected
+ * connect(), errored streams): the close's `code`, whether the peer closed it (`remote`)
+ * and, for a local close, the error behind it (`cause`, e.g. the session layer's
+ * SessionError from a failed handshake). Not to be confused with the sans-IO core's
+ * internal "close with this transport error code" (errors.ts, TransportError).
+ */
+export class ConnectionClosedError extends Error {
+  constructor(message: string, readonly code: number, readonly remote: boolean, cause?: unknown) { super(message, cause === undefined ? undefined : { cause }); this.name = 'ConnectionClosedError'; }
 }
 
 /**
@@ -35,7 +41,7 @@ export class TransportError extends Error {
  * close's, the message names the close and why the stream could not survive it
  * (see TransportConnection: close semantics). Also what writes after the close fail with.
  */
-export class StreamClosedError extends TransportError {
+export class StreamClosedError extends ConnectionClosedError {
   constructor(message: string, code: number, remote: boolean, readonly streamId: number) { super(message, code, remote); this.name = 'StreamClosedError'; }
 }
 
@@ -96,7 +102,7 @@ export class TransportConnection extends EventEmitter<{
   connected: [];
   stream: [TransportStream];
   datagram: [Uint8Array];
-  close: [TransportError | undefined];
+  close: [ConnectionClosedError | undefined];
   path: [UdpAddress];
 }> {
   private readonly streams = new Map<number, TransportStream>();
@@ -166,7 +172,7 @@ export class TransportConnection extends EventEmitter<{
       case 'closed': {
         this.closed = true;
         this.closeInfo = { code: e.code, reason: e.reason, remote: e.remote };
-        const err = e.code === 0 && e.app ? undefined : new TransportError(describeClose(this.closeInfo), e.code, e.remote, e.cause);
+        const err = e.code === 0 && e.app ? undefined : new ConnectionClosedError(describeClose(this.closeInfo), e.code, e.remote, e.cause);
         for (const s of [...this.streams.values()]) if (!s.destroyed) this.settleOnClose(s, this.closeInfo);
         this.emit('close', err);
         return;

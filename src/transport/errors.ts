@@ -1,5 +1,7 @@
 // Transport error codes (docs/protocol/transport.md §Error codes) and the
-// error a frame handler throws to close the connection with that code.
+// error a frame handler throws to close the connection with that code
+// (internal to the sans-IO core, as quinn-proto's TransportError; what the
+// application sees of a close is api.ts' ConnectionClosedError).
 export const ErrorCode = {
   NO_ERROR: 0x0,
   INTERNAL_ERROR: 0x1,

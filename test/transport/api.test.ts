@@ -5,7 +5,7 @@ import { describe, it, expect, afterEach } from 'vitest';
 import { createHash } from 'node:crypto';
 import { bindUdp, realClock } from '../../src/datagram/udp.ts';
 import { systemRandom } from '../../src/datagram/system-random.ts';
-import { createTransport, type TransportEndpoint, type TransportStream } from '../../src/transport/api.ts';
+import { ConnectionClosedError, createTransport, type TransportEndpoint, type TransportStream } from '../../src/transport/api.ts';
 import { plaintextCrypto } from '../../src/transport/crypto.ts';
 import { pattern } from './pair.ts';
 
@@ -89,6 +89,8 @@ describe('transport API over loopback UDP', () => {
     const closed = new Promise<unknown>((r) => sc.on('close', r));
     conn.close(7, 'going away');
     const err = await closed as Error & { code: number; remote: boolean };
+    expect(err).toBeInstanceOf(ConnectionClosedError);
+    expect(err.name).toBe('ConnectionClosedError');
     expect(err.message).toMatch(/closed by peer: going away/);
     expect(err.code).toBe(7);
     expect(err.remote).toBe(true);
