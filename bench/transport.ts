@@ -4,7 +4,8 @@
 //              packets and with PMTUD on, against kernel TCP (node:net) and udx-native.
 //   sim        the simulator: 100 Mbit/s bottleneck, 40 ms RTT, BDP queue, random loss
 //              0 / 0.1 / 1 / 5 % each way: goodput / (capacity x (1 - loss)), beside the
-//              Mathis et al. TCP Reno estimate for the same path.
+//              Mathis et al. TCP Reno estimate for the same path, the header ceiling and
+//              (0 %) the cold-start bound: handshake + an ideal IW-doubling ramp (slowStartBound).
 //   ttfb       time to first application byte, in RTTs (sim, 40 ms RTT): when the client
 //              may send (connected), when its first byte reaches the server, when the
 //              server's first reply byte reaches the client.
@@ -354,6 +355,23 @@ function simTransfer(opts: { bytes: number; lossRate: number; seed: number; prov
   return { ...res, mtu: conn.mtuBytes, lost: conn.stats.packetsLost, sent: conn.stats.packetsSent, cc: conn.cc.name };
 }
 
+/**
+ * The best whole-transfer fraction a cold start can reach on the loss-free path: 1 RTT of
+ * handshake, half an RTT until the first byte arrives, then an ideal slow start — the
+ * initial window (iwPackets datagrams of `initialMtu`, counted on the link with IP+UDP
+ * headers) doubling every RTT with no overshoot, until it fills the bottleneck's BDP —
+ * and the header ceiling from then on. Any window-doubling startup (Reno/CUBIC slow
+ * start, BBR startup, HyStart++) is at or below it; only a larger initial window or
+ * knowledge from an earlier connection (0-RTT, careful resume) does better.
+ */
+function slowStartBound(bytes: number, ceiling: number, iwPackets: number, initialMtu: number): number {
+  const rtt = SIM_RTT_MS / 1000, linkBytesPerS = SIM_BPS / 8, bdp = linkBytesPerS * rtt;
+  let deficit = 0; // link bytes the ramp leaves unsent
+  for (let w = iwPackets * (initialMtu + 28); w < bdp; w *= 2) deficit += bdp - w;
+  const ideal = bytes / ceiling / linkBytesPerS;
+  return (bytes * 8) / (1.5 * rtt + ideal + deficit / linkBytesPerS) / SIM_BPS;
+}
+
 function mathisBps(mssBytes: number, rttMs: number, p: number): number {
   return p > 0 ? ((mssBytes * 8) / (rttMs / 1000)) * Math.sqrt(1.5) / Math.sqrt(p) : Infinity;
 }
@@ -373,9 +391,10 @@ function sim(simMB: number) {
     // the header ceiling: stream bytes in a full packet / bytes on the link (IP + UDP 28, short header,
     // STREAM frame with a 4-byte offset and 2-byte length; plaintext keys add nothing)
     const ceiling = (r.mtu - SHORT_HEADER_LEN - 8) / (r.mtu + 28);
-    const row = { lossRate: loss, goodputMbps: round(goodput / 1e6), fraction: round(fraction, 3), steadyFraction: round(steady, 3), headerCeilingFraction: round(ceiling, 4), goal: goals[String(loss)], mathisRenoFraction: round(mathis, 3), seconds: round(r.doneMs / 1000, 2), packetsLost: r.lost, mtu: r.mtu, cc: r.cc, wallMs: Math.round(performance.now() - w0) };
+    const bound = loss === 0 ? round(slowStartBound(simMB * 1e6, ceiling, IW ?? 10, 1200), 4) : undefined;
+    const row = { lossRate: loss, goodputMbps: round(goodput / 1e6), fraction: round(fraction, 3), steadyFraction: round(steady, 3), headerCeilingFraction: round(ceiling, 4), slowStartBoundFraction: bound, goal: goals[String(loss)], mathisRenoFraction: round(mathis, 3), seconds: round(r.doneMs / 1000, 2), packetsLost: r.lost, mtu: r.mtu, cc: r.cc, wallMs: Math.round(performance.now() - w0) };
     out.push(row);
-    log(`  loss ${(loss * 100).toFixed(1).padStart(4)}%  goodput ${row.goodputMbps} Mbit/s = ${row.fraction} of capacity, ${row.steadyFraction} after 1 s, header ceiling ${row.headerCeilingFraction} (goal ${row.goal}; Reno/Mathis ${row.mathisRenoFraction})  [${row.wallMs} ms wall]`);
+    log(`  loss ${(loss * 100).toFixed(1).padStart(4)}%  goodput ${row.goodputMbps} Mbit/s = ${row.fraction} of capacity, ${row.steadyFraction} after 1 s, header ceiling ${row.headerCeilingFraction}${bound ? `, cold-start bound ${bound}` : ''} (goal ${row.goal}; Reno/Mathis ${row.mathisRenoFraction})  [${row.wallMs} ms wall]`);
   }
   return { megabytes: simMB, bottleneckMbps: SIM_BPS / 1e6, rttMs: SIM_RTT_MS, results: out };
 }
