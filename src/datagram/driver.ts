@@ -13,7 +13,9 @@
 // never run a setImmediate inside net.run() — gets unbatched runs, whatever
 // `batch` says. (That was why batching broke the real Peer over simulated NATs.)
 // An endpoint whose transmits are fresh buffers (`transmitsOwnedBuffers`) hands
-// them to a socket with `sendOwned` (NodeUdpSocket) without the socket's copy.
+// them to a socket with `sendOwned` (UdpSocket) without the socket's copy. A socket
+// with `flush()` (the native batched socket stages sends) is flushed after every
+// transmit pass, so one pass's datagrams leave in one sendmmsg.
 import type { Clock, DatagramSocket, Millis, TimerHandle, UdpAddress } from '../wire/socket.ts';
 
 /** A clock on a real event loop: `defer(cb)` runs cb after the I/O callbacks of this turn (setImmediate). */
@@ -36,8 +38,10 @@ export interface SansIoEndpoint {
   readonly transmitsOwnedBuffers?: boolean;
 }
 
-/** A socket that can take a buffer over without copying it (NodeUdpSocket.sendOwned). */
+/** A socket that can take a buffer over without copying it (UdpSocket.sendOwned). */
 interface OwningSocket { sendOwned(to: UdpAddress, bytes: Uint8Array): void }
+/** A socket that stages sends until flush() (NativeUdpSocket; optional). */
+interface FlushingSocket { flush(): void }
 
 export class Driver {
   private timer: TimerHandle | undefined;
@@ -51,6 +55,8 @@ export class Driver {
   private scheduled = false;
   /** The socket, when transmits may be handed over without a copy. */
   private readonly sendOwned: OwningSocket | undefined;
+  /** The socket, when it stages sends until flush(). */
+  private readonly flushing: FlushingSocket | undefined;
   /** Deferral when batching (undefined: every input runs at once). */
   private readonly defer: ((callback: () => void) => void) | undefined;
   private readonly deferredRun = () => { if (this.scheduled && !this.closed) this.run(); };
@@ -60,6 +66,7 @@ export class Driver {
     this.defer = opts.batch === false ? undefined : deferOf(clock);
     const so = socket as Partial<OwningSocket>;
     this.sendOwned = endpoint.transmitsOwnedBuffers && typeof so.sendOwned === 'function' ? (socket as unknown as OwningSocket) : undefined;
+    this.flushing = typeof (socket as Partial<FlushingSocket>).flush === 'function' ? (socket as unknown as FlushingSocket) : undefined;
     socket.onDatagram((from, bytes) => {
       if (this.closed) return;
       this.endpoint.handleDatagram(this.clock.now(), from, bytes);
@@ -94,6 +101,7 @@ export class Driver {
           if (owned) owned.sendOwned(t.to, t.bytes); else this.socket.send(t.to, t.bytes);
         }
       } while (this.again);
+      this.flushing?.flush();
       this.arm(this.endpoint.pollTimeout());
     } finally { this.running = false; }
   }

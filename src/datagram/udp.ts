@@ -1,49 +1,37 @@
-// The real DatagramSocket: IPv4 UDP over node:dgram, and the real Clock
-// (performance.now + setTimeout). Contract (src/wire/socket.ts): send() never
-// throws; datagrams that cannot be sent (closed socket, payload over 65,507
-// bytes, bad port or an address that is not a dotted quad — no DNS lookups,
-// kernel send errors) are dropped and counted in `counters`. The payload is
-// copied at send() time, so the caller may reuse its buffer. Received payloads
-// are plain Uint8Array views (no copy) of a fresh buffer per datagram, which the
-// receiver owns (it may overwrite it, e.g. decrypt in place). close() is idempotent and stops delivery
+// The real DatagramSocket: IPv4 UDP, and the real Clock (performance.now +
+// setTimeout). bindUdp() returns the native batched socket (native-udp.ts:
+// recvmmsg/sendmmsg, UDP GSO/GRO) when its addon loaded, else — and always with
+// TINCAN_UDP=dgram or `impl: 'dgram'` — DgramUdpSocket over node:dgram. Both are
+// UdpSocket (udp-socket.ts; also exported here as NodeUdpSocket, its old name).
+// Contract (src/wire/socket.ts): send() never throws; datagrams that cannot be sent
+// (closed socket, payload over 65,507 bytes, bad port or an address that is not a
+// dotted quad — no DNS lookups, kernel send errors) are dropped and counted in
+// `counters`. The payload is copied at send() time, so the caller may reuse its
+// buffer. Received payloads are plain Uint8Array views the receiver owns (it may
+// overwrite them, e.g. decrypt in place). close() is idempotent and stops delivery
 // at once. The receive buffer is enlarged (default 4 MiB) on a best-effort basis:
-// Linux caps it at net.core.rmem_max; `recvBufferSize` reports what was granted. Hot path: the
-// destination is already a validated dotted quad, so node:dgram's per-send DNS
-// lookup (dns.lookup: one process.nextTick + closure per datagram) is replaced by
-// a synchronous identity lookup, so send() hands the datagram to the kernel
-// before it returns (a send() just before close() is no longer lost; if the
-// kernel queue is full libuv queues it, and close() then cancels it). The
-// sender of the previous datagram is reused as the `from` object when the next
-// one comes from the same address and port.
+// Linux caps it at net.core.rmem_max; `recvBufferSize` reports what was granted.
+// DgramUdpSocket: a fresh buffer per received datagram. Hot path: the destination
+// is already a validated dotted quad, so node:dgram's per-send DNS lookup
+// (dns.lookup: one process.nextTick + closure per datagram) is replaced by a
+// synchronous identity lookup, so send() hands the datagram to the kernel before
+// it returns (a send() just before close() is no longer lost; if the kernel queue
+// is full libuv queues it, and close() then cancels it). The sender of the
+// previous datagram is reused as the `from` object when the next one comes from
+// the same address and port.
 import { createSocket, type Socket } from 'node:dgram';
 import { isIpv4 } from '../wire/ipv4-address.ts';
-import type { Clock, DatagramHandler, DatagramSocket, Millis, TimerHandle, UdpAddress } from '../wire/socket.ts';
+import type { Clock, DatagramHandler, Millis, TimerHandle, UdpAddress } from '../wire/socket.ts';
+import { NativeUdpSocket, nativeUdp } from './native-udp.ts';
+import { DEFAULT_RECV_BUFFER, MAX_UDP_PAYLOAD, UdpSocket, validPort, type BindUdpOptions, type UdpCounters } from './udp-socket.ts';
 
-/** Largest UDP payload in one IPv4 datagram: 65,535 - 20 - 8. */
-export const MAX_UDP_PAYLOAD = 65_507;
-export const DEFAULT_RECV_BUFFER = 4 * 1024 * 1024;
+export { DEFAULT_RECV_BUFFER, MAX_UDP_PAYLOAD, UdpSocket, type BindUdpOptions, type UdpCounters };
+export { NativeUdpSocket, nativeUdp, type NativeUdpCounters } from './native-udp.ts';
+/** The common type under its old name: `instanceof NodeUdpSocket` holds for both implementations. */
+export { UdpSocket as NodeUdpSocket };
 
-export interface BindUdpOptions {
-  /** Local IPv4 address to bind (default '0.0.0.0': all interfaces). */
-  address?: string;
-  /** Local port (default 0: the kernel picks a free one). */
-  port?: number;
-  /** SO_RCVBUF request in bytes (default 4 MiB; best effort). */
-  recvBufferSize?: number;
-  /** SO_SNDBUF request in bytes (default: kernel default; best effort). */
-  sendBufferSize?: number;
-}
-
-export interface UdpCounters {
-  sent: number;
-  received: number;
-  /** Sends refused before reaching the kernel (closed, oversize, bad address/port). */
-  dropped: number;
-  /** Sends the kernel refused (e.g. ENOBUFS, EHOSTUNREACH, EMSGSIZE), and socket 'error' events. */
-  sendErrors: number;
-}
-
-export class NodeUdpSocket implements DatagramSocket {
+export class DgramUdpSocket extends UdpSocket {
+  readonly kind = 'dgram' as const;
   readonly local: UdpAddress;
   readonly counters: UdpCounters = { sent: 0, received: 0, dropped: 0, sendErrors: 0 };
   /** SO_RCVBUF / SO_SNDBUF as granted by the kernel (Linux reports twice the usable size). */
@@ -53,7 +41,7 @@ export class NodeUdpSocket implements DatagramSocket {
   lastError: string | undefined;
   private handler: DatagramHandler | undefined;
   /** Last destination address that passed isIpv4 (one-entry cache). */
-  private lastTo = '';
+  private lastTo: string | undefined = undefined;
   private closed = false;
   private readonly closedPromise: Promise<void>;
   private readonly onSent = (err: Error | null) => {
@@ -65,6 +53,7 @@ export class NodeUdpSocket implements DatagramSocket {
 
   /** Use bindUdp(). */
   constructor(private readonly socket: Socket) {
+    super();
     const a = socket.address();
     this.local = { address: a.address, port: a.port };
     this.recvBufferSize = safe(() => socket.getRecvBufferSize());
@@ -124,6 +113,9 @@ export class NodeUdpSocket implements DatagramSocket {
     this.handler = handler;
   }
 
+  /** Nothing to do: send() hands each datagram to the kernel at once. */
+  flush(): void {}
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -141,12 +133,30 @@ export class NodeUdpSocket implements DatagramSocket {
   }
 }
 
-/** Bind an IPv4 UDP socket. Rejects (e.g. EADDRINUSE, EADDRNOTAVAIL) if the bind fails. */
-export async function bindUdp(opts: BindUdpOptions = {}): Promise<NodeUdpSocket> {
+/** Which implementation bindUdp() uses when `impl` is not given: TINCAN_UDP=dgram|native, else the default. */
+export function defaultUdpImpl(): 'native' | 'dgram' {
+  const env = process.env.TINCAN_UDP;
+  if (env === 'dgram' || env === 'native') return env;
+  return DEFAULT_IMPL === 'native' && nativeUdp.available ? 'native' : 'dgram';
+}
+
+/** The default when TINCAN_UDP is not set (the native socket once the addon loads). */
+const DEFAULT_IMPL: 'native' | 'dgram' = 'dgram';
+
+/**
+ * Bind an IPv4 UDP socket. Rejects (e.g. EADDRINUSE, EADDRNOTAVAIL) if the bind fails,
+ * and with an Error when `impl: 'native'` (or TINCAN_UDP=native) is asked for but the addon did not load.
+ */
+export async function bindUdp(opts: BindUdpOptions = {}): Promise<UdpSocket> {
   const address = opts.address ?? '0.0.0.0';
   const port = opts.port ?? 0;
   if (!isIpv4(address)) throw new RangeError(`bindUdp: address must be a dotted-quad IPv4 address, got ${JSON.stringify(address)}`);
   if (!validPort(port)) throw new RangeError(`bindUdp: port must be 0..65535, got ${port}`);
+  if ((opts.impl ?? defaultUdpImpl()) === 'native') return new NativeUdpSocket(opts);
+  return bindDgramUdp(address, port, opts);
+}
+
+async function bindDgramUdp(address: string, port: number, opts: BindUdpOptions): Promise<DgramUdpSocket> {
   const socket = createSocket({ type: 'udp4', lookup: literalLookup });
   await new Promise<void>((resolve, reject) => {
     const onError = (err: Error) => {
@@ -162,7 +172,7 @@ export async function bindUdp(opts: BindUdpOptions = {}): Promise<NodeUdpSocket>
   const recv = opts.recvBufferSize ?? DEFAULT_RECV_BUFFER;
   safe(() => socket.setRecvBufferSize(recv));
   if (opts.sendBufferSize !== undefined) safe(() => socket.setSendBufferSize(opts.sendBufferSize!));
-  return new NodeUdpSocket(socket);
+  return new DgramUdpSocket(socket);
 }
 
 /** Longest delay setTimeout accepts; longer timers re-arm in steps. */
@@ -203,10 +213,6 @@ export const realClock: Clock & { defer(callback: () => void): void } = {
  */
 function literalLookup(hostname: string, _options: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void {
   callback(null, hostname, 4);
-}
-
-function validPort(p: number): boolean {
-  return Number.isInteger(p) && p >= 0 && p <= 65535;
 }
 
 function safe(f: () => unknown): number {

@@ -73,7 +73,7 @@ describe('Driver hand-over of transmitted buffers', () => {
     let handler: DatagramHandler = () => {};
     const socket = {
       local: { address: '192.0.2.2', port: 1 }, onDatagram: (h: DatagramHandler) => { handler = h; }, close: () => {},
-      send: () => { calls.push('send'); }, sendOwned: () => { calls.push('sendOwned'); },
+      send: () => { calls.push('send'); }, sendOwned: () => { calls.push('sendOwned'); }, flush: () => { calls.push('flush'); },
     };
     let owed = 0;
     const endpoint: SansIoEndpoint = {
@@ -86,8 +86,25 @@ describe('Driver hand-over of transmitted buffers', () => {
     return calls;
   }
   it('uses sendOwned only for an endpoint whose transmits are fresh buffers', () => {
-    expect(run(true)).toEqual(['sendOwned']);
-    expect(run(false)).toEqual(['send']);
+    expect(run(true)).toEqual(['sendOwned', 'flush']);
+    expect(run(false)).toEqual(['send', 'flush']);
+  });
+
+  it('flushes a socket that stages sends (flush()) once after each transmit pass', () => {
+    let handler: DatagramHandler = () => {};
+    const calls: string[] = [];
+    const socket = {
+      local: { address: '192.0.2.2', port: 1 }, onDatagram: (h: DatagramHandler) => { handler = h; }, close: () => {},
+      send: () => { calls.push('send'); }, flush: () => { calls.push('flush'); },
+    };
+    let owed = 0;
+    const endpoint: SansIoEndpoint = {
+      handleDatagram: () => { owed = 3; }, handleTimeout: () => {}, pollTimeout: () => undefined,
+      pollTransmit: () => (owed-- > 0 ? { to: peer, bytes: new Uint8Array(1) } : undefined),
+    };
+    new Driver(endpoint, socket, { now: () => 0, setTimer: () => ({ cancel() {} }) });
+    handler(peer, new Uint8Array(1));
+    expect(calls).toEqual(['send', 'send', 'send', 'flush']);
   });
 });
 

@@ -1,0 +1,66 @@
+// The real UDP socket's common shape: what callers of bindUdp() may rely on beyond
+// the DatagramSocket contract (src/wire/socket.ts), whichever implementation they
+// got — node:dgram (DgramUdpSocket, udp.ts) or the native batched socket
+// (NativeUdpSocket, native-udp.ts). `instanceof UdpSocket` holds for both (udp.ts
+// also exports it under its old name NodeUdpSocket). Both: send() never throws and
+// copies the payload; sendOwned() may skip the copy; refused sends are counted;
+// received payloads are views the receiver owns; close() is idempotent.
+import type { DatagramHandler, DatagramSocket, UdpAddress } from '../wire/socket.ts';
+
+/** Largest UDP payload in one IPv4 datagram: 65,535 - 20 - 8. */
+export const MAX_UDP_PAYLOAD = 65_507;
+export const DEFAULT_RECV_BUFFER = 4 * 1024 * 1024;
+
+export interface BindUdpOptions {
+  /** Local IPv4 address to bind (default '0.0.0.0': all interfaces). */
+  address?: string;
+  /** Local port (default 0: the kernel picks a free one). */
+  port?: number;
+  /** SO_RCVBUF request in bytes (default 4 MiB; best effort). */
+  recvBufferSize?: number;
+  /** SO_SNDBUF request in bytes (default: kernel default; best effort). */
+  sendBufferSize?: number;
+  /** Implementation (default: TINCAN_UDP if set, else 'native' when the addon loaded, else 'dgram'). */
+  impl?: 'native' | 'dgram';
+  /** Native socket only: coalesce equal-size datagrams to one destination with UDP GSO (default true). */
+  gso?: boolean;
+  /** Native socket only: accept UDP GRO super-datagrams (split back into datagrams; default true). */
+  gro?: boolean;
+}
+
+export interface UdpCounters {
+  /** Datagrams handed to the kernel (node:dgram: to libuv; native: accepted by sendmmsg). */
+  sent: number;
+  /** Datagrams received (delivered to the handler, if there is one). */
+  received: number;
+  /** Sends refused before reaching the kernel (closed, oversize, bad address/port; native: send-queue overflow, unsent at close). */
+  dropped: number;
+  /** Sends the kernel refused (e.g. ENOBUFS, EHOSTUNREACH, EMSGSIZE), and socket 'error' events. */
+  sendErrors: number;
+}
+
+export function validPort(p: number): boolean {
+  return Number.isInteger(p) && p >= 0 && p <= 65535;
+}
+
+export abstract class UdpSocket implements DatagramSocket {
+  /** 'dgram' (node:dgram) or 'native' (batched addon). */
+  abstract readonly kind: 'dgram' | 'native';
+  abstract readonly local: UdpAddress;
+  abstract readonly counters: UdpCounters;
+  /** SO_RCVBUF / SO_SNDBUF as granted by the kernel (Linux reports twice the usable size). */
+  abstract readonly recvBufferSize: number;
+  abstract readonly sendBufferSize: number;
+  /** Last kernel error code seen (e.g. 'ENOBUFS'), for diagnostics. */
+  abstract readonly lastError: string | undefined;
+  abstract readonly isClosed: boolean;
+  abstract send(to: UdpAddress, bytes: Uint8Array): void;
+  /** As send(); the caller hands `bytes` over and never touches them again (may save a copy). */
+  abstract sendOwned(to: UdpAddress, bytes: Uint8Array): void;
+  abstract onDatagram(handler: DatagramHandler): void;
+  /** Hand every datagram sent so far to the kernel now (node:dgram: already done in send()). */
+  abstract flush(): void;
+  abstract close(): void;
+  /** Resolves when the port is released (after close()). */
+  abstract whenClosed(): Promise<void>;
+}

@@ -1,0 +1,304 @@
+// The native batched UDP socket on loopback (what the shared udp.test.ts suite does
+// not cover): the addon must load on Linux (unless TINCAN_UDP=dgram), GSO/GRO bursts
+// arrive byte-exact and in order, mixed sizes/destinations in one flush, received
+// views stay the receiver's, the send queue (EAGAIN injected; tiny SO_SNDBUF) never
+// loses a datagram without counting it, hostile arguments never throw or read out of
+// bounds, close with pending sends, handlers that close mid-batch, no fd leak.
+import { describe, it, expect } from 'vitest';
+import { readdirSync } from 'node:fs';
+import { bindUdp, nativeUdp, NativeUdpSocket, type BindUdpOptions } from '../../src/datagram/udp.ts';
+import type { UdpAddress } from '../../src/wire/socket.ts';
+
+const EAGAIN = 11;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const bindNative = async (opts: BindUdpOptions = {}) => (await bindUdp({ address: '127.0.0.1', ...opts, impl: 'native' })) as NativeUdpSocket;
+
+async function until(done: () => boolean, ms = 3000): Promise<void> {
+  for (let t = 0; t < ms && !done(); t += 5) await sleep(5);
+}
+
+/** Payload `i` of `len` bytes: index in the first 4 bytes, then a pattern. */
+function payload(i: number, len: number): Uint8Array {
+  const b = new Uint8Array(len);
+  for (let k = 0; k < len; k++) b[k] = (k * 7 + i * 13) & 0xff;
+  if (len >= 4) new DataView(b.buffer).setUint32(0, i);
+  return b;
+}
+
+function collect(s: NativeUdpSocket): { from: UdpAddress; bytes: Uint8Array }[] {
+  const got: { from: UdpAddress; bytes: Uint8Array }[] = [];
+  s.onDatagram((from, bytes) => got.push({ from, bytes: Uint8Array.from(bytes) }));
+  return got;
+}
+
+async function closeAll(...socks: NativeUdpSocket[]): Promise<void> {
+  for (const s of socks) s.close();
+  await Promise.all(socks.map((s) => s.whenClosed()));
+}
+
+describe('native UDP addon', () => {
+  it('is loaded on Linux (set TINCAN_UDP=dgram to run without it)', () => {
+    if (process.platform !== 'linux' || process.env.TINCAN_UDP === 'dgram') return;
+    expect(nativeUdp.loadError).toBeUndefined();
+    expect(nativeUdp.available).toBe(true);
+  });
+});
+
+describe.skipIf(!nativeUdp.available)('native UDP socket', () => {
+  it('a GSO burst of 64 x 1200 B to one destination arrives as 64 byte-exact datagrams in order (GRO on and off)', async () => {
+    for (const gro of [true, false]) {
+      const a = await bindNative();
+      const b = await bindNative({ gro });
+      const got = collect(b);
+      try {
+        const sent = Array.from({ length: 64 }, (_, i) => payload(i, 1200));
+        for (const p of sent) a.send(b.local, p);
+        await until(() => got.length >= 64);
+        expect(got.length).toBe(64);
+        got.forEach((g, i) => expect(Buffer.compare(g.bytes, sent[i]!)).toBe(0));
+        expect(got[0]!.from).toEqual(a.local);
+        expect(a.counters.sent).toBe(64);
+        expect(a.counters.gsoMessages).toBeGreaterThanOrEqual(2); // 54 + 10 (65,507-byte limit)
+        expect(a.counters.sendSyscalls).toBe(1);
+        if (gro) expect(b.counters.groSegments).toBe(64);
+        else expect(b.counters.groSegments).toBe(0);
+        expect(b.counters.received).toBe(64);
+      } finally {
+        await closeAll(a, b);
+      }
+    }
+  });
+
+  it('mixed sizes and destinations in one flush arrive exact and in per-destination order', async () => {
+    const a = await bindNative();
+    const b = await bindNative();
+    const c = await bindNative();
+    const atB = collect(b), atC = collect(c);
+    try {
+      const want = new Map<NativeUdpSocket, Uint8Array[]>([[b, []], [c, []]]);
+      const sizes = [1200, 1200, 1200, 700, 1200, 0, 1, 1200, 1200, 9000, 9000, 9000, 8999, 60_000, 1200, 1400];
+      let i = 0;
+      for (let round = 0; round < 3; round++) {
+        for (const len of sizes) {
+          const to = i % 5 < 3 ? b : c; // runs of 3 to b, 2 to c
+          const p = payload(i++, len);
+          want.get(to)!.push(p);
+          a.send(to.local, p);
+        }
+      }
+      await until(() => atB.length >= want.get(b)!.length && atC.length >= want.get(c)!.length);
+      expect(atB.map((g) => Buffer.from(g.bytes).toString('hex'))).toEqual(want.get(b)!.map((p) => Buffer.from(p).toString('hex')));
+      expect(atC.map((g) => Buffer.from(g.bytes).toString('hex'))).toEqual(want.get(c)!.map((p) => Buffer.from(p).toString('hex')));
+      expect(a.counters.sent).toBe(i);
+      expect(a.counters.sendErrors + a.counters.dropped).toBe(0);
+    } finally {
+      await closeAll(a, b, c);
+    }
+  });
+
+  it('a received view the receiver keeps (and overwrites in place) is never touched by later batches', async () => {
+    const a = await bindNative();
+    const b = await bindNative();
+    const kept: Uint8Array[] = [];
+    b.onDatagram((_from, bytes) => {
+      bytes[bytes.length - 1] ^= 0xff; // "decrypt in place"
+      kept.push(bytes);
+    });
+    try {
+      const sent: Uint8Array[] = [];
+      for (let round = 0; round < 5; round++) {
+        for (let k = 0; k < 40; k++) {
+          const p = payload(sent.length, 1000 + (k % 3) * 100);
+          sent.push(p);
+          a.send(b.local, p);
+        }
+        await until(() => kept.length >= sent.length);
+      }
+      expect(kept.length).toBe(sent.length);
+      kept.forEach((v, i) => {
+        const p = Uint8Array.from(sent[i]!);
+        p[p.length - 1] ^= 0xff;
+        expect(Buffer.compare(v, p)).toBe(0);
+      });
+      expect(b.counters.recvBatches).toBeGreaterThanOrEqual(5);
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
+  it('EAGAIN: the unsent tail is queued and sent when writable, in order, nothing lost', async () => {
+    const a = await bindNative();
+    const b = await bindNative();
+    const got = collect(b);
+    try {
+      a.injectSendErrors(EAGAIN, 3);
+      const n = 300;
+      for (let i = 0; i < n; i++) a.send(b.local, payload(i, 1200));
+      a.flush();
+      expect(a.counters.queued).toBe(n); // the kernel "had no room"
+      await until(() => got.length >= n);
+      expect(got.map((g) => new DataView(g.bytes.buffer).getUint32(0))).toEqual(Array.from({ length: n }, (_, i) => i));
+      expect(a.counters.sent).toBe(n);
+      expect(a.counters.queued).toBe(0);
+      expect(a.counters.sendBlocked).toBeGreaterThanOrEqual(1);
+      expect(a.counters.dropped + a.counters.sendErrors).toBe(0);
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
+  it('a full send queue (4 MiB) drops and counts; everything is either received or counted', async () => {
+    const a = await bindNative();
+    const b = await bindNative({ recvBufferSize: 32 * 1024 * 1024 });
+    let received = 0;
+    b.onDatagram(() => { received++; });
+    try {
+      a.injectSendErrors(EAGAIN, 1e9);
+      const n = 5000; // 6 MB > the 4 MiB queue
+      for (let i = 0; i < n; i++) a.send(b.local, payload(i, 1200));
+      a.flush();
+      expect(a.counters.queueDrops).toBeGreaterThan(0);
+      expect(a.counters.queued + a.counters.queueDrops).toBe(n);
+      a.injectSendErrors(0, 0); // the kernel has room again
+      a.send(b.local, payload(n, 1200)); // a flush retries the queue first
+      await until(() => a.counters.queued === 0 && received + b.counters.rxOverflow >= a.counters.sent);
+      expect(a.counters.sent + a.counters.dropped + a.counters.sendErrors).toBe(n + 1);
+      expect(received + b.counters.rxOverflow).toBe(a.counters.sent);
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
+  it('tiny SO_SNDBUF and a large burst: sent = received + counted receive drops, every send accounted', async () => {
+    const a = await bindNative({ sendBufferSize: 4096 });
+    const b = await bindNative({ recvBufferSize: 32 * 1024 * 1024 });
+    let received = 0;
+    b.onDatagram(() => { received++; });
+    try {
+      const n = 20_000;
+      for (let i = 0; i < n; i++) {
+        a.send(b.local, payload(i, 1200));
+        if (i % 2000 === 1999) await sleep(1);
+      }
+      await until(() => a.counters.queued === 0 && received + b.counters.rxOverflow >= a.counters.sent);
+      console.log(`tiny SO_SNDBUF (${a.sendBufferSize} granted): ${JSON.stringify({ sent: a.counters.sent, blocked: a.counters.sendBlocked, queueDrops: a.counters.queueDrops, received, rxOverflow: b.counters.rxOverflow })}`);
+      expect(a.counters.sent + a.counters.dropped + a.counters.sendErrors).toBe(n);
+      expect(received + b.counters.rxOverflow).toBe(a.counters.sent);
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
+  it('hostile sends never throw and are counted; hostile native arguments are refused without reading out of bounds', async () => {
+    const a = await bindNative();
+    const b = await bindNative();
+    const got = collect(b);
+    try {
+      const bad: UdpAddress[] = [
+        { address: '127.0.0.1', port: 0 }, { address: '127.0.0.1', port: -1 }, { address: '127.0.0.1', port: 70_000 },
+        { address: '127.0.0.1', port: 1.5 }, { address: '127.0.0.1', port: NaN }, { address: '1.2.3', port: 9 },
+        { address: '256.0.0.1', port: 9 }, { address: '', port: 9 }, { address: 'localhost', port: 9 },
+        { address: '01.2.3.4', port: 9 }, { address: '1.2.3.4 ', port: 9 },
+      ];
+      for (const to of bad) expect(() => a.send(to, Uint8Array.of(1))).not.toThrow();
+      expect(() => a.send(b.local, new Uint8Array(65_508))).not.toThrow();
+      expect(() => a.sendOwned(b.local, new Uint8Array(70_000))).not.toThrow();
+      expect(a.counters.dropped).toBe(bad.length + 2);
+      a.send(b.local, new Uint8Array(65_507)); // the largest is fine
+      await until(() => got.length >= 1);
+      expect(got.map((g) => g.bytes.length)).toEqual([65_507]);
+
+      // the addon itself: wrong handles, counts beyond the metadata, offsets beyond staging
+      const raw = a as unknown as { addon: Record<string, (...args: unknown[]) => unknown>; handle: unknown; sendMeta: Uint32Array };
+      const addon = raw.addon;
+      for (const args of [[], [{}, 1], [raw.handle, -1], [raw.handle, 1.5], [raw.handle, 'x'], [raw.sendMeta.buffer, 1]]) {
+        expect(() => addon.flush!(...args)).toThrow(TypeError);
+      }
+      expect(() => addon.close!(raw.handle, 'not a function')).toThrow(TypeError);
+      expect(() => addon.open!(1, 2, 3)).toThrow(TypeError);
+      const before = a.counters.dropped;
+      const m = raw.sendMeta;
+      m.set([2 ** 20 - 10, 100, 0x7f000001, b.local.port, 0xffffffff, 10, 0x7f000001, b.local.port, 0, 65_508, 0x7f000001, b.local.port, 0, 10, 0x7f000001, 0]);
+      expect(() => addon.flush!(raw.handle, 4)).not.toThrow();
+      expect(() => addon.flush!(raw.handle, 2 ** 31)).not.toThrow(); // clamped to the metadata size
+      expect(a.counters.dropped).toBeGreaterThanOrEqual(before + 4);
+      await sleep(20);
+
+      a.close();
+      expect(() => a.send(b.local, Uint8Array.of(1))).not.toThrow();
+      expect(() => a.flush()).not.toThrow();
+      expect(() => addon.flush!(raw.handle, 1)).not.toThrow(); // after close: counted as dropped
+      expect(() => a.injectSendErrors(EAGAIN, 1)).not.toThrow();
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
+  it('close() sends what is staged; what the kernel refused until then is counted as dropped', async () => {
+    const a = await bindNative();
+    const b = await bindNative();
+    const got = collect(b);
+    try {
+      for (let i = 0; i < 100; i++) a.send(b.local, payload(i, 1200));
+      a.close();
+      await a.whenClosed();
+      await until(() => got.length >= 100);
+      expect(got.length).toBe(100);
+      expect(a.counters.sent).toBe(100);
+
+      const c = await bindNative();
+      c.injectSendErrors(EAGAIN, 1e9);
+      for (let i = 0; i < 50; i++) c.send(b.local, payload(i, 1200));
+      c.flush();
+      expect(c.counters.queued).toBe(50);
+      c.close();
+      c.close();
+      await c.whenClosed();
+      expect(c.counters.dropped).toBe(50);
+      expect(c.counters.queued).toBe(0);
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
+  it('a handler that closes its socket mid-batch stops delivery at once', async () => {
+    const a = await bindNative();
+    const b = await bindNative();
+    let seen = 0;
+    b.onDatagram(() => {
+      seen++;
+      if (seen === 3) b.close();
+    });
+    try {
+      for (let i = 0; i < 40; i++) a.send(b.local, payload(i, 100));
+      await b.whenClosed();
+      await sleep(20);
+      expect(seen).toBe(3);
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
+  it('1,000 open/close cycles leak no file descriptors', async () => {
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const warm = await bindNative();
+    await closeAll(warm);
+    const before = fds();
+    for (let round = 0; round < 20; round++) {
+      const socks = await Promise.all(Array.from({ length: 50 }, () => bindNative()));
+      socks[0]!.send(socks[1]!.local, Uint8Array.of(1));
+      await closeAll(...socks);
+    }
+    expect(fds()).toBeLessThanOrEqual(before);
+  });
+
+  it('reports bind errors with their code', async () => {
+    const a = await bindNative();
+    try {
+      await expect(bindNative({ port: a.local.port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
+      await expect(bindUdp({ address: '192.0.2.1', impl: 'native' })).rejects.toMatchObject({ code: 'EADDRNOTAVAIL' });
+    } finally {
+      await closeAll(a);
+    }
+  });
+});
