@@ -12,7 +12,7 @@ import type { DatagramHandler, DatagramSocket, UdpAddress } from '../wire/socket
 import { decodeStun } from '../wire/stun.ts';
 import { DecodeError } from '../wire/errors.ts';
 import { Driver } from '../datagram/driver.ts';
-import { SupernodeCore, type SupernodeCounters } from './supernode.ts';
+import { SupernodeCore, withReusedTransmit, type SupernodeCounters } from './supernode.ts';
 import { directoryTicketVerifier } from './ticket-verifier.ts';
 import { classifyDatagram } from './demux.ts';
 import { unixClock } from './relay-service.ts';
@@ -72,7 +72,7 @@ export async function startPeerSupernode(o: PeerSupernodeOptions): Promise<PeerS
     onDatagram: (h) => { handler = h; },
     close: () => {},
   };
-  const driver = new Driver(core, socket, unixClock);
+  const driver = new Driver(withReusedTransmit(core), socket, unixClock);
   driver.wake();
   let reg: SupernodeRegistration;
   try {

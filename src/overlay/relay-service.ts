@@ -11,7 +11,7 @@ import { bindRelayUdp } from './relay-udp.ts';
 import { Driver } from '../datagram/driver.ts';
 import type { Clock, UdpAddress } from '../wire/socket.ts';
 import type { RelayConfig, TicketVerifier } from './relay.ts';
-import { SupernodeCore, type SupernodeCounters } from './supernode.ts';
+import { SupernodeCore, withReusedTransmit, type SupernodeCounters } from './supernode.ts';
 import type { PeerRef, ViewEntry } from './gossip.ts';
 import { directoryTicketVerifier } from './ticket-verifier.ts';
 import { listenRelayTcp, type RelayTcpListener } from './relay-tcp.ts';
@@ -66,7 +66,7 @@ export async function startRelayService(opts: RelayServiceOptions): Promise<Rela
     relay: { ...limits, verifier, newSessionId: () => randomBytes(8).readBigUInt64BE() },
     gossip: gossip && self ? { self, random, shuffleIntervalMs: gossip.shuffleIntervalMs, viewSize: gossip.viewSize, seeds: gossip.seeds } : undefined,
   }, unixClock.now());
-  const driver = new Driver(core, socket, unixClock);
+  const driver = new Driver(withReusedTransmit(core), socket, unixClock);
   if (gossip?.seeds) core.handleDirectoryList(unixClock.now(), gossip.seeds);
   driver.wake();
   return {

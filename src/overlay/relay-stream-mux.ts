@@ -94,6 +94,11 @@ export class RelayStreamServer implements DatagramSocket {
     this.udp.onDatagram(h);
   }
 
+  /** Flush the UDP socket's staged datagrams, if it stages (relay-udp.ts over the native socket). */
+  flush(): void {
+    (this.udp as Partial<{ flush(): void }>).flush?.();
+  }
+
   close(): void {
     for (const c of this.conns.values()) c.destroy();
     this.conns.clear();

@@ -23,7 +23,8 @@ export interface RelayTcpOptions {
 
 export interface RelayTcpListener {
   /** UDP + TCP as one DatagramSocket, for the supernode's Driver. */
-  readonly socket: DatagramSocket;
+  /** UDP and TCP in one; flush() passes on to the UDP socket (the Driver calls it after each transmit pass). */
+  readonly socket: DatagramSocket & { flush(): void };
   readonly port: number;
   connections(): number;
   readonly counters: RelayStreamCounters;
@@ -50,9 +51,10 @@ export async function listenRelayTcp(udp: DatagramSocket, o: RelayTcpOptions): P
   });
   await new Promise<void>((res, rej) => { server.once('error', rej); server.listen({ host: o.address, port: o.port }, () => { server.off('error', rej); res(); }); });
   const port = (server.address() as { port: number }).port;
-  const socket: DatagramSocket = {
+  const socket: DatagramSocket & { flush(): void } = {
     get local() { return mux.local; },
     send: (to, bytes) => mux.send(to, bytes),
+    flush: () => mux.flush(),
     onDatagram: (h) => mux.onDatagram(h),
     close() { server.close(); mux.close(); },
   };

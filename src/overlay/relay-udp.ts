@@ -1,24 +1,40 @@
-// The supernode's UDP socket: src/datagram/udp.ts's NodeUdpSocket (same DatagramSocket
-// contract: never throws on send, drops and counts what the kernel or validation
-// refuses, received payloads are fresh buffers the receiver owns) whose send() TAKES
-// OWNERSHIP of `bytes` (NodeUdpSocket.sendOwned — no defensive copy). The supernode only
-// sends datagrams it received (forwarded unchanged: the relay never looks past the DATA
-// header) or messages it has just encoded, and never touches them again, so the copy
-// send() makes for callers that reuse buffers would be pure cost here (an allocation and
-// a 1.2 kB memcpy per forwarded datagram). A wrapper rather than the Driver's
-// transmitsOwnedBuffers path because the relay's TCP mux (relay-tcp.ts) sends through it.
+// The supernode's UDP socket: whatever bindUdp() returns (src/datagram/udp.ts: the native
+// batched socket — recvmmsg/sendmmsg, UDP GSO/GRO — when its addon is built, else
+// node:dgram; TINCAN_UDP=dgram forces node:dgram), with the same DatagramSocket contract
+// (never throws on send, drops and counts what the kernel or validation refuses, received
+// payloads are views the receiver owns) and send() = the socket's sendOwned(): the
+// supernode only sends datagrams it received (forwarded unchanged: the relay never looks
+// past the DATA header) or messages it has just encoded, and never touches them again, so
+// a defensive copy would be pure cost (node:dgram: an allocation and a 1.2 kB memcpy per
+// forwarded datagram; the native socket copies into its staging buffer either way).
+// flush() hands what was sent so far to the kernel (native: one sendmmsg; equal-size
+// consecutive datagrams to one destination leave as one GSO message); the Driver calls it
+// after each transmit pass, so a burst received in one native batch is forwarded in one
+// flush. A wrapper rather than the Driver's transmitsOwnedBuffers path because the relay's
+// TCP mux (relay-tcp.ts) sends through it.
 import { bindUdp, type NodeUdpSocket, type UdpCounters } from '../datagram/udp.ts';
 import type { DatagramHandler, DatagramSocket, UdpAddress } from '../wire/socket.ts';
 
+/** What the socket may offer beyond DatagramSocket (the native socket stages sends until flush()). */
+interface MaybeBatched { flush?(): void; readonly kind?: string }
+
 export class RelayUdpSocket implements DatagramSocket {
-  constructor(private readonly udp: NodeUdpSocket) {}
+  private readonly batched: MaybeBatched;
+
+  constructor(private readonly udp: NodeUdpSocket) {
+    this.batched = udp as unknown as MaybeBatched;
+  }
 
   get local(): UdpAddress { return this.udp.local; }
   get counters(): UdpCounters { return this.udp.counters; }
   get lastError(): string | undefined { return this.udp.lastError; }
+  /** 'native' (batched addon) or 'dgram' (node:dgram). */
+  get kind(): string { return this.batched.kind ?? 'dgram'; }
 
   /** Sends `bytes` as they are; the caller must not modify them afterwards. */
   send(to: UdpAddress, bytes: Uint8Array): void { this.udp.sendOwned(to, bytes); }
+  /** Hand the staged datagrams to the kernel now (node:dgram: nothing to do). */
+  flush(): void { this.batched.flush?.(); }
   onDatagram(handler: DatagramHandler): void { this.udp.onDatagram(handler); }
   close(): void { this.udp.close(); }
 }

@@ -5,6 +5,7 @@
 //   r.handleDatagram(now, from, bytes)            // every datagram that reached the relay socket
 //   r.handleTimeout(now) at r.pollTimeout()       // expiry/idle sweep
 //   drain r.pollTransmit() -> { to, bytes }       // what to send; r.counters() for monitoring
+//   or r.pollInto(slot) -> boolean                // the same, written into the caller's slot (no allocation)
 //
 // A session is keyed by the two device ids of a directory-issued ticket. Each device
 // BINDs with the ticket; its source address (as seen by the relay) becomes its side's
@@ -17,10 +18,16 @@
 // (token buckets: excess is dropped), and a bounded transmit queue that drops the
 // oldest datagram when full. Refusals to public sources get a short ERROR that is never
 // larger than the request (no amplification).
+// Forward path cost (per DATA datagram, no allocation): the session id is read as two
+// 32-bit numbers and compared with the last forwarded session (both directions of a
+// session share it; the bigint map only on a miss), the sender is matched by object
+// identity first (sockets reuse the `from` object while the sender stays the same), each
+// side's token bucket and peer endpoint hang off the session, and the transmit queue is
+// two parallel arrays (pollInto fills the caller's slot).
 import type { Millis, UdpAddress } from '../wire/socket.ts';
 import { sameAddress } from '../wire/socket.ts';
 import { specialRange } from './ip-ranges.ts';
-import { decodeRelayMessage, encodeRelayMessage, peekDataSessionId, RelayDecodeError, RelayErrorCode, DATA_HEADER_BYTES, ERROR_HEADER_BYTES } from './relay-wire.ts';
+import { decodeRelayMessage, encodeRelayMessage, RelayDecodeError, RelayErrorCode, RelayType, RELAY_MARKER, DATA_HEADER_BYTES, ERROR_HEADER_BYTES } from './relay-wire.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export interface TicketClaims {
@@ -87,9 +94,14 @@ interface Binding {
 
 interface Session {
   readonly id: bigint;
+  /** The id's high and low 32 bits (the forward path compares these, not the bigint). */
+  readonly idHi: number;
+  readonly idLo: number;
   readonly key: string;
   readonly devices: readonly [string, string];
   readonly sides: [Binding | undefined, Binding | undefined];
+  /** Each side's device byte-rate bucket (shared by that device's sessions). */
+  readonly buckets: readonly [TokenBucket, TokenBucket];
   expiresAt: Millis;
   lastActivity: Millis;
 }
@@ -106,9 +118,13 @@ export class RelayForwarder {
   private readonly deviceSessions = new Map<string, number>();
   private readonly deviceBuckets = new Map<string, TokenBucket>();
   private readonly totalBucket: TokenBucket;
-  private readonly ring: (RelayTransmit | undefined)[];
+  /** Transmit queue (ring): destinations and datagrams in parallel arrays. */
+  private readonly ringTo: (UdpAddress | undefined)[];
+  private readonly ringBytes: (Uint8Array | undefined)[];
   private head = 0;
   private queued = 0;
+  /** The session of the last forwarded DATA (undefined after any removal). */
+  private last: Session | undefined;
   private nextSweepAt: Millis;
   private readonly stats: RelayCounters = {
     sessionsActive: 0, sessionsCreated: 0, sessionsExpired: 0, bindsAccepted: 0, forwardedPackets: 0, forwardedBytes: 0, refused: {},
@@ -127,19 +143,29 @@ export class RelayForwarder {
     };
     if (!(this.c.maxQueuePackets >= 1)) throw new RangeError('RelayForwarder: maxQueuePackets must be >= 1');
     this.totalBucket = new TokenBucket(this.c.totalBytesPerSec, this.c.totalBurstBytes, now);
-    this.ring = new Array(this.c.maxQueuePackets);
+    this.ringTo = new Array<UdpAddress | undefined>(this.c.maxQueuePackets).fill(undefined);
+    this.ringBytes = new Array<Uint8Array | undefined>(this.c.maxQueuePackets).fill(undefined);
     this.nextSweepAt = now + this.c.sweepIntervalMs;
   }
 
   // ---- output ----
 
   pollTransmit(): RelayTransmit | undefined {
-    if (this.queued === 0) return undefined;
-    const t = this.ring[this.head];
-    this.ring[this.head] = undefined;
-    this.head = (this.head + 1) % this.ring.length;
+    const slot = { to: undefined as unknown as UdpAddress, bytes: undefined as unknown as Uint8Array };
+    return this.pollInto(slot) ? slot : undefined;
+  }
+
+  /** As pollTransmit(), into `slot` (overwritten; false when nothing is queued). No allocation. */
+  pollInto(slot: { to: UdpAddress; bytes: Uint8Array }): boolean {
+    if (this.queued === 0) return false;
+    const h = this.head;
+    slot.to = this.ringTo[h]!;
+    slot.bytes = this.ringBytes[h]!;
+    this.ringTo[h] = undefined;
+    this.ringBytes[h] = undefined;
+    this.head = h + 1 === this.ringTo.length ? 0 : h + 1;
     this.queued--;
-    return t;
+    return true;
   }
 
   pollTimeout(): Millis {
@@ -165,8 +191,14 @@ export class RelayForwarder {
 
   handleDatagram(now: Millis, from: UdpAddress, bytes: Uint8Array): void {
     // Fast path: DATA from a bound endpoint (its address was checked when it bound).
-    const sid = peekDataSessionId(bytes);
-    if (sid !== undefined) { this.forward(now, from, sid, bytes); return; }
+    if (bytes.length >= DATA_HEADER_BYTES && bytes[0] === RELAY_MARKER && bytes[1] === RelayType.DATA) {
+      const hi = ((bytes[2] << 24) | (bytes[3] << 16) | (bytes[4] << 8) | bytes[5]) >>> 0;
+      const lo = ((bytes[6] << 24) | (bytes[7] << 16) | (bytes[8] << 8) | bytes[9]) >>> 0;
+      const l = this.last;
+      const s = l !== undefined && l.idLo === lo && l.idHi === hi ? l : this.byId.get((BigInt(hi) << 32n) | BigInt(lo));
+      this.forward(now, from, s, hi, lo, bytes);
+      return;
+    }
     if (!this.addressAllowed(from)) { this.refuse(from, 'FORBIDDEN_ADDRESS', ''); return; }
     let m;
     try {
@@ -200,7 +232,7 @@ export class RelayForwarder {
     this.stats.refused[reason] = (this.stats.refused[reason] ?? 0) + 1;
     if (requestBytes === undefined || requestBytes < ERROR_HEADER_BYTES) return;
     const fits = ERROR_HEADER_BYTES + new TextEncoder().encode(text).length <= requestBytes;
-    this.enqueue({ to, bytes: encodeRelayMessage({ type: 'error', code: RelayErrorCode[reason], ref, reason: fits ? text : '' }) });
+    this.enqueue(to, encodeRelayMessage({ type: 'error', code: RelayErrorCode[reason], ref, reason: fits ? text : '' }));
   }
 
   private handleBind(now: Millis, from: UdpAddress, requestId: number, deviceId: string, ticket: Uint8Array, n: number): void {
@@ -221,7 +253,10 @@ export class RelayForwarder {
       let id = this.config.newSessionId();
       for (let i = 0; i < 8 && this.byId.has(id); i++) id = this.config.newSessionId();
       if (this.byId.has(id)) return this.refuse(from, 'TOTAL_SESSION_LIMIT', 'relay full', n, ref);
-      s = { id, key, devices, sides: [undefined, undefined], expiresAt, lastActivity: now };
+      s = {
+        id, idHi: Number(id >> 32n), idLo: Number(id & 0xffffffffn), key, devices, sides: [undefined, undefined],
+        buckets: [this.deviceBucket(devices[0], now), this.deviceBucket(devices[1], now)], expiresAt, lastActivity: now,
+      };
       this.byId.set(id, s);
       this.byKey.set(key, s);
       for (const d of devices) this.deviceSessions.set(d, (this.deviceSessions.get(d) ?? 0) + 1);
@@ -238,37 +273,43 @@ export class RelayForwarder {
     s.lastActivity = now;
     this.stats.bindsAccepted++;
     const lifetimeSec = Math.ceil((s.expiresAt - now) / 1000);
-    this.enqueue({ to: from, bytes: encodeRelayMessage({ type: 'bind-ok', requestId, sessionId: s.id, peerBound: !!other, observed: from, lifetimeSec }) });
+    this.enqueue(from, encodeRelayMessage({ type: 'bind-ok', requestId, sessionId: s.id, peerBound: !!other, observed: from, lifetimeSec }));
     if (other && !wasComplete) {
-      this.enqueue({ to: other.endpoint, bytes: encodeRelayMessage({ type: 'bind-ok', requestId: other.requestId, sessionId: s.id, peerBound: true, observed: other.endpoint, lifetimeSec }) });
+      this.enqueue(other.endpoint, encodeRelayMessage({ type: 'bind-ok', requestId: other.requestId, sessionId: s.id, peerBound: true, observed: other.endpoint, lifetimeSec }));
     }
   }
 
-  private forward(now: Millis, from: UdpAddress, sid: bigint, bytes: Uint8Array): void {
-    const s = this.byId.get(sid);
-    const found = !s ? -1 : s.sides[0] && sameAddress(s.sides[0].endpoint, from) ? 0 : s.sides[1] && sameAddress(s.sides[1].endpoint, from) ? 1 : -1;
-    if (!s || found < 0) {
+  private forward(now: Millis, from: UdpAddress, s: Session | undefined, hi: number, lo: number, bytes: Uint8Array): void {
+    let side = -1;
+    if (s !== undefined) {
+      const a = s.sides[0], b = s.sides[1];
+      // identity first: sockets hand out the same `from` object while the sender stays the same
+      if (a !== undefined && (a.endpoint === from || sameAddress(a.endpoint, from))) side = 0;
+      else if (b !== undefined && (b.endpoint === from || sameAddress(b.endpoint, from))) side = 1;
+    }
+    if (s === undefined || side < 0) {
       if (!this.addressAllowed(from)) return this.refuse(from, 'FORBIDDEN_ADDRESS', '');
-      return this.refuse(from, 'UNKNOWN_SESSION', '', bytes.length, sid); // 13 bytes, only to requests of >= 13
+      return this.refuse(from, 'UNKNOWN_SESSION', '', bytes.length, (BigInt(hi) << 32n) | BigInt(lo)); // 13 bytes, only to requests of >= 13
     }
     if (now >= s.expiresAt) {
       this.remove(s);
       this.stats.sessionsExpired++;
-      return this.refuse(from, 'TICKET_EXPIRED', '', bytes.length, sid);
+      return this.refuse(from, 'TICKET_EXPIRED', '', bytes.length, s.id);
     }
-    const side = found as 0 | 1;
+    this.last = s;
     s.sides[side]!.lastSeen = now;
     s.lastActivity = now;
     const target = s.sides[1 - side];
-    if (!target) { this.stats.dropped.peerNotBound++; return; }
-    if (bytes.length - DATA_HEADER_BYTES > this.c.maxPayloadBytes) { this.stats.dropped.oversize++; return; }
-    if (!this.deviceBucket(s.devices[side], now).tryTake(now, bytes.length) || !this.totalBucket.tryTake(now, bytes.length)) {
+    if (target === undefined) { this.stats.dropped.peerNotBound++; return; }
+    const n = bytes.length;
+    if (n - DATA_HEADER_BYTES > this.c.maxPayloadBytes) { this.stats.dropped.oversize++; return; }
+    if (!s.buckets[side].tryTake(now, n) || !this.totalBucket.tryTake(now, n)) {
       this.stats.dropped.rateLimited++;
       return;
     }
     this.stats.forwardedPackets++;
-    this.stats.forwardedBytes += bytes.length;
-    this.enqueue({ to: target.endpoint, bytes });
+    this.stats.forwardedBytes += n;
+    this.enqueue(target.endpoint, bytes);
   }
 
   private deviceBucket(device: string, now: Millis): TokenBucket {
@@ -280,19 +321,25 @@ export class RelayForwarder {
     return b;
   }
 
-  private enqueue(t: RelayTransmit): void {
-    if (this.queued === this.ring.length) {
+  private enqueue(to: UdpAddress, bytes: Uint8Array): void {
+    const cap = this.ringTo.length;
+    if (this.queued === cap) {
       // drop-oldest: overwrite the head
-      this.ring[this.head] = undefined;
-      this.head = (this.head + 1) % this.ring.length;
+      this.ringTo[this.head] = undefined;
+      this.ringBytes[this.head] = undefined;
+      this.head = this.head + 1 === cap ? 0 : this.head + 1;
       this.queued--;
       this.stats.dropped.queueOverflow++;
     }
-    this.ring[(this.head + this.queued) % this.ring.length] = t;
+    let i = this.head + this.queued;
+    if (i >= cap) i -= cap;
+    this.ringTo[i] = to;
+    this.ringBytes[i] = bytes;
     this.queued++;
   }
 
   private remove(s: Session): void {
+    this.last = undefined;
     this.byId.delete(s.id);
     this.byKey.delete(s.key);
     for (const d of s.devices) {

@@ -6,11 +6,15 @@
 // Datagrams are told apart by their first byte (demux.ts). Everything else is dropped
 // and counted. Contract as every sans-IO endpoint: handleDatagram/handleTimeout in,
 // pollTransmit/pollTimeout out; `now` is Unix ms (relay tickets expire in it).
+// `withReusedTransmit(core)` is the same endpoint whose pollTransmit() returns one reused
+// object (valid until the next call: what the Driver needs, which sends each at once), so
+// forwarding allocates nothing per datagram.
 import type { Millis, UdpAddress } from '../wire/socket.ts';
 import { decodeStun, encodeStun, STUN_METHOD_BINDING } from '../wire/stun.ts';
 import { DecodeError } from '../wire/errors.ts';
 import { classifyDatagram } from './demux.ts';
 import { RelayForwarder, type RelayConfig, type RelayCounters } from './relay.ts';
+import { RELAY_MARKER } from './relay-wire.ts';
 import { GossipNode, type PeerRef } from './gossip.ts';
 import { decodeGossipMessage, encodeGossipMessage, GossipDecodeError } from './gossip-wire.ts';
 import { specialRange } from './ip-ranges.ts';
@@ -55,6 +59,7 @@ export class SupernodeCore {
   }
 
   handleDatagram(now: Millis, from: UdpAddress, bytes: Uint8Array): void {
+    if (bytes.length > 0 && bytes[0] === RELAY_MARKER) { this.relay.handleDatagram(now, from, bytes); return; } // the hot path
     switch (classifyDatagram(bytes)) {
       case 'relay':
         this.relay.handleDatagram(now, from, bytes);
@@ -89,6 +94,16 @@ export class SupernodeCore {
 
   pollTransmit(): { to: UdpAddress; bytes: Uint8Array } | undefined {
     return this.relay.pollTransmit() ?? this.out.shift();
+  }
+
+  /** As pollTransmit(), into `slot` (false when nothing is queued): no allocation for relayed datagrams. */
+  pollInto(slot: { to: UdpAddress; bytes: Uint8Array }): boolean {
+    if (this.relay.pollInto(slot)) return true;
+    const t = this.out.shift();
+    if (t === undefined) return false;
+    slot.to = t.to;
+    slot.bytes = t.bytes;
+    return true;
   }
 
   pollTimeout(): Millis | undefined {
@@ -127,4 +142,20 @@ export class SupernodeCore {
       }, { fingerprint: true }),
     });
   }
+}
+
+/** A Driver endpoint over `core` whose pollTransmit() hands out one reused object (see the header). */
+export function withReusedTransmit(core: SupernodeCore): {
+  handleDatagram(now: Millis, from: UdpAddress, bytes: Uint8Array): void;
+  handleTimeout(now: Millis): void;
+  pollTransmit(): { to: UdpAddress; bytes: Uint8Array } | undefined;
+  pollTimeout(): Millis | undefined;
+} {
+  const slot = { to: undefined as unknown as UdpAddress, bytes: undefined as unknown as Uint8Array };
+  return {
+    handleDatagram: (now, from, bytes) => core.handleDatagram(now, from, bytes),
+    handleTimeout: (now) => core.handleTimeout(now),
+    pollTransmit: () => (core.pollInto(slot) ? slot : undefined),
+    pollTimeout: () => core.pollTimeout(),
+  };
 }

@@ -212,6 +212,34 @@ describe('RelayForwarder: limits, queue, expiry', () => {
     expect(r2.counters().sessionsExpired).toBe(1);
   });
 
+  it('forward fast path: sessions interleaved go to their own peers, pollInto reuses the caller slot, a removed session is forgotten', () => {
+    const r = relay();
+    const sAB = bound(r);
+    const ticketCD = issuer.issue('dev-c', 'dev-d', T0 + 60_000);
+    const D: UdpAddress = { address: '198.51.100.7', port: 40007 };
+    r.handleDatagram(T0, C, bind('dev-c', ticketCD));
+    r.handleDatagram(T0, D, bind('dev-d', ticketCD));
+    const sCD = (decodeRelayMessage(drain(r)[0].bytes) as { sessionId: bigint }).sessionId;
+    expect(sCD).not.toBe(sAB);
+    const slot = { to: A, bytes: new Uint8Array(0) };
+    const got: string[] = [];
+    // Interleaved, with equal-but-not-identical sender objects: the one-entry session cache must never misroute.
+    const sends: [UdpAddress, bigint, string][] = [[A, sAB, 'a1'], [{ ...C }, sCD, 'c1'], [{ ...B }, sAB, 'b1'], [D, sCD, 'd1'], [C, sAB, 'wrong side'], [A, sCD, 'wrong session']];
+    for (const [from, sid, text] of sends) {
+      r.handleDatagram(T0 + 1, from, data(sid, text));
+      while (r.pollInto(slot)) {
+        const m = decodeRelayMessage(slot.bytes);
+        got.push(m.type === 'data' ? `${new TextDecoder().decode(m.payload)}->${slot.to.port}` : `${m.type}->${slot.to.port}`);
+      }
+    }
+    expect(got).toEqual([`a1->${B.port}`, `c1->${D.port}`, `b1->${A.port}`, `d1->${C.port}`, `error->${C.port}`, `error->${A.port}`]);
+    expect(r.pollInto(slot)).toBe(false);
+    // Expire everything; the cached last session must not keep forwarding.
+    for (let t = T0 + 1000; t <= T0 + 61_000; t += 1000) r.handleTimeout(t);
+    r.handleDatagram(T0 + 61_001, C, data(sCD, 'late'));
+    expect(drain(r).map(errorCodeOf)).toEqual([RelayErrorCode.UNKNOWN_SESSION]);
+  });
+
   it('hostile input from public addresses: never throws, replies only to the sender, forwards only between bound sides', () => {
     fc.assert(fc.property(fc.array(fc.tuple(fc.constantFrom(A, B, C), fc.uint8Array({ maxLength: 40 }), fc.boolean()), { maxLength: 40 }), (msgs) => {
       const r = relay();

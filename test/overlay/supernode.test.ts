@@ -1,6 +1,6 @@
 // SupernodeCore: relay, gossip and STUN Binding on one port, told apart by the first byte.
 import { describe, it, expect } from 'vitest';
-import { SupernodeCore } from '../../src/overlay/supernode.ts';
+import { SupernodeCore, withReusedTransmit } from '../../src/overlay/supernode.ts';
 import { decodeRelayMessage, encodeRelayMessage } from '../../src/overlay/relay-wire.ts';
 import { decodeGossipMessage, encodeGossipMessage } from '../../src/overlay/gossip-wire.ts';
 import { decodeStun, encodeStun, STUN_METHOD_BINDING } from '../../src/wire/stun.ts';
@@ -33,6 +33,20 @@ describe('SupernodeCore', () => {
     c.handleDatagram(T0, peer, Uint8Array.of(0x80, 1, 2));
     expect(drain(c)).toEqual([]);
     expect(c.counters().dropped).toBe(3);
+  });
+
+  it('withReusedTransmit: the Driver endpoint hands out one reused object with relay and STUN output alike', () => {
+    const c = core(false);
+    const ep = withReusedTransmit(c);
+    c.handleDatagram(T0, peer, encodeRelayMessage({ type: 'bind', requestId: 3, deviceId: 'a', ticket: issuer.issue('a', 'b', T0 + 60_000) }));
+    ep.handleDatagram(T0, peer, encodeStun({ method: STUN_METHOD_BINDING, class: 'request', transactionId: tx }, { fingerprint: true }));
+    const first = ep.pollTransmit()!;
+    expect(decodeRelayMessage(first.bytes).type).toBe('bind-ok');
+    const second = ep.pollTransmit()!;
+    expect(second).toBe(first); // same object, refilled
+    expect(decodeStun(second.bytes).class).toBe('success');
+    expect(ep.pollTransmit()).toBeUndefined();
+    expect(ep.pollTimeout()).toBe(c.pollTimeout());
   });
 
   it('relays and gossips on the same port', () => {
