@@ -57,7 +57,12 @@ export class TransportEndpoint extends EventEmitter<{ connection: [TransportConn
   constructor(opts: TransportOptions) {
     super();
     // node:dgram hands over a fresh buffer per datagram: 1-RTT packets may be decrypted in place
-    this.endpoint = new Endpoint({ ...opts, ownsReceivedDatagrams: opts.ownsReceivedDatagrams ?? opts.socket instanceof NodeUdpSocket });
+    // a socket that copies at send (the native batched socket: `copiesOnSend`) lets every packet reuse one buffer
+    this.endpoint = new Endpoint({
+      ...opts,
+      ownsReceivedDatagrams: opts.ownsReceivedDatagrams ?? opts.socket instanceof NodeUdpSocket,
+      reuseTransmitBuffers: opts.reuseTransmitBuffers ?? (opts.socket as { copiesOnSend?: boolean }).copiesOnSend === true,
+    });
     // batch: one transmit pass per event-loop turn where the clock can defer (see Driver)
     this.driver = new Driver(this.endpoint, opts.socket, opts.clock, { batch: opts.batch });
     this.driver.afterInput = () => this.dispatch();

@@ -52,6 +52,15 @@ export interface TransportConfig {
    * harness and the simulator keep references to delivered datagrams).
    */
   ownsReceivedDatagrams: boolean;
+  /**
+   * Whoever polls transmits is done with a Transmit's bytes before it polls the next
+   * one (the native batched socket copies each datagram into its staging area at
+   * send): 1-RTT packets are then written into one reused buffer per connection, no
+   * allocation per packet (for 64 KB PMTUD packets: no 64 KB buffer + GC each).
+   * Default false: the Pair harness, the simulator and node:dgram's sendOwned keep
+   * the bytes after the call.
+   */
+  reuseTransmitBuffers: boolean;
 }
 
 export const congestionControllers: Record<string, CongestionFactory> = {
@@ -80,6 +89,7 @@ export function makeConfig(c: Partial<TransportConfig> & Pick<TransportConfig, '
     retry: false,
     tokenLifetimeMs: 10_000,
     ownsReceivedDatagrams: false,
+    reuseTransmitBuffers: false,
     ...c,
     limits: { ...DEFAULT_LIMITS, ...c.limits },
   };

@@ -942,7 +942,7 @@ export class Connection {
     let n = 0;
     for (const f of frames) n += frameLen(f);
     const sealInto = keys.send.sealInto;
-    let bytes = this.packetSlab.alloc(SHORT_HEADER_LEN + n + (sealInto ? keys.send.overhead : 0));
+    let bytes = this.packetBuffer(SHORT_HEADER_LEN + n + (sealInto ? keys.send.overhead : 0));
     writeShortHeader(bytes, this.remoteCid, pn, this.keyPhase);
     const w = new Writer(bytes, SHORT_HEADER_LEN);
     for (const f of frames) encodeFrame(w, f);
@@ -962,6 +962,21 @@ export class Connection {
     this.onPacketSent(now, space, pn, bytes.length, frames, sent, mtuProbe);
     return { to, bytes };
   }
+
+  /**
+   * The buffer a 1-RTT packet of `len` bytes is written into: with reuseTransmitBuffers one
+   * buffer per connection (its view kept while the length repeats, as it does for full
+   * packets), else a fresh slab view (packet-slab.ts). Every byte of it is written by buildShort.
+   */
+  private packetBuffer(len: number): Uint8Array {
+    if (!this.config.reuseTransmitBuffers) return this.packetSlab.alloc(len);
+    const v = this.txView;
+    if (v !== undefined && v.length === len) return v;
+    if (this.txBuf === undefined || this.txBuf.length < len) this.txBuf = new Uint8Array(Math.max(len, 2048));
+    return (this.txView = this.txBuf.subarray(0, len));
+  }
+  private txBuf: Uint8Array | undefined;
+  private txView: Uint8Array | undefined;
 
   private onPacketSent(now: Millis, space: Space, pn: number, size: number, frames: Frame[], sent: SentFrame[], mtuProbe?: number): void {
     let ackEliciting = false, padding = false, ack = false;

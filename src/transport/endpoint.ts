@@ -32,11 +32,12 @@ export class Endpoint {
   private readonly events: EndpointEvent[] = [];
   private readonly maxConnections: number;
   readonly stats = { datagramsDropped: 0, retriesSent: 0, accepted: 0 };
-  /** Every Transmit's bytes are a fresh buffer the endpoint never touches again (the driver may skip a copy). */
-  readonly transmitsOwnedBuffers = true;
+  /** Every Transmit's bytes are a fresh buffer the endpoint never touches again (the driver may skip a copy); not with reuseTransmitBuffers. */
+  readonly transmitsOwnedBuffers: boolean;
 
   constructor(opts: EndpointOptions) {
     this.config = makeConfig(opts);
+    this.transmitsOwnedBuffers = !this.config.reuseTransmitBuffers;
     this.server = !!opts.server;
     this.maxConnections = opts.maxConnections ?? 10_000;
     const r = this.config.retry;

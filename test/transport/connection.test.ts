@@ -216,6 +216,26 @@ describe('data transfer and recovery', () => {
     expect(r.ok, `seed ${seed}`).toBe(true);
   });
 
+  it('reuseTransmitBuffers: packets share one buffer per connection and transfers stay byte-exact (loss, PMTUD up to 9000)', () => {
+    const seed = 7;
+    const opts = { reuseTransmitBuffers: true, maxUdpPayload: 9000 };
+    const p = new Pair({ seed, client: opts, server: opts });
+    p.copyTransmits = true; // as the native socket copies at send
+    const rnd = seededRandom(seed);
+    p.drop = () => rnd.nextU32() / 2 ** 32 < 0.05;
+    const r = transfer(p, [400_000, 150_000, 1]);
+    expect(r.ok, `seed ${seed}`).toBe(true);
+    expect(p.client.transmitsOwnedBuffers).toBe(false);
+    expect(p.reusedTransmits).toBeGreaterThan(100);
+    // without the option every transmit is a buffer of its own (slab views never repeat a range)
+    const q = new Pair({ seed });
+    expect(transfer(q, [100_000]).ok).toBe(true);
+    expect(q.client.transmitsOwnedBuffers).toBe(true);
+    const views = q.log.filter((l) => l.by === 'client').map((l) => `${l.bytes.byteOffset}/${l.bytes.byteLength}`);
+    expect(q.log.filter((l) => l.by === 'client').every((l, i, a) => i === 0 || l.bytes.buffer !== a[i - 1].bytes.buffer || l.bytes.byteOffset !== a[i - 1].bytes.byteOffset)).toBe(true);
+    expect(views.length).toBeGreaterThan(50);
+  });
+
   it('small flow-control windows still transfer everything (per stream and per connection)', () => {
     const limits = { maxStreamData: 4096, maxData: 8192, maxStreamsBidi: 4, maxStreamsUni: 4 };
     const p = new Pair({ client: { limits }, server: { limits } });

@@ -23,6 +23,11 @@ export class Pair {
   drop: (f: Flight, by: 'client' | 'server') => boolean = () => false;
   /** max UDP payload the link carries (bigger datagrams vanish) */
   linkMtu = 65535;
+  /** copy every transmit as it is polled (what the native socket does): required by reuseTransmitBuffers */
+  copyTransmits = false;
+  /** transmits polled whose bytes shared an ArrayBuffer with the previous transmit of the same endpoint */
+  reusedTransmits = 0;
+  private lastTx: Record<'client' | 'server', ArrayBufferLike | undefined> = { client: undefined, server: undefined };
   steps = 0;
 
   constructor(opts: { client?: Partial<EndpointOptions>; server?: Partial<EndpointOptions>; seed?: number } = {}) {
@@ -39,6 +44,9 @@ export class Pair {
     for (const [ep, by] of [[this.client, 'client'], [this.server, 'server']] as const) {
       for (let t = ep.pollTransmit(this.time), n = 0; t && n < 100_000; t = ep.pollTransmit(this.time), n++) {
         const from = by === 'client' ? this.clientAddr : this.serverAddr;
+        if (t.bytes.buffer === this.lastTx[by]) this.reusedTransmits++;
+        this.lastTx[by] = t.bytes.buffer;
+        if (this.copyTransmits) t = { to: t.to, bytes: t.bytes.slice() };
         this.log.push({ at: this.time, by, bytes: t.bytes });
         const f: Flight = { at: this.time + this.latencyMs, from: { ...from }, to: t.to, bytes: t.bytes, sentAt: this.time };
         if (t.bytes.length > this.linkMtu || this.drop(f, by)) continue;
