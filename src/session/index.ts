@@ -7,4 +7,5 @@ export { noiseCrypto, newNoiseStats, type NoiseCryptoOptions, type NoiseCryptoPr
 export { SessionError, type SessionErrorCode } from './errors.ts';
 export { PROLOGUE, prologueFor, fallbackPrologue, KIND_XX, KIND_IK, KIND_XX_FALLBACK, FALLBACK, type HandshakeKind } from './framing.ts';
 export type { KeyPair } from './noise/primitives.ts';
-export type { PacketStats, KeyUpdateLimits } from './packet-keys.ts';
+export type { PacketStats, KeyUpdateLimits, PacketAeadChoice } from './packet-keys.ts';
+export { PACKET_AEAD_BACKEND } from './noise/packet-aead.ts';

@@ -28,7 +28,8 @@ import type { DeviceIdentity } from './identity.ts';
 import { HandshakeState } from './noise/handshake-state.ts';
 import { PATTERNS } from './noise/patterns.ts';
 import type { KeyPair } from './noise/primitives.ts';
-import { DEFAULT_KEY_UPDATE, newPacketStats, NoisePacketKeys, type KeyUpdateLimits, type PacketStats } from './packet-keys.ts';
+import { DEFAULT_KEY_UPDATE, newPacketStats, NoisePacketKeys, type KeyUpdateLimits, type PacketAeadChoice, type PacketStats } from './packet-keys.ts';
+import { PACKET_AEAD_BACKEND } from './noise/packet-aead.ts';
 
 export interface PeerInfo {
   /** The handshake is XX after an IK message 1 the server could not decrypt. */
@@ -62,11 +63,19 @@ export interface NoiseCryptoOptions {
   keyUpdate?: Partial<KeyUpdateLimits>;
   /** Counters to add to (default: a fresh object, exposed as `provider.stats`). */
   stats?: NoiseStats;
+  /**
+   * Packet AEAD implementation (same bytes on the wire either way): 'auto'
+   * (default) = the OpenSSL addon when built and self-checked, else libsodium;
+   * 'libsodium' forces libsodium (benchmarks compare both in one run).
+   */
+  packetAead?: PacketAeadChoice;
 }
 
 export interface NoiseCryptoProvider extends CryptoProvider {
   /** Counters summed over every handshake and packet of this provider. */
   readonly stats: NoiseStats;
+  /** The packet AEAD implementation this provider's connections use. */
+  readonly packetAead: 'openssl' | 'libsodium';
 }
 
 export const newNoiseStats = (): NoiseStats => ({ ...newPacketStats(), dh: 0, handshakesStarted: 0, handshakesCompleted: 0, handshakesFailed: 0, fallbacks: 0 });
@@ -82,6 +91,7 @@ interface Ctx {
   accept: NoiseCryptoOptions['acceptPeer'];
   limits: KeyUpdateLimits;
   stats: NoiseStats;
+  aead: PacketAeadChoice;
 }
 
 /** A CryptoProvider running Noise with this device's identity. */
@@ -92,10 +102,12 @@ export function noiseCrypto(identity: DeviceIdentity, opts: NoiseCryptoOptions =
     accept: opts.acceptPeer,
     limits: { ...DEFAULT_KEY_UPDATE, ...opts.keyUpdate },
     stats: opts.stats ?? newNoiseStats(),
+    aead: opts.packetAead ?? 'auto',
   };
   if (ctx.s.secretKey?.length !== 32 || ctx.s.publicKey?.length !== 32) throw new SessionError('bad-key', 'identity needs a 32-byte publicKey and secretKey');
   return {
     stats: ctx.stats,
+    packetAead: ctx.aead === 'libsodium' ? 'libsodium' : PACKET_AEAD_BACKEND,
     client: ({ serverStatic, clientCid }) => new NoiseClient(ctx, serverStatic, prologueFor(clientCid)),
     server: (o = {}) => new NoiseServer(ctx, prologueFor(o.clientCid), o.serverCid ? encodeExtensions([[EXT_SERVER_CID, o.serverCid]]) : new Uint8Array(0)),
   };
@@ -106,8 +118,8 @@ function finish(ctx: Ctx, hs: HandshakeState, send?: Uint8Array): HandshakeResul
   const peerStatic = hs.remoteStatic()!;
   const { send: cs, recv: cr } = hs.split();
   const keys = {
-    send: NoisePacketKeys.create(cs.key()!, 'send', [ctx.stats], ctx.limits),
-    recv: NoisePacketKeys.create(cr.key()!, 'recv', [ctx.stats], ctx.limits),
+    send: NoisePacketKeys.create(cs.key()!, 'send', [ctx.stats], ctx.limits, ctx.aead),
+    recv: NoisePacketKeys.create(cr.key()!, 'recv', [ctx.stats], ctx.limits, ctx.aead),
   };
   cs.destroy(); cr.destroy();
   ctx.stats.handshakesCompleted++;

@@ -19,7 +19,7 @@
 // for in-flight packets). Wiped keys refuse to seal (throw) or open (drop,
 // counted as too old); `destroy()` (the transport, once the connection is
 // closed) wipes a generation and everything derived from it.
-import { packetAead, type KeyedPacketAead } from './noise/packet-aead.ts';
+import { packetAead, sodiumPacketAead, type KeyedPacketAead } from './noise/packet-aead.ts';
 import type { PacketKeys } from '../transport/crypto.ts';
 import type { Millis } from '../wire/socket.ts';
 import { KEYLEN, rekey, TAGLEN, wipe } from './noise/primitives.ts';
@@ -52,10 +52,14 @@ export interface KeyUpdateLimits {
 
 export const DEFAULT_KEY_UPDATE: KeyUpdateLimits = { packets: 1 << 20, ageMs: 10 * 60_000 };
 
+/** Which packet AEAD implementation to use: 'auto' = the OpenSSL addon when it is in use, else libsodium (noise/packet-aead.ts). */
+export type PacketAeadChoice = 'auto' | 'libsodium';
+
 interface Shared {
   readonly window: ReplayWindow | undefined;
   readonly stats: PacketStats[];
   readonly limits: KeyUpdateLimits;
+  readonly aead: PacketAeadChoice;
 }
 
 export class NoisePacketKeys implements PacketKeys {
@@ -73,14 +77,17 @@ export class NoisePacketKeys implements PacketKeys {
 
   private constructor(key: Uint8Array, readonly direction: 'send' | 'recv', readonly generation: number, private readonly shared: Shared) {
     this.key = Buffer.from(key);
-    this.aead = packetAead(key, direction === 'send');
+    this.aead = shared.aead === 'libsodium' ? sodiumPacketAead(key) : packetAead(key, direction === 'send');
   }
 
   /** Keys for one direction from a 32-byte Split() key; `stats` objects are all incremented. */
-  static create(key: Uint8Array, direction: 'send' | 'recv', stats: PacketStats[], limits: KeyUpdateLimits = DEFAULT_KEY_UPDATE): NoisePacketKeys {
+  static create(key: Uint8Array, direction: 'send' | 'recv', stats: PacketStats[], limits: KeyUpdateLimits = DEFAULT_KEY_UPDATE, aead: PacketAeadChoice = 'auto'): NoisePacketKeys {
     if (key.length !== KEYLEN) throw new RangeError(`packet key must be ${KEYLEN} bytes`);
-    return new NoisePacketKeys(key, direction, 0, { window: direction === 'recv' ? new ReplayWindow() : undefined, stats, limits });
+    return new NoisePacketKeys(key, direction, 0, { window: direction === 'recv' ? new ReplayWindow() : undefined, stats, limits, aead });
   }
+
+  /** The AEAD implementation sealing/opening this generation's packets. */
+  get aeadBackend(): 'openssl' | 'libsodium' { return this.aead.backend; }
 
   get stats(): PacketStats { return this.shared.stats[0]; }
 

@@ -6,9 +6,14 @@
 // every tampered byte class (ciphertext, tag, header, wrong pn) and zeroes the
 // output; refuses overlapping/short/oversize arguments; a destroyed key throws
 // on seal and opens nothing. The libsodium implementation is checked against
-// the same public API. Skipped (with the reason) when the addon is not built.
+// the same public API. A noiseCrypto forced to libsodium and one on 'auto'
+// exchange packets both ways. OpenSSL cases are skipped (with the reason)
+// when the addon is not built.
 import { describe, it, expect } from 'vitest';
 import { seededRandom } from '../../src/transport/random.ts';
+import { noiseCrypto } from '../../src/session/index.ts';
+import type { NoisePacketKeys } from '../../src/session/packet-keys.ts';
+import { testIdentity, seededBytes } from './helpers.ts';
 import { sodium } from '../../src/session/noise/sodium.ts';
 import { writeNonce } from '../../src/session/noise/primitives.ts';
 import {
@@ -142,5 +147,29 @@ describe('packet AEAD', () => {
     expect(enc.open(new Uint8Array(10), c, ad, 3)).toBe(false);
     expect(() => dec.seal(new Uint8Array(26), new Uint8Array(10), ad, 3)).toThrow(RangeError);
     expect(dec.open(new Uint8Array(10), c, ad, 3)).toBe(true);
+  });
+
+  it('noiseCrypto({ packetAead: "libsodium" }) and the default interoperate, both directions, across a key update', () => {
+    const a = testIdentity(1), b = testIdentity(2);
+    const pa = noiseCrypto(a, { packetAead: 'libsodium', random: seededBytes(3) }), pb = noiseCrypto(b, { random: seededBytes(4) });
+    expect(pa.packetAead).toBe('libsodium');
+    expect(pb.packetAead).toBe(PACKET_AEAD_BACKEND);
+    const c = pa.client({ serverStatic: b.publicKey }), s = pb.server();
+    const r1 = s.handlePayload(0, c.start!(0));
+    const r2 = c.handlePayload(0, r1.send!);
+    const ck = r2.keys!, sk = r1.keys!;
+    expect((ck.send as NoisePacketKeys).aeadBackend).toBe('libsodium');
+    expect((sk.recv as NoisePacketKeys).aeadBackend).toBe(PACKET_AEAD_BACKEND);
+    const header = new Uint8Array(13).fill(1);
+    const pairs = [[ck.send, sk.recv], [sk.send, ck.recv], [ck.send.next!(), sk.recv.next!()], [sk.send.next!(), ck.recv.next!()]];
+    for (const [i, [from, to]] of pairs.entries()) {
+      for (let pn = i * 100; pn < i * 100 + 20; pn++) { // one replay window per direction, across generations
+        const m = new Uint8Array(100 + (pn % 100) * 97).fill(pn), buf = new Uint8Array(13 + m.length + 16);
+        buf.set(header); buf.set(m, 13);
+        from.sealInto!(pn, header, buf.subarray(13, 13 + m.length), buf, 13);
+        const got = to.openInPlace!(pn, buf.subarray(0, 13), buf.subarray(13));
+        expect(got && Buffer.compare(got, m), `pn ${pn}`).toBe(0);
+      }
+    }
   });
 });
