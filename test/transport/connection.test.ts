@@ -1,7 +1,7 @@
 // Connection behaviour over the virtual-time Pair: handshake timing, data
 // transfer with loss, exact recovery timers, amplification limit, Retry,
 // idle timeout / keep-alive, migration, MTU discovery, flow control, streams.
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, vi } from 'vitest';
 import { Pair, Collector, pattern } from './pair.ts';
 import { seededRandom } from '../../src/transport/random.ts';
 import { parseDatagram } from '../../src/transport/wire/header.ts';
@@ -234,6 +234,21 @@ describe('data transfer and recovery', () => {
     const views = q.log.filter((l) => l.by === 'client').map((l) => `${l.bytes.byteOffset}/${l.bytes.byteLength}`);
     expect(q.log.filter((l) => l.by === 'client').every((l, i, a) => i === 0 || l.bytes.buffer !== a[i - 1].bytes.buffer || l.bytes.byteOffset !== a[i - 1].bytes.byteOffset)).toBe(true);
     expect(views.length).toBeGreaterThan(50);
+  });
+
+  it('large (PMTUD) packets, whose buffers are not zero-filled, have every byte written', () => {
+    // hand out garbage-filled buffers: an unwritten byte would show up as a bad frame or corrupt data
+    const real = Buffer.allocUnsafeSlow.bind(Buffer);
+    const spy = vi.spyOn(Buffer, 'allocUnsafeSlow').mockImplementation((n: number) => real(n).fill(0xa7));
+    try {
+      const p = new Pair({ seed: 3, client: { maxUdpPayload: 9000 }, server: { maxUdpPayload: 9000 } });
+      const r = transfer(p, [300_000, 70_000]);
+      expect(r.ok).toBe(true);
+      expect(spy).toHaveBeenCalled();
+      const big = p.log.filter((l) => l.by === 'client' && l.bytes.length > 4096);
+      expect(big.length).toBeGreaterThan(10);
+      expect(p.client.connections[0]?.closeInfo).toBeUndefined();
+    } finally { spy.mockRestore(); }
   });
 
   it('small flow-control windows still transfer everything (per stream and per connection)', () => {
