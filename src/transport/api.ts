@@ -269,9 +269,8 @@ export class TransportStream extends Duplex {
    */
   pull(): void {
     if (!this.reading || this.destroyed) return;
-    let consumed = false;
+    let consumed = false, more = true, end = false, n = 0;
     const parts = this.parts;
-    let n = 0, end = false;
     for (;;) {
       const d = this.tc.conn.read(this.id);
       if (d === undefined) break;
@@ -279,14 +278,16 @@ export class TransportStream extends Duplex {
       if (d === null) { end = true; break; }
       parts.push(d);
       n += d.length;
-      if (n >= PULL_COALESCE_BYTES) {
-        const more = this.push(join(parts, n));
+      // small pieces are gathered; a big one (PMTUD-sized packets) goes at once, as a view when alone
+      if (n >= PULL_COALESCE_BYTES || d.length >= PULL_COALESCE_BYTES / 4) {
+        more = this.push(join(parts, n));
         parts.length = 0; n = 0;
-        if (!more) { this.reading = false; break; }
+        if (!more) break;
       }
     }
-    if (parts.length) { if (!this.push(join(parts, n))) this.reading = false; parts.length = 0; }
-    if (end) { this.reading = false; this.push(null); }
+    if (parts.length) { more = this.push(join(parts, n)) && more; parts.length = 0; }
+    if (end) this.push(null);
+    if (end || !more) this.reading = false;
     if (consumed && !this.tc.closed) this.tc.wake(); // window updates
   }
   private readonly parts: Uint8Array[] = [];
