@@ -141,7 +141,7 @@ export function defaultUdpImpl(): 'native' | 'dgram' {
 }
 
 /** The default when TINCAN_UDP is not set (the native socket once the addon loads). */
-const DEFAULT_IMPL: 'native' | 'dgram' = 'dgram';
+const DEFAULT_IMPL: 'native' | 'dgram' = 'native';
 
 /**
  * Bind an IPv4 UDP socket. Rejects (e.g. EADDRINUSE, EADDRNOTAVAIL) if the bind fails,
