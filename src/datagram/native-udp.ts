@@ -84,6 +84,8 @@ export const nativeUdp: { readonly available: boolean; readonly loadError: strin
 
 export class NativeUdpSocket extends UdpSocket {
   readonly kind = 'native' as const;
+  /** send()/sendOwned() copy into staging before they return: the caller may reuse its buffer at once. */
+  readonly copiesOnSend = true;
   readonly local: UdpAddress;
   readonly counters: NativeUdpCounters;
   readonly recvBufferSize: number;

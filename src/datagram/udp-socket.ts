@@ -54,6 +54,13 @@ export abstract class UdpSocket implements DatagramSocket {
   /** Last kernel error code seen (e.g. 'ENOBUFS'), for diagnostics. */
   abstract readonly lastError: string | undefined;
   abstract readonly isClosed: boolean;
+  /**
+   * True when send()/sendOwned() are done with the caller's bytes when they return (the
+   * native socket copies into its staging buffer): the caller may reuse one buffer for
+   * every datagram even with sendOwned(). False for node:dgram, whose sendOwned() keeps
+   * the buffer until libuv has sent it.
+   */
+  abstract readonly copiesOnSend: boolean;
   abstract send(to: UdpAddress, bytes: Uint8Array): void;
   /** As send(); the caller hands `bytes` over and never touches them again (may save a copy). */
   abstract sendOwned(to: UdpAddress, bytes: Uint8Array): void;

@@ -32,6 +32,8 @@ export { UdpSocket as NodeUdpSocket };
 
 export class DgramUdpSocket extends UdpSocket {
   readonly kind = 'dgram' as const;
+  /** sendOwned() hands the caller's buffer to libuv, which may send it later. */
+  readonly copiesOnSend = false;
   readonly local: UdpAddress;
   readonly counters: UdpCounters = { sent: 0, received: 0, dropped: 0, sendErrors: 0 };
   /** SO_RCVBUF / SO_SNDBUF as granted by the kernel (Linux reports twice the usable size). */

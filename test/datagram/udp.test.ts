@@ -139,6 +139,7 @@ for (const impl of ['dgram', 'native'] as const) {
         expect(s).toBeInstanceOf(NodeUdpSocket);
         expect(s).toBeInstanceOf(UdpSocket);
         expect(s.kind).toBe(impl);
+    expect(s.copiesOnSend).toBe(impl === 'native');
         expect(s.local.port).toBeGreaterThan(0);
         s.close();
         await s.whenClosed();
