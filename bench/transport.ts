@@ -14,7 +14,10 @@
 // --only loopback,sim,ttfb,handshakes, --providers plaintext,noise (default: all),
 // --handshake-seconds N (default 1.5), --cc newreno|cubic|bbr (default: the transport's default),
 // --iw N (sim: initial window in packets, for experiments), --baselines tcp,udx,dgram (loopback baselines, default all; 'none' for none; dgram = raw
-// node:dgram blasting 1200-byte datagrams with no transport, node's own ceiling), --paths 1200,pmtud.
+// node:dgram blasting 1200-byte datagrams with no transport, node's own ceiling), --paths 1200,pmtud,
+// --udp dgram,native (loopback: run the tincan paths and the raw baseline over each datagram socket kind
+// in the same run — node:dgram and the native batched socket; TINCAN_UDP=<kind> in the children; goals
+// then also report byUdp).
 import { fork } from 'node:child_process';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -229,10 +232,12 @@ async function runChild(role: Role): Promise<void> {
   }
 }
 
-function spawn(role: Role) {
+/** `udp`: the socket kind the child's bindUdp() returns (TINCAN_UDP), undefined = bindUdp's default. */
+function spawn(role: Role, udp?: UdpKind) {
   // TINCAN_BENCH_CPU_PROF=dir: write a CPU profile of every child process there
   const prof = process.env.TINCAN_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.TINCAN_BENCH_CPU_PROF] : [];
-  const child = fork(SELF, ['--child', JSON.stringify(role)], { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const env = udp ? { ...process.env, TINCAN_UDP: udp } : process.env;
+  const child = fork(SELF, ['--child', JSON.stringify(role)], { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env });
   const waiters: ((m: ChildMsg) => void)[] = [];
   const queue: ChildMsg[] = [];
   child.on('message', (m: ChildMsg) => { const w = waiters.shift(); if (w) w(m); else queue.push(m); });
@@ -245,13 +250,21 @@ function spawn(role: Role) {
   return { child, next };
 }
 
-interface LoopResult { name: string; packetBytes: number | string; mbps: number; seconds: number; cpuMsSender: number; cpuMsReceiver: number; extra?: Record<string, unknown> }
+/** The two datagram sockets bindUdp() can return (src/datagram/udp.ts; TINCAN_UDP in a child forces one). */
+type UdpKind = 'dgram' | 'native';
+/** --udp dgram,native: run the tincan paths (and the raw-socket baseline) over each socket kind in the same run. */
+const UDP_KINDS: (UdpKind | undefined)[] = flag('udp') ? flag('udp')!.split(',').map((k) => {
+  if (k !== 'dgram' && k !== 'native') throw new Error(`--udp: unknown socket kind ${k} (dgram, native)`);
+  return k;
+}) : [undefined];
 
-async function loopbackOne(name: string, recvRole: Role, sendRole: (port: number) => Role, exchangePorts = false, packetBytes: number | string = ''): Promise<LoopResult> {
-  const recv = spawn(recvRole);
+interface LoopResult { name: string; packetBytes: number | string; udp?: UdpKind; mbps: number; seconds: number; cpuMsSender: number; cpuMsReceiver: number; extra?: Record<string, unknown> }
+
+async function loopbackOne(name: string, recvRole: Role, sendRole: (port: number) => Role, exchangePorts = false, packetBytes: number | string = '', udp?: UdpKind): Promise<LoopResult> {
+  const recv = spawn(recvRole, udp);
   const first = await recv.next(30_000);
   if (first.t !== 'port') throw new Error('expected a port');
-  const snd = spawn(sendRole(first.port));
+  const snd = spawn(sendRole(first.port), udp);
   try {
     if (exchangePorts) {
       const sp = await snd.next(30_000);
@@ -263,7 +276,7 @@ async function loopbackOne(name: string, recvRole: Role, sendRole: (port: number
     const done = results.find((m) => m.t === 'done') as Extract<ChildMsg, { t: 'done' }>;
     const sent = results.find((m) => m.t === 'sent') as Extract<ChildMsg, { t: 'sent' }>;
     const mbps = (done.bytes * 8) / (done.ms / 1000) / 1e6;
-    return { name, packetBytes: done.mtu ?? packetBytes, mbps: round(mbps), seconds: round(done.ms / 1000, 3), cpuMsSender: Math.round(sent.cpuMs), cpuMsReceiver: Math.round(done.cpuMs), extra: { ...sent.extra, ...done.extra } };
+    return { name, packetBytes: done.mtu ?? packetBytes, ...(udp ? { udp } : {}), mbps: round(mbps), seconds: round(done.ms / 1000, 3), cpuMsSender: Math.round(sent.cpuMs), cpuMsReceiver: Math.round(done.cpuMs), extra: { ...sent.extra, ...done.extra } };
   } finally {
     // children exit on request (so CPU profiles get written); stragglers are killed
     for (const c of [recv.child, snd.child]) if (c.connected) c.send({ exit: true });
@@ -282,15 +295,20 @@ async function loopback(sizeMiB: number, providers: string[]) {
   const baselines = (flag('baselines') ?? 'tcp,udx,dgram').split(',');
   if (baselines.includes('tcp')) await run(() => loopbackOne('tcp (node:net)', { kind: 'tcp-recv' }, (port) => ({ kind: 'tcp-send', port, bytes }), false, 'kernel'));
   if (baselines.includes('udx')) await run(() => loopbackOne('udx-native', { kind: 'udx-recv' }, (port) => ({ kind: 'udx-send', port, bytes }), true));
-  // the ceiling of node:dgram itself: unreliable 1200-byte datagrams, no transport (what arrives counts)
-  if (baselines.includes('dgram')) await run(() => loopbackOne('raw node:dgram 1200 (unreliable)', { kind: 'dgram-recv' }, (port) => ({ kind: 'dgram-send', port, bytes }), false, 1200));
+  // the ceiling of the datagram socket itself: unreliable 1200-byte datagrams, no transport (what arrives counts);
+  // without --udp it is node:dgram (node's own ceiling), with --udp one per socket kind
+  for (const udp of UDP_KINDS) {
+    if (baselines.includes('dgram')) await run(() => loopbackOne(`raw ${udp ?? 'node:dgram'} 1200 (unreliable)`, { kind: 'dgram-recv' }, (port) => ({ kind: 'dgram-send', port, bytes }), false, 1200, udp ?? 'dgram'));
+  }
   const paths = (flag('paths') ?? '1200,pmtud').split(',');
   const skipped: Record<string, string> = {};
   for (const name of providers) {
     if (!crossProcessOk(name)) { skipped[name] = 'server identity not derivable from a seed in bench/providers.ts (two processes disagree)'; log(`  tincan ${name}: skipped (${skipped[name]})`); continue; }
     for (const [label, max] of ([['1200', 1200], ['pmtud', 65_000]] as const).filter(([l]) => paths.includes(l))) {
-      await run(() => loopbackOne(`tincan ${name} ${label}`, { kind: 'tincan-recv', provider: name, maxUdpPayload: max, cc: CC },
-        (port) => ({ kind: 'tincan-send', provider: name, maxUdpPayload: max, port, bytes, cc: CC })));
+      for (const udp of UDP_KINDS) {
+        await run(() => loopbackOne(`tincan ${name} ${label}${udp ? ` ${udp}` : ''}`, { kind: 'tincan-recv', provider: name, maxUdpPayload: max, cc: CC },
+          (port) => ({ kind: 'tincan-send', provider: name, maxUdpPayload: max, port, bytes, cc: CC }), false, '', udp));
+      }
     }
   }
   const udx = out.find((r) => r.name === 'udx-native')?.mbps;
@@ -461,12 +479,14 @@ async function main(): Promise<void> {
   if (only.includes('loopback')) {
     const lb = await loopback(num('size', 256), providers);
     const udx = lb.results.find((r) => r.name === 'udx-native');
-    const best = (suffix: string) => Math.max(0, ...lb.results.filter((r) => r.name.startsWith('tincan plaintext') && r.name.endsWith(suffix)).map((r) => r.mbps));
-    result.loopback = lb;
-    result.goals = {
-      loopback1200VsUdx: udx ? { value: round(best('1200') / udx.mbps, 3), goal: 1.0 } : null,
-      loopbackPmtudVsUdx: udx ? { value: round(best('pmtud') / udx.mbps, 3), goal: 2.5 } : null,
+    const best = (label: string, udp?: UdpKind) => Math.max(0, ...lb.results.filter((r) => r.name.startsWith(`tincan plaintext ${label}`) && (udp === undefined || r.udp === udp)).map((r) => r.mbps));
+    const goal = (label: string, target: number) => {
+      if (!udx) return null;
+      const byUdp = UDP_KINDS[0] === undefined ? undefined : Object.fromEntries(UDP_KINDS.map((k) => [k, round(best(label, k) / udx.mbps, 3)]));
+      return { value: round(best(label) / udx.mbps, 3), goal: target, ...(byUdp ? { byUdp } : {}) };
     };
+    result.loopback = lb;
+    result.goals = { loopback1200VsUdx: goal('1200', 1.0), loopbackPmtudVsUdx: goal('pmtud', 2.5) };
   }
   result.wallSeconds = round((performance.now() - t0) / 1000, 1);
   process.stdout.write(JSON.stringify(result, null, JSON_ONLY ? 0 : 2) + '\n');
