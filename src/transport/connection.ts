@@ -66,6 +66,7 @@ export interface ConnectionOptions {
 }
 
 const CRYPTO_WINDOW = 4 * MAX_HANDSHAKE_MESSAGE;
+const EMPTY = new Uint8Array(0);
 const MIN_INITIAL_DATAGRAM = 1200;
 const HANDSHAKE_FRAMES = new Set<Frame['type']>(['padding', 'ping', 'ack', 'crypto', 'connection_close']);
 
@@ -944,10 +945,18 @@ export class Connection {
     const sealInto = keys.send.sealInto;
     let bytes = this.packetBuffer(SHORT_HEADER_LEN + n + (sealInto ? keys.send.overhead : 0));
     writeShortHeader(bytes, this.remoteCid, pn, this.keyPhase);
-    const w = new Writer(bytes, SHORT_HEADER_LEN);
+    const w = this.writer;
+    w.reset(bytes, SHORT_HEADER_LEN);
     for (const f of frames) encodeFrame(w, f);
-    const header = bytes.subarray(0, SHORT_HEADER_LEN);
-    const plain = bytes.subarray(SHORT_HEADER_LEN, SHORT_HEADER_LEN + n);
+    w.reset(EMPTY, 0); // no reference to the packet kept
+    let header: Uint8Array, plain: Uint8Array;
+    if (bytes === this.txView && this.txParts !== undefined && this.txParts.n === n) ({ header, plain } = this.txParts);
+    else {
+      header = bytes.subarray(0, SHORT_HEADER_LEN);
+      plain = bytes.subarray(SHORT_HEADER_LEN, SHORT_HEADER_LEN + n);
+      // a reused packet buffer keeps its header/plaintext views too (the same for every full packet)
+      this.txParts = bytes === this.txView ? { n, header, plain } : undefined;
+    }
     if (sealInto) {
       const len = sealInto.call(keys.send, pn, header, plain, bytes, SHORT_HEADER_LEN);
       if (len !== n + keys.send.overhead) bytes = bytes.subarray(0, SHORT_HEADER_LEN + len);
@@ -973,10 +982,14 @@ export class Connection {
     const v = this.txView;
     if (v !== undefined && v.length === len) return v;
     if (this.txBuf === undefined || this.txBuf.length < len) this.txBuf = new Uint8Array(Math.max(len, 2048));
+    this.txParts = undefined;
     return (this.txView = this.txBuf.subarray(0, len));
   }
   private txBuf: Uint8Array | undefined;
   private txView: Uint8Array | undefined;
+  private txParts: { n: number; header: Uint8Array; plain: Uint8Array } | undefined;
+  /** one Writer for every 1-RTT packet (reset per packet) */
+  private readonly writer = new Writer(EMPTY, 0);
 
   private onPacketSent(now: Millis, space: Space, pn: number, size: number, frames: Frame[], sent: SentFrame[], mtuProbe?: number): void {
     let ackEliciting = false, padding = false, ack = false;

@@ -17,6 +17,8 @@ export class RangeSet {
 
   has(v: number): boolean {
     if (v < this.floor) return true;
+    const n = this.ranges.length;
+    if (n === 0 || v > this.ranges[n - 1].hi) return false; // beyond everything (the next packet number)
     const i = this.indexAtOrBefore(v);
     return i >= 0 && this.ranges[i].hi >= v;
   }

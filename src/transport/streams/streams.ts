@@ -335,6 +335,7 @@ export class Streams {
 
   hasPendingControl(): boolean {
     if (this.maxDataPending || this.maxStreamsPending.bidi || this.maxStreamsPending.uni) return true;
+    if (this.controlIds.size === 0) return false;
     for (const id of this.controlIds) {
       const s = this.streams.get(id);
       if (s && (s.recv?.maxDataPending || s.recv?.stopSending?.pending || s.send?.reset?.pending)) return true;

@@ -60,7 +60,9 @@ export function varintLen(v: number): number {
 
 export class Writer {
   pos = 0;
-  constructor(readonly buf: Uint8Array, start = 0) { this.pos = start; }
+  constructor(public buf: Uint8Array, start = 0) { this.pos = start; }
+  /** Write into `buf` from `start` next (one Writer reused across packets). */
+  reset(buf: Uint8Array, start: number): void { this.buf = buf; this.pos = start; }
   u8(v: number): void { this.buf[this.pos++] = v; }
   u32(v: number): void {
     const b = this.buf, p = this.pos;
