@@ -6,7 +6,8 @@
 //   negative errno. Non-blocking, close-on-exec socket; UDP_GRO and SO_RXQ_OVFL on.
 // - Receive: a uv_poll_t on the Node loop; on readable, recvmmsg into a per-socket
 //   arena (RECV_MSGS x 64 KiB), GRO super-datagrams split at their segment size,
-//   copied compactly into ONE fresh ArrayBuffer per JS call (the receiver owns it),
+//   copied compactly into ONE fresh ArrayBuffer per JS call (<= 256 KiB unless one
+//   datagram is larger, so a kept view pins little; the receiver owns it),
 //   with (offset, length, address, port) per datagram in the shared recvMeta. JS is
 //   called once per batch (napi_make_callback: microtasks run after it, a throw
 //   goes to 'uncaughtException'); at most RECV_BATCHES_PER_POLL batches per poll.
@@ -50,6 +51,7 @@
 #define RECV_SLOT 65536u
 #define RECV_BATCHES_PER_POLL 4
 #define RECV_META_CAP 4096u      /* datagrams per JS call */
+#define RECV_CHUNK_BYTES (256u << 10) /* bytes per JS call (bounds what one kept view pins) */
 #define SEND_META_CAP 1024u      /* entries per flush (also sendmmsg's UIO_MAXIOV) */
 #define STAGING_BYTES (1u << 20) /* send staging shared with JS */
 #define GSO_MAX_SEGS 64u
@@ -379,7 +381,7 @@ static void emit_segments(sock_t* s) {
 }
 
 static void push_segment(sock_t* s, const uint8_t* p, uint32_t len, uint32_t addr, uint32_t port) {
-  if (s->nsegs == RECV_META_CAP) {
+  if (s->nsegs == RECV_META_CAP || (s->nsegs > 0 && s->seg_bytes + len > RECV_CHUNK_BYTES)) {
     emit_segments(s);
     if (s->closing) return;
   }
