@@ -2,9 +2,11 @@
 // not cover): the addon must load on Linux (unless TINCAN_UDP=dgram), GSO/GRO bursts
 // arrive byte-exact and in order, mixed sizes/destinations in one flush, received
 // views stay the receiver's, the send queue (EAGAIN injected; tiny SO_SNDBUF) never
-// loses a datagram without counting it, hostile arguments never throw or read out of
-// bounds, close with pending sends, handlers that close mid-batch, no fd leak.
+// loses a datagram without counting it, per-message errors and GSO refusals (injected),
+// hostile arguments never throw or read out of bounds, close with pending sends,
+// handlers that close mid-batch or throw, no fd leak.
 import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { bindUdp, nativeUdp, NativeUdpSocket, type BindUdpOptions } from '../../src/datagram/udp.ts';
 import type { UdpAddress } from '../../src/wire/socket.ts';
@@ -277,6 +279,71 @@ describe.skipIf(!nativeUdp.available)('native UDP socket', () => {
     } finally {
       await closeAll(a, b);
     }
+  });
+
+  it('a kernel error on one message of a flush is counted and skipped; the rest of the flush is sent', async () => {
+    const a = await bindNative();
+    const b = await bindNative();
+    const got = collect(b);
+    try {
+      a.send(b.local, payload(0, 100));
+      a.send({ address: '255.255.255.255', port: 9 }, payload(1, 100)); // EACCES without SO_BROADCAST
+      for (let i = 2; i < 6; i++) a.send(b.local, payload(i, 1200));
+      a.flush();
+      await until(() => got.length >= 5);
+      expect(got.map((g) => new DataView(g.bytes.buffer).getUint32(0))).toEqual([0, 2, 3, 4, 5]);
+      expect(a.counters.sent).toBe(5);
+      expect(a.counters.sendErrors).toBe(1);
+      expect(a.lastError).toBe('EACCES');
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
+  it('GSO refused: EINVAL resends that run datagram by datagram; EIO (no checksum offload) turns GSO off', async () => {
+    const EINVAL = 22, EIO = 5;
+    const a = await bindNative();
+    const b = await bindNative();
+    const got = collect(b);
+    try {
+      a.injectSendErrors(EINVAL, 1);
+      for (let i = 0; i < 10; i++) a.send(b.local, payload(i, 1200));
+      a.flush();
+      expect(a.counters.gsoFallbacks).toBe(1);
+      expect(a.counters.gsoOn).toBe(1);
+      a.injectSendErrors(EIO, 1);
+      for (let i = 10; i < 20; i++) a.send(b.local, payload(i, 1200));
+      a.flush();
+      expect(a.counters.gsoFallbacks).toBe(2);
+      expect(a.counters.gsoOn).toBe(0);
+      for (let i = 20; i < 30; i++) a.send(b.local, payload(i, 1200));
+      a.flush();
+      await until(() => got.length >= 30);
+      expect(got.map((g) => new DataView(g.bytes.buffer).getUint32(0))).toEqual(Array.from({ length: 30 }, (_, i) => i));
+      expect(a.counters.gsoMessages).toBe(0);
+      expect(a.counters.sent).toBe(30);
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
+  it('a handler that throws does not cost the rest of its batch; the error surfaces as uncaught', () => {
+    // in a child process: vitest treats any uncaught exception in its own process as a failure
+    const script = `
+      import { bindUdp } from ${JSON.stringify(new URL('../../src/datagram/udp.ts', import.meta.url).pathname)};
+      const a = await bindUdp({ address: '127.0.0.1', impl: 'native' });
+      const b = await bindUdp({ address: '127.0.0.1', impl: 'native', gro: true });
+      const seen = [];
+      const errors = [];
+      process.on('uncaughtException', (e) => errors.push(e.message));
+      b.onDatagram((_f, bytes) => { seen.push(bytes[0]); if (bytes[0] === 2) throw new Error('boom'); });
+      for (let i = 0; i < 6; i++) a.send(b.local, Uint8Array.of(i, 0, 0));
+      setTimeout(() => { console.log(JSON.stringify({ seen, errors, batches: b.counters.recvBatches })); a.close(); b.close(); }, 100);
+    `;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { seen: number[]; errors: string[]; batches: number };
+    expect(out.seen).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(out.errors).toEqual(['boom']);
   });
 
   it('1,000 open/close cycles leak no file descriptors', async () => {
