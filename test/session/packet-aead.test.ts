@@ -7,8 +7,9 @@
 // output; refuses overlapping/short/oversize arguments; a destroyed key throws
 // on seal and opens nothing. The libsodium implementation is checked against
 // the same public API. A noiseCrypto forced to libsodium and one on 'auto'
-// exchange packets both ways. OpenSSL cases are skipped (with the reason)
-// when the addon is not built.
+// exchange packets both ways. On Linux the addon must be in use (the root
+// install script builds it) unless TINCAN_PACKET_AEAD=libsodium is set; the
+// OpenSSL cases are skipped (with the reason) only where it is not.
 import { describe, it, expect } from 'vitest';
 import { seededRandom } from '../../src/transport/random.ts';
 import { noiseCrypto } from '../../src/session/index.ts';
@@ -38,6 +39,12 @@ const impls: Impl[] = [
 const hasOpenSsl = opensslPacketAead(new Uint8Array(32), true) !== undefined;
 
 describe('packet AEAD', () => {
+  // CI must not silently run on the fallback: on Linux the addon is built by the root install script
+  const mustHaveOpenSsl = process.platform === 'linux' && process.env.TINCAN_PACKET_AEAD !== 'libsodium';
+  it.skipIf(!mustHaveOpenSsl)(`on Linux the OpenSSL addon is in use (set TINCAN_PACKET_AEAD=libsodium to run without it)${mustHaveOpenSsl ? '' : ' (skipped: not Linux or libsodium forced)'}`, () => {
+    expect(PACKET_AEAD_BACKEND, PACKET_AEAD_FALLBACK_REASON).toBe('openssl');
+  });
+
   it('reports which implementation packets use', () => {
     expect(['openssl', 'libsodium']).toContain(PACKET_AEAD_BACKEND);
     if (PACKET_AEAD_BACKEND === 'libsodium') console.log(`packet AEAD: libsodium (${PACKET_AEAD_FALLBACK_REASON})`);

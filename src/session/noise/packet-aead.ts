@@ -124,22 +124,25 @@ function selfCheck(addon: Addon): boolean {
   return true;
 }
 
-function loadAddon(): Addon | undefined {
-  if (process.env.TINCAN_PACKET_AEAD === 'libsodium') return undefined;
+function loadAddon(): { addon?: Addon; why?: string } {
+  if (process.env.TINCAN_PACKET_AEAD === 'libsodium') return { why: 'TINCAN_PACKET_AEAD=libsodium' };
   let addon: Addon;
-  try { addon = createRequire(import.meta.url)('../native/build/Release/tincan_aead.node') as Addon; } catch { return undefined; }
-  return selfCheck(addon) ? addon : undefined;
+  try {
+    addon = createRequire(import.meta.url)('../native/build/Release/tincan_aead.node') as Addon;
+  } catch (e) {
+    return { why: `native addon not loaded (${(e as Error).message.split('\n')[0]}); build it with node src/session/native/build.js` };
+  }
+  return selfCheck(addon) ? { addon } : { why: 'native addon failed its self-check against libsodium' };
 }
 
-const addon = loadAddon();
+const loaded = loadAddon();
+const addon = loaded.addon;
 
 /** Which implementation packets use in this process. */
 export const PACKET_AEAD_BACKEND: 'openssl' | 'libsodium' = addon ? 'openssl' : 'libsodium';
 
 /** Why the OpenSSL addon is not used (undefined when it is). */
-export const PACKET_AEAD_FALLBACK_REASON: string | undefined = addon ? undefined
-  : process.env.TINCAN_PACKET_AEAD === 'libsodium' ? 'TINCAN_PACKET_AEAD=libsodium'
-    : 'native addon not built or failed its self-check (node src/session/native/build.js)';
+export const PACKET_AEAD_FALLBACK_REASON: string | undefined = loaded.why;
 
 /** One key, one direction (`encrypt`: send keys). */
 export function packetAead(key: Uint8Array, encrypt: boolean): KeyedPacketAead {
