@@ -79,6 +79,7 @@ typedef struct {
   int finalized;    /* the JS handle was garbage-collected */
   int teardown;     /* env teardown: never call JS */
   int gso;          /* GSO in use (off when the device refused it) */
+  int gro;          /* UDP_GRO is on: a datagram may be a super-datagram */
   int gso_einval;   /* EINVAL refusals seen with GSO */
   napi_ref on_recv;
   napi_ref on_closed;
@@ -429,7 +430,11 @@ static void do_recv(sock_t* s) {
     for (int i = 0; i < n && !s->closing; i++) {
       struct msghdr* h = &s->rmsgs[i].msg_hdr;
       uint32_t len = s->rmsgs[i].msg_len;
-      if ((h->msg_flags & MSG_TRUNC) || len > RECV_SLOT) { s->ctr[C_TRUNCATED]++; continue; }
+      /* truncated, or (GRO on) control data truncated: the segment size may be lost */
+      if ((h->msg_flags & MSG_TRUNC) || len > RECV_SLOT || (s->gro && (h->msg_flags & MSG_CTRUNC))) {
+        s->ctr[C_TRUNCATED]++;
+        continue;
+      }
       uint32_t addr = ntohl(s->rname[i].sin_addr.s_addr), port = ntohs(s->rname[i].sin_port);
       int gso = 0;
       if (!(h->msg_flags & MSG_CTRUNC)) {
@@ -609,6 +614,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   s->poll.data = s;
   s->ctr[C_GSO_ON] = s->gso;
   s->ctr[C_GRO_ON] = gro;
+  s->gro = gro;
   /* from here on the handle exists: every failure path closes it */
   napi_create_external(env, s, on_finalize, NULL, &handle);
   napi_type_tag_object(env, handle, &SOCK_TAG);
