@@ -597,7 +597,11 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   if (s == NULL) { close(fd); return num(env, -ENOMEM); }
   s->env = env;
   s->fd = fd;
-  s->gso = (flags & 2) ? 1 : 0;
+  /* a kernel without UDP_SEGMENT (< 4.18) might ignore the cmsg and send one big
+   * datagram: use GSO only where the option is known */
+  int seg = 0;
+  socklen_t segl = sizeof seg;
+  s->gso = (flags & 2) && getsockopt(fd, SOL_UDP, UDP_SEGMENT, &seg, &segl) == 0 ? 1 : 0;
   s->staging = calloc(1, STAGING_BYTES);
   s->send_meta = calloc(SEND_META_CAP * 4, sizeof(uint32_t));
   s->recv_meta = calloc(RECV_META_CAP * 4, sizeof(uint32_t));
