@@ -10,6 +10,12 @@
 //   forwarderCore: the sans-IO RelayForwarder alone, ns per forwarded datagram
 // Real UDP on 127.0.0.1, real Ed25519 ticket (src/wire/ticket.ts). Bounded: fixed
 // counts and a time cap per phase. Options: --json, --seconds <per throughput phase>, --window <datagrams>.
+// UDP implementation: whatever bindUdp() returns in this process and in the relay process
+// (the native batched socket when its addon is built, else node:dgram; TINCAN_UDP=dgram
+// forces node:dgram in both) — reported as `udp`. `--udp native,dgram` runs the whole
+// benchmark once per implementation (each in its own process, TINCAN_UDP set for it and
+// for its relay, in that order, `--rounds N` times alternating) and reports each run's
+// figures under `byUdp` and the ratios side by side.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -17,11 +23,40 @@ import sodium from 'sodium-native';
 import { bindUdp, realClock } from '../src/datagram/udp.ts';
 import { signTicket } from '../src/wire/ticket.ts';
 import { deviceIdHex } from '../src/overlay/ticket-verifier.ts';
-import { decodeRelayMessage, encodeRelayMessage, peekDataSessionId, DATA_HEADER_BYTES } from '../src/overlay/relay-wire.ts';
+import { decodeRelayMessage, encodeRelayMessage, DATA_HEADER_BYTES } from '../src/overlay/relay-wire.ts';
 import { RelayForwarder } from '../src/overlay/relay.ts';
 import type { DatagramSocket, UdpAddress } from '../src/wire/socket.ts';
 
 const json = process.argv.includes('--json');
+const udpArg = process.argv.indexOf('--udp');
+if (udpArg > 0) {
+  // One child run per implementation (and round), each measuring direct and relayed in the same run.
+  const impls = process.argv[udpArg + 1].split(',').filter(Boolean);
+  const roundsArg = process.argv.indexOf('--rounds');
+  const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 1;
+  const pass = process.argv.slice(2).filter((a, i, all) => a !== '--udp' && all[i - 1] !== '--udp' && a !== '--rounds' && all[i - 1] !== '--rounds' && a !== '--json');
+  const byUdp: Record<string, Record<string, unknown>[]> = {};
+  for (let r = 0; r < rounds; r++) {
+    for (const impl of impls) {
+      const out = await new Promise<string>((res, rej) => {
+        const c = spawn(process.execPath, [...process.execArgv, import.meta.filename, '--json', ...pass], { env: { ...process.env, TINCAN_UDP: impl }, stdio: ['ignore', 'pipe', 'inherit'] });
+        let buf = '';
+        c.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; });
+        c.once('exit', (code) => (code === 0 ? res(buf) : rej(new Error(`bench run with TINCAN_UDP=${impl} exited ${code}`))));
+      });
+      (byUdp[impl] ??= []).push(JSON.parse(out) as Record<string, unknown>);
+    }
+  }
+  const ratios = Object.fromEntries(Object.entries(byUdp).map(([k, runs]) => [k, runs.map((x) => ({
+    udp: x.udp, relayedOverDirectThroughput: x.relayedOverDirectThroughput, addedOneWayLatencyP50Ms: x.addedOneWayLatencyP50Ms,
+    directDatagramsPerSec: (x.direct as { datagramsPerSec: number }).datagramsPerSec, relayedDatagramsPerSec: (x.relayed as { datagramsPerSec: number }).datagramsPerSec,
+    relayCpuUsPerDatagram: (x.relayed as { relayCpuUsPerDatagram?: number }).relayCpuUsPerDatagram,
+  }))]));
+  const result = { bench: 'relay', byUdpSummary: ratios, byUdp };
+  if (json) console.log(JSON.stringify(result, null, 2));
+  else for (const [k, runs] of Object.entries(ratios)) for (const x of runs) console.log(`${k}: relayed/direct ${x.relayedOverDirectThroughput} (${x.relayedDatagramsPerSec} / ${x.directDatagramsPerSec} dgram/s), added p50 ${x.addedOneWayLatencyP50Ms} ms, relay ${x.relayCpuUsPerDatagram} us CPU/datagram`);
+  process.exit(0);
+}
 const secondsArg = process.argv.indexOf('--seconds');
 const PHASE_MS = (secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 3) * 1000;
 const PINGS = 3000;
@@ -58,6 +93,7 @@ const relayAddr: UdpAddress = await new Promise((res, rej) => {
 try {
   const a = await bindUdp({ address: '127.0.0.1' });
   const b = await bindUdp({ address: '127.0.0.1' });
+  const udpKind = (a as unknown as { kind?: string }).kind ?? 'dgram';
 
   // Bind both devices at the relay.
   const session = await new Promise<bigint>((res, rej) => {
@@ -74,12 +110,21 @@ try {
     setTimeout(() => rej(new Error('no BIND-OK within 5 s')), 5000).unref();
   });
 
-  interface Path { name: string; aTo: UdpAddress; bTo: UdpAddress; wrap: (p: Uint8Array) => Uint8Array; unwrap: (p: Uint8Array) => Uint8Array }
-  const direct: Path = { name: 'direct', aTo: b.local, bTo: a.local, wrap: (p) => p, unwrap: (p) => p };
+  /** payloadLength: the payload's length without a copy or a view (-1: not ours), the throughput receiver's hot path. */
+  interface Path { name: string; aTo: UdpAddress; bTo: UdpAddress; wrap: (p: Uint8Array) => Uint8Array; unwrap: (p: Uint8Array) => Uint8Array; payloadLength: (p: Uint8Array) => number }
+  const direct: Path = { name: 'direct', aTo: b.local, bTo: a.local, wrap: (p) => p, unwrap: (p) => p, payloadLength: (p) => p.length };
+  // The relayed receiver checks the DATA header's session id byte by byte (no bigint per datagram).
+  const sidBytes = encodeRelayMessage({ type: 'data', sessionId: session, payload: new Uint8Array(0) }).subarray(0, DATA_HEADER_BYTES);
+  const ourData = (p: Uint8Array): boolean => {
+    if (p.length < DATA_HEADER_BYTES) return false;
+    for (let i = 0; i < DATA_HEADER_BYTES; i++) if (p[i] !== sidBytes[i]) return false;
+    return true;
+  };
   const relayed: Path = {
     name: 'relayed', aTo: relayAddr, bTo: relayAddr,
     wrap: (p) => { const out = new Uint8Array(DATA_HEADER_BYTES + p.length); out.set(encodeRelayMessage({ type: 'data', sessionId: session, payload: new Uint8Array(0) })); out.set(p, DATA_HEADER_BYTES); return out; },
-    unwrap: (p) => (peekDataSessionId(p) === session ? p.subarray(DATA_HEADER_BYTES) : new Uint8Array(0)),
+    unwrap: (p) => (ourData(p) ? p.subarray(DATA_HEADER_BYTES) : new Uint8Array(0)),
+    payloadLength: (p) => (ourData(p) ? p.length - DATA_HEADER_BYTES : -1),
   };
 
   const percentile = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))];
@@ -123,7 +168,7 @@ try {
     const payload = new Uint8Array(PAYLOAD);
     const ack = new Uint8Array(8);
     b.onDatagram((_f, bytes) => {
-      if (path.unwrap(bytes).length !== PAYLOAD) return;
+      if (path.payloadLength(bytes) !== PAYLOAD) return;
       received++;
       if (received % ACK_EVERY === 0) { new DataView(ack.buffer).setUint32(0, received); b.send(path.bTo, path.wrap(ack)); }
     });
@@ -189,7 +234,7 @@ try {
   const addedP50 = +((lat.relayed.p50 - lat.direct.p50) / 2).toFixed(4);
   const addedP99 = +((lat.relayed.p99 - lat.direct.p99) / 2).toFixed(4);
   Object.assign(results, {
-    bench: 'relay', payloadBytes: PAYLOAD, window: WINDOW, phaseMs: PHASE_MS, pings: PINGS,
+    bench: 'relay', udp: udpKind, payloadBytes: PAYLOAD, window: WINDOW, phaseMs: PHASE_MS, pings: PINGS,
     direct: { ...thr.direct, rttP50Ms: +lat.direct.p50.toFixed(4), rttP99Ms: +lat.direct.p99.toFixed(4), pingLost: lat.direct.lost },
     relayed: { ...thr.relayed, rttP50Ms: +lat.relayed.p50.toFixed(4), rttP99Ms: +lat.relayed.p99.toFixed(4), pingLost: lat.relayed.lost },
     relayedOverDirectThroughput: ratio, addedOneWayLatencyP50Ms: addedP50, addedOneWayLatencyP99Ms: addedP99,

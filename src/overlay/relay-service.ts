@@ -16,10 +16,17 @@ import type { PeerRef, ViewEntry } from './gossip.ts';
 import { directoryTicketVerifier } from './ticket-verifier.ts';
 import { listenRelayTcp, type RelayTcpListener } from './relay-tcp.ts';
 
-/** Real time in Unix milliseconds with realClock's precise timers. */
-export const unixClock: Clock = {
+/**
+ * Real time in Unix milliseconds with realClock's precise timers, and realClock's `defer`
+ * (setImmediate): with it the Driver batches — every datagram of a received burst goes to
+ * the core as it arrives, the forwarding output is sent once per event-loop turn and the
+ * socket flushed once (the native socket: one sendmmsg, equal-size runs to one destination
+ * as one GSO message). Without it every datagram was its own run and its own send syscall.
+ */
+export const unixClock: Clock & { defer(callback: () => void): void } = {
   now: () => performance.timeOrigin + performance.now(),
   setTimer: (atMs, callback) => realClock.setTimer(atMs - performance.timeOrigin, callback),
+  defer: (callback) => realClock.defer(callback),
 };
 
 export interface RelayServiceOptions extends Omit<RelayConfig, 'verifier' | 'newSessionId'> {
@@ -37,6 +44,8 @@ export interface RelayServiceOptions extends Omit<RelayConfig, 'verifier' | 'new
 export interface RelayService {
   readonly local: UdpAddress;
   counters(): SupernodeCounters;
+  /** The UDP socket's counters (the native socket's include sendmmsg/GSO/GRO figures) and its kind. */
+  udpCounters(): Record<string, number | string>;
   /** Relay-over-TCP counters (undefined with `tcp: false`). */
   tcpCounters(): RelayTcpListener['counters'] | undefined;
   /** The current gossip view (empty without gossip). */
@@ -73,6 +82,7 @@ export async function startRelayService(opts: RelayServiceOptions): Promise<Rela
     local: socket.local,
     counters: () => core.counters(),
     tcpCounters: () => tcp?.counters,
+    udpCounters: () => ({ kind: udp.kind, ...udp.counters }),
     view: () => core.gossip?.view() ?? [],
     seed: (list) => { core.handleDirectoryList(unixClock.now(), list); driver.wake(); },
     close: () => driver.close(),

@@ -48,6 +48,26 @@ describe('relay service (real UDP, loopback)', () => {
       c.send(service.local, encodeRelayMessage({ type: 'bind', requestId: 7, deviceId: deviceIdHex(A), ticket: new Uint8Array(0) }));
       expect(await got).toMatchObject({ type: 'error', code: RelayErrorCode.NO_TICKET });
       expect(service.counters().relay).toMatchObject({ forwardedPackets: 1, bindsAccepted: 2, refused: { NO_TICKET: 1 } });
+      // A burst: every datagram forwarded, in order; the relay's Driver batches (its clock can
+      // defer), so with the native batched socket the burst leaves in a few sendmmsg calls,
+      // not one per datagram (node:dgram has no such counter: one send each, as before).
+      const burst = 64;
+      const payloads: string[] = [];
+      const all = new Promise<void>((res, rej) => {
+        const t = setTimeout(() => rej(new Error(`only ${payloads.length} of ${burst} within 3 s`)), 3000);
+        b.onDatagram((_f, bytes) => {
+          const m = decodeRelayMessage(bytes);
+          if (m.type === 'data') payloads.push(new TextDecoder().decode(m.payload));
+          if (payloads.length === burst) { clearTimeout(t); res(); }
+        });
+      });
+      const udp0 = service.udpCounters();
+      for (let i = 0; i < burst; i++) a.send(service.local, encodeRelayMessage({ type: 'data', sessionId, payload: new TextEncoder().encode(`p${String(i).padStart(3, '0')}`.padEnd(1200, '.')) }));
+      await all;
+      expect(payloads.map((p) => p.slice(0, 4))).toEqual(Array.from({ length: burst }, (_, i) => `p${String(i).padStart(3, '0')}`));
+      const udp1 = service.udpCounters();
+      expect(Number(udp1.sent) - Number(udp0.sent)).toBe(burst);
+      if (udp1.kind === 'native') expect(Number(udp1.sendSyscalls) - Number(udp0.sendSyscalls)).toBeLessThan(burst / 4);
     } finally {
       for (const s of [a, b, c]) s.close();
       service.close();
