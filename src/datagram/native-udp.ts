@@ -124,7 +124,10 @@ export class NativeUdpSocket extends UdpSocket {
     const address = opts.address ?? '0.0.0.0';
     const port = opts.port ?? 0;
     const flags = (opts.gro === false ? 0 : 1) | (opts.gso === false ? 0 : 2);
-    const r = addon.open(ipv4ToU32(address), port, opts.recvBufferSize ?? DEFAULT_RECV_BUFFER, opts.sendBufferSize ?? 0, flags, (ab, n) => this.onBatch(ab, n));
+    // buffer sizes are best effort, as with node:dgram: a nonsensical request is no request (0)
+    const size = (n: number | undefined) => (n !== undefined && Number.isInteger(n) && n > 0 ? Math.min(n, 2 ** 30) : 0);
+    const rcvbuf = size(opts.recvBufferSize ?? DEFAULT_RECV_BUFFER), sndbuf = size(opts.sendBufferSize);
+    const r = addon.open(ipv4ToU32(address), port, rcvbuf, sndbuf, flags, (ab, n) => this.onBatch(ab, n));
     if (typeof r === 'number') {
       const code = r < 0 ? getSystemErrorName(r) : 'EINVAL';
       throw Object.assign(new Error(`bind ${code} ${address}:${port}`), { code, errno: r, syscall: 'bind', address, port });

@@ -386,11 +386,15 @@ describe.skipIf(!nativeUdp.available)('native UDP socket', () => {
     expect(fds()).toBeLessThanOrEqual(before);
   });
 
-  it('reports bind errors with their code', async () => {
+  it('reports bind errors with their code; odd buffer sizes are no error', async () => {
     const a = await bindNative();
     try {
       await expect(bindNative({ port: a.local.port })).rejects.toMatchObject({ code: 'EADDRINUSE' });
       await expect(bindUdp({ address: '192.0.2.1', impl: 'native' })).rejects.toMatchObject({ code: 'EADDRNOTAVAIL' });
+      for (const size of [-1, 1.5, NaN, 2 ** 40]) { // best effort, like node:dgram: never a throw
+        const s = await bindNative({ recvBufferSize: size, sendBufferSize: size });
+        await closeAll(s);
+      }
     } finally {
       await closeAll(a);
     }
