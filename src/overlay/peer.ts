@@ -13,7 +13,8 @@
 //   connect(username) — POST /v1/rendezvous; the contact gets the same rendezvous pushed;
 //     both sides build a ContactLink (contact-link.ts: relay ticket, checks, transport).
 //     Incoming sessions arrive as 'session'. Keys: the contact device's directory key is
-//     checked against <stateDir>/key-pins.json (trust on first use); a different key is
+//     checked against <stateDir>/key-pins.json (trust on first use: a new key is pinned once a
+//     handshake proved it, key-check.ts refuses one the device cannot prove); a different key is
 //     refused ('key-changed' error and event), never silently accepted.
 // Errors are PeerErrors (peer-errors.ts maps the directory's).
 import { EventEmitter } from 'node:events';
@@ -370,7 +371,9 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     this.seen.set(r.id, undefined);
     if (this.seen.size > SEEN_RENDEZVOUS_MAX) this.seen.delete(this.seen.keys().next().value!);
     const key = Buffer.from(r.peer.x25519, 'base64url');
-    const check = this.pins.observe(r.peer.username, peerDevice, key, Date.now());
+    // Compared with the pin here; a NEW key is pinned only once a handshake proved it (onSession):
+    // a directory key the device cannot prove must not become the pin.
+    const check = this.pins.check(r.peer.username, peerDevice, key);
     if (check.status === 'changed') {
       this.log(`key of ${r.peer.username}/${peerDevice.slice(0, 8)} changed: pinned ${check.pinned.slice(0, 16)}..., offered ${check.offered.slice(0, 16)}...; refused`);
       this.emit('key-changed', { username: r.peer.username, deviceId: peerDevice });
@@ -385,7 +388,6 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
       this.refuse(r, receivedAt, 'not-accepting', err);
       return err;
     }
-    if (check.status === 'new') void this.savePins();
     const existing = this.links.get(peerDevice);
     if (existing && !existing.isClosed) {
       const established = this.sessionsByDevice.get(peerDevice);
@@ -434,6 +436,8 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
 
   private onSession(peerDevice: string, link: ContactLink, s: PeerContactSession): void {
     if (this.links.get(peerDevice) !== link) return;
+    // Trust on first use, of a key the handshake proved (the link checked it equals the directory's).
+    if (this.pins.observe(s.username, peerDevice, s.remoteStatic, Date.now()).status === 'new') void this.savePins();
     this.sessionsByDevice.set(peerDevice, s);
     s.once('close', () => {
       if (this.sessionsByDevice.get(peerDevice) === s) this.sessionsByDevice.delete(peerDevice);

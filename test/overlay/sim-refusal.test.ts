@@ -127,6 +127,11 @@ describe('a refusing callee (real Peer, simulated network)', () => {
       // Refused within the handshake (+ one handshake PTO: a close in a handshake packet is held that long), not at the 15 s timeout.
       expect(afterStartMs).toBeLessThan(2_000);
       console.log(`caller key mismatch: refused ${afterStartMs.toFixed(0)} ms after the coordinated start (${km.message})`);
+      // bob did not pin the key alice could not prove: once the directory hands out her real key again, she connects.
+      w.dir.setDeviceKey('alice', Buffer.from(aliceKey.x25519, 'base64url'));
+      const s = await w.loop.settle(alice.connect('bob'), 15_000);
+      expect(s.closed).toBe(false);
+      expect(changed).toEqual(['alice']);
     } finally {
       await w.loop.settle(Promise.all([alice.close(), bob.close()]), 1_000).catch(() => {});
     }
