@@ -105,6 +105,15 @@ function receiverClock() {
   };
 }
 
+/** The native socket's batching counters (syscalls, GSO/GRO), absent for node:dgram: how many datagrams each kernel call carried. */
+function socketCounters(socket: { counters: object }, side: 'send' | 'recv'): Record<string, number> {
+  const c = socket.counters as Record<string, number>;
+  const keys = side === 'send' ? ['sendSyscalls', 'gsoMessages', 'gsoSegments', 'queued', 'queueDrops'] : ['recvSyscalls', 'recvBatches', 'groSegments', 'rxOverflow'];
+  const out: Record<string, number> = {};
+  for (const k of keys) if (typeof c[k] === 'number') out[`${side === 'send' ? 'sender' : 'receiver'}${k[0].toUpperCase()}${k.slice(1)}`] = c[k];
+  return out;
+}
+
 /** Write `bytes` to a Node writable honouring backpressure, then end it. */
 function pump(w: NodeJS.WritableStream, bytes: number, onEnd: () => void): void {
   let left = bytes;
@@ -207,7 +216,7 @@ async function runChild(role: Role): Promise<void> {
             s.on('data', (d: Buffer) => rc.data(d.length));
             s.on('end', () => {
               const st = tc.conn.stats;
-              rc.done({ packetsReceived: st.packetsReceived, packetsDropped: st.packetsDropped, socketReceived: socket.counters.received, receiverPacketsSent: st.packetsSent }, tc.conn.mtuBytes);
+              rc.done({ packetsReceived: st.packetsReceived, packetsDropped: st.packetsDropped, socketReceived: socket.counters.received, receiverPacketsSent: st.packetsSent, ...socketCounters(socket, 'recv') }, tc.conn.mtuBytes);
               s.end();
             });
           });
@@ -225,7 +234,7 @@ async function runChild(role: Role): Promise<void> {
       const s = await tc.openStream({ bidi: false });
       pump(s, role.bytes, () => {
         const st = tc.conn.stats;
-        send({ t: 'sent', cpuMs: cpuMs(cpu0), extra: { packetsSent: st.packetsSent, packetsLost: st.packetsLost, ptoCount: st.ptoCount, mtu: tc.conn.mtuBytes, sendErrors: socket.counters.sendErrors, cwnd: Math.round(tc.conn.cc.window()), srttMs: round(tc.conn.rtt.smoothedMs, 3), minRttMs: round(tc.conn.rtt.minMs, 3) } });
+        send({ t: 'sent', cpuMs: cpuMs(cpu0), extra: { packetsSent: st.packetsSent, packetsLost: st.packetsLost, ptoCount: st.ptoCount, mtu: tc.conn.mtuBytes, sendErrors: socket.counters.sendErrors, ...socketCounters(socket, 'send'), cwnd: Math.round(tc.conn.cc.window()), srttMs: round(tc.conn.rtt.smoothedMs, 3), minRttMs: round(tc.conn.rtt.minMs, 3) } });
       });
       return;
     }

@@ -551,6 +551,8 @@ export class Connection {
   }
 
   handleTimeout(now: Millis): void {
+    const pacingAt = this.timers.get('pacing');
+    if (pacingAt !== undefined && pacingAt < now) this.pacer.onLateTimer(now - pacingAt, this.rtt.smoothedMs);
     for (const kind of this.timers.expired(now)) {
       switch (kind) {
         case 'idle':
@@ -841,6 +843,7 @@ export class Connection {
     if (eliciting && this.config.pacing && space.probes === 0 && this.hasElicitingWork()) {
       const wait = this.pacer.delayUntil(now, maxSize, this.cc.window(), this.rtt.smoothedMs, this.cc.pacingRate?.(this.rtt.smoothedMs));
       if (wait !== undefined) { paced = true; this.timers.set('pacing', wait); }
+      else this.timers.set('pacing', undefined); // sending: no pacing wake-up pending (its lateness would be meaningless)
     }
     this.paced = paced;
     const mayElicit = eliciting && !paced;

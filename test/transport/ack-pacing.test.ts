@@ -5,6 +5,7 @@
 import { describe, it, expect } from 'vitest';
 import { AckManager } from '../../src/transport/ack-manager.ts';
 import { Bbr } from '../../src/transport/congestion/bbr.ts';
+import { Pacer } from '../../src/transport/pacing.ts';
 import type { RateSample } from '../../src/transport/delivery-rate.ts';
 
 describe('ACK piggybacking', () => {
@@ -49,5 +50,35 @@ describe('BBR startup pacing', () => {
     // a lower sample does not lower it during startup
     b.onRateSample(80, sample({ rate: 1000, priorDelivered: 1200, totalDelivered: 2400 }), 40, 0);
     expect(b.pacingRate(40)).toBe(high);
+  });
+});
+
+describe('pacer', () => {
+  // rate 100 bytes/ms (override), burst 150 bytes, granularity 2 ms: the bucket holds max(150, 200) bytes
+  const RATE = 100;
+  it('keeps at most the burst or 2 ms of sending, and asks for a wake-up when a packet does not fit', () => {
+    const p = new Pacer(150);
+    expect(p.delayUntil(0, 150, 0, 40, RATE)).toBeUndefined();
+    p.onSent(150);
+    expect(p.delayUntil(0, 100, 0, 40, RATE)).toBe(1); // 100 bytes at 100 bytes/ms
+    // a wake-up 10 ms late on time-based refill alone: the bucket holds only 200 bytes
+    expect(p.delayUntil(10, 200, 0, 40, RATE)).toBeUndefined();
+    p.onSent(200);
+    expect(p.delayUntil(10, 100, 0, 40, RATE)).toBe(11);
+  });
+
+  it('a pacing timer that fired late keeps the sending time it overslept (at most one RTT)', () => {
+    const p = new Pacer(150);
+    p.delayUntil(0, 150, 0, 40, RATE);
+    p.onSent(150);
+    expect(p.delayUntil(0, 100, 0, 40, RATE)).toBe(1); // wake-up asked for t = 1
+    p.onLateTimer(5, 40); // it came at t = 6
+    expect(p.delayUntil(6, 600, 0, 40, RATE)).toBeUndefined(); // 6 ms x 100 bytes: all kept (cap 2 + 5 ms)
+    p.onSent(600);
+    expect(p.delayUntil(6, 100, 0, 40, RATE)).toBe(7); // the credit is used once
+    p.onLateTimer(500, 3); // bounded by the RTT: 3 ms
+    expect(p.delayUntil(1000, 100, 0, 40, RATE)).toBeUndefined();
+    p.onSent(500); // the bucket held (2 + 3) ms = 500 bytes, no more
+    expect(p.delayUntil(1000, 100, 0, 40, RATE)).toBe(1001);
   });
 });
