@@ -23,7 +23,8 @@ import { createServer, connect as tcpConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { benchProviders } from './providers.ts';
+import { benchProviders, DEFAULT_PROVIDERS } from './providers.ts';
+import { PACKET_AEAD_BACKEND } from '../src/session/index.ts';
 import { bindUdp, realClock } from '../src/datagram/udp.ts';
 import { systemRandom } from '../src/datagram/system-random.ts';
 import { createTransport, type TransportStream } from '../src/transport/api.ts';
@@ -479,9 +480,10 @@ function round(x: number, digits = 1): number { const f = 10 ** digits; return M
 
 async function main(): Promise<void> {
   const only = (flag('only') ?? 'loopback,sim,ttfb,handshakes').split(',');
-  const providers = (flag('providers') ?? Object.keys(benchProviders).join(',')).split(',').filter((p) => benchProviders[p]);
+  const providers = (flag('providers') ?? DEFAULT_PROVIDERS.join(',')).split(',').filter((p) => benchProviders[p]);
   const t0 = performance.now();
-  const result: Record<string, unknown> = { node: process.version, providers };
+  // packetAead: which implementation sealed noise packets ('openssl' addon when built, else 'libsodium')
+  const result: Record<string, unknown> = { node: process.version, providers, packetAead: PACKET_AEAD_BACKEND };
   if (only.includes('handshakes')) result.handshakes = handshakes(providers, num('handshake-seconds', 1.5));
   if (only.includes('ttfb')) result.ttfb = ttfb(providers);
   if (only.includes('sim')) result.sim = sim(num('sim-mb', 100));
