@@ -151,6 +151,20 @@ try {
     return { p50: percentile(rtts, 0.5), p99: percentile(rtts, 0.99), lost };
   }
 
+  /**
+   * The bench sockets' batching (native socket only): sendmmsg calls and datagrams per call of the
+   * sender (a), receive batches and datagrams per batch of the receiver (b). With `since`: the change.
+   */
+  type SockStats = { aSendCalls: number; aSent: number; bRecvBatches: number; bReceived: number };
+  function socketStats(since?: SockStats): (SockStats & { aPerSendCall?: number; bPerRecvBatch?: number }) | undefined {
+    const ca = a.counters as unknown as Record<string, number>, cb = b.counters as unknown as Record<string, number>;
+    if (ca.sendSyscalls === undefined || cb.recvBatches === undefined) return undefined;
+    const now = { aSendCalls: ca.sendSyscalls, aSent: ca.sent, bRecvBatches: cb.recvBatches, bReceived: cb.received };
+    if (!since) return now;
+    const d = { aSendCalls: now.aSendCalls - since.aSendCalls, aSent: now.aSent - since.aSent, bRecvBatches: now.bRecvBatches - since.bRecvBatches, bReceived: now.bReceived - since.bReceived };
+    return { ...d, aPerSendCall: +(d.aSent / Math.max(1, d.aSendCalls)).toFixed(1), bPerRecvBatch: +(d.bReceived / Math.max(1, d.bRecvBatches)).toFixed(1) };
+  }
+
   /** CPU time (user + system, ms) of the relay process so far, from /proc (undefined elsewhere). */
   const relayCpuMs = (): number | undefined => {
     try {
@@ -174,6 +188,7 @@ try {
     });
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
+    const sock0 = socketStats();
     const relayCpu0 = relayCpuMs();
     await new Promise<void>((res) => {
       // The payload is the same every time: wrapped once, so neither path encodes per datagram
@@ -198,6 +213,7 @@ try {
     });
     const elapsed = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    const sock = socketStats(sock0);
     const relayCpu1 = relayCpuMs();
     await new Promise((r) => realClock.setTimer(performance.now() + 100, () => r(undefined)));
     // Per delivered payload datagram (acks, 1 per 16, ride along): the sender+receiver process, and the relay process.
@@ -205,6 +221,7 @@ try {
     return {
       datagramsPerSec: Math.round(received / elapsed), mbPerSec: +((received * PAYLOAD) / elapsed / 1e6).toFixed(2), delivered: received, sent,
       benchCpuUsPerDatagram: +((cpu.user + cpu.system) / received).toFixed(2),
+      ...(sock ? { benchSockets: sock } : {}),
       ...(relayCpu !== undefined ? { relayCpuUsPerDatagram: +((relayCpu * 1000) / received).toFixed(2) } : {}),
     };
   }
