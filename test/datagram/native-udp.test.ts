@@ -149,6 +149,29 @@ describe.skipIf(!nativeUdp.available)('native UDP socket', () => {
     }
   });
 
+  it('a queue head the kernel keeps refusing while writable (ENOBUFS) is given up and counted, not spun on forever', async () => {
+    const ENOBUFS = 105;
+    const a = await bindNative();
+    const b = await bindNative();
+    const got = collect(b);
+    try {
+      a.injectSendErrors(ENOBUFS, 1e9);
+      for (let i = 0; i < 10; i++) a.send(b.local, payload(i, 1200));
+      a.flush();
+      expect(a.counters.queued).toBe(10);
+      await until(() => a.counters.queued === 0);
+      expect(a.counters.sendErrors).toBe(10);
+      expect(a.lastError).toBe('ENOBUFS');
+      a.injectSendErrors(0, 0);
+      a.send(b.local, payload(10, 1200));
+      await until(() => got.length >= 1);
+      expect(got.map((g) => new DataView(g.bytes.buffer).getUint32(0))).toEqual([10]);
+      expect(a.counters.sent).toBe(1);
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
   it('a full send queue (4 MiB) drops and counts; everything is either received or counted', async () => {
     const a = await bindNative();
     const b = await bindNative({ recvBufferSize: 32 * 1024 * 1024 });

@@ -15,8 +15,10 @@
 //   of sendMeta from the staging buffer with sendmmsg, coalescing runs of equal-size
 //   datagrams to one destination into UDP GSO messages. What the kernel has no room
 //   for (EAGAIN/ENOBUFS) is copied to a bounded native queue (4 MiB; beyond: dropped
-//   and counted) and resent when the socket is writable. Per-message errors are
-//   counted and skipped; GSO refused by the device (EIO...) turns GSO off.
+//   and counted) and resent when the socket is writable (a head the kernel keeps
+//   refusing while writable is given up after 64 tries, counted as a send error).
+//   Per-message errors are counted and skipped; GSO refused by the device (EIO...)
+//   turns GSO off.
 // - close(handle, onClosed): one last attempt at the queue, stop polling, close the
 //   fd in the uv_close callback, then onClosed(). Idempotent. An async env cleanup
 //   hook closes sockets still open when the environment is torn down.
@@ -57,6 +59,7 @@
 #define GSO_MAX_SEGS 64u
 #define QUEUE_CAP_BYTES (4u << 20)
 #define CMSG_RECV_SPACE 128
+#define STALL_LIMIT 64           /* writable wake-ups without progress before the queue head is given up */
 
 /* counters (Float64Array shared with JS; indices mirrored in native-udp.ts) */
 enum {
@@ -113,6 +116,7 @@ typedef struct {
   uint32_t qn, qecap;
   /* tests: make the next `inject_count` sendmmsg calls fail with inject_errno */
   int inject_errno, inject_count;
+  int stalls;
 } sock_t;
 
 static const napi_type_tag SOCK_TAG = {0x7a1c5e0d3b2f4a61ULL, 0x9e8d7c6b5a493827ULL};
@@ -329,10 +333,8 @@ static void enqueue(sock_t* s, const uint8_t* base, const entry_t* ents, uint32_
   s->ctr[C_QUEUED] = s->qn;
 }
 
-/* Try to send the queue; keep what is still refused (moved to the front). */
-static void drain_queue(sock_t* s) {
-  if (s->qn == 0) return;
-  uint32_t done = send_entries(s, s->qbuf, s->qents, s->qn);
+/* Remove the first `done` entries of the queue (the rest moves to the front). */
+static void queue_consume(sock_t* s, uint32_t done) {
   if (done >= s->qn) {
     s->qn = 0;
     s->qused = 0;
@@ -347,6 +349,12 @@ static void drain_queue(sock_t* s) {
     s->qused -= shift;
   }
   s->ctr[C_QUEUED] = s->qn;
+}
+
+/* Try to send the queue; keep what is still refused. */
+static void drain_queue(sock_t* s) {
+  if (s->qn == 0) return;
+  queue_consume(s, send_entries(s, s->qbuf, s->qents, s->qn));
 }
 
 /* ---------- receive ---------- */
@@ -477,7 +485,19 @@ static void on_poll(uv_poll_t* handle, int status, int events) {
     return;
   }
   if (events & UV_WRITABLE) {
+    uint32_t before = s->qn;
     drain_queue(s);
+    if (s->qn > 0 && s->qn == before) {
+      /* writable, yet the kernel refuses the head again (ENOBUFS/ENOMEM): after
+       * STALL_LIMIT such wake-ups give that datagram up (counted) rather than spin */
+      if (++s->stalls >= STALL_LIMIT) {
+        s->ctr[C_SEND_ERRORS]++;
+        queue_consume(s, 1);
+        s->stalls = 0;
+      }
+    } else {
+      s->stalls = 0;
+    }
     update_poll(s);
   }
   if ((events & UV_READABLE) && !s->closing) {
