@@ -363,19 +363,24 @@ static void emit_segments(sock_t* s) {
   uint32_t n = s->nsegs;
   if (n == 0) return;
   napi_env env = s->env;
-  napi_value ab, argv[2];
+  napi_value buf, ab, argv[2];
   void* data = NULL;
+  napi_typedarray_type type;
+  size_t blen = 0, base = 0;
   s->nsegs = 0;
-  if (napi_create_arraybuffer(env, (size_t)s->seg_bytes, &data, &ab) != napi_ok) {
+  /* a Node Buffer of its own (not the JS pool): like a fresh ArrayBuffer, minus the
+   * zero-filling every byte of which is overwritten below */
+  if (napi_create_buffer(env, (size_t)s->seg_bytes, &data, &buf) != napi_ok ||
+      napi_get_typedarray_info(env, buf, &type, &blen, &data, &ab, &base) != napi_ok || blen < s->seg_bytes) {
     s->ctr[C_RECV_ERRORS]++;
     s->seg_bytes = 0;
     return;
   }
-  uint32_t off = 0;
+  uint32_t off = 0; /* into `data`, the Buffer's first byte = byte `base` of `ab` */
   for (uint32_t i = 0; i < n; i++) {
     if (s->segs[i].len) memcpy((uint8_t*)data + off, s->segs[i].p, s->segs[i].len);
     uint32_t* m = &s->recv_meta[i * 4];
-    m[0] = off;
+    m[0] = (uint32_t)base + off;
     m[1] = s->segs[i].len;
     m[2] = s->segs[i].addr;
     m[3] = s->segs[i].port;
