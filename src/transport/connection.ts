@@ -909,17 +909,21 @@ export class Connection {
       const s = this.streams.get(id);
       const send = s?.send;
       if (!s || !send || send.reset) { q.delete(id); continue; }
-      const limit = this.streams.sendLimit(s);
-      const hdr = streamFrameOverhead(id, send.buf.nextNew + 1e6, room);
-      const c = send.buf.next(room - hdr, limit);
+      let c = send.buf.next(room - streamFrameOverhead(id, send.buf.nextNew + 1e6, room), this.streams.sendLimit(s));
       let fin = false;
       if (c) {
-        const end = c.offset + c.data.length;
-        fin = send.fin && end === send.buf.written;
-        if (c.isNew) this.streams.onNewBytesSent(c.data.length);
-        const f: Frame = { type: 'stream', id, offset: c.offset, data: c.data, fin };
-        frames.push(f); room -= frameLen(f);
-        sent.push({ kind: 'stream', id, offset: c.offset, len: c.data.length, fin });
+        // a range stops at the end of an application write (no copy): the rest of the packet takes the next one
+        for (;;) {
+          const end = c.offset + c.data.length;
+          fin = send.fin && end === send.buf.written;
+          if (c.isNew) this.streams.onNewBytesSent(c.data.length);
+          const f: Frame = { type: 'stream', id, offset: c.offset, data: c.data, fin };
+          frames.push(f); room -= frameLen(f);
+          sent.push({ kind: 'stream', id, offset: c.offset, len: c.data.length, fin });
+          if (fin || room < 24) break;
+          c = send.buf.next(room - streamFrameOverhead(id, send.buf.nextNew + 1e6, room), this.streams.sendLimit(s));
+          if (!c) break;
+        }
       } else if (send.finPending && send.buf.nextNew === send.buf.written && !send.buf.hasRetransmit()) {
         fin = true;
         const f: Frame = { type: 'stream', id, offset: send.buf.written, data: new Uint8Array(0), fin: true };

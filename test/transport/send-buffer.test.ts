@@ -2,7 +2,8 @@
 // random sends, acknowledgements (in order, out of order, duplicated,
 // overlapping) and losses. After every step the acked prefix, the unacked count
 // and the retransmit queue agree with the model, and every byte handed out
-// equals the byte written at that offset. Covers the in-order fast path of
+// equals the byte written at that offset, as a view of the write holding it
+// (ranges stop at write boundaries, no copies). Covers the in-order fast path of
 // onAck and its fall-back to the general path once anything else is acked or lost.
 import { describe, it, expect } from 'vitest';
 import { SendBuffer } from '../../src/transport/streams/send-buffer.ts';
@@ -33,6 +34,7 @@ describe('SendBuffer', () => {
       const acked = new Uint8Array(200_000); // model: 1 = acknowledged
       const sent: { offset: number; len: number }[] = []; // in flight (not acked or lost)
       let written = 0, prefix = 0;
+      const writes: { offset: number; data: Uint8Array }[] = [];
       const ctx = `seed ${seed}`;
       for (let step = 0; step < 3000; step++) {
         const r = rand();
@@ -41,11 +43,15 @@ describe('SendBuffer', () => {
           const data = new Uint8Array(n);
           for (let i = 0; i < n; i++) data[i] = byteAt(written + i);
           buf.write(data);
+          writes.push({ offset: written, data });
           written += n;
         } else if (r < 0.6) {
           const c = buf.next(1 + Math.floor(rand() * 1400));
           if (c) {
             expect(bad(c.offset, c.data), ctx).toBe(-1);
+            // never a copy: a view of the one application write that holds it
+            const w = writes.find((x) => x.offset <= c.offset && c.offset < x.offset + x.data.length)!;
+            expect(c.data.buffer === w.data.buffer && c.offset + c.data.length <= w.offset + w.data.length, ctx).toBe(true);
             sent.push({ offset: c.offset, len: c.data.length });
           }
         } else if (sent.length) {
