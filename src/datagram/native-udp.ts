@@ -37,7 +37,7 @@ const COUNTER_NAMES = [
   'sent', 'received', 'dropped', 'sendErrors', 'sendSyscalls', 'recvSyscalls',
   'gsoMessages', 'gsoSegments', 'groSegments', 'recvBatches', 'queued', 'queueDrops',
   'rxOverflow', 'truncated', 'recvErrors', 'lastErrno', 'gsoOn', 'groOn',
-  'sendBlocked', 'gsoFallbacks',
+  'sendBlocked', 'gsoFallbacks', 'gsoMaxSegment',
 ] as const;
 const C_DROPPED = 2;
 const C_LAST_ERRNO = 15;
@@ -68,6 +68,8 @@ export interface NativeUdpCounters extends UdpCounters {
   /** Flushes the kernel refused for lack of room (EAGAIN/ENOBUFS), GSO messages resent without GSO. */
   sendBlocked: number;
   gsoFallbacks: number;
+  /** 0, or the segment size of the last GSO message refused with EMSGSIZE/EINVAL (too big for the route): only shorter segments are coalesced since. */
+  gsoMaxSegment: number;
 }
 
 let addon: NativeAddon | undefined;

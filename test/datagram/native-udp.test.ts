@@ -350,7 +350,7 @@ describe.skipIf(!nativeUdp.available)('native UDP socket', () => {
     }
   });
 
-  it('GSO refused: EINVAL resends that run datagram by datagram; EIO (no checksum offload) turns GSO off', async () => {
+  it('GSO refused: EINVAL resends that run datagram by datagram and coalesces only shorter segments since; EIO (no checksum offload) turns GSO off', async () => {
     const EINVAL = 22, EIO = 5;
     const a = await bindNative();
     const b = await bindNative();
@@ -361,12 +361,16 @@ describe.skipIf(!nativeUdp.available)('native UDP socket', () => {
       a.flush();
       expect(a.counters.gsoFallbacks).toBe(1);
       expect(a.counters.gsoOn).toBe(1);
+      expect(a.counters.gsoMaxSegment).toBe(1200); // 1200-byte segments are no longer coalesced...
+      for (let i = 10; i < 15; i++) a.send(b.local, payload(i, 1200));
+      a.flush();
+      expect(a.counters.gsoMessages).toBe(0);
       a.injectSendErrors(EIO, 1);
-      for (let i = 10; i < 20; i++) a.send(b.local, payload(i, 1200));
+      for (let i = 15; i < 20; i++) a.send(b.local, payload(i, 1000)); // ...shorter ones are
       a.flush();
       expect(a.counters.gsoFallbacks).toBe(2);
       expect(a.counters.gsoOn).toBe(0);
-      for (let i = 20; i < 30; i++) a.send(b.local, payload(i, 1200));
+      for (let i = 20; i < 30; i++) a.send(b.local, payload(i, 1000));
       a.flush();
       await until(() => got.length >= 30);
       expect(got.map((g) => new DataView(g.bytes.buffer).getUint32(0))).toEqual(Array.from({ length: 30 }, (_, i) => i));

@@ -66,7 +66,7 @@ enum {
   C_SENT, C_RECEIVED, C_DROPPED, C_SEND_ERRORS, C_SEND_SYSCALLS, C_RECV_SYSCALLS,
   C_GSO_MESSAGES, C_GSO_SEGMENTS, C_GRO_SEGMENTS, C_RECV_BATCHES, C_QUEUED, C_QUEUE_DROPS,
   C_RX_OVERFLOW, C_TRUNCATED, C_RECV_ERRORS, C_LAST_ERRNO, C_GSO_ON, C_GRO_ON,
-  C_SEND_BLOCKED, C_GSO_FALLBACKS, C_COUNT
+  C_SEND_BLOCKED, C_GSO_FALLBACKS, C_GSO_MAX_SEGMENT, C_COUNT
 };
 #define COUNTERS_LEN 32
 
@@ -83,7 +83,7 @@ typedef struct {
   int teardown;     /* env teardown: never call JS */
   int gso;          /* GSO in use (off when the device refused it) */
   int gro;          /* UDP_GRO is on: a datagram may be a super-datagram */
-  int gso_einval;   /* EINVAL refusals seen with GSO */
+  uint32_t gso_max_seg; /* coalesce only segments shorter than this (an EINVAL lowers it) */
   napi_ref on_recv;
   napi_ref on_closed;
   napi_async_context actx;
@@ -226,7 +226,7 @@ static uint32_t send_entries(sock_t* s, const uint8_t* base, const entry_t* ents
     while (j < n && m < SEND_META_CAP) {
       const entry_t* e = &ents[j];
       uint32_t k = j + 1, total = e->len;
-      if (s->gso && j >= nogso_end && e->len > 0) {
+      if (s->gso && j >= nogso_end && e->len > 0 && e->len < s->gso_max_seg) {
         while (k < n && k - j < GSO_MAX_SEGS && ents[k].addr == e->addr && ents[k].port == e->port &&
                ents[k].len > 0 && ents[k - 1].len == e->len && ents[k].len <= e->len &&
                ents[k].off == ents[k - 1].off + ents[k - 1].len && total + ents[k].len <= MAX_PAYLOAD) {
@@ -281,11 +281,20 @@ static uint32_t send_entries(sock_t* s, const uint8_t* base, const entry_t* ents
         s->ctr[C_LAST_ERRNO] = err;
         return s->mfirst[done];
       }
-      if (s->mcount[done] > 1 && (err == EIO || err == EINVAL || err == ENOPROTOOPT || err == EOPNOTSUPP)) {
-        /* GSO refused: resend this run datagram by datagram; a device without
-         * checksum offload (EIO) or a kernel without GSO never takes it: turn it off */
+      if (s->mcount[done] > 1 && (err == EIO || err == EINVAL || err == EMSGSIZE || err == ENOPROTOOPT || err == EOPNOTSUPP)) {
+        /* GSO refused: resend this run datagram by datagram. EMSGSIZE (6.x) / EINVAL
+         * (older kernels): the segment does not fit the route's MTU, where a plain
+         * datagram is simply IP-fragmented, so coalesce only shorter segments from
+         * now on; a device without checksum offload (EIO) or a kernel without GSO:
+         * turn GSO off */
         s->ctr[C_GSO_FALLBACKS]++;
-        if (err != EINVAL || ++s->gso_einval >= 16) { s->gso = 0; s->ctr[C_GSO_ON] = 0; }
+        if (err == EINVAL || err == EMSGSIZE) {
+          s->gso_max_seg = ents[s->mfirst[done]].len;
+          s->ctr[C_GSO_MAX_SEGMENT] = s->gso_max_seg;
+        } else {
+          s->gso = 0;
+          s->ctr[C_GSO_ON] = 0;
+        }
         nogso_end = s->mfirst[done] + s->mcount[done];
         i = s->mfirst[done];
         rebuild = 1;
@@ -642,6 +651,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   s->poll.data = s;
   s->ctr[C_GSO_ON] = s->gso;
+  s->gso_max_seg = 65536;
   s->ctr[C_GRO_ON] = gro;
   s->gro = gro;
   /* from here on the handle exists: every failure path closes it */
