@@ -56,7 +56,10 @@ export interface NativeUdpCounters extends UdpCounters {
   /** Datagrams waiting for the socket to become writable now; queueDrops: dropped because that queue was full (or at close). */
   queued: number;
   queueDrops: number;
-  /** The kernel's count of datagrams dropped for a full receive buffer (SO_RXQ_OVFL, as of the last receive). */
+  /**
+   * The kernel's count of packets dropped for a full receive buffer (SO_RXQ_OVFL, as of the last
+   * datagram received): datagrams, except that a dropped GRO super-datagram counts once.
+   */
   rxOverflow: number;
   /** Received datagrams dropped as truncated (cannot happen below 64 KiB), receive errors. */
   truncated: number;
