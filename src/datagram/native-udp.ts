@@ -5,7 +5,8 @@
 // a staging buffer shared with the addon; the staged datagrams go to the kernel in
 // one flush — sendmmsg, equal-size runs to one destination as one UDP GSO message —
 // at the end of the current JS task (queueMicrotask), when staging is full, on
-// flush() (the Driver calls it after its transmit loop) and on close(). Datagrams
+// flush() (the Driver calls it after its transmit loop), on close() and when the
+// process exits (process.exit() runs no microtasks). Datagrams
 // the kernel has no room for wait in a bounded native queue and go out when the
 // socket is writable; `counters.sent` counts what the kernel accepted. Receiving:
 // recvmmsg batches (GRO super-datagrams split) arrive as ONE fresh ArrayBuffer per
@@ -84,6 +85,13 @@ try {
   loadError = err instanceof Error ? err.message : String(err);
 }
 
+/** Open sockets: staged datagrams are flushed when the process exits (process.exit() skips microtasks). */
+const openSockets = new Set<NativeUdpSocket>();
+let exitHook = false;
+function flushAllAtExit(): void {
+  for (const s of openSockets) s.flush();
+}
+
 /** Whether the addon loaded, and why not. */
 export const nativeUdp: { readonly available: boolean; readonly loadError: string | undefined } = { available: addon !== undefined, loadError };
 
@@ -155,6 +163,11 @@ export class NativeUdpSocket extends UdpSocket {
     Object.defineProperty(counters, inspect.custom, { value: () => ({ ...counters }) });
     this.counters = counters;
     this.closedPromise = new Promise((resolve) => { this.resolveClosed = resolve; });
+    openSockets.add(this);
+    if (!exitHook) {
+      exitHook = true;
+      process.on('exit', flushAllAtExit);
+    }
   }
 
   get isClosed(): boolean {
@@ -257,6 +270,7 @@ export class NativeUdpSocket extends UdpSocket {
     this.flush();
     this.closed = true;
     this.handler = undefined;
+    openSockets.delete(this);
     this.addon.close(this.handle, this.resolveClosed);
   }
 

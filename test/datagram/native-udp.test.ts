@@ -405,6 +405,25 @@ describe.skipIf(!nativeUdp.available)('native UDP socket', () => {
     expect(out.errors).toEqual(['boom']);
   });
 
+  it('datagrams sent just before process.exit() (no microtasks run) still leave', async () => {
+    const b = await bindNative();
+    const got = collect(b);
+    try {
+      const script = `
+        import { bindUdp } from ${JSON.stringify(new URL('../../src/datagram/udp.ts', import.meta.url).pathname)};
+        const a = await bindUdp({ address: '127.0.0.1', impl: 'native' });
+        for (let i = 0; i < 3; i++) a.send({ address: '127.0.0.1', port: ${b.local.port} }, Uint8Array.of(i));
+        process.exit(0);
+      `;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+      expect(r.status).toBe(0);
+      await until(() => got.length >= 3);
+      expect(got.map((g) => g.bytes[0])).toEqual([0, 1, 2]);
+    } finally {
+      await closeAll(b);
+    }
+  });
+
   it('1,000 open/close cycles leak no file descriptors', async () => {
     const fds = () => readdirSync('/proc/self/fd').length;
     const warm = await bindNative();
