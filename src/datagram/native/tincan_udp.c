@@ -10,7 +10,8 @@
 //   datagram is larger, so a kept view pins little; the receiver owns it),
 //   with (offset, length, address, port) per datagram in the shared recvMeta. JS is
 //   called once per batch (napi_make_callback: microtasks run after it, a throw
-//   goes to 'uncaughtException'); at most RECV_BATCHES_PER_POLL batches per poll.
+//   goes to 'uncaughtException'); at most 4 recvmmsg batches per poll wake-up
+//   (flags bits 8-15: another bound, 1..64, for experiments).
 // - Send: flush(handle, count) sends `count` entries (offset, length, address, port)
 //   of sendMeta from the staging buffer with sendmmsg, coalescing runs of equal-size
 //   datagrams to one destination into UDP GSO messages. What the kernel has no room
@@ -83,6 +84,7 @@ typedef struct {
   int teardown;     /* env teardown: never call JS */
   int gso;          /* GSO in use (off when the device refused it) */
   int gro;          /* UDP_GRO is on: a datagram may be a super-datagram */
+  int recv_batches; /* recvmmsg calls per poll wake-up at most */
   uint32_t gso_max_seg; /* coalesce only segments shorter than this (an EINVAL lowers it) */
   napi_ref on_recv;
   napi_ref on_closed;
@@ -421,7 +423,7 @@ static void do_recv(sock_t* s) {
     s->arena = malloc((size_t)RECV_MSGS * RECV_SLOT);
     if (s->arena == NULL) { s->ctr[C_RECV_ERRORS]++; return; }
   }
-  for (int b = 0; b < RECV_BATCHES_PER_POLL && !s->closing; b++) {
+  for (int b = 0; b < s->recv_batches && !s->closing; b++) {
     for (int i = 0; i < RECV_MSGS; i++) {
       struct msghdr* h = &s->rmsgs[i].msg_hdr;
       s->riov[i].iov_base = s->arena + (size_t)i * RECV_SLOT;
@@ -654,6 +656,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   s->gso_max_seg = 65536;
   s->ctr[C_GRO_ON] = gro;
   s->gro = gro;
+  s->recv_batches = (flags >> 8) & 0xff;
+  if (s->recv_batches < 1 || s->recv_batches > 64) s->recv_batches = RECV_BATCHES_PER_POLL;
   /* from here on the handle exists: every failure path closes it */
   napi_create_external(env, s, on_finalize, NULL, &handle);
   napi_type_tag_object(env, handle, &SOCK_TAG);
