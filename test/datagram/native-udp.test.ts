@@ -8,7 +8,8 @@
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { bindUdp, nativeUdp, NativeUdpSocket, type BindUdpOptions } from '../../src/datagram/udp.ts';
+import { bindUdp, nativeUdp, NativeUdpSocket, realClock, type BindUdpOptions } from '../../src/datagram/udp.ts';
+import { Driver, type SansIoEndpoint } from '../../src/datagram/driver.ts';
 import type { UdpAddress } from '../../src/wire/socket.ts';
 
 const EAGAIN = 11;
@@ -403,6 +404,29 @@ describe.skipIf(!nativeUdp.available)('native UDP socket', () => {
     const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { seen: number[]; errors: string[]; batches: number };
     expect(out.seen).toEqual([0, 1, 2, 3, 4, 5]);
     expect(out.errors).toEqual(['boom']);
+  });
+
+  it('the Driver over the native socket: one transmit pass of 20 equal packets = one sendmmsg, one GSO message', async () => {
+    const a = await bindNative();
+    const b = await bindNative();
+    const got = collect(b);
+    try {
+      let owed = 0;
+      const endpoint: SansIoEndpoint = {
+        handleDatagram: () => {}, handleTimeout: () => {}, pollTimeout: () => undefined,
+        pollTransmit: () => (owed > 0 ? { to: b.local, bytes: payload(20 - owed--, 1200) } : undefined),
+      };
+      const driver = new Driver(endpoint, a, realClock);
+      owed = 20;
+      driver.wake();
+      await until(() => got.length >= 20);
+      expect(got.map((g) => new DataView(g.bytes.buffer).getUint32(0))).toEqual(Array.from({ length: 20 }, (_, i) => i));
+      expect(a.counters.sendSyscalls).toBe(1);
+      expect(a.counters.gsoMessages).toBe(1);
+      driver.close();
+    } finally {
+      await closeAll(a, b);
+    }
   });
 
   it('datagrams sent just before process.exit() (no microtasks run) still leave', async () => {
