@@ -11,6 +11,7 @@ import { readdirSync } from 'node:fs';
 import { bindUdp, nativeUdp, NativeUdpSocket, realClock, type BindUdpOptions } from '../../src/datagram/udp.ts';
 import { Driver, type SansIoEndpoint } from '../../src/datagram/driver.ts';
 import type { UdpAddress } from '../../src/wire/socket.ts';
+import { prng } from '../wire/fixtures.ts';
 
 const EAGAIN = 11;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -287,6 +288,38 @@ describe.skipIf(!nativeUdp.available)('native UDP socket', () => {
       expect(() => a.flush()).not.toThrow();
       expect(() => addon.flush!(raw.handle, 1)).not.toThrow(); // after close: counted as dropped
       expect(() => a.injectSendErrors(EAGAIN, 1)).not.toThrow();
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
+  it('random send metadata (seeded) never crashes or reads out of bounds; the socket keeps working', async () => {
+    const seed = 20261202;
+    const rand = prng(seed);
+    const a = await bindNative();
+    const b = await bindNative();
+    const got = collect(b);
+    const raw = a as unknown as { addon: { flush(h: unknown, n: number): void }; handle: unknown; sendMeta: Uint32Array };
+    try {
+      const u32 = () => Math.floor(rand() * 2 ** 32) >>> 0;
+      const near = (max: number) => (rand() < 0.5 ? Math.floor(rand() * max) : u32());
+      for (let round = 0; round < 300; round++) {
+        const n = Math.floor(rand() * 40);
+        for (let i = 0; i < n; i++) {
+          const m = i * 4;
+          raw.sendMeta[m] = near(2 ** 20 + 100);
+          raw.sendMeta[m + 1] = near(70_000);
+          // only to b (a real port) or an unused loopback port, never elsewhere
+          raw.sendMeta[m + 2] = 0x7f000001;
+          raw.sendMeta[m + 3] = rand() < 0.5 ? b.local.port : near(70_000);
+        }
+        raw.addon.flush(raw.handle, rand() < 0.9 ? n : u32());
+      }
+      await sleep(100); // b reads (or the kernel drops) what the valid entries sent it
+      a.send(b.local, Uint8Array.of(42));
+      await until(() => got.some((g) => g.bytes.length === 1 && g.bytes[0] === 42));
+      const state = JSON.stringify({ a: { ...a.counters }, rxOverflow: b.counters.rxOverflow, received: got.length });
+      expect(got.some((g) => g.bytes.length === 1 && g.bytes[0] === 42), `seed ${seed} ${state}`).toBe(true);
     } finally {
       await closeAll(a, b);
     }
