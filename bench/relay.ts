@@ -9,7 +9,9 @@
 //               datagram (the direct path sends it as is).
 //   forwarderCore: the sans-IO RelayForwarder alone, ns per forwarded datagram
 // Real UDP on 127.0.0.1, real Ed25519 ticket (src/wire/ticket.ts). Bounded: fixed
-// counts and a time cap per phase. Options: --json, --seconds <per throughput phase>, --window <datagrams>.
+// counts and a time cap per phase. Options: --json, --seconds <per path, throughput; default 3>,
+// --phases <n: direct and relayed alternate n times, default 3; the ratio is total relayed
+// over total direct, so load changing during the run hits both>, --window <datagrams>.
 // UDP implementation: whatever bindUdp() returns in this process and in the relay process
 // (the native batched socket when its addon is built, else node:dgram; TINCAN_UDP=dgram
 // forces node:dgram in both) — reported as `udp`. `--udp native,dgram` runs the whole
@@ -48,7 +50,7 @@ if (udpArg > 0) {
     }
   }
   const ratios = Object.fromEntries(Object.entries(byUdp).map(([k, runs]) => [k, runs.map((x) => ({
-    udp: x.udp, relayedOverDirectThroughput: x.relayedOverDirectThroughput, addedOneWayLatencyP50Ms: x.addedOneWayLatencyP50Ms,
+    udp: x.udp, relayedOverDirectThroughput: x.relayedOverDirectThroughput, perPhasePair: x.relayedOverDirectPerPhasePair, addedOneWayLatencyP50Ms: x.addedOneWayLatencyP50Ms,
     directDatagramsPerSec: (x.direct as { datagramsPerSec: number }).datagramsPerSec, relayedDatagramsPerSec: (x.relayed as { datagramsPerSec: number }).datagramsPerSec,
     relayCpuUsPerDatagram: (x.relayed as { relayCpuUsPerDatagram?: number }).relayCpuUsPerDatagram,
   }))]));
@@ -61,6 +63,9 @@ const secondsArg = process.argv.indexOf('--seconds');
 const PHASE_MS = (secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 3) * 1000;
 const PINGS = 3000;
 const PAYLOAD = 1200;
+const phasesArg = process.argv.indexOf('--phases');
+/** Throughput phases per path, alternating direct/relayed (PHASE_MS per path in total). */
+const PHASES = phasesArg > 0 ? Math.max(1, Number(process.argv[phasesArg + 1])) : 3;
 const windowArg = process.argv.indexOf('--window');
 const WINDOW = windowArg > 0 ? Number(process.argv[windowArg + 1]) : 128;
 const ACK_EVERY = 16;
@@ -173,7 +178,10 @@ try {
     } catch { return undefined; }
   };
 
-  async function throughput(path: Path): Promise<{ datagramsPerSec: number; mbPerSec: number; delivered: number; sent: number; benchCpuUsPerDatagram: number; relayCpuUsPerDatagram?: number }> {
+  interface Phase { received: number; sent: number; elapsedS: number; cpuUs: number; relayCpuMs?: number; sock?: ReturnType<typeof socketStats> }
+
+  /** One throughput phase of `phaseMs` on `path`: raw sums (combined by throughput()). */
+  async function throughputPhase(path: Path, phaseMs: number): Promise<Phase> {
     let received = 0;
     let acked = 0;
     let sent = 0;
@@ -202,11 +210,11 @@ try {
         if (p.length !== 8) return;
         const n = new DataView(p.buffer, p.byteOffset).getUint32(0);
         if (n > acked) { acked = n; lastProgress = performance.now(); }
-        if (performance.now() - t0 < PHASE_MS) pump();
+        if (performance.now() - t0 < phaseMs) pump();
       });
       const watchdog = setInterval(() => {
         const t = performance.now();
-        if (t - t0 >= PHASE_MS) { clearInterval(watchdog); res(); return; }
+        if (t - t0 >= phaseMs) { clearInterval(watchdog); res(); return; }
         if (t - lastProgress > 50) { writtenOff = sent - acked; lastProgress = t; pump(); } // stall: losses, refill the window
       }, 10);
       pump();
@@ -216,11 +224,20 @@ try {
     const sock = socketStats(sock0);
     const relayCpu1 = relayCpuMs();
     await new Promise((r) => realClock.setTimer(performance.now() + 100, () => r(undefined)));
-    // Per delivered payload datagram (acks, 1 per 16, ride along): the sender+receiver process, and the relay process.
     const relayCpu = relayCpu0 !== undefined && relayCpu1 !== undefined && path.name === 'relayed' ? relayCpu1 - relayCpu0 : undefined;
+    return { received, sent, elapsedS: elapsed, cpuUs: cpu.user + cpu.system, relayCpuMs: relayCpu, sock };
+  }
+
+  /** Combined figures of a path's phases. Per delivered payload datagram (acks, 1 per 16, ride along): the sender+receiver process, and the relay process. */
+  function throughput(phases: Phase[]): { datagramsPerSec: number; mbPerSec: number; delivered: number; sent: number; phaseDatagramsPerSec: number[]; benchCpuUsPerDatagram: number; relayCpuUsPerDatagram?: number; benchSockets?: unknown } {
+    const sum = (f: (p: Phase) => number) => phases.reduce((acc, p) => acc + f(p), 0);
+    const received = sum((p) => p.received), elapsed = sum((p) => p.elapsedS);
+    const relayCpu = phases.every((p) => p.relayCpuMs !== undefined) ? sum((p) => p.relayCpuMs!) : undefined;
+    const sock = phases[phases.length - 1].sock;
     return {
-      datagramsPerSec: Math.round(received / elapsed), mbPerSec: +((received * PAYLOAD) / elapsed / 1e6).toFixed(2), delivered: received, sent,
-      benchCpuUsPerDatagram: +((cpu.user + cpu.system) / received).toFixed(2),
+      datagramsPerSec: Math.round(received / elapsed), mbPerSec: +((received * PAYLOAD) / elapsed / 1e6).toFixed(2), delivered: received, sent: sum((p) => p.sent),
+      phaseDatagramsPerSec: phases.map((p) => Math.round(p.received / p.elapsedS)),
+      benchCpuUsPerDatagram: +(sum((p) => p.cpuUs) / received).toFixed(2),
       ...(sock ? { benchSockets: sock } : {}),
       ...(relayCpu !== undefined ? { relayCpuUsPerDatagram: +((relayCpu * 1000) / received).toFixed(2) } : {}),
     };
@@ -246,15 +263,24 @@ try {
 
   const results: Record<string, unknown> = { forwarderCore: forwarderCore() };
   const lat = { direct: await pingPong(direct), relayed: await pingPong(relayed) };
-  const thr = { direct: await throughput(direct), relayed: await throughput(relayed) };
+  // Direct and relayed alternate in PHASES phases each (PHASE_MS per path in total), so that a
+  // change in the machine's load during the run hits both paths alike.
+  const phases: { direct: Phase[]; relayed: Phase[] } = { direct: [], relayed: [] };
+  for (let i = 0; i < PHASES; i++) {
+    phases.direct.push(await throughputPhase(direct, PHASE_MS / PHASES));
+    phases.relayed.push(await throughputPhase(relayed, PHASE_MS / PHASES));
+  }
+  const thr = { direct: throughput(phases.direct), relayed: throughput(phases.relayed) };
   const ratio = +(thr.relayed.datagramsPerSec / thr.direct.datagramsPerSec).toFixed(3);
+  const pairRatios = phases.direct.map((d, i) => (phases.relayed[i].received / phases.relayed[i].elapsedS) / (d.received / d.elapsedS)).sort((x, y) => x - y);
   const addedP50 = +((lat.relayed.p50 - lat.direct.p50) / 2).toFixed(4);
   const addedP99 = +((lat.relayed.p99 - lat.direct.p99) / 2).toFixed(4);
   Object.assign(results, {
-    bench: 'relay', udp: udpKind, payloadBytes: PAYLOAD, window: WINDOW, phaseMs: PHASE_MS, pings: PINGS,
+    bench: 'relay', udp: udpKind, payloadBytes: PAYLOAD, window: WINDOW, phaseMs: PHASE_MS, phases: PHASES, pings: PINGS,
     direct: { ...thr.direct, rttP50Ms: +lat.direct.p50.toFixed(4), rttP99Ms: +lat.direct.p99.toFixed(4), pingLost: lat.direct.lost },
     relayed: { ...thr.relayed, rttP50Ms: +lat.relayed.p50.toFixed(4), rttP99Ms: +lat.relayed.p99.toFixed(4), pingLost: lat.relayed.lost },
-    relayedOverDirectThroughput: ratio, addedOneWayLatencyP50Ms: addedP50, addedOneWayLatencyP99Ms: addedP99,
+    relayedOverDirectThroughput: ratio, relayedOverDirectPerPhasePair: pairRatios.map((r) => +r.toFixed(3)),
+    addedOneWayLatencyP50Ms: addedP50, addedOneWayLatencyP99Ms: addedP99,
     goals: { throughputRatioAtLeast0_8: ratio >= 0.8, addedP50Below0_3ms: addedP50 < 0.3 },
   });
   if (json) console.log(JSON.stringify(results, null, 2));

@@ -1,6 +1,6 @@
 // I/O glue for a supernode: the sans-IO SupernodeCore (supernode.ts: relay, gossip, STUN
-// Binding on one port) on a real UDP socket, run by the project's Driver
-// (src/datagram/driver.ts). Time is Unix ms (performance.timeOrigin + performance.now(),
+// Binding on one port) on a real UDP socket, run by RelayBatchDriver (relay-driver.ts: a
+// burst received in one batch is forwarded in one flush as soon as it was read). Time is Unix ms (performance.timeOrigin + performance.now(),
 // monotonic within the process) because relay tickets expire in Unix ms. The UDP socket is
 // relay-udp.ts (forwarded datagrams go back out without a copy). Tickets are
 // checked with the directory's public key. Unless `tcp: false`, the relay also listens on
@@ -8,10 +8,10 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { realClock } from '../datagram/udp.ts';
 import { bindRelayUdp } from './relay-udp.ts';
-import { Driver } from '../datagram/driver.ts';
+import { RelayBatchDriver } from './relay-driver.ts';
 import type { Clock, UdpAddress } from '../wire/socket.ts';
 import type { RelayConfig, TicketVerifier } from './relay.ts';
-import { SupernodeCore, withReusedTransmit, type SupernodeCounters } from './supernode.ts';
+import { SupernodeCore, type SupernodeCounters } from './supernode.ts';
 import type { PeerRef, ViewEntry } from './gossip.ts';
 import { directoryTicketVerifier } from './ticket-verifier.ts';
 import { listenRelayTcp, type RelayTcpListener } from './relay-tcp.ts';
@@ -75,7 +75,7 @@ export async function startRelayService(opts: RelayServiceOptions): Promise<Rela
     relay: { ...limits, verifier, newSessionId: () => randomBytes(8).readBigUInt64BE() },
     gossip: gossip && self ? { self, random, shuffleIntervalMs: gossip.shuffleIntervalMs, viewSize: gossip.viewSize, seeds: gossip.seeds } : undefined,
   }, unixClock.now());
-  const driver = new Driver(withReusedTransmit(core), socket, unixClock);
+  const driver = new RelayBatchDriver(core, socket, unixClock);
   if (gossip?.seeds) core.handleDirectoryList(unixClock.now(), gossip.seeds);
   driver.wake();
   return {

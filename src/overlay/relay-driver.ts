@@ -1,0 +1,87 @@
+// I/O glue: runs a supernode core on a socket so that a burst received in one batch is
+// forwarded in one flush. Contract: every received datagram goes to the core at once
+// (`handleDatagram(now, from, bytes)`, `now` read once per batch); the first datagram of a
+// batch queues one microtask, which runs when the socket's receive callback returns —
+// after the whole batch (the native socket hands a recvmmsg batch to JS in one callback;
+// node:dgram one datagram per callback) — and sends everything the core queued
+// (`pollInto`, one reused slot: no allocation per forwarded datagram) followed by one
+// `flush()` (the native socket: one sendmmsg, equal-size consecutive datagrams to one
+// destination as one GSO message). One timer is armed at the core's `pollTimeout()`.
+// Unlike the generic Driver's per-event-loop-turn batching (setImmediate), each receive
+// batch leaves as soon as it was read, so the next hop works on it while the relay reads
+// the next batch (pipelining); unlike an unbatched Driver, the core's output is drained
+// once per batch, not once per datagram.
+import type { Clock, DatagramSocket, Millis, TimerHandle, UdpAddress } from '../wire/socket.ts';
+
+/** What the driver needs of a supernode core (SupernodeCore). */
+export interface BatchCore {
+  handleDatagram(now: Millis, from: UdpAddress, bytes: Uint8Array): void;
+  handleTimeout(now: Millis): void;
+  pollInto(slot: { to: UdpAddress; bytes: Uint8Array }): boolean;
+  pollTimeout(): Millis | undefined;
+}
+
+export class RelayBatchDriver {
+  private readonly slot = { to: undefined as unknown as UdpAddress, bytes: undefined as unknown as Uint8Array };
+  private readonly flushing: { flush(): void } | undefined;
+  /** Time of the batch being received (read once, on its first datagram). */
+  private batchNow: Millis | undefined;
+  private timer: TimerHandle | undefined;
+  private timerAt: Millis | undefined;
+  private closed = false;
+  private readonly drainTask = () => this.drain();
+  /** Batches drained (for tests and monitoring). */
+  drains = 0;
+
+  constructor(private readonly core: BatchCore, private readonly socket: DatagramSocket, private readonly clock: Clock) {
+    const f = (socket as Partial<{ flush(): void }>).flush;
+    this.flushing = typeof f === 'function' ? (socket as unknown as { flush(): void }) : undefined;
+    socket.onDatagram((from, bytes) => {
+      if (this.closed) return;
+      let now = this.batchNow;
+      if (now === undefined) {
+        now = this.batchNow = this.clock.now();
+        queueMicrotask(this.drainTask);
+      }
+      this.core.handleDatagram(now, from, bytes);
+    });
+  }
+
+  /** Send what the core queued after an outside change (seeding gossip, ...). */
+  wake(): void { if (!this.closed) this.drain(); }
+
+  close(): void {
+    if (this.closed) return;
+    this.drain();
+    this.closed = true;
+    this.timer?.cancel();
+    this.socket.close();
+  }
+
+  private drain(): void {
+    this.batchNow = undefined;
+    if (this.closed) return;
+    this.drains++;
+    const slot = this.slot;
+    while (this.core.pollInto(slot)) this.socket.send(slot.to, slot.bytes);
+    this.flushing?.flush();
+    this.arm(this.core.pollTimeout());
+  }
+
+  private arm(at: Millis | undefined): void {
+    if (at === this.timerAt) return;
+    // an armed earlier timer is kept: it fires, the core has nothing due, and we re-arm then
+    if (at !== undefined && this.timerAt !== undefined && this.timerAt <= at && this.timerAt > this.clock.now()) return;
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.timerAt = at;
+    if (at === undefined) return;
+    this.timer = this.clock.setTimer(at, () => {
+      this.timer = undefined;
+      this.timerAt = undefined;
+      if (this.closed) return;
+      this.core.handleTimeout(this.clock.now());
+      this.drain();
+    });
+  }
+}
