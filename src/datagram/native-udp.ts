@@ -80,7 +80,9 @@ let addon: NativeAddon | undefined;
 let loadError: string | undefined;
 try {
   if (process.platform !== 'linux') throw new Error(`not built on ${process.platform}`);
-  addon = createRequire(import.meta.url)('./native/build/Release/tincan_udp.node') as NativeAddon;
+  // TINCAN_UDP_ADDON=<path>: load another build of the addon (test/datagram/native-asan.test.ts: ASan+UBSan)
+  const path = process.env.TINCAN_UDP_ADDON || './native/build/Release/tincan_udp.node';
+  addon = createRequire(import.meta.url)(path) as NativeAddon;
 } catch (err) {
   loadError = err instanceof Error ? err.message : String(err);
 }
