@@ -13,7 +13,8 @@
 // Flags: --json (JSON only), --size MiB (loopback, default 256), --sim-mb MB (default 100),
 // --only loopback,sim,ttfb,handshakes, --providers plaintext,noise (default: all),
 // --handshake-seconds N (default 1.5), --cc newreno|cubic|bbr (default: the transport's default),
-// --iw N (sim: initial window in packets, for experiments), --baselines tcp,udx,dgram (loopback baselines, default all; 'none' for none; dgram = raw
+// --iw N (sim: initial window in packets, for experiments), --sim-trace MS (sim: the 0 % run's cwnd / in flight / in-order
+// goodput at the server every MS ms of its first second, on stderr), --baselines tcp,udx,dgram (loopback baselines, default all; 'none' for none; dgram = raw
 // node:dgram blasting 1200-byte datagrams with no transport, node's own ceiling), --paths 1200,pmtud,
 // --udp dgram,native (loopback: run the tincan paths and the raw baseline over each datagram socket kind
 // in the same run — node:dgram and the native batched socket; TINCAN_UDP=<kind> in the children; goals
@@ -50,6 +51,8 @@ interface UdxStream extends NodeJS.WritableStream {
 interface UdxSocket { bind(port: number, host: string): void; address(): { port: number }; close(): void }
 type UdxCtor = new () => { createSocket(): UdxSocket; createStream(id: number): UdxStream };
 const CC = flag('cc');
+/** --sim-trace MS: print the 0 % run's sender state every MS ms of its first second to stderr (cwnd, in flight, in-order goodput at the server) */
+const SIM_TRACE = flag('sim-trace') ? num('sim-trace', 10) : undefined;
 /** --iw N: initial congestion window in packets for the sim runs (experiments; default: the transport's 10) */
 const IW = flag('iw') ? num('iw', 10) : undefined;
 
@@ -336,7 +339,7 @@ const SIM_RTT_MS = 40, SIM_BPS = 100e6;
 /** "steady" goodput leaves out the first second (handshake, startup) */
 const STEADY_AFTER_MS = 1000;
 
-function simTransfer(opts: { bytes: number; lossRate: number; seed: number; provider: string; replyBytes?: number }) {
+function simTransfer(opts: { bytes: number; lossRate: number; seed: number; provider: string; replyBytes?: number; traceMs?: number; traceUntilMs?: number }) {
   const p = benchProviders[opts.provider]();
   const net = new Network({ seed: opts.seed, log: false });
   const client = net.addHost('client', '198.51.100.10');
@@ -378,7 +381,17 @@ function simTransfer(opts: { bytes: number; lossRate: number; seed: number; prov
   };
   cd.wake();
   const limit = 600_000;
-  while (Number.isNaN(res.doneMs) && net.clock.now() < limit) net.run(net.clock.now() + 100);
+  const traceMs = opts.traceMs;
+  let lastReceived = 0;
+  while (Number.isNaN(res.doneMs) && net.clock.now() < limit) {
+    net.run(net.clock.now() + (traceMs ?? 100));
+    if (traceMs !== undefined && net.clock.now() - t0 <= (opts.traceUntilMs ?? 1000)) {
+      // the sender's state every traceMs (stderr): where a cold start spends its time
+      const c = conn, b = c.cc as unknown as Record<string, unknown>, pkt = c.mtuBytes;
+      process.stderr.write(`sim-trace t=${Math.round(net.clock.now() - t0)}ms received=${(res.received / 1e6).toFixed(3)}MB rate=${((res.received - lastReceived) * 8 / traceMs / 1e3).toFixed(1)}Mbit/s cwnd=${Math.round(c.cc.window() / pkt)}pkt inflight=${Math.round(c.bytesInFlight / pkt)}pkt lost=${c.stats.packetsLost} sent=${c.stats.packetsSent} state=${String(b.state ?? '')} srtt=${c.rtt.smoothedMs.toFixed(1)}ms mtu=${pkt}\n`);
+    }
+    lastReceived = res.received;
+  }
   if (opts.replyBytes) while (Number.isNaN(res.clientFirstReplyMs) && net.clock.now() < limit) net.run(net.clock.now() + 10);
   return { ...res, mtu: conn.mtuBytes, lost: conn.stats.packetsLost, sent: conn.stats.packetsSent, cc: conn.cc.name };
 }
@@ -410,7 +423,7 @@ function sim(simMB: number) {
   log(`sim: ${simMB} MB, ${SIM_BPS / 1e6} Mbit/s, ${SIM_RTT_MS} ms RTT, BDP queue (plaintext)`);
   for (const loss of [0, 0.001, 0.01, 0.05]) {
     const w0 = performance.now();
-    const r = simTransfer({ bytes: simMB * 1e6, lossRate: loss, seed: 7, provider: 'plaintext' });
+    const r = simTransfer({ bytes: simMB * 1e6, lossRate: loss, seed: 7, provider: 'plaintext', ...(SIM_TRACE !== undefined && loss === 0 ? { traceMs: SIM_TRACE, traceUntilMs: 1000 } : {}) });
     const goodput = (r.received * 8) / (r.doneMs / 1000);
     const fraction = goodput / (SIM_BPS * (1 - loss));
     const steady = ((r.received - r.receivedBeforeSteady) * 8) / ((r.doneMs - STEADY_AFTER_MS) / 1000) / (SIM_BPS * (1 - loss));
