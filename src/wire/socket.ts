@@ -1,7 +1,10 @@
 // The datagram boundary every layer above `wire` is written against.
-// Types only: the real adapter (src/datagram/udp.ts, node:dgram) and the
-// simulator's host sockets (src/sim) both implement `DatagramSocket`, and one
-// compliance suite (test/datagram/compliance.test.ts) runs against both.
+// Types only: the real adapter — bindUdp() in src/datagram/udp.ts, on Linux the
+// native batched socket (src/datagram/native-udp.ts: recvmmsg/sendmmsg, UDP GSO/GRO)
+// with node:dgram as the fallback (other platforms, addon not built, TINCAN_UDP=dgram)
+// — and the simulator's host sockets (src/sim) all implement `DatagramSocket`, and
+// one compliance suite (test/datagram/compliance.ts) runs against each of them
+// (test/datagram/udp.test.ts, test/sim/socket-compliance.test.ts).
 // Addresses are IPv4 dotted quads; ports are 0..65535.
 
 /** Milliseconds, as a float. Real time: performance.now(); simulated: virtual clock. */
