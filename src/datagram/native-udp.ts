@@ -33,7 +33,7 @@ interface NativeAddon {
 }
 type NativeHandle = { readonly __nativeUdp: unique symbol };
 
-/** Counter slots of the shared Float64Array, in the addon's order (enum in tincan_udp.c). */
+/** Counter slots of the shared Float64Array, in the addon's order (enum in tincan_udp.h). */
 const COUNTER_NAMES = [
   'sent', 'received', 'dropped', 'sendErrors', 'sendSyscalls', 'recvSyscalls',
   'gsoMessages', 'gsoSegments', 'groSegments', 'recvBatches', 'queued', 'queueDrops',
