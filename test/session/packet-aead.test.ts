@@ -9,8 +9,11 @@
 // the same public API. A noiseCrypto forced to libsodium and one on 'auto'
 // exchange packets both ways. On Linux the addon must be in use (the root
 // install script builds it) unless TINCAN_PACKET_AEAD=libsodium is set; the
-// OpenSSL cases are skipped (with the reason) only where it is not.
+// OpenSSL cases are skipped (with the reason) only where it is not. The addon's
+// handles are type-tagged: every entry point refuses (-2) the UDP addon's
+// socket external, plain objects, other values, and a destroyed handle.
 import { describe, it, expect } from 'vitest';
+import { createRequire } from 'node:module';
 import { seededRandom } from '../../src/transport/random.ts';
 import { noiseCrypto } from '../../src/session/index.ts';
 import type { NoisePacketKeys } from '../../src/session/packet-keys.ts';
@@ -18,7 +21,7 @@ import { testIdentity, seededBytes } from './helpers.ts';
 import { sodium } from '../../src/session/noise/sodium.ts';
 import { writeNonce } from '../../src/session/noise/primitives.ts';
 import {
-  PACKET_AEAD_BACKEND, PACKET_AEAD_FALLBACK_REASON, opensslPacketAead, packetAead, sodiumPacketAead, type KeyedPacketAead,
+  PACKET_AEAD_BACKEND, PACKET_AEAD_FALLBACK_REASON, nativePacketAeadAddon, opensslPacketAead, packetAead, sodiumPacketAead, type KeyedPacketAead,
 } from '../../src/session/noise/packet-aead.ts';
 
 const SEED = 4242;
@@ -154,6 +157,49 @@ describe('packet AEAD', () => {
     expect(enc.open(new Uint8Array(10), c, ad, 3)).toBe(false);
     expect(() => dec.seal(new Uint8Array(26), new Uint8Array(10), ad, 3)).toThrow(RangeError);
     expect(dec.open(new Uint8Array(10), c, ad, 3)).toBe(true);
+  });
+
+  it.skipIf(!hasOpenSsl)(`openssl: a handle not made by the addon's create() (another addon's external, plain objects, other values) or a destroyed one is refused with -2 by every entry point${hasOpenSsl ? '' : ` (skipped: ${PACKET_AEAD_FALLBACK_REASON})`}`, async () => {
+    const a = nativePacketAeadAddon!;
+    const key = new Uint8Array(32).fill(9), ad = new Uint8Array(13);
+    const every = (h: object): number[] => [
+      a.sealInPlace(h, new Uint8Array(64), 0, 10, ad, 1),
+      a.seal(h, new Uint8Array(26), new Uint8Array(10), ad, 1),
+      a.openInPlace(h, new Uint8Array(26), ad, 1),
+      a.open(h, new Uint8Array(10), new Uint8Array(26), ad, 1),
+      a.destroy(h),
+    ];
+    const foreign: [string, unknown][] = [
+      ['{}', {}], ['Object.create(null)', Object.create(null)], ['array', []], ['Uint8Array', new Uint8Array(64)],
+      ['function', () => 0], ['null', null], ['undefined', undefined], ['number', 1], ['string', 'h'], ['symbol', Symbol('h')],
+    ];
+    // another addon's external: the native UDP socket's handle (also type-tagged, with its own tag)
+    type Udp = { open(...args: unknown[]): unknown[] | number; close(h: unknown, cb: () => void): void };
+    let udp: Udp | undefined, udpHandle: unknown;
+    try {
+      udp = createRequire(import.meta.url)(process.env.TINCAN_UDP_ADDON || '../../src/datagram/native/build/Release/tincan_udp.node') as Udp;
+      const r = udp.open(0x7f000001, 0, 0, 0, 0, () => {});
+      if (typeof r !== 'number') udpHandle = r[0];
+    } catch (e) {
+      console.log(`skipped part: no native UDP addon external to pass in (${(e as Error).message.split('\n')[0]})`);
+    }
+    if (process.platform === 'linux') expect(udpHandle, 'the UDP addon is built on Linux').toBeDefined();
+    if (udpHandle !== undefined) foreign.push(['UDP socket external', udpHandle]);
+    for (const [name, h] of foreign) expect(every(h as object), name).toEqual([-2, -2, -2, -2, -2]);
+    if (udpHandle !== undefined) await new Promise<void>((done) => udp!.close(udpHandle, done)); // the socket still works after being passed in
+
+    // a live send and receive handle: each used in its own direction only; destroy is 0 then idempotent
+    const enc = a.create(key, true), dec = a.create(key, false);
+    const c = new Uint8Array(26);
+    expect(a.seal(enc, c, new Uint8Array(10), ad, 1)).toBe(0);
+    expect(a.open(dec, new Uint8Array(10), c, ad, 1)).toBe(0);
+    expect(a.seal(dec, new Uint8Array(26), new Uint8Array(10), ad, 1)).toBe(-2);
+    expect(a.open(enc, new Uint8Array(10), c, ad, 1)).toBe(-2);
+    expect(a.destroy(enc)).toBe(0);
+    expect(a.destroy(dec)).toBe(0);
+    expect(every(enc).slice(0, 4)).toEqual([-2, -2, -2, -2]);
+    expect(every(dec).slice(0, 4)).toEqual([-2, -2, -2, -2]);
+    expect(a.destroy(enc)).toBe(0);
   });
 
   it('noiseCrypto({ packetAead: "libsodium" }) and the default interoperate, both directions, across a key update', () => {

@@ -15,8 +15,12 @@
  *   openInPlace(h, buf, ad, pn)       -> 0: buf = ciphertext || tag, plaintext
  *       written to buf[0, len-16); -1: authentication failed (those bytes zeroed).
  *   open(h, m, c, ad, pn)             -> as openInPlace into m (m.length == c.length - 16).
- *   destroy(h)                        -> frees the OpenSSL context now (its key
+ *   destroy(h)                        -> 0: frees the OpenSSL context now (its key
  *       schedule is cleansed by OpenSSL); later calls on h return -2.
+ * Handles are napi externals type-tagged with AEAD_TAG (napi_type_tag_object,
+ * Node-API 8): every call first checks the value is an external carrying that
+ * tag, so another addon's external (e.g. the UDP socket's), a plain object or
+ * any other value is refused with -2 (destroy too) instead of being misread.
  * The nonce is Noise's encoding of pn: 4 zero bytes || pn as little-endian u64,
  * with pn an integer in [0, 2^53). Not thread-safe: one JS thread per handle.
  */
@@ -31,6 +35,8 @@
 #define MAXLEN 0x7fffffff
 
 typedef struct { EVP_CIPHER_CTX *ctx; int encrypt; } Handle;
+
+static const napi_type_tag AEAD_TAG = { 0x3c9d2a7be1f04856ULL, 0xa5174e0c92d86b3fULL };
 
 static void release(Handle *h) {
   if (h && h->ctx) { EVP_CIPHER_CTX_free(h->ctx); h->ctx = NULL; }
@@ -47,8 +53,19 @@ static int bytes(napi_env env, napi_value v, uint8_t **p, size_t *n) {
   return napi_get_typedarray_info(env, v, &t, n, (void **)p, &ab, &off) == napi_ok && t == napi_uint8_array;
 }
 
+/* an external created by create() here (type tag checked), live or destroyed */
+static int tagged(napi_env env, napi_value v, Handle **h) {
+  napi_valuetype t; bool ok = false; void *p = NULL;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external) return 0;
+  if (napi_check_object_type_tag(env, v, &AEAD_TAG, &ok) != napi_ok || !ok) return 0;
+  if (napi_get_value_external(env, v, &p) != napi_ok || !p) return 0;
+  *h = p;
+  return 1;
+}
+
+/* a live handle of this direction */
 static int handle(napi_env env, napi_value v, int encrypt, Handle **h) {
-  return napi_get_value_external(env, v, (void **)h) == napi_ok && *h && (*h)->ctx && (*h)->encrypt == encrypt;
+  return tagged(env, v, h) && (*h)->ctx && (*h)->encrypt == encrypt;
 }
 
 static int nonce(napi_env env, napi_value v, uint8_t n[12]) {
@@ -112,6 +129,12 @@ static napi_value create(napi_env env, napi_callback_info info) {
   }
   napi_value ext;
   if (napi_create_external(env, h, finalize, NULL, &ext) != napi_ok) { finalize(env, h, NULL); return NULL; }
+  /* h is owned by ext's finalizer from here on */
+  if (napi_type_tag_object(env, ext, &AEAD_TAG) != napi_ok) {
+    release(h);
+    napi_throw_error(env, NULL, "cannot type-tag the AEAD handle");
+    return NULL;
+  }
   return ext;
 }
 
@@ -163,8 +186,9 @@ static napi_value open_(napi_env env, napi_callback_info info) {
 static napi_value destroy(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value argv[1]; Handle *h;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc == 1 && napi_get_value_external(env, argv[0], (void **)&h) == napi_ok) release(h);
-  return NULL;
+  if (argc != 1 || !tagged(env, argv[0], &h)) return result(env, -2);
+  release(h);
+  return result(env, 0);
 }
 
 NAPI_MODULE_INIT() {

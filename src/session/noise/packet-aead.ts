@@ -13,6 +13,8 @@
 // opens them, and refuses forgeries (zeroing the output); otherwise, or with
 // TINCAN_PACKET_AEAD=libsodium in the environment (same-run comparisons),
 // libsodium. Sizes are checked by the caller (packet-keys.ts) and again in C.
+// TINCAN_AEAD_ADDON=<path> loads another build of the addon (the ASan+UBSan
+// build of test/session/packet-aead-asan.test.ts); the self-check still applies.
 // `destroy()` frees the key schedule (OpenSSL cleanses it) or wipes the key
 // copy (sodium_memzero); a destroyed instance throws on seal and refuses opens.
 import { createRequire } from 'node:module';
@@ -33,14 +35,16 @@ export interface KeyedPacketAead {
 }
 
 type Handle = object;
-interface Addon {
+/** The addon's raw exports (tincan_aead.c): -2 = bad arguments, a destroyed key or a handle not created by create(). */
+export interface PacketAeadAddon {
   create(key: Uint8Array, encrypt: boolean): Handle;
   sealInPlace(h: Handle, buf: Uint8Array, off: number, len: number, ad: Uint8Array, pn: number): number;
   seal(h: Handle, c: Uint8Array, m: Uint8Array, ad: Uint8Array, pn: number): number;
   openInPlace(h: Handle, buf: Uint8Array, ad: Uint8Array, pn: number): number;
   open(h: Handle, m: Uint8Array, c: Uint8Array, ad: Uint8Array, pn: number): number;
-  destroy(h: Handle): void;
+  destroy(h: Handle): number;
 }
+type Addon = PacketAeadAddon;
 
 const TAG = 16;
 
@@ -128,7 +132,7 @@ function loadAddon(): { addon?: Addon; why?: string } {
   if (process.env.TINCAN_PACKET_AEAD === 'libsodium') return { why: 'TINCAN_PACKET_AEAD=libsodium' };
   let addon: Addon;
   try {
-    addon = createRequire(import.meta.url)('../native/build/Release/tincan_aead.node') as Addon;
+    addon = createRequire(import.meta.url)(process.env.TINCAN_AEAD_ADDON || '../native/build/Release/tincan_aead.node') as Addon;
   } catch (e) {
     return { why: `native addon not loaded (${(e as Error).message.split('\n')[0]}); build it with node src/session/native/build.js` };
   }
@@ -156,3 +160,6 @@ export function sodiumPacketAead(key: Uint8Array): KeyedPacketAead { return new 
 export function opensslPacketAead(key: Uint8Array, encrypt: boolean): KeyedPacketAead | undefined {
   return addon ? new OpenSslAead(addon, key, encrypt) : undefined;
 }
+
+/** The raw addon when it is in use (tests: handles from elsewhere must be refused), else undefined. */
+export const nativePacketAeadAddon: PacketAeadAddon | undefined = addon;
