@@ -11,7 +11,9 @@
 // install script builds it) unless TINCAN_PACKET_AEAD=libsodium is set; the
 // OpenSSL cases are skipped (with the reason) only where it is not. The addon's
 // handles are type-tagged: every entry point refuses (-2) the UDP addon's
-// socket external, plain objects, other values, and a destroyed handle.
+// socket external, plain objects, other values, and a destroyed handle. Every
+// call writes only its output (guard bytes around it stay untouched: the ASan
+// build cannot see inside node's statically linked OpenSSL).
 import { describe, it, expect } from 'vitest';
 import { createRequire } from 'node:module';
 import { seededRandom } from '../../src/transport/random.ts';
@@ -124,6 +126,42 @@ describe('packet AEAD', () => {
       expect(dec.open(new Uint8Array(m.length), c, ad, 78)).toBe(false);
       expect(dec.open(new Uint8Array(m.length), c, ad.subarray(1), 77)).toBe(false);
       expect(dec.open(new Uint8Array(m.length), c, ad, 77)).toBe(true);
+    });
+
+    it.skipIf(skip)(title(`writes only its output: guard bytes around every output (seal, sealInPlace, open, openInPlace, failed opens) stay untouched, 300 seeded sizes around the SIMD block lengths (seed ${SEED + 2})`), () => {
+      // ASan does not see inside node's statically linked OpenSSL: this catches its out-of-bounds writes (not reads)
+      const r = seededRandom(SEED + 2);
+      const key = r.fill(new Uint8Array(32)), ad = r.fill(new Uint8Array(13));
+      const enc = impl.make(key, true)!, dec = impl.make(key, false)!;
+      const G = 48;
+      const guarded = (n: number) => { const b = r.fill(new Uint8Array(G + n + G)); return { b, v: b.subarray(G, G + n), before: b.slice() }; };
+      const intact = (g: { b: Uint8Array; before: Uint8Array }, n: number, ctx: string) => {
+        expect(Buffer.compare(g.b.subarray(0, G), g.before.subarray(0, G)), `${ctx}: bytes before`).toBe(0);
+        expect(Buffer.compare(g.b.subarray(G + n), g.before.subarray(G + n)), `${ctx}: bytes after`).toBe(0);
+      };
+      for (let i = 0; i < 300; i++) {
+        const size = i < 200 ? [0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 255, 256, 257, 511, 512, 513, 1023, 1024, 1025][i % 20] + (i >= 100 ? 1024 * (i % 7) : 0) : r.nextU32() % 66_000;
+        const pn = i * 31 + 1, m = r.fill(new Uint8Array(size)), ctx = `${impl.name} size ${size} seed ${SEED + 2}`;
+        const c = guarded(size + TAG);
+        enc.seal(c.v, m, ad, pn);
+        intact(c, size + TAG, `${ctx} seal`);
+        const ip = guarded(size + TAG); ip.v.set(m); ip.before.set(ip.v, G);
+        enc.sealInPlace(ip.b, G, size, ad, pn);
+        intact(ip, size + TAG, `${ctx} sealInPlace`);
+        expect(Buffer.compare(ip.v, c.v), ctx).toBe(0);
+        const o = guarded(size);
+        expect(dec.open(o.v, c.v, ad, pn), ctx).toBe(true);
+        intact(o, size, `${ctx} open`);
+        expect(dec.open(o.v, c.v, ad, pn + 1), ctx).toBe(false); // zeroes exactly m
+        intact(o, size, `${ctx} failed open`);
+        const oi = guarded(size + TAG); oi.v.set(c.v); oi.before.set(oi.v, G);
+        expect(dec.openInPlace(oi.v, ad, pn), ctx).toBe(true);
+        intact(oi, size + TAG, `${ctx} openInPlace`);
+        const bad = guarded(size + TAG); bad.v.set(c.v); bad.v[size] ^= 1; bad.before.set(bad.v, G);
+        expect(dec.openInPlace(bad.v, ad, pn), ctx).toBe(false);
+        intact(bad, size + TAG, `${ctx} failed openInPlace`);
+      }
+      enc.destroy(); dec.destroy();
     });
 
     it.skipIf(skip)(title('a destroyed key seals nothing and opens nothing'), () => {
