@@ -440,7 +440,7 @@ try {
 }
 
 /** The verdict against the 0.8 goal for every figure, with the reason (bottleneck) beside each. */
-function summaryLine(rawRatio: number, sweep: { window: number; relayedOverDirect: number; direct: { bottleneck: string; datagramsPerSec: number }; relayed: { bottleneck: string; relayCpuUtilisation?: number; datagramsPerSec: number } }[], transfers: Record<string, unknown>): string {
+function summaryLine(rawRatio: number, sweep: { window: number; relayedOverDirect: number; direct: { bottleneck: string; datagramsPerSec: number; benchCpuUsPerDatagram: number }; relayed: { bottleneck: string; relayCpuUtilisation?: number; datagramsPerSec: number; benchCpuUsPerDatagram: number; relayCpuUsPerDatagram?: number } }[], transfers: Record<string, unknown>): string {
   const v = (r: number) => (r >= 0.8 ? 'meets' : 'misses');
   const parts = [`raw window ${WINDOW} (main phases): ${rawRatio} ${v(rawRatio)} 0.8`];
   if (sweep.length > 1) {
@@ -448,6 +448,9 @@ function summaryLine(rawRatio: number, sweep: { window: number; relayedOverDirec
     const first = sweep[0], last = sweep[sweep.length - 1];
     const grow = (k: 'direct' | 'relayed') => (last[k].datagramsPerSec / first[k].datagramsPerSec).toFixed(2);
     parts.push(`raw window ${first.window} -> ${last.window} (x${last.window / first.window}): direct x${grow('direct')}, relayed x${grow('relayed')}`);
+    // what the raw ratio comes down to once the window is large: CPU per datagram of each path, summed over its processes
+    const relayedUs = last.relayed.benchCpuUsPerDatagram + (last.relayed.relayCpuUsPerDatagram ?? 0);
+    parts.push(`raw window ${last.window} CPU per datagram: direct ${last.direct.benchCpuUsPerDatagram} us (bench), relayed ${relayedUs.toFixed(2)} us (bench ${last.relayed.benchCpuUsPerDatagram} + relay ${last.relayed.relayCpuUsPerDatagram})`);
   }
   for (const w of sweep) parts.push(`raw window ${w.window}: ${w.relayedOverDirect} ${v(w.relayedOverDirect)} (direct bound by ${w.direct.bottleneck}, relayed by ${w.relayed.bottleneck}, relay CPU ${w.relayed.relayCpuUtilisation})`);
   for (const [name, t] of Object.entries(transfers) as [string, { relayedOverDirect: number; direct: { mbitPerSec: number; benchCpuUtilisation: number; bottleneck: string }; relayed: { mbitPerSec: number; benchCpuUtilisation: number; relayCpuUtilisation?: number; hashOk: boolean; bottleneck: string } }][]) {
