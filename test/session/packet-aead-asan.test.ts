@@ -14,13 +14,15 @@
 // error) and TINCAN_AEAD_ADDON pointing at that build. Passes when the child exits 0
 // and its output has no sanitizer report; a first child checks the sanitized build
 // is the one mapped (/proc/self/maps) and in use (it passed packet-aead.ts's
-// self-check against libsodium, so packets do not silently fall back).
+// self-check against libsodium, so packets do not silently fall back), and that
+// externals of another (sanitized) addon without the type tag, over 8 bytes or
+// NULL, are refused by every entry point (misreading one would be a heap overflow).
 // Skips ("skipped: <reason>") off Linux, without cc, libasan or Node's headers.
 // TINCAN_AEAD_ASAN_SRC=<dir> builds another source directory (to show the test fails
 // on a planted out-of-bounds access without touching the real sources).
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +46,25 @@ function findLibasan(): { lib?: string; why?: string } {
 
 const { lib, why } = findLibasan();
 if (why) console.log(`skipped: packet AEAD addon under ASan+UBSan: ${why}`);
+
+/** Another addon: small() an untagged external over 8 malloc'd non-zero bytes, nil() one over NULL. */
+const FOREIGN_ADDON = `#include <node_api.h>
+#include <stdlib.h>
+#include <string.h>
+static void fin(napi_env env, void *p, void *hint) { (void)env; (void)hint; free(p); }
+static napi_value small(napi_env env, napi_callback_info info) {
+  (void)info; napi_value v; void *p = malloc(8); if (p) memset(p, 1, 8); napi_create_external(env, p, fin, NULL, &v); return v;
+}
+static napi_value nil(napi_env env, napi_callback_info info) {
+  (void)info; napi_value v; napi_create_external(env, NULL, NULL, NULL, &v); return v;
+}
+NAPI_MODULE_INIT() {
+  napi_value f;
+  napi_create_function(env, "small", NAPI_AUTO_LENGTH, small, NULL, &f); napi_set_named_property(env, exports, "small", f);
+  napi_create_function(env, "nil", NAPI_AUTO_LENGTH, nil, NULL, &f); napi_set_named_property(env, exports, "nil", f);
+  return exports;
+}
+`;
 
 const SANITIZER_REPORT = /ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|SUMMARY: (Address|UndefinedBehavior)Sanitizer/;
 
@@ -82,18 +103,36 @@ describe('packet AEAD addon under ASan+UBSan', () => {
       delete env.FORCE_COLOR;
       delete env.NODE_OPTIONS;
 
-      // 1. The sanitized build is the one packet-aead.ts loads, and it passed the self-check.
+      // A second, sanitized addon whose externals carry no type tag and point at 8 bytes
+      // (a Handle is 16): misreading one as a Handle would be a heap overflow ASan reports.
+      const foreignPath = join(dir, 'foreign.node');
+      writeFileSync(join(dir, 'foreign.c'), FOREIGN_ADDON);
+      const fcc = spawnSync('cc', [
+        '-shared', '-fPIC', '-fsanitize=address,undefined', '-fno-omit-frame-pointer', '-O1', '-g', '-DNAPI_VERSION=8',
+        `-I${NODE_HEADERS}`, join(dir, 'foreign.c'), '-o', foreignPath,
+      ], { encoding: 'utf8', timeout: 60_000 });
+      expect(fcc.status, `cc failed: ${fcc.stderr}`).toBe(0);
+
+      // 1. The sanitized build is the one packet-aead.ts loads, and it passed the self-check;
+      //    untagged externals (8-byte and NULL data) are refused by every entry point.
       const probe = `
         const m = await import(${JSON.stringify(join(root, 'src', 'session', 'noise', 'packet-aead.ts'))});
         const { readFileSync } = await import('node:fs');
-        console.log(JSON.stringify({ backend: m.PACKET_AEAD_BACKEND, why: m.PACKET_AEAD_FALLBACK_REASON,
+        const { createRequire } = await import('node:module');
+        const f = createRequire(import.meta.url)(${JSON.stringify(foreignPath)});
+        const a = m.nativePacketAeadAddon, ad = new Uint8Array(13);
+        const refused = [f.small(), f.nil()].map((h) => [
+          a.sealInPlace(h, new Uint8Array(64), 0, 10, ad, 1), a.seal(h, new Uint8Array(26), new Uint8Array(10), ad, 1),
+          a.openInPlace(h, new Uint8Array(26), ad, 1), a.open(h, new Uint8Array(10), new Uint8Array(26), ad, 1), a.destroy(h),
+        ].every((r) => r === -2));
+        console.log(JSON.stringify({ backend: m.PACKET_AEAD_BACKEND, why: m.PACKET_AEAD_FALLBACK_REASON, refused,
           mapped: readFileSync('/proc/self/maps', 'utf8').includes(${JSON.stringify(addonPath)}) }));`;
       const p = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
       const pout = `${p.stdout}\n${p.stderr}`;
       const preport = SANITIZER_REPORT.exec(pout);
       expect(preport?.[0] ?? null, preport ? pout.slice(Math.max(0, preport.index - 2000), preport.index + 6000) : '').toBeNull();
       expect(p.status, pout.slice(-6000)).toBe(0);
-      expect(JSON.parse(p.stdout.trim().split('\n').at(-1)!)).toEqual({ backend: 'openssl', mapped: true });
+      expect(JSON.parse(p.stdout.trim().split('\n').at(-1)!)).toEqual({ backend: 'openssl', refused: [true, true], mapped: true });
 
       // 2. The session's packet tests on the sanitized build.
       const r = spawnSync(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--reporter=dot', ...CHILD_TESTS], {
