@@ -1,0 +1,175 @@
+// Real-kernel lab: a conversation survives one peer's network changing under it.
+// Topology as in holepunch.test.ts (real directory + supernode on the public segment,
+// alice and bob behind iptables MASQUERADE NATs, punched direct path). alice's chat app
+// (ChatService: in order, exactly once, receipts) sends a message every 50 ms to bob.
+// Mid-conversation bob's NAT gets a new public address for real: 198.51.100.3 is removed
+// from its WAN interface and 198.51.100.4 added (a DHCP renumbering / ISP change). The
+// kernel's MASQUERADE flushes every conntrack entry it had made with the old address, so
+// bob's old mappings (direct pair, relay binding, directory TCP) are gone; his next
+// packets get new mappings on the new address.
+//  - new NAT MASQUERADE (EIM/APDF, port-preserving): the session must come back, direct
+//    to bob's new address 198.51.100.4 or through the supernode. It should end up direct,
+//    but today stays relayed: bob notices "NAT mapping moved" and PUTs his new presence,
+//    that PUT fails (ECONNRESET: its keep-alive TCP connection died with the old address),
+//    peer.ts swallows the error and never retries (the forced refresh is every 60 s), so
+//    alice never learns the new srflx (reported in /work/notes/requests/overlay.md). The
+//    test waits up to 8 s for direct, prints the outcome (directAgain) and accepts either;
+//  - new NAT MASQUERADE --random-fully (APDM, symmetric-like): direct is impossible, the
+//    session must come back through the supernode.
+// Asserted: every message sent before, during and after the change is received by bob
+// once, in order (his 'message' events) and acknowledged to alice once (her receipts);
+// messages sent after the change are acknowledged within 15 s of it (generous: a loaded
+// 2-core machine). Printed: the outage = the change -> the first receipt of a message
+// sent after the change, and the longest gap between receipts around the change.
+// Skipped, with the reason, without root/ip/iptables.
+import { describe, it, expect } from 'vitest';
+import { resolve, join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { Lab, labUnavailable, type LabProcess } from './netns.ts';
+
+const why = labUnavailable();
+if (why) console.log(`skipped: netns lab: ${why}`);
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const programs = resolve(import.meta.dirname, 'programs');
+const CLI = join(ROOT, 'src/cli/main.ts');
+const DIRECTORY = 'http://198.51.100.10:7400';
+const RECOVERY_BOUND_MS = 15_000;
+const DIRECT_WAIT_MS = 8_000; // after the change, for the EIM case's return to direct
+const AFTER_CHANGE_MSGS = 20; // receipts for this many post-change messages, then stop
+
+type Ev = Record<string, unknown> & { event: string; at: number };
+const events = (p: LabProcess): Ev[] => p.lines.flatMap((l) => { try { return [JSON.parse(l) as Ev]; } catch { return []; } });
+
+async function until<T>(f: () => T | undefined, timeoutMs: number, what: string, procs: LabProcess[]): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = f();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline || procs.some((p) => p.child.exitCode !== null)) {
+      const tail = procs.map((p, i) => `--- process ${i}:\n${p.lines.slice(-60).join('\n')}`).join('\n');
+      throw new Error(`lab: ${what}: not within ${timeoutMs} ms\n${tail}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+async function scenario(newNat: 'masquerade' | 'random-fully') {
+  const lab = new Lab();
+  const data = mkdtempSync(join(tmpdir(), 'tincan-lab-move-'));
+  try {
+    lab.addInternet();
+    const dirNs = lab.addPublicHost('dir', ['198.51.100.10', '198.51.100.11']);
+    const snNs = lab.addPublicHost('sn', ['198.51.100.20']);
+    const a = lab.addNatLan('a', { wanIp: '198.51.100.2', lanBase: '192.0.2.0' });
+    const b = lab.addNatLan('b', { wanIp: '198.51.100.3', lanBase: '192.0.2.64' });
+
+    const dirP = lab.spawnNode(dirNs, CLI, ['directory', '--listen', '198.51.100.10', '--port', '7400', '--stun-port', '3478', '--stun-alternate-address', '198.51.100.11', '--data-dir', join(data, 'directory'),
+      '--scrypt-n', '1024', '--no-log-requests', '--log-level', 'warn']);
+    const accP = lab.spawnNode(dirNs, `${programs}/accounts.ts`, [DIRECTORY]);
+    const accounts = await until(() => events(accP).find((e) => e.event === 'accounts'), 30_000, 'accounts', [accP, dirP]);
+    const tokens = accounts.tokens as { alice: string; bob: string };
+    const snP = lab.spawnNode(snNs, CLI, ['supernode', '--directory', DIRECTORY, '--user', 'supernode', '--create-account', '--bind', '198.51.100.20', '--port', '3479'],
+      { TINCAN_SUPERNODE_PASSWORD: 'lab supernode password' });
+    await until(() => events(snP).find((e) => e.event === 'registered'), 30_000, 'supernode registered', [snP]);
+    const env = (name: 'alice' | 'bob', sendTo?: string) => ({
+      LAB_PEER: JSON.stringify({ directoryUrl: DIRECTORY, token: tokens[name], stateDir: join(data, name), port: 5000, sendTo, intervalMs: 50 }),
+    });
+    const pb = lab.spawnNode(b.host, `${programs}/mobile-chat.ts`, [], env('bob'));
+    await until(() => events(pb).find((e) => e.event === 'ready'), 20_000, 'bob ready', [pb]);
+    const pa = lab.spawnNode(a.host, `${programs}/mobile-chat.ts`, [], env('alice', 'bob'));
+    const peers = [pa, pb];
+
+    // Chatting on the punched direct path: wait for 20 receipts.
+    await until(() => (events(pa).filter((e) => e.event === 'receipt').length >= 20 ? true : undefined), 60_000, '20 receipts before the change', peers);
+    const pathBefore = currentPath(events(pa));
+    expect(pathBefore, 'punched before the change').toEqual({ kind: 'direct', remote: '198.51.100.3:5000' });
+
+    // bob's network changes for real.
+    const changeStart = Date.now();
+    if (newNat === 'random-fully') lab.run(b.router, 'iptables', ['-t', 'nat', '-R', 'POSTROUTING', '1', '-o', 'wan', '-j', 'MASQUERADE', '--random-fully']);
+    lab.run(b.router, 'ip', ['addr', 'del', '198.51.100.3/24', 'dev', 'wan']);
+    lab.run(b.router, 'ip', ['addr', 'add', '198.51.100.4/24', 'dev', 'wan']);
+    const changed = Date.now();
+
+    // Recovery: receipts for AFTER_CHANGE_MSGS messages sent after the change.
+    const postReceipts = () => {
+      const sentAfter = new Set(events(pa).filter((e) => e.event === 'sent' && e.at >= changed).map((e) => e.text));
+      return events(pa).filter((e) => e.event === 'receipt' && sentAfter.has(e.text as string));
+    };
+    await until(() => (postReceipts().length >= 1 ? true : undefined), RECOVERY_BOUND_MS, 'first receipt of a message sent after the change', peers);
+    const firstAfter = postReceipts()[0];
+    await until(() => (postReceipts().length >= AFTER_CHANGE_MSGS ? true : undefined), 10_000, `${AFTER_CHANGE_MSGS} receipts after the change`, peers);
+    // For the EIM case, give the path (bounded) the chance to move back to direct to the new
+    // address (needs bob's new srflx to reach alice through the directory; see the header).
+    if (newNat === 'masquerade') {
+      await until(() => (currentPath(events(pa))?.kind === 'direct' ? true : undefined), DIRECT_WAIT_MS - (Date.now() - changed), 'direct path again', peers).catch(() => undefined);
+    }
+    if (process.env.LAB_LOG_DIR) writeFileSync(join(process.env.LAB_LOG_DIR, `${newNat}-presence.json`), lab.run(dirNs, 'curl', ['-s', '-H', `authorization: Bearer ${tokens.alice}`, `${DIRECTORY}/v1/presence/bob`]));
+    process.kill(pa.child.pid!, 'SIGUSR2');
+    const stopped = await until(() => events(pa).find((e) => e.event === 'stopped'), 5_000, 'alice stopped', peers);
+    const sent = stopped.sent as number;
+    await until(() => (events(pa).filter((e) => e.event === 'receipt').length >= sent && events(pb).filter((e) => e.event === 'message').length >= sent ? true : undefined),
+      10_000, `all ${sent} receipts`, peers);
+    await new Promise((r) => setTimeout(r, 300)); // a duplicate would show up here
+    const ea = events(pa);
+    const eb = events(pb);
+    const receipts = ea.filter((e) => e.event === 'receipt');
+    const gaps = receipts.filter((e) => e.at >= changeStart - 1000).map((e, i, arr) => (i === 0 ? 0 : e.at - arr[i - 1].at));
+    const result = {
+      scenario: `bob's NAT renumbered 198.51.100.3 -> .4, new NAT ${newNat === 'masquerade' ? 'MASQUERADE (EIM/APDF)' : 'MASQUERADE --random-fully (APDM)'}`,
+      sent,
+      changeCmdMs: changed - changeStart,
+      outageMs: firstAfter.at - changed,
+      longestReceiptGapMs: Math.max(...gaps),
+      firstPathEventAfterChangeMs: (ea.find((e) => e.event === 'path' && e.at >= changeStart)?.at ?? NaN) - changed,
+      alicePaths: ea.filter((e) => (e.event === 'path' || e.event === 'session') && e.at >= changeStart - 100).map((e) => `${e.at - changed}ms ${e.kind} ${e.remote}`),
+      bobPaths: eb.filter((e) => (e.event === 'path' || e.event === 'session') && e.at >= changeStart - 100).map((e) => `${e.at - changed}ms ${e.kind} ${e.remote}`),
+      aliceFinal: currentPath(ea),
+      directAgain: currentPath(ea)?.kind === 'direct',
+      bobPresenceUpdates: eb.filter((e) => e.event === 'fetch' && e.path === '/v1/presence' && e.at >= changeStart).map((e) => `${e.at - changed}ms ${e.method} ${e.status ?? e.error}`),
+      bobFinal: currentPath(eb),
+      links: [...ea, ...eb].filter((e) => e.event === 'link' || e.event === 'session-close').length,
+    };
+    console.log(JSON.stringify(result, null, 1));
+    if (process.env.LAB_LOG_DIR) { // full process output, for diagnosis
+      const names = { alice: pa, bob: pb, supernode: snP, directory: dirP };
+      for (const [n, p] of Object.entries(names)) writeFileSync(join(process.env.LAB_LOG_DIR, `${newNat}-${n}.log`), `${p.lines.join('\n')}\n`);
+    }
+    return { result, texts: Array.from({ length: sent }, (_, i) => `m${i}`), bobGot: eb.filter((e) => e.event === 'message').map((e) => e.text), aliceReceipts: receipts.map((e) => e.text), logs: [...ea, ...eb].filter((e) => e.event === 'log').slice(-80).map((e) => e.l as string), namespaces: [...lab.createdNamespaces()] };
+  } finally {
+    await lab.cleanup();
+    rmSync(data, { recursive: true, force: true });
+  }
+}
+
+function currentPath(evs: Ev[]): { kind: string; remote: string } | undefined {
+  const last = evs.filter((e) => e.event === 'path' || e.event === 'session').at(-1);
+  return last ? { kind: last.kind as string, remote: last.remote as string } : undefined;
+}
+
+describe.skipIf(why !== undefined)('netns lab: a conversation survives a peer\'s NAT changing its public address (real kernel NAT, real Peers, chat app)', () => {
+  it('new NAT is MASQUERADE (EIM): every message once and in order, back within 15 s (direct to the new address, or relayed)', async () => {
+    const r = await scenario('masquerade');
+    expect(r.bobGot, 'bob received every message once, in order').toEqual(r.texts);
+    expect(r.aliceReceipts, 'alice got one receipt per message, in order').toEqual(r.texts);
+    expect(r.result.outageMs).toBeLessThan(RECOVERY_BOUND_MS);
+    // Back on a working path: direct to bob's new address, or (today, see the header) the relay.
+    const final = r.result.aliceFinal;
+    expect(final?.kind === 'direct' ? final.remote.startsWith('198.51.100.4:') : final?.remote === '198.51.100.20:3479', `alice's path ${JSON.stringify(final)}\n${r.logs.join('\n')}`).toBe(true);
+    expect(r.result.bobFinal?.kind).toBe(final?.kind);
+    const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+    for (const ns of r.namespaces) expect(left).not.toContain(ns);
+  }, 90_000);
+
+  it('new NAT is MASQUERADE --random-fully (APDM): every message once and in order, back within 15 s through the supernode', async () => {
+    const r = await scenario('random-fully');
+    expect(r.bobGot, 'bob received every message once, in order').toEqual(r.texts);
+    expect(r.aliceReceipts, 'alice got one receipt per message, in order').toEqual(r.texts);
+    expect(r.result.outageMs).toBeLessThan(RECOVERY_BOUND_MS);
+    expect(r.result.aliceFinal, r.logs.join('\n')).toEqual({ kind: 'relayed', remote: '198.51.100.20:3479' });
+    expect(r.result.bobFinal?.kind).toBe('relayed');
+  }, 90_000);
+});
