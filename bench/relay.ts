@@ -26,6 +26,11 @@
 //               hop costs, not CPU contention between three processes on a 2-core machine.
 //               Mbit/s of application data (first write to the receiver's end of stream),
 //               SHA-256 of what arrived vs what was sent, CPU of both processes.
+//               --transfer-procs 1,2 (default both): 2 runs the same transfers again with sender
+//               and receiver each in a child process (bench/relay-transfer-child.ts; a fresh device
+//               pair and ticket per relayed run, a 16 MiB warm-up stream first, not measured):
+//               endpoints as on two machines, but then three busy processes share the 2 cores
+//               and the relay competes with the endpoints — reported as transfer.twoProcesses.
 //   summary:    one line: which figure meets / misses the 0.8 goal and why.
 // Real UDP on 127.0.0.1, real Ed25519 ticket (src/wire/ticket.ts). Bounded: fixed
 // counts and a time cap per phase. Options: --json, --seconds <per path, throughput; default 3>,
@@ -50,6 +55,8 @@ import type { DatagramSocket, UdpAddress } from '../src/wire/socket.ts';
 import { benchProviders } from './providers.ts';
 import { BorrowedSocket, RelayedSocket, ownsReceived, sha256, transfer, type BenchSocket, type TransferResult } from './relay-transfer.ts';
 import { randomBytes } from 'node:crypto';
+import { fork } from 'node:child_process';
+import type { ChildRole } from './relay-transfer-child.ts';
 import { cpus } from 'node:os';
 
 const json = process.argv.includes('--json');
@@ -102,6 +109,8 @@ const WINDOWS = (argOf('windows') ?? '128,512,2048').split(',').filter((w) => w 
 const TRANSFER_MIB = Number(argOf('transfer-mib') ?? 64);
 const TRANSFER_PROVIDERS = (argOf('transfer-providers') ?? 'plaintext,noise').split(',').filter(Boolean);
 const TRANSFER_PHASES = Math.max(1, Number(argOf('transfer-phases') ?? 2));
+/** --transfer-procs 1,2: endpoints in the bench process (1) and/or each in a child process of its own (2). */
+const TRANSFER_PROCS = (argOf('transfer-procs') ?? '1,2').split(',').map(Number);
 /** A core counts as saturated from this CPU time / wall time on. */
 const SATURATED = 0.9;
 
@@ -365,6 +374,7 @@ try {
 
   // ---- the transport transfer, direct vs relayed, alternating ----
   const transferOut: Record<string, unknown> = {};
+  let transferTwoProcs: Record<string, unknown> | undefined;
   if (TRANSFER_MIB > 0) {
     const data = randomBytes(Math.round(TRANSFER_MIB * 1024 * 1024));
     const dataSha256 = sha256(data);
@@ -377,8 +387,8 @@ try {
       : transfer({ clientSock: new RelayedSocket(sa, relayAddr, session), serverSock: new RelayedSocket(sb, relayAddr, session), serverAddr: relayAddr, ownsReceivedDatagrams: owns, provider, data: bytes, dataSha256: bytesSha256, timeoutMs: 60_000 }));
     // warm-up, not measured: each provider over both paths with up to 16 MiB (JIT, first connections)
     const warm = data.subarray(0, Math.min(data.length, 16 * 1024 * 1024)), warmSha = sha256(warm);
-    for (const name of TRANSFER_PROVIDERS) for (const kind of ['direct', 'relayed'] as const) await once(kind, benchProviders[name]!(), warm, warmSha);
-    for (const name of TRANSFER_PROVIDERS) {
+    if (TRANSFER_PROCS.includes(1)) for (const name of TRANSFER_PROVIDERS) for (const kind of ['direct', 'relayed'] as const) await once(kind, benchProviders[name]!(), warm, warmSha);
+    for (const name of TRANSFER_PROCS.includes(1) ? TRANSFER_PROVIDERS : []) {
       const provider = benchProviders[name]?.();
       if (!provider) throw new Error(`--transfer-providers: unknown provider ${name}`);
       runs[name] = { direct: [], relayed: [] };
@@ -401,7 +411,8 @@ try {
         mbitPerSec: +((bytes * 8) / dataS / 1e6).toFixed(1), phaseMbitPerSec: rs.map((r) => +((r.bytes * 8) / (r.dataMs / 1000) / 1e6).toFixed(1)),
         hashOk: rs.every((r) => r.hashOk), handshakeMsP50: +rs.map((r) => r.handshakeMs).sort((x, y) => x - y)[Math.floor(rs.length / 2)].toFixed(2),
         benchCpuUtilisation: +(sum((r) => r.benchCpuMs) / 1000 / wallS).toFixed(3), benchCpuUsPerPacket: +((sum((r) => r.benchCpuMs) * 1000) / sum((r) => r.packetsSent)).toFixed(2),
-        ...(relayCpu !== undefined ? { relayCpuUtilisation: +(relayCpu / sum((r) => r.spanMs)).toFixed(3), relayCpuMs: Math.round(relayCpu) } : {}),
+        // relay CPU per transport packet the sender sent (the relay also forwards the receiver's ACKs: counted in, not per packet)
+        ...(relayCpu !== undefined ? { relayCpuUtilisation: +(relayCpu / sum((r) => r.spanMs)).toFixed(3), relayCpuMs: Math.round(relayCpu), relayCpuUsPerPacket: +((relayCpu * 1000) / sum((r) => r.packetsSent)).toFixed(2) } : {}),
         packetsSent: sum((r) => r.packetsSent), packetsLost: sum((r) => r.packetsLost), ptoCount: sum((r) => r.ptoCount),
         srttMs: rs.map((r) => r.srttMs), cwnd: rs.map((r) => r.cwnd), machineBusyCores: rs.map((r) => r.machineBusyCores),
       };
@@ -415,6 +426,75 @@ try {
       transferOut[name] = { direct: d, relayed: rl, relayedOverDirect: +(rl.mbitPerSec / d.mbitPerSec).toFixed(3) };
       if (!json) console.log(`transfer ${name}: direct ${d.mbitPerSec} Mbit/s, relayed ${rl.mbitPerSec} Mbit/s, ratio ${(rl.mbitPerSec / d.mbitPerSec).toFixed(3)}, hash ${d.hashOk && rl.hashOk ? 'ok' : 'MISMATCH'}, relay CPU ${rl.relayCpuUtilisation}`);
     }
+
+    // ---- the same transfer with each endpoint in a child process of its own (3 processes on the machine's cores) ----
+    if (TRANSFER_PROCS.includes(2)) {
+      type Child = { kill(): void; next(timeoutMs?: number): Promise<Record<string, unknown>>; exit(): void; go(): void };
+      const forkChild = (role: ChildRole): Child => {
+        const c = fork(resolve(import.meta.dirname, 'relay-transfer-child.ts'), [JSON.stringify(role)], { execArgv: process.execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+        const queue: Record<string, unknown>[] = [], waiters: ((m: Record<string, unknown>) => void)[] = [];
+        c.on('message', (m: Record<string, unknown>) => { const w = waiters.shift(); if (w) w(m); else queue.push(m); });
+        return {
+          kill: () => c.kill(), go: () => c.send({ go: true }), exit: () => { if (c.connected) c.send({ exit: true }); setTimeout(() => c.kill(), 2000).unref(); },
+          next: (timeoutMs = 60_000) => new Promise((res, rej) => {
+            const q = queue.shift();
+            if (q) { res(q); return; }
+            const t = setTimeout(() => rej(new Error(`transfer child (${role.kind}): no answer within ${timeoutMs} ms`)), timeoutMs);
+            waiters.push((m) => { clearTimeout(t); res(m); });
+          }),
+        };
+      };
+      let pair = 0;
+      const childRun = async (kind: 'direct' | 'relayed', name: string, bytes: number): Promise<Run & { senderCpuMs: number; receiverCpuMs: number }> => {
+        // relayed: a fresh device pair and ticket per run (a side may move to a new socket only after 1 s idle)
+        const relay = (dev: Uint8Array, t: Uint8Array) => ({ address: relayAddr, deviceId: deviceIdHex(dev), ticketHex: Buffer.from(t).toString('hex') });
+        pair++;
+        const dc = Uint8Array.from({ length: 16 }, (_, i) => (i === 0 ? 0x40 : i === 1 ? pair : i)), dd = Uint8Array.from({ length: 16 }, (_, i) => (i === 0 ? 0xc0 : i === 1 ? pair : i));
+        const t = kind === 'relayed' ? signTicket({ issuedAt: Date.now(), expiresAt: Date.now() + 600_000, deviceA: dc, deviceB: dd }, sk) : undefined;
+        const warmBytes = Math.min(bytes, 16 * 1024 * 1024);
+        const recv = forkChild({ kind: 'recv', provider: name, bytes, warmBytes, ...(t ? { relay: relay(dd, t) } : {}) });
+        let snd: Child | undefined;
+        try {
+          const ready = await recv.next(30_000);
+          snd = forkChild({ kind: 'send', provider: name, bytes, warmBytes, to: t ? relayAddr : { address: '127.0.0.1', port: ready.port as number }, ...(t ? { relay: relay(dc, t) } : {}) });
+          await snd.next(30_000); // connected
+          await recv.next(); // the warm-up stream arrived
+          const rc0 = relayCpuMs(), m0 = machineJiffies(), t0 = performance.now();
+          snd.go();
+          await snd.next(); // started
+          const done = await recv.next();
+          const tEnd = performance.now(), rc1 = relayCpuMs(), busy = machineBusyCores(m0);
+          const sent = await snd.next();
+          const dataMs = tEnd - t0;
+          return {
+            bytes: done.bytes as number, dataMs, handshakeMs: NaN, wallMs: dataMs, spanMs: dataMs,
+            benchCpuMs: (sent.cpuMs as number) + (done.cpuMs as number), senderCpuMs: sent.cpuMs as number, receiverCpuMs: done.cpuMs as number,
+            hashOk: done.bytes === bytes && done.sha256 === sent.sha256,
+            packetsSent: sent.packetsSent as number, packetsLost: sent.packetsLost as number, ptoCount: sent.ptoCount as number, srttMs: sent.srttMs as number, cwnd: NaN,
+            ...(rc0 !== undefined && rc1 !== undefined ? { relayCpuMs: rc1 - rc0 } : {}), ...(busy !== undefined ? { machineBusyCores: busy } : {}),
+          };
+        } finally { recv.exit(); snd?.exit(); }
+      };
+      const bytes = Math.round(TRANSFER_MIB * 1024 * 1024);
+      const two: Record<string, unknown> = {};
+      for (const name of TRANSFER_PROVIDERS) {
+        const r: { direct: (Run & { senderCpuMs: number; receiverCpuMs: number })[]; relayed: (Run & { senderCpuMs: number; receiverCpuMs: number })[] } = { direct: [], relayed: [] };
+        for (let i = 0; i < TRANSFER_PHASES; i++) for (const kind of ['direct', 'relayed'] as const) { r[kind].push(await childRun(kind, name, bytes)); await new Promise((res) => setTimeout(res, 100)); }
+        const side = (rs: (Run & { senderCpuMs: number; receiverCpuMs: number })[]) => {
+          const c = combine(rs), wallS = rs.reduce((acc, x) => acc + x.dataMs, 0) / 1000;
+          const senderCpuUtilisation = +(rs.reduce((acc, x) => acc + x.senderCpuMs, 0) / 1000 / wallS).toFixed(3), receiverCpuUtilisation = +(rs.reduce((acc, x) => acc + x.receiverCpuMs, 0) / 1000 / wallS).toFixed(3);
+          const busy = c.machineBusyCores.every((m) => m !== undefined) ? c.machineBusyCores.reduce((acc, m) => acc + m!, 0) / c.machineBusyCores.length : NaN;
+          const { benchCpuUtilisation: endpointsCpuUtilisation, benchCpuUsPerPacket: endpointsCpuUsPerPacket, handshakeMsP50: _h, cwnd: _c, ...rest } = c;
+          // a process is saturated at >= SATURATED of a core: the busier endpoint stands for "bench process" in the verdict
+          const v = verdict(Math.max(senderCpuUtilisation, receiverCpuUtilisation), c.relayCpuUtilisation, busy, 'no process or machine saturated').replace('bench process', senderCpuUtilisation >= receiverCpuUtilisation ? 'sender process' : 'receiver process');
+          return { ...rest, endpointsCpuUtilisation, endpointsCpuUsPerPacket, senderCpuUtilisation, receiverCpuUtilisation, bottleneck: v };
+        };
+        const d = side(r.direct), rl = side(r.relayed);
+        two[name] = { direct: d, relayed: rl, relayedOverDirect: +(rl.mbitPerSec / d.mbitPerSec).toFixed(3) };
+        if (!json) console.log(`transfer ${name} (2 processes): direct ${d.mbitPerSec} Mbit/s, relayed ${rl.mbitPerSec} Mbit/s, ratio ${(rl.mbitPerSec / d.mbitPerSec).toFixed(3)}, hash ${d.hashOk && rl.hashOk ? 'ok' : 'MISMATCH'}, relay CPU ${rl.relayCpuUtilisation}`);
+      }
+      transferTwoProcs = two;
+    }
   }
   Object.assign(results, {
     bench: 'relay', udp: udpKind, payloadBytes: PAYLOAD, window: WINDOW, phaseMs: PHASE_MS, phases: PHASES, pings: PINGS,
@@ -424,9 +504,10 @@ try {
     addedOneWayLatencyP50Ms: addedP50, addedOneWayLatencyP99Ms: addedP99,
     goals: { throughputRatioAtLeast0_8: ratio >= 0.8, addedP50Below0_3ms: addedP50 < 0.3 },
     windowSweep,
-    transfer: { mib: TRANSFER_MIB, transportDatagramBytes: 1200, relayedWireDatagramBytes: 1200 + DATA_HEADER_BYTES, endpoints: 'both in the bench process (relay on its own core)', phases: TRANSFER_PHASES, byProvider: transferOut },
+    transfer: { mib: TRANSFER_MIB, transportDatagramBytes: 1200, relayedWireDatagramBytes: 1200 + DATA_HEADER_BYTES, endpoints: 'both in the bench process (relay on its own core)', phases: TRANSFER_PHASES, byProvider: transferOut,
+      ...(transferTwoProcs ? { twoProcesses: { endpoints: 'sender and receiver each in a child process (3 busy processes on the machine)', byProvider: transferTwoProcs } } : {}) },
   });
-  results.summary = summaryLine(ratio, windowSweep, transferOut);
+  results.summary = summaryLine(ratio, windowSweep, transferOut, transferTwoProcs ?? {});
   if (json) console.log(JSON.stringify(results, null, 2));
   else {
     console.log(`direct : ${thr.direct.datagramsPerSec} dgram/s, ${thr.direct.mbPerSec} MB/s, RTT p50 ${lat.direct.p50.toFixed(3)} ms p99 ${lat.direct.p99.toFixed(3)} ms`);
@@ -440,7 +521,7 @@ try {
 }
 
 /** The verdict against the 0.8 goal for every figure, with the reason (bottleneck) beside each. */
-function summaryLine(rawRatio: number, sweep: { window: number; relayedOverDirect: number; direct: { bottleneck: string; datagramsPerSec: number; benchCpuUsPerDatagram: number }; relayed: { bottleneck: string; relayCpuUtilisation?: number; datagramsPerSec: number; benchCpuUsPerDatagram: number; relayCpuUsPerDatagram?: number } }[], transfers: Record<string, unknown>): string {
+function summaryLine(rawRatio: number, sweep: { window: number; relayedOverDirect: number; direct: { bottleneck: string; datagramsPerSec: number; benchCpuUsPerDatagram: number }; relayed: { bottleneck: string; relayCpuUtilisation?: number; datagramsPerSec: number; benchCpuUsPerDatagram: number; relayCpuUsPerDatagram?: number } }[], transfers: Record<string, unknown>, twoProcs: Record<string, unknown>): string {
   const v = (r: number) => (r >= 0.8 ? 'meets' : 'misses');
   const parts = [`raw window ${WINDOW} (main phases): ${rawRatio} ${v(rawRatio)} 0.8`];
   if (sweep.length > 1) {
@@ -455,6 +536,9 @@ function summaryLine(rawRatio: number, sweep: { window: number; relayedOverDirec
   for (const w of sweep) parts.push(`raw window ${w.window}: ${w.relayedOverDirect} ${v(w.relayedOverDirect)} (direct bound by ${w.direct.bottleneck}, relayed by ${w.relayed.bottleneck}, relay CPU ${w.relayed.relayCpuUtilisation})`);
   for (const [name, t] of Object.entries(transfers) as [string, { relayedOverDirect: number; direct: { mbitPerSec: number; benchCpuUtilisation: number; bottleneck: string }; relayed: { mbitPerSec: number; benchCpuUtilisation: number; relayCpuUtilisation?: number; hashOk: boolean; bottleneck: string } }][]) {
     parts.push(`transfer ${name}: ${t.relayed.mbitPerSec}/${t.direct.mbitPerSec} Mbit/s = ${t.relayedOverDirect} ${v(t.relayedOverDirect)} (direct bound by ${t.direct.bottleneck}, relayed by ${t.relayed.bottleneck}; bench CPU ${t.direct.benchCpuUtilisation} direct / ${t.relayed.benchCpuUtilisation} relayed, relay CPU ${t.relayed.relayCpuUtilisation}; hash ${t.relayed.hashOk ? 'ok' : 'MISMATCH'})`);
+  }
+  for (const [name, t] of Object.entries(twoProcs) as [string, { relayedOverDirect: number; direct: { mbitPerSec: number; bottleneck: string; senderCpuUtilisation: number; receiverCpuUtilisation: number }; relayed: { mbitPerSec: number; relayCpuUtilisation?: number; hashOk: boolean; bottleneck: string; senderCpuUtilisation: number; receiverCpuUtilisation: number } }][]) {
+    parts.push(`transfer ${name} (2 processes): ${t.relayed.mbitPerSec}/${t.direct.mbitPerSec} Mbit/s = ${t.relayedOverDirect} ${v(t.relayedOverDirect)} (direct bound by ${t.direct.bottleneck}, relayed by ${t.relayed.bottleneck}; sender/receiver CPU ${t.direct.senderCpuUtilisation}/${t.direct.receiverCpuUtilisation} direct, ${t.relayed.senderCpuUtilisation}/${t.relayed.receiverCpuUtilisation} relayed, relay CPU ${t.relayed.relayCpuUtilisation}; hash ${t.relayed.hashOk ? 'ok' : 'MISMATCH'})`);
   }
   return `goal relayed >= 0.8x direct: ${parts.join('; ')}`;
 }
