@@ -16,6 +16,14 @@
 // them to a socket with `sendOwned` (UdpSocket) without the socket's copy. A socket
 // with `flush()` (the native batched socket stages sends) is flushed after every
 // transmit pass, so one pass's datagrams leave in one sendmmsg.
+// Mid-burst passes (batching only): a native receive batch can hand the endpoint
+// thousands of datagrams in one JS task; after `runEvery` datagrams without a
+// pass (default 128, TINCAN_DRIVER_RUN_EVERY, 0 = off) the pass runs at once, so
+// ACKs (receiver) and the data a large ACK lets out (sender) leave during the
+// burst instead of after it: one ACK per 128 packets, not one per wake-up.
+// (bench:transport loopback native 1200 B, same-hold alternating 0 vs 128, 6 vs 5
+// runs: noise 1534 -> 2021 Mb/s median and no half-idle runs (0: two runs at
+// ~0.45 CPU/wall per process, 861/906 Mb/s; 128: >= 0.80); plaintext unchanged.)
 import type { Clock, DatagramSocket, Millis, TimerHandle, UdpAddress } from '../wire/socket.ts';
 
 /** A clock on a real event loop: `defer(cb)` runs cb after the I/O callbacks of this turn (setImmediate). */
@@ -28,6 +36,14 @@ export function deferOf(clock: Clock): ((callback: () => void) => void) | undefi
   const d = (clock as Partial<DeferringClock>).defer;
   return typeof d === 'function' ? d.bind(clock) : undefined;
 }
+
+function envRunEvery(): number {
+  const v = typeof process !== 'undefined' ? process.env.TINCAN_DRIVER_RUN_EVERY : undefined;
+  const n = v === undefined || v === '' ? NaN : Number(v);
+  return Number.isInteger(n) && n >= 0 ? n : 128;
+}
+/** Datagrams per mid-burst pass (TINCAN_DRIVER_RUN_EVERY overrides; 0 = off). */
+export const DEFAULT_RUN_EVERY = envRunEvery();
 
 export interface SansIoEndpoint {
   handleDatagram(now: Millis, from: UdpAddress, bytes: Uint8Array): void;
@@ -60,17 +76,24 @@ export class Driver {
   /** Deferral when batching (undefined: every input runs at once). */
   private readonly defer: ((callback: () => void) => void) | undefined;
   private readonly deferredRun = () => { if (this.scheduled && !this.closed) this.run(); };
+  /** Datagrams handed to the endpoint since the last pass. */
+  private sinceRun = 0;
+  /** Run a pass at once after this many datagrams (batching only; 0: never mid-burst). */
+  private readonly runEvery: number;
 
   /** `batch` (default true) takes effect only with a clock that can defer (DeferringClock). */
-  constructor(readonly endpoint: SansIoEndpoint, readonly socket: DatagramSocket, readonly clock: Clock, opts: { batch?: boolean } = {}) {
+  /** `runEvery`: see the header comment (default DEFAULT_RUN_EVERY). */
+  constructor(readonly endpoint: SansIoEndpoint, readonly socket: DatagramSocket, readonly clock: Clock, opts: { batch?: boolean; runEvery?: number } = {}) {
     this.defer = opts.batch === false ? undefined : deferOf(clock);
+    this.runEvery = opts.runEvery ?? DEFAULT_RUN_EVERY;
     const so = socket as Partial<OwningSocket>;
     this.sendOwned = endpoint.transmitsOwnedBuffers && typeof so.sendOwned === 'function' ? (socket as unknown as OwningSocket) : undefined;
     this.flushing = typeof (socket as Partial<FlushingSocket>).flush === 'function' ? (socket as unknown as FlushingSocket) : undefined;
     socket.onDatagram((from, bytes) => {
       if (this.closed) return;
       this.endpoint.handleDatagram(this.clock.now(), from, bytes);
-      this.kick();
+      if (++this.sinceRun >= this.runEvery && this.runEvery > 0 && this.defer !== undefined && !this.running) this.run();
+      else this.kick();
     });
   }
 
@@ -89,6 +112,7 @@ export class Driver {
 
   private run(): void {
     this.scheduled = false;
+    this.sinceRun = 0;
     if (this.running) { this.again = true; return; }
     this.running = true;
     try {

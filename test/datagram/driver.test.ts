@@ -10,7 +10,7 @@ import type { Clock, DatagramHandler, DatagramSocket, UdpAddress } from '../../s
 
 const peer: UdpAddress = { address: '192.0.2.1', port: 9 };
 
-function setup(clock: Clock, batch?: boolean) {
+function setup(clock: Clock, batch?: boolean, runEvery?: number) {
   let handler: DatagramHandler = () => {};
   const sent: Uint8Array[] = [];
   const socket: DatagramSocket = { local: { address: '192.0.2.2', port: 1 }, send: (_to, b) => { sent.push(b); }, onDatagram: (h) => { handler = h; }, close: () => {} };
@@ -21,7 +21,7 @@ function setup(clock: Clock, batch?: boolean) {
     pollTransmit: () => (owed-- > 0 ? { to: peer, bytes: new Uint8Array([received]) } : undefined),
     pollTimeout: () => undefined,
   };
-  const driver = new Driver(endpoint, socket, clock, batch === undefined ? {} : { batch });
+  const driver = new Driver(endpoint, socket, clock, { ...(batch === undefined ? {} : { batch }), ...(runEvery === undefined ? {} : { runEvery }) });
   let passes = 0;
   driver.afterInput = () => { passes++; };
   return { deliver: (n: number) => { for (let i = 0; i < n; i++) handler(peer, new Uint8Array(1)); }, driver, sent, passes: () => passes, received: () => received };
@@ -44,6 +44,33 @@ describe('Driver batching', () => {
     flush();
     expect(t.passes()).toBe(1);
     expect(t.sent.length).toBe(1);
+  });
+
+  it('a large receive burst gets a pass every runEvery datagrams (ACKs during the burst), then one at the end', () => {
+    const { clock, flush } = deferringClock();
+    const t = setup(clock, undefined, 64);
+    t.deliver(200);
+    expect(t.received()).toBe(200);
+    expect(t.passes()).toBe(3); // after datagrams 64, 128, 192
+    expect(t.sent.map((b) => b[0])).toEqual([64, 128, 192]);
+    flush();
+    expect(t.passes()).toBe(4); // the rest (8) at the end of the turn
+    expect(t.sent.length).toBe(4);
+    flush();
+    expect(t.passes()).toBe(4); // a deferred run after a mid-burst pass with nothing new is dropped
+  });
+
+  it('runEvery: 0 turns mid-burst passes off; the count restarts after every pass', () => {
+    const off = setup(deferringClock().clock, undefined, 0);
+    off.deliver(500);
+    expect(off.passes()).toBe(0);
+    const d = deferringClock();
+    const t = setup(d.clock, undefined, 10);
+    t.deliver(6); d.flush(); // a turn-end pass resets the count
+    t.deliver(9);
+    expect(t.passes()).toBe(1);
+    t.deliver(1);
+    expect(t.passes()).toBe(2);
   });
 
   it('a clock without defer (virtual time) or batch: false: one pass per datagram', () => {
