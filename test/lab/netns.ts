@@ -131,6 +131,37 @@ export class Lab {
     return { router, host, wanIp: opts.wanIp, hostIp };
   }
 
+  /**
+   * A second network for an existing LAN host (Wi-Fi -> LTE): a new masquerading router
+   * namespace on the internet segment at `wanIp`, linked to `lan.host` by a new interface
+   * `ifName` (up, no address yet; the router side is `lanBase`.1/26). Nothing is routed
+   * through it until switchUplink() moves the host over.
+   */
+  addUplink(lan: NatLan, role: string, opts: { wanIp: string; lanBase: string; ifName: string; randomFully?: boolean }): NatLan {
+    const router = this.addNamespace(`${role}r`);
+    this.plugIntoInternet(router, 'wan', opts.wanIp);
+    const [a, b, c, d] = opts.lanBase.split('.').map(Number);
+    this.link(router, 'lan', lan.host, opts.ifName);
+    this.run(undefined, 'ip', ['-n', router, 'addr', 'add', `${a}.${b}.${c}.${d + 1}/26`, 'dev', 'lan']);
+    this.run(router, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+    this.run(router, 'iptables', ['-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan', '-j', 'MASQUERADE', ...(opts.randomFully ? ['--random-fully'] : [])]);
+    this.run(router, 'iptables', ['-A', 'INPUT', '-i', 'wan', '-p', 'udp', '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'DROP']);
+    return { router, host: lan.host, wanIp: opts.wanIp, hostIp: `${a}.${b}.${c}.${d + 2}` };
+  }
+
+  /**
+   * The host leaves its current network for `to` (from addUplink): `fromIf` goes down
+   * (its address and default route go with it), `toIf` gets `to.hostIp`/26 and the default
+   * route via `to`'s router. Sockets bound to 0.0.0.0 now send from the new address.
+   */
+  switchUplink(to: NatLan, fromIf: string, toIf: string): void {
+    const [a, b, c, d] = to.hostIp.split('.').map(Number);
+    this.run(undefined, 'ip', ['-n', to.host, 'link', 'set', fromIf, 'down']);
+    this.run(undefined, 'ip', ['-n', to.host, 'addr', 'flush', 'dev', fromIf]);
+    this.run(undefined, 'ip', ['-n', to.host, 'addr', 'add', `${to.hostIp}/26`, 'dev', toIf]);
+    this.run(undefined, 'ip', ['-n', to.host, 'route', 'replace', 'default', 'via', `${a}.${b}.${c}.${d - 1}`]);
+  }
+
   /** Start `node --import tsx <script> ...args` inside `ns`; stdout is collected line by line. */
   spawnNode(ns: string, script: string, args: string[], env: Record<string, string> = {}): LabProcess {
     const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', script, ...args], {
