@@ -65,17 +65,28 @@ export interface PushChannel {
   readonly closed: Promise<{ code: number; reason: string }>;
 }
 
+/** A request that got no answer: 'timeout' when it ran out of time, else 'network' with the cause's message. */
+function networkError(method: string, path: string, e: unknown, timeoutMs: number): DirectoryError {
+  const name = (e as Error)?.name;
+  if (name === 'TimeoutError' || name === 'AbortError') return new DirectoryError(0, 'timeout', `${method} ${path}: no answer within ${timeoutMs} ms`);
+  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
+  return new DirectoryError(0, 'network', `${method} ${path}: ${(e as Error).message}${cause?.code ? ` (${cause.code})` : ''}`);
+}
+
+const PRESENCE_TIMEOUT_MS = 3_000;
+
 const b64u = (k: Uint8Array) => Buffer.from(k).toString('base64url');
 const seg = (s: string) => encodeURIComponent(s);
 
 export class DirectoryClient {
   private readonly base: string;
 
-  constructor(baseUrl: string, public token?: string) {
+  /** Each request is abandoned after `timeoutMs` (default 10 s) with a DirectoryError code 'timeout'. */
+  constructor(baseUrl: string, public token?: string, private readonly timeoutMs = 10_000) {
     this.base = baseUrl.replace(/\/+$/, '');
   }
 
-  private async request<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
+  private async request<T>(method: string, path: string, body?: unknown, auth = true, timeoutMs = this.timeoutMs): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (auth) {
       if (!this.token) throw new DirectoryError(401, 'unauthorized', 'not logged in');
@@ -84,11 +95,16 @@ export class DirectoryClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(this.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await fetch(this.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
     } catch (e) {
-      throw new DirectoryError(0, 'network', `${method} ${path}: ${(e as Error).message}`);
+      throw networkError(method, path, e, timeoutMs);
     }
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (e) {
+      throw networkError(method, path, e, timeoutMs);
+    }
     let json: unknown;
     try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
     if (!res.ok) {
@@ -129,7 +145,12 @@ export class DirectoryClient {
   async removeContact(username: string): Promise<void> { await this.request('DELETE', `/v1/contacts/${seg(username)}`); }
 
   // presence
-  async setPresence(p: PresenceUpdate): Promise<void> { await this.request('PUT', '/v1/presence', p); }
+  /**
+   * Presence is small and the directory answers it at once; a short timeout (<= 3 s) matters after a
+   * network change, when a kept-alive connection bound to a vanished address swallows the request
+   * (the caller retries on a fresh connection).
+   */
+  async setPresence(p: PresenceUpdate): Promise<void> { await this.request('PUT', '/v1/presence', p, true, Math.min(this.timeoutMs, PRESENCE_TIMEOUT_MS)); }
   /** Presence of all mutual contacts' devices. */
   async presence(): Promise<Presence[]> { return (await this.request<{ presence: Presence[] }>('GET', '/v1/presence')).presence; }
   async presenceOf(username: string): Promise<Presence[]> { return (await this.request<{ presence: Presence[] }>('GET', `/v1/presence/${seg(username)}`)).presence; }

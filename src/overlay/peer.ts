@@ -150,6 +150,12 @@ function defaultStun(url: string): UdpAddress {
   return { address: new URL(url).hostname.replace(/^localhost$/, '127.0.0.1'), port: 3478 };
 }
 
+/** A presence update worth retrying: the directory was unreachable, timed out or failed (not a refusal). */
+function retryablePublish(e: unknown): boolean {
+  const status = (e as { status?: unknown }).status;
+  return typeof status !== 'number' || status === 0 || status >= 500;
+}
+
 function hostAddresses(opts: PeerOptions): string[] {
   if (opts.hostAddresses?.length) return [...opts.hostAddresses];
   if (opts.bindAddress && opts.bindAddress !== '0.0.0.0') return [opts.bindAddress];
@@ -162,7 +168,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   private readonly mux: OverlayMux;
   private readonly random: Random;
   private readonly stunAddr: UdpAddress;
-  private readonly hosts: string[];
+  private hosts: string[];
   private readonly bindings = new StunBindings();
   private readonly probeCodec = new StunProbeCodec((n) => this.random.fill(new Uint8Array(n)));
   private readonly picker: SupernodePicker;
@@ -176,6 +182,9 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   private closing = false;
   private supernode?: UdpAddress;
   private published?: string;
+  /** A failed presence update is retried (250 ms, doubling to 8 s) until one succeeds. */
+  private publishRetry?: TimerHandle;
+  private publishRetryMs = 0;
   private keepaliveTx?: string;
   private lastKeepaliveAt = -Infinity;
   private readonly waitingBindings = new Map<string, (a: BindingAnswer) => void>();
@@ -596,7 +605,9 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
       if (this.classification && (!old || !sameAddress(old, a.mapped))) {
         this.log(`NAT mapping moved: ${old ? formatAddress(old) : 'none'} -> ${formatAddress(a.mapped)}`);
         this.classification = { ...this.classification, mapped: a.mapped };
-        void this.publish(false).catch(() => {});
+        // a moved mapping usually means a new network: our host addresses may have changed too
+        this.hosts = hostAddresses(this.opts);
+        void this.publish(false).catch((e: Error) => this.log(`presence update after the move failed (retrying): ${e.message}`));
       }
       return;
     }
@@ -637,7 +648,30 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     const text = JSON.stringify(body);
     if (!force && text === this.published) return;
     this.published = text;
-    await this.dir.setPresence(body);
+    try {
+      await this.dir.setPresence(body);
+      this.publishRetryMs = 0;
+    } catch (e) {
+      // not published: the same content must be sent again, and soon (after a network change
+      // the first request often dies with the old address's connection)
+      if (this.published === text) this.published = undefined;
+      if (retryablePublish(e)) this.schedulePublishRetry();
+      throw e;
+    }
+  }
+
+  private schedulePublishRetry(): void {
+    if (this.closing || this.publishRetry) return;
+    this.publishRetryMs = Math.min(this.publishRetryMs ? this.publishRetryMs * 2 : 250, 8000);
+    const h = this.clock.setTimer(this.clock.now() + this.publishRetryMs, () => {
+      const i = this.intervals.indexOf(h);
+      if (i >= 0) this.intervals.splice(i, 1);
+      this.publishRetry = undefined;
+      if (this.closing) return;
+      void this.publish(false).catch((e: Error) => this.log(`presence update failed (retrying): ${e.message}`));
+    });
+    this.publishRetry = h;
+    this.intervals.push(h);
   }
 
   private async savePins(): Promise<void> {
