@@ -8,17 +8,16 @@
 // bob's old mappings (direct pair, relay binding, directory TCP) are gone; his next
 // packets get new mappings on the new address.
 //  - new NAT MASQUERADE (EIM/APDF, port-preserving): the session must come back, direct
-//    to bob's new address 198.51.100.4 or through the supernode. It should end up direct,
-//    but today stays relayed: bob notices "NAT mapping moved" and PUTs his new presence,
-//    that PUT fails (ECONNRESET: its keep-alive TCP connection died with the old address),
-//    peer.ts swallows the error and never retries (the forced refresh is every 60 s), so
-//    alice never learns the new srflx (reported in /work/notes/requests/overlay.md). The
-//    test waits up to 6 s for direct, prints the outcome (directAgain) and accepts either;
+//    to bob's new address 198.51.100.4 (first through the supernode, then direct again once
+//    bob's new srflx reached alice through the directory: his first presence PUT dies with
+//    the old address's keep-alive connection (ECONNRESET) and is retried on a fresh one);
 //  - new NAT MASQUERADE --random-fully (APDM, symmetric-like): direct is impossible, the
 //    session must come back through the supernode;
 //  - bob's host moves to another network (Wi-Fi -> LTE): its interface to the first NAT goes
 //    down, a second interface gets 192.0.2.130 behind a second MASQUERADE router at
-//    198.51.100.5 (netns.ts addUplink/switchUplink); direct to .5 or relayed, as above.
+//    198.51.100.5 (netns.ts addUplink/switchUplink); relayed first, then direct to .5 (here the
+//    first presence PUT hangs on a connection bound to the vanished address until its 3 s
+//    timeout, then is retried).
 // Asserted: every message sent before, during and after the change is received by bob
 // once, in order (his 'message' events) and acknowledged to alice once (her receipts);
 // messages sent after the change are acknowledged within 15 s of it (generous: a loaded
@@ -40,7 +39,7 @@ const programs = resolve(import.meta.dirname, 'programs');
 const CLI = join(ROOT, 'src/cli/main.ts');
 const DIRECTORY = 'http://198.51.100.10:7400';
 const RECOVERY_BOUND_MS = 15_000;
-const DIRECT_WAIT_MS = 6_000; // after the change, for the EIM case's return to direct
+const DIRECT_WAIT_MS = 12_000; // after the change, for the EIM cases' return to direct (~1-4 s measured)
 const AFTER_CHANGE_MSGS = 20; // receipts for this many post-change messages, then stop
 
 type Ev = Record<string, unknown> & { event: string; at: number };
@@ -160,11 +159,11 @@ async function scenario(newNat: Change) {
   }
 }
 
-/** Back on a working path: direct to bob's new public address, or (today, see the header) the relay. */
-function expectDirectOrRelayed(r: Awaited<ReturnType<typeof scenario>>, newPublic: string): void {
+/** Back on the direct path, to bob's new public address (the NAT allows a hole punch). */
+function expectDirectAgain(r: Awaited<ReturnType<typeof scenario>>, newPublic: string): void {
   const final = r.result.aliceFinal;
-  expect(final?.kind === 'direct' ? final.remote.startsWith(newPublic) : final?.remote === '198.51.100.20:3479', `alice's path ${JSON.stringify(final)}\n${r.logs.join('\n')}`).toBe(true);
-  expect(r.result.bobFinal?.kind).toBe(final?.kind);
+  expect(final?.kind === 'direct' && final.remote.startsWith(newPublic), `alice's path ${JSON.stringify(final)}\n${r.logs.join('\n')}`).toBe(true);
+  expect(r.result.bobFinal?.kind).toBe('direct');
 }
 
 function currentPath(evs: Ev[]): { kind: string; remote: string } | undefined {
@@ -173,12 +172,12 @@ function currentPath(evs: Ev[]): { kind: string; remote: string } | undefined {
 }
 
 describe.skipIf(why !== undefined)('netns lab: a conversation survives a peer\'s NAT changing its public address (real kernel NAT, real Peers, chat app)', () => {
-  it('new NAT is MASQUERADE (EIM): every message once and in order, back within 15 s (direct to the new address, or relayed)', async () => {
+  it('new NAT is MASQUERADE (EIM): every message once and in order, back within 15 s, then direct to the new address', async () => {
     const r = await scenario('masquerade');
     expect(r.bobGot, 'bob received every message once, in order').toEqual(r.texts);
     expect(r.aliceReceipts, 'alice got one receipt per message, in order').toEqual(r.texts);
     expect(r.result.outageMs).toBeLessThan(RECOVERY_BOUND_MS);
-    expectDirectOrRelayed(r, NEW_PUBLIC.masquerade);
+    expectDirectAgain(r, NEW_PUBLIC.masquerade);
     const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
     for (const ns of r.namespaces) expect(left).not.toContain(ns);
   }, 90_000);
@@ -192,11 +191,11 @@ describe.skipIf(why !== undefined)('netns lab: a conversation survives a peer\'s
     expect(r.result.bobFinal?.kind).toBe('relayed');
   }, 90_000);
 
-  it('bob\'s host moves to another network (new interface address, new NAT): every message once and in order, back within 15 s (direct to the new address, or relayed)', async () => {
+  it('bob\'s host moves to another network (new interface address, new NAT): every message once and in order, back within 15 s, then direct to the new address', async () => {
     const r = await scenario('move');
     expect(r.bobGot, 'bob received every message once, in order').toEqual(r.texts);
     expect(r.aliceReceipts, 'alice got one receipt per message, in order').toEqual(r.texts);
     expect(r.result.outageMs).toBeLessThan(RECOVERY_BOUND_MS);
-    expectDirectOrRelayed(r, NEW_PUBLIC.move);
+    expectDirectAgain(r, NEW_PUBLIC.move);
   }, 90_000);
 });
