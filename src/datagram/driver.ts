@@ -24,7 +24,8 @@
 // (bench:transport loopback native 1200 B, same-hold alternating 0 vs 128, 6 vs 5
 // runs: noise 1534 -> 2021 Mb/s median and no half-idle runs (0: two runs at
 // ~0.45 CPU/wall per process, 861/906 Mb/s; 128: >= 0.80); plaintext unchanged.)
-import type { Clock, DatagramSocket, Millis, TimerHandle, UdpAddress } from '../wire/socket.ts';
+import type { Clock, DatagramSocket, Millis, UdpAddress } from '../wire/socket.ts';
+import { WakeupTimer } from './wakeup-timer.ts';
 
 /** A clock on a real event loop: `defer(cb)` runs cb after the I/O callbacks of this turn (setImmediate). */
 export interface DeferringClock extends Clock {
@@ -60,8 +61,8 @@ interface OwningSocket { sendOwned(to: UdpAddress, bytes: Uint8Array): void }
 interface FlushingSocket { flush(): void }
 
 export class Driver {
-  private timer: TimerHandle | undefined;
-  private timerAt: Millis | undefined;
+  /** One timer at the endpoint's next wake-up; fires handleTimeout + a pass. */
+  private readonly wakeup: WakeupTimer;
   private running = false;
   private again = false;
   private closed = false;
@@ -85,6 +86,11 @@ export class Driver {
   /** `runEvery`: see the header comment (default DEFAULT_RUN_EVERY). */
   constructor(readonly endpoint: SansIoEndpoint, readonly socket: DatagramSocket, readonly clock: Clock, opts: { batch?: boolean; runEvery?: number } = {}) {
     this.defer = opts.batch === false ? undefined : deferOf(clock);
+    this.wakeup = new WakeupTimer(clock, () => {
+      if (this.closed) return;
+      this.endpoint.handleTimeout(this.clock.now());
+      this.run();
+    });
     this.runEvery = opts.runEvery ?? DEFAULT_RUN_EVERY;
     const so = socket as Partial<OwningSocket>;
     this.sendOwned = endpoint.transmitsOwnedBuffers && typeof so.sendOwned === 'function' ? (socket as unknown as OwningSocket) : undefined;
@@ -126,25 +132,8 @@ export class Driver {
         }
       } while (this.again);
       this.flushing?.flush();
-      this.arm(this.endpoint.pollTimeout());
+      if (!this.closed) this.wakeup.arm(this.endpoint.pollTimeout());
     } finally { this.running = false; }
-  }
-
-  private arm(at: Millis | undefined): void {
-    if (at === this.timerAt || this.closed) return;
-    // an armed earlier timer is kept: it fires, the endpoint has nothing due, and we re-arm then
-    if (at !== undefined && this.timerAt !== undefined && this.timerAt <= at && this.timerAt > this.clock.now()) return;
-    this.timer?.cancel();
-    this.timer = undefined;
-    this.timerAt = at;
-    if (at === undefined) return;
-    this.timer = this.clock.setTimer(at, () => {
-      this.timer = undefined;
-      this.timerAt = undefined;
-      if (this.closed) return;
-      this.endpoint.handleTimeout(this.clock.now());
-      this.run();
-    });
   }
 
   /** Run now what a batched wake-up would run later (e.g. before closing). */
@@ -154,7 +143,7 @@ export class Driver {
   close(): void {
     this.flush();
     this.closed = true;
-    this.timer?.cancel();
+    this.wakeup.cancel();
     this.socket.close();
   }
 }

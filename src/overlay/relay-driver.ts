@@ -11,7 +11,8 @@
 // batch leaves as soon as it was read, so the next hop works on it while the relay reads
 // the next batch (pipelining); unlike an unbatched Driver, the core's output is drained
 // once per batch, not once per datagram.
-import type { Clock, DatagramSocket, Millis, TimerHandle, UdpAddress } from '../wire/socket.ts';
+import type { Clock, DatagramSocket, Millis, UdpAddress } from '../wire/socket.ts';
+import { WakeupTimer } from '../datagram/wakeup-timer.ts';
 
 /** What the driver needs of a supernode core (SupernodeCore). */
 export interface BatchCore {
@@ -26,8 +27,7 @@ export class RelayBatchDriver {
   private readonly flushing: { flush(): void } | undefined;
   /** Time of the batch being received (read once, on its first datagram). */
   private batchNow: Millis | undefined;
-  private timer: TimerHandle | undefined;
-  private timerAt: Millis | undefined;
+  private readonly wakeup: WakeupTimer;
   private closed = false;
   private readonly drainTask = () => this.drain();
   /** Batches drained (for tests and monitoring). */
@@ -35,6 +35,11 @@ export class RelayBatchDriver {
 
   constructor(private readonly core: BatchCore, private readonly socket: DatagramSocket, private readonly clock: Clock) {
     const f = (socket as Partial<{ flush(): void }>).flush;
+    this.wakeup = new WakeupTimer(clock, () => {
+      if (this.closed) return;
+      this.core.handleTimeout(this.clock.now());
+      this.drain();
+    });
     this.flushing = typeof f === 'function' ? (socket as unknown as { flush(): void }) : undefined;
     socket.onDatagram((from, bytes) => {
       if (this.closed) return;
@@ -54,7 +59,7 @@ export class RelayBatchDriver {
     if (this.closed) return;
     this.drain();
     this.closed = true;
-    this.timer?.cancel();
+    this.wakeup.cancel();
     this.socket.close();
   }
 
@@ -65,23 +70,6 @@ export class RelayBatchDriver {
     const slot = this.slot;
     while (this.core.pollInto(slot)) this.socket.send(slot.to, slot.bytes);
     this.flushing?.flush();
-    this.arm(this.core.pollTimeout());
-  }
-
-  private arm(at: Millis | undefined): void {
-    if (at === this.timerAt) return;
-    // an armed earlier timer is kept: it fires, the core has nothing due, and we re-arm then
-    if (at !== undefined && this.timerAt !== undefined && this.timerAt <= at && this.timerAt > this.clock.now()) return;
-    this.timer?.cancel();
-    this.timer = undefined;
-    this.timerAt = at;
-    if (at === undefined) return;
-    this.timer = this.clock.setTimer(at, () => {
-      this.timer = undefined;
-      this.timerAt = undefined;
-      if (this.closed) return;
-      this.core.handleTimeout(this.clock.now());
-      this.drain();
-    });
+    this.wakeup.arm(this.core.pollTimeout());
   }
 }
