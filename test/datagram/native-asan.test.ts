@@ -13,37 +13,22 @@
 // on a planted out-of-bounds read without touching the real sources).
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ROOT as root, compileSanitized, expectNoSanitizerReport, findLibasan, gypSourcesAndFiles, runChildVitest, sanitizedEnv } from '../native-asan.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
 const nativeDir = join(root, 'src', 'datagram', 'native');
 const srcDir = process.env.TINCAN_UDP_ASAN_SRC || nativeDir;
-const NODE_HEADERS = '/usr/include/node';
-
-function findLibasan(): { lib?: string; why?: string } {
-  if (process.platform !== 'linux') return { why: `not Linux (${process.platform})` };
-  const r = spawnSync('cc', ['-print-file-name=libasan.so'], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) return { why: 'no C compiler (cc)' };
-  const lib = r.stdout.trim();
-  if (!isAbsolute(lib) || !existsSync(lib)) return { why: 'libasan is not installed (cc -print-file-name=libasan.so)' };
-  if (!existsSync(join(NODE_HEADERS, 'node_api.h'))) return { why: `no Node headers in ${NODE_HEADERS}` };
-  return { lib };
-}
 
 const { lib, why } = findLibasan();
 if (why) console.log(`skipped: native addon under ASan+UBSan: ${why}`);
 
-const SANITIZER_REPORT = /ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|SUMMARY: (Address|UndefinedBehavior)Sanitizer/;
-
 describe('native UDP addon sources', () => {
   it('binding.gyp builds every .c file of src/datagram/native (the ASan build compiles the same set)', () => {
-    const gyp = readFileSync(join(nativeDir, 'binding.gyp'), 'utf8');
-    const listed = /"sources":\s*\[([^\]]*)\]/.exec(gyp)?.[1]?.match(/"[^"]+"/g)?.map((s) => s.slice(1, -1)).sort();
-    const files = readdirSync(nativeDir).filter((f) => f.endsWith('.c')).sort();
+    const { listed, files } = gypSourcesAndFiles(nativeDir);
     expect(listed).toEqual(files);
   });
 });
@@ -54,24 +39,9 @@ describe('native UDP addon under ASan+UBSan', () => {
     try {
       const addonPath = join(dir, 'tincan_udp.node');
       const sources = readdirSync(srcDir).filter((f) => f.endsWith('.c')).map((f) => join(srcDir, f));
-      const cc = spawnSync('cc', [
-        '-shared', '-fPIC', '-fsanitize=address,undefined', '-fno-sanitize-recover=undefined', '-fno-omit-frame-pointer',
-        '-O1', '-g', '-fvisibility=hidden', '-DNAPI_VERSION=8', '-D_GNU_SOURCE', `-I${NODE_HEADERS}`, '-Wall',
-        ...sources, '-o', addonPath,
-      ], { encoding: 'utf8', timeout: 60_000 });
-      expect(cc.status, `cc failed: ${cc.stderr}`).toBe(0);
-
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        LD_PRELOAD: lib,
-        ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=0',
-        UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
-        TINCAN_UDP_ADDON: addonPath,
-        NO_COLOR: '1',
-      };
-      delete env.TINCAN_UDP; // the native socket, never node:dgram
-      delete env.FORCE_COLOR;
-      delete env.NODE_OPTIONS;
+      compileSanitized(sources, addonPath, ['-fno-sanitize-recover=undefined', '-fvisibility=hidden', '-DNAPI_VERSION=8', '-D_GNU_SOURCE', '-Wall']);
+      // TINCAN_UDP unset: the native socket, never node:dgram
+      const env = sanitizedEnv(lib!, { TINCAN_UDP_ADDON: addonPath }, ['TINCAN_UDP']);
 
       // 1. The sanitized build is the one native-udp.ts loads, and it works.
       const probe = `
@@ -80,19 +50,13 @@ describe('native UDP addon under ASan+UBSan', () => {
         console.log(JSON.stringify({ available: nativeUdp.available, loadError: nativeUdp.loadError,
           mapped: readFileSync('/proc/self/maps', 'utf8').includes(${JSON.stringify(addonPath)}) }));`;
       const p = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
-      expect(p.stderr).not.toMatch(SANITIZER_REPORT);
+      expectNoSanitizerReport(p.stderr);
       expect(p.status, p.stderr).toBe(0);
       expect(JSON.parse(p.stdout.trim().split('\n').at(-1)!)).toEqual({ available: true, mapped: true });
 
       // 2. The datagram tests (except this one) on the sanitized build.
       const tests = readdirSync(here).filter((f) => f.endsWith('.test.ts') && f !== 'native-asan.test.ts').map((f) => join('test', 'datagram', f));
-      const r = spawnSync(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--reporter=dot', ...tests], {
-        cwd: root, env, encoding: 'utf8', timeout: 150_000, maxBuffer: 64 << 20,
-      });
-      const out = `${r.stdout}\n${r.stderr}`;
-      const report = SANITIZER_REPORT.exec(out);
-      expect(report?.[0] ?? null, report ? out.slice(Math.max(0, report.index - 2000), report.index + 6000) : '').toBeNull();
-      expect(r.status, `child vitest exit ${r.status ?? r.signal}:\n${out.slice(-6000)}`).toBe(0);
+      runChildVitest(tests, env);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -22,29 +22,16 @@
 // on a planted out-of-bounds access without touching the real sources).
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { ROOT as root, compileSanitized, expectNoSanitizerReport, findLibasan, gypSourcesAndFiles, runChildVitest, sanitizedEnv } from '../native-asan.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
 const nativeDir = join(root, 'src', 'session', 'native');
 const srcDir = process.env.TINCAN_AEAD_ASAN_SRC || nativeDir;
-const NODE_HEADERS = '/usr/include/node';
 const CHILD_TESTS = ['packet-aead', 'packet-keys', 'seal-into-transport', 'transport-pair', 'noise-crypto'].map((f) => join('test', 'session', `${f}.test.ts`));
 
-function findLibasan(): { lib?: string; why?: string } {
-  if (process.platform !== 'linux') return { why: `not Linux (${process.platform})` };
-  const r = spawnSync('cc', ['-print-file-name=libasan.so'], { encoding: 'utf8' });
-  if (r.error || r.status !== 0) return { why: 'no C compiler (cc)' };
-  const lib = r.stdout.trim();
-  if (!isAbsolute(lib) || !existsSync(lib)) return { why: 'libasan is not installed (cc -print-file-name=libasan.so)' };
-  for (const h of ['node_api.h', 'openssl/evp.h']) if (!existsSync(join(NODE_HEADERS, h))) return { why: `no ${h} in ${NODE_HEADERS}` };
-  return { lib };
-}
-
-const { lib, why } = findLibasan();
+const { lib, why } = findLibasan(['node_api.h', 'openssl/evp.h']);
 if (why) console.log(`skipped: packet AEAD addon under ASan+UBSan: ${why}`);
 
 /** Another addon: small() an untagged external over 8 malloc'd non-zero bytes, nil() one over NULL. */
@@ -66,13 +53,9 @@ NAPI_MODULE_INIT() {
 }
 `;
 
-const SANITIZER_REPORT = /ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer|SUMMARY: (Address|UndefinedBehavior)Sanitizer/;
-
 describe('packet AEAD addon sources', () => {
   it('binding.gyp builds every .c file of src/session/native (the ASan build compiles the same set); the child runs existing tests', () => {
-    const gyp = readFileSync(join(nativeDir, 'binding.gyp'), 'utf8');
-    const listed = /"sources":\s*\[([^\]]*)\]/.exec(gyp)?.[1]?.match(/"[^"]+"/g)?.map((s) => s.slice(1, -1)).sort();
-    const files = readdirSync(nativeDir).filter((f) => f.endsWith('.c')).sort();
+    const { listed, files } = gypSourcesAndFiles(nativeDir);
     expect(listed).toEqual(files);
     for (const t of CHILD_TESTS) expect(existsSync(join(root, t)), t).toBe(true);
   });
@@ -84,34 +67,15 @@ describe('packet AEAD addon under ASan+UBSan', () => {
     try {
       const addonPath = join(dir, 'tincan_aead.node');
       const sources = readdirSync(srcDir).filter((f) => f.endsWith('.c')).map((f) => join(srcDir, f));
-      const cc = spawnSync('cc', [
-        '-shared', '-fPIC', '-fsanitize=address,undefined', '-fno-sanitize-recover=undefined', '-fno-omit-frame-pointer',
-        '-O1', '-g', '-fvisibility=hidden', '-DNAPI_VERSION=8', '-DOPENSSL_NO_PINSHARED', '-DOPENSSL_THREADS',
-        `-I${NODE_HEADERS}`, '-Wall', ...sources, '-o', addonPath,
-      ], { encoding: 'utf8', timeout: 60_000 });
-      expect(cc.status, `cc failed: ${cc.stderr}`).toBe(0);
-
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        LD_PRELOAD: lib,
-        ASAN_OPTIONS: 'detect_leaks=0:abort_on_error=0',
-        UBSAN_OPTIONS: 'halt_on_error=1:print_stacktrace=1',
-        TINCAN_AEAD_ADDON: addonPath,
-        NO_COLOR: '1',
-      };
-      delete env.TINCAN_PACKET_AEAD; // the addon, never the libsodium fallback
-      delete env.FORCE_COLOR;
-      delete env.NODE_OPTIONS;
+      compileSanitized(sources, addonPath, ['-fno-sanitize-recover=undefined', '-fvisibility=hidden', '-DNAPI_VERSION=8', '-DOPENSSL_NO_PINSHARED', '-DOPENSSL_THREADS', '-Wall']);
+      // TINCAN_PACKET_AEAD unset: the addon, never the libsodium fallback
+      const env = sanitizedEnv(lib!, { TINCAN_AEAD_ADDON: addonPath }, ['TINCAN_PACKET_AEAD']);
 
       // A second, sanitized addon whose externals carry no type tag and point at 8 bytes
       // (a Handle is 16): misreading one as a Handle would be a heap overflow ASan reports.
       const foreignPath = join(dir, 'foreign.node');
       writeFileSync(join(dir, 'foreign.c'), FOREIGN_ADDON);
-      const fcc = spawnSync('cc', [
-        '-shared', '-fPIC', '-fsanitize=address,undefined', '-fno-omit-frame-pointer', '-O1', '-g', '-DNAPI_VERSION=8',
-        `-I${NODE_HEADERS}`, join(dir, 'foreign.c'), '-o', foreignPath,
-      ], { encoding: 'utf8', timeout: 60_000 });
-      expect(fcc.status, `cc failed: ${fcc.stderr}`).toBe(0);
+      compileSanitized([join(dir, 'foreign.c')], foreignPath, ['-DNAPI_VERSION=8']);
 
       // 1. The sanitized build is the one packet-aead.ts loads, and it passed the self-check;
       //    untagged externals (8-byte and NULL data) are refused by every entry point.
@@ -129,19 +93,12 @@ describe('packet AEAD addon under ASan+UBSan', () => {
           mapped: readFileSync('/proc/self/maps', 'utf8').includes(${JSON.stringify(addonPath)}) }));`;
       const p = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
       const pout = `${p.stdout}\n${p.stderr}`;
-      const preport = SANITIZER_REPORT.exec(pout);
-      expect(preport?.[0] ?? null, preport ? pout.slice(Math.max(0, preport.index - 2000), preport.index + 6000) : '').toBeNull();
+      expectNoSanitizerReport(pout);
       expect(p.status, pout.slice(-6000)).toBe(0);
       expect(JSON.parse(p.stdout.trim().split('\n').at(-1)!)).toEqual({ backend: 'openssl', refused: [true, true], mapped: true });
 
       // 2. The session's packet tests on the sanitized build.
-      const r = spawnSync(process.execPath, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', '--reporter=dot', ...CHILD_TESTS], {
-        cwd: root, env, encoding: 'utf8', timeout: 150_000, maxBuffer: 64 << 20,
-      });
-      const out = `${r.stdout}\n${r.stderr}`;
-      const report = SANITIZER_REPORT.exec(out);
-      expect(report?.[0] ?? null, report ? out.slice(Math.max(0, report.index - 2000), report.index + 6000) : '').toBeNull();
-      expect(r.status, `child vitest exit ${r.status ?? r.signal}:\n${out.slice(-6000)}`).toBe(0);
+      const out = runChildVitest(CHILD_TESTS, env);
       expect(out, 'every child test file ran').toMatch(new RegExp(`Test Files\\s+${CHILD_TESTS.length} passed`));
     } finally {
       rmSync(dir, { recursive: true, force: true });
