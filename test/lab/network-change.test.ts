@@ -1,5 +1,5 @@
 // Real-kernel lab: a conversation survives one peer's network changing under it.
-// Topology as in holepunch.test.ts (real directory + supernode on the public segment,
+// Topology: world.ts, as in holepunch.test.ts (real directory + supernode on the public segment,
 // alice and bob behind iptables MASQUERADE NATs, punched direct path). alice's chat app
 // (ChatService: in order, exactly once, receipts) sends a message every 50 ms to bob.
 // Mid-conversation bob's NAT gets a new public address for real: 198.51.100.3 is removed
@@ -25,38 +25,18 @@
 // sent after the change, and the longest gap between receipts around the change.
 // Skipped, with the reason, without root/ip/iptables.
 import { describe, it, expect } from 'vitest';
-import { resolve, join } from 'node:path';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { Lab, labUnavailable, type LabProcess } from './netns.ts';
+import { labUnavailable } from './netns.ts';
+import { DIRECTORY, PROGRAMS, events, until, withLabWorld, type Ev } from './world.ts';
 
 const why = labUnavailable();
 if (why) console.log(`skipped: netns lab: ${why}`);
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
-const programs = resolve(import.meta.dirname, 'programs');
-const CLI = join(ROOT, 'src/cli/main.ts');
-const DIRECTORY = 'http://198.51.100.10:7400';
 const RECOVERY_BOUND_MS = 15_000;
 const DIRECT_WAIT_MS = 12_000; // after the change, for the EIM cases' return to direct (~1-4 s measured)
 const AFTER_CHANGE_MSGS = 20; // receipts for this many post-change messages, then stop
-
-type Ev = Record<string, unknown> & { event: string; at: number };
-const events = (p: LabProcess): Ev[] => p.lines.flatMap((l) => { try { return [JSON.parse(l) as Ev]; } catch { return []; } });
-
-async function until<T>(f: () => T | undefined, timeoutMs: number, what: string, procs: LabProcess[]): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = f();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline || procs.some((p) => p.child.exitCode !== null)) {
-      const tail = procs.map((p, i) => `--- process ${i}:\n${p.lines.slice(-60).join('\n')}`).join('\n');
-      throw new Error(`lab: ${what}: not within ${timeoutMs} ms\n${tail}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 type Change = 'masquerade' | 'random-fully' | 'move';
 const DESCRIBE: Record<Change, string> = {
@@ -66,31 +46,14 @@ const DESCRIBE: Record<Change, string> = {
 };
 const NEW_PUBLIC: Record<Change, string> = { masquerade: '198.51.100.4:', 'random-fully': '198.51.100.4:', move: '198.51.100.5:' };
 
-async function scenario(newNat: Change) {
-  const lab = new Lab();
-  const data = mkdtempSync(join(tmpdir(), 'tincan-lab-move-'));
-  try {
-    lab.addInternet();
-    const dirNs = lab.addPublicHost('dir', ['198.51.100.10', '198.51.100.11']);
-    const snNs = lab.addPublicHost('sn', ['198.51.100.20']);
-    const a = lab.addNatLan('a', { wanIp: '198.51.100.2', lanBase: '192.0.2.0' });
-    const b = lab.addNatLan('b', { wanIp: '198.51.100.3', lanBase: '192.0.2.64' });
+function scenario(newNat: Change) {
+  return withLabWorld({ tmpPrefix: 'tincan-lab-move-' }, async ({ lab, dirNs, a, b, directory: dirP, supernode: snP, tokens, peerEnv }) => {
     const b2 = newNat === 'move' ? lab.addUplink(b, 'c', { wanIp: '198.51.100.5', lanBase: '192.0.2.128', ifName: 'eth1' }) : undefined;
 
-    const dirP = lab.spawnNode(dirNs, CLI, ['directory', '--listen', '198.51.100.10', '--port', '7400', '--stun-port', '3478', '--stun-alternate-address', '198.51.100.11', '--data-dir', join(data, 'directory'),
-      '--scrypt-n', '1024', '--no-log-requests', '--log-level', 'warn']);
-    const accP = lab.spawnNode(dirNs, `${programs}/accounts.ts`, [DIRECTORY]);
-    const accounts = await until(() => events(accP).find((e) => e.event === 'accounts'), 30_000, 'accounts', [accP, dirP]);
-    const tokens = accounts.tokens as { alice: string; bob: string };
-    const snP = lab.spawnNode(snNs, CLI, ['supernode', '--directory', DIRECTORY, '--user', 'supernode', '--create-account', '--bind', '198.51.100.20', '--port', '3479'],
-      { TINCAN_SUPERNODE_PASSWORD: 'lab supernode password' });
-    await until(() => events(snP).find((e) => e.event === 'registered'), 30_000, 'supernode registered', [snP]);
-    const env = (name: 'alice' | 'bob', sendTo?: string) => ({
-      LAB_PEER: JSON.stringify({ directoryUrl: DIRECTORY, token: tokens[name], stateDir: join(data, name), port: 5000, sendTo, intervalMs: 50 }),
-    });
-    const pb = lab.spawnNode(b.host, `${programs}/mobile-chat.ts`, [], env('bob'));
+    const env = (name: 'alice' | 'bob', sendTo?: string) => peerEnv(name, { sendTo, intervalMs: 50 });
+    const pb = lab.spawnNode(b.host, `${PROGRAMS}/mobile-chat.ts`, [], env('bob'));
     await until(() => events(pb).find((e) => e.event === 'ready'), 20_000, 'bob ready', [pb]);
-    const pa = lab.spawnNode(a.host, `${programs}/mobile-chat.ts`, [], env('alice', 'bob'));
+    const pa = lab.spawnNode(a.host, `${PROGRAMS}/mobile-chat.ts`, [], env('alice', 'bob'));
     const peers = [pa, pb];
 
     // Chatting on the punched direct path: wait for 20 receipts.
@@ -153,10 +116,7 @@ async function scenario(newNat: Change) {
       for (const [n, p] of Object.entries(names)) writeFileSync(join(process.env.LAB_LOG_DIR, `${newNat}-${n}.log`), `${p.lines.join('\n')}\n`);
     }
     return { result, texts: Array.from({ length: sent }, (_, i) => `m${i}`), bobGot: eb.filter((e) => e.event === 'message').map((e) => e.text), aliceReceipts: receipts.map((e) => e.text), logs: [...ea, ...eb].filter((e) => e.event === 'log').slice(-80).map((e) => e.l as string), namespaces: [...lab.createdNamespaces()] };
-  } finally {
-    await lab.cleanup();
-    rmSync(data, { recursive: true, force: true });
-  }
+  });
 }
 
 /** Back on the direct path, to bob's new public address (the NAT allows a hole punch). */
