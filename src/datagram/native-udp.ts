@@ -14,17 +14,26 @@
 // overlap and the buffer is never reused). The `from` object is reused while the
 // sender stays the same. A handler that throws does not cost the rest of its batch:
 // the first error is rethrown (uncaught) after the batch.
+// Batched (batch.ts): onBatch(handler) switches the addon to batch mode — no copy and no
+// split: one handler call per recvmmsg with one run per received datagram or GRO
+// super-datagram, read in place from the addon's receive arena (a JS ArrayBuffer, so a
+// view kept past the call is memory-safe, but its bytes change at the next receive);
+// sendRun(to, bytes, segmentSize) copies a run into staging in one TypedArray.set with one
+// sendMeta entry per segment, which the flush coalesces into GSO messages as any other run.
 import { createRequire } from 'node:module';
 import { getSystemErrorName, inspect } from 'node:util';
 import { ipv4ToU32, u32ToIpv4 } from '../wire/ipv4-address.ts';
 import type { DatagramHandler, UdpAddress } from '../wire/socket.ts';
+import { segmentCount, SingleDatagramBatch, validRun, type BatchHandler, type DatagramBatch } from './batch.ts';
 import { DEFAULT_RECV_BUFFER, MAX_UDP_PAYLOAD, UdpSocket, validPort, type BindUdpOptions, type UdpCounters } from './udp-socket.ts';
 
 /** The addon's exports (src/datagram/native/tincan_udp.c). */
 interface NativeAddon {
-  open(addr: number, port: number, rcvbuf: number, sndbuf: number, flags: number, onRecv: (ab: ArrayBuffer, count: number) => void):
-    [NativeHandle, ArrayBuffer, ArrayBuffer, ArrayBuffer, ArrayBuffer, number, number, number, number] | number;
+  /** onRecv(ab, datagrams) per copied batch; onRecv(undefined, runs, 1) per batch-mode recvmmsg (runs in the arena). */
+  open(addr: number, port: number, rcvbuf: number, sndbuf: number, flags: number, onRecv: (ab: ArrayBuffer | undefined, count: number, kind?: number) => void):
+    [NativeHandle, ArrayBuffer, ArrayBuffer, ArrayBuffer, ArrayBuffer, number, number, number, number, ArrayBuffer] | number;
   flush(handle: NativeHandle, count: number): void;
+  recvMode(handle: NativeHandle, mode: 0 | 1): void;
   close(handle: NativeHandle, onClosed: () => void): void;
   injectSendErrors(handle: NativeHandle, errno: number, times: number): void;
   readonly stagingBytes: number;
@@ -41,6 +50,8 @@ const COUNTER_NAMES = [
   'sendBlocked', 'gsoFallbacks', 'gsoMaxSegment',
 ] as const;
 const C_DROPPED = 2;
+/** u32 slots per run in recvMeta in batch mode (RUN_META_STRIDE in tincan_udp.h). */
+const RUN_STRIDE = 8;
 const C_LAST_ERRNO = 15;
 
 export interface NativeUdpCounters extends UdpCounters {
@@ -116,6 +127,9 @@ export class NativeUdpSocket extends UdpSocket {
   private readonly closedPromise: Promise<void>;
   private resolveClosed: () => void = () => {};
   private handler: DatagramHandler | undefined;
+  private batchHandler: BatchHandler | undefined;
+  private readonly batch: NativeBatch;
+  private single: SingleDatagramBatch | undefined;
   private closed = false;
   /** Staged datagrams and their bytes. */
   private count = 0;
@@ -144,7 +158,7 @@ export class NativeUdpSocket extends UdpSocket {
     // buffer sizes are best effort, as with node:dgram: a nonsensical request is no request (0)
     const size = (n: number | undefined) => (n !== undefined && Number.isInteger(n) && n > 0 ? Math.min(n, 2 ** 30) : 0);
     const rcvbuf = size(opts.recvBufferSize ?? DEFAULT_RECV_BUFFER), sndbuf = size(opts.sendBufferSize);
-    const r = addon.open(ipv4ToU32(address), port, rcvbuf, sndbuf, flags, (ab, n) => this.onBatch(ab, n));
+    const r = addon.open(ipv4ToU32(address), port, rcvbuf, sndbuf, flags, (ab, n, kind) => (kind === 1 ? this.onRuns(n) : this.onCopied(ab!, n)));
     if (typeof r === 'number') {
       const code = r < 0 ? getSystemErrorName(r) : 'EINVAL';
       throw Object.assign(new Error(`bind ${code} ${address}:${port}`), { code, errno: r, syscall: 'bind', address, port });
@@ -158,6 +172,7 @@ export class NativeUdpSocket extends UdpSocket {
     this.local = { address: u32ToIpv4(r[5]), port: r[6] };
     this.recvBufferSize = r[7];
     this.sendBufferSize = r[8];
+    this.batch = new NativeBatch(new Uint8Array(r[9]), this.recvMeta, this);
     this.stagingBytes = Math.min(addon.stagingBytes, this.staging.length);
     this.metaCap = Math.min(addon.sendMetaCap, this.sendMeta.length >>> 2);
     const ctr = this.ctr;
@@ -232,6 +247,55 @@ export class NativeUdpSocket extends UdpSocket {
     }
   }
 
+  sendRun(to: UdpAddress, bytes: Uint8Array, segmentSize: number): void {
+    const len = bytes.length;
+    if (segmentSize >= len && validRun(len, segmentSize)) { this.stage(to, bytes); return; }
+    const port = to.port;
+    if (this.closed || !validRun(len, segmentSize) || !(segmentSize <= MAX_UDP_PAYLOAD) || port === 0 || !validPort(port)) {
+      this.ctr[C_DROPPED] += segmentCount(len, segmentSize);
+      return;
+    }
+    let addr = this.lastToU32;
+    if (to.address !== this.lastTo) {
+      try {
+        addr = ipv4ToU32(to.address);
+      } catch {
+        this.ctr[C_DROPPED] += segmentCount(len, segmentSize);
+        return;
+      }
+      this.lastTo = to.address;
+      this.lastToU32 = addr;
+    }
+    const meta = this.sendMeta;
+    let src = 0;
+    while (src < len) {
+      // as many whole segments as staging and sendMeta hold (at least one after a flush)
+      let room = Math.min(this.metaCap - this.count, Math.floor((this.stagingBytes - this.used) / segmentSize));
+      if (room <= 0) {
+        this.flush();
+        room = Math.min(this.metaCap, Math.floor(this.stagingBytes / segmentSize));
+      }
+      const take = Math.min(len - src, room * segmentSize);
+      let off = this.used;
+      this.staging.set(bytes.subarray(src, src + take), off);
+      const end = off + take;
+      let m = this.count << 2;
+      for (; off < end; off += segmentSize, m += 4) {
+        meta[m] = off;
+        meta[m + 1] = Math.min(segmentSize, end - off);
+        meta[m + 2] = addr;
+        meta[m + 3] = port;
+      }
+      this.count = m >>> 2;
+      this.used = end;
+      src += take;
+    }
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flushTask);
+    }
+  }
+
   flush(): void {
     const n = this.count;
     if (n === 0) return;
@@ -242,23 +306,59 @@ export class NativeUdpSocket extends UdpSocket {
 
   onDatagram(handler: DatagramHandler): void {
     this.handler = handler;
+    if (this.batchHandler !== undefined && !this.closed) this.addon.recvMode(this.handle, 0);
+    this.batchHandler = undefined;
   }
 
-  private onBatch(ab: ArrayBuffer, n: number): void {
+  onBatch(handler: BatchHandler): void {
+    this.batchHandler = handler;
+    this.handler = undefined;
+    if (!this.closed) this.addon.recvMode(this.handle, 1);
+  }
+
+  /** The sender of a run / datagram: the previous object while it stays the same. */
+  sender(addr: number, port: number): UdpAddress {
+    if (addr !== this.lastFromU32 || port !== this.lastFrom.port) {
+      this.lastFrom = { address: u32ToIpv4(addr), port };
+      this.lastFromU32 = addr;
+    }
+    return this.lastFrom;
+  }
+
+  /** Batch mode: `n` runs in the arena, described in recvMeta. */
+  private onRuns(n: number): void {
+    if (this.closed) return;
+    const b = this.batch;
+    b.runs = Math.min(n, b.maxRuns);
+    const h = this.batchHandler;
+    if (h !== undefined) { h(b); return; }
+    // switched to onDatagram since the addon read the mode: a copy per datagram, as that path promises
+    for (let r = 0; r < b.runs; r++) {
+      const off = b.offset(r), len = b.length(r), seg = b.segmentSize(r), from = b.from(r);
+      for (let p = off, end = off + len; ; p += seg) {
+        const handler = this.handler;
+        if (handler === undefined || this.closed) return;
+        handler(from, b.bytes.slice(p, Math.min(end, p + seg)));
+        if (seg === 0 || p + seg >= end) break;
+      }
+    }
+  }
+
+  /** Copied mode: `n` datagrams in the fresh `ab`, described in recvMeta. */
+  private onCopied(ab: ArrayBuffer, n: number): void {
     const meta = this.recvMeta;
     let failed = false;
     let failure: unknown;
     for (let i = 0, m = 0; i < n; i++, m += 4) {
       const handler = this.handler;
-      if (handler === undefined || this.closed) break;
-      const addr = meta[m + 2]!;
-      const port = meta[m + 3]!;
-      if (addr !== this.lastFromU32 || port !== this.lastFrom.port) {
-        this.lastFrom = { address: u32ToIpv4(addr), port };
-        this.lastFromU32 = addr;
-      }
+      const batchHandler = handler === undefined ? this.batchHandler : undefined;
+      if ((handler === undefined && batchHandler === undefined) || this.closed) break;
+      const from = this.sender(meta[m + 2]!, meta[m + 3]!);
       try {
-        handler(this.lastFrom, new Uint8Array(ab, meta[m]!, meta[m + 1]!));
+        const bytes = new Uint8Array(ab, meta[m]!, meta[m + 1]!);
+        // switched to onBatch since the addon read the mode: a batch of one per datagram
+        if (handler !== undefined) handler(from, bytes);
+        else batchHandler!((this.single ??= new SingleDatagramBatch()).set(from, bytes));
       } catch (err) {
         if (!failed) {
           failed = true;
@@ -274,6 +374,7 @@ export class NativeUdpSocket extends UdpSocket {
     this.flush();
     this.closed = true;
     this.handler = undefined;
+    this.batchHandler = undefined;
     openSockets.delete(this);
     this.addon.close(this.handle, this.resolveClosed);
   }
@@ -285,5 +386,38 @@ export class NativeUdpSocket extends UdpSocket {
   /** Tests only: the next `times` sendmmsg calls fail with `errno` (e.g. 11 = EAGAIN). */
   injectSendErrors(errno: number, times: number): void {
     if (!this.closed) this.addon.injectSendErrors(this.handle, errno, times);
+  }
+}
+
+/**
+ * A batch-mode receive batch: runs in the addon's arena, described in recvMeta (offset,
+ * length, segment size, address, port per run). One reused object per socket; every
+ * accessor clamps what it reads, so a corrupted meta slot can never describe bytes outside
+ * the arena (the addon writes only in-bounds values; this is defence in depth).
+ */
+class NativeBatch implements DatagramBatch {
+  runs = 0;
+  readonly maxRuns: number;
+
+  constructor(readonly bytes: Uint8Array, private readonly meta: Uint32Array, private readonly sock: NativeUdpSocket) {
+    this.maxRuns = Math.floor(meta.length / RUN_STRIDE);
+  }
+
+  offset(run: number): number {
+    return Math.min(this.meta[run * RUN_STRIDE]!, this.bytes.length);
+  }
+
+  length(run: number): number {
+    return Math.min(this.meta[run * RUN_STRIDE + 1]!, this.bytes.length - this.offset(run));
+  }
+
+  segmentSize(run: number): number {
+    const seg = this.meta[run * RUN_STRIDE + 2]!;
+    const len = this.length(run);
+    return seg === 0 && len > 0 ? len : Math.min(seg, len);
+  }
+
+  from(run: number): UdpAddress {
+    return this.sock.sender(this.meta[run * RUN_STRIDE + 3]!, this.meta[run * RUN_STRIDE + 4]!);
   }
 }

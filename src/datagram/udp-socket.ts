@@ -4,8 +4,12 @@
 // (NativeUdpSocket, native-udp.ts). `instanceof UdpSocket` holds for both (udp.ts
 // also exports it under its old name NodeUdpSocket). Both: send() never throws and
 // copies the payload; sendOwned() may skip the copy; refused sends are counted;
-// received payloads are views the receiver owns; close() is idempotent.
+// received payloads are views the receiver owns; close() is idempotent. Both also do
+// batched I/O (batch.ts): onBatch() hands over runs of datagrams (native: in place, one
+// call per recvmmsg; node:dgram: a batch of one per datagram), sendRun() sends a run
+// (native: one copy into staging, one GSO message; node:dgram: datagram by datagram).
 import type { DatagramHandler, DatagramSocket, UdpAddress } from '../wire/socket.ts';
+import type { BatchHandler, BatchSocket } from './batch.ts';
 
 /** Largest UDP payload in one IPv4 datagram: 65,535 - 20 - 8. */
 export const MAX_UDP_PAYLOAD = 65_507;
@@ -43,7 +47,7 @@ export function validPort(p: number): boolean {
   return Number.isInteger(p) && p >= 0 && p <= 65535;
 }
 
-export abstract class UdpSocket implements DatagramSocket {
+export abstract class UdpSocket implements DatagramSocket, BatchSocket {
   /** 'dgram' (node:dgram) or 'native' (batched addon). */
   abstract readonly kind: 'dgram' | 'native';
   abstract readonly local: UdpAddress;
@@ -65,6 +69,10 @@ export abstract class UdpSocket implements DatagramSocket {
   /** As send(); the caller hands `bytes` over and never touches them again (may save a copy). */
   abstract sendOwned(to: UdpAddress, bytes: Uint8Array): void;
   abstract onDatagram(handler: DatagramHandler): void;
+  /** Receive batches of runs instead (batch.ts; replaces the onDatagram handler, and vice versa). */
+  abstract onBatch(handler: BatchHandler): void;
+  /** Send `bytes` as datagrams of `segmentSize` (the last may be shorter) to `to`; copied before it returns. Invalid: dropped and counted per segment. */
+  abstract sendRun(to: UdpAddress, bytes: Uint8Array, segmentSize: number): void;
   /** Hand every datagram sent so far to the kernel now (node:dgram: already done in send()). */
   abstract flush(): void;
   abstract close(): void;

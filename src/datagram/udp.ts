@@ -24,6 +24,7 @@ import { isIpv4 } from '../wire/ipv4-address.ts';
 import type { Clock, DatagramHandler, Millis, TimerHandle, UdpAddress } from '../wire/socket.ts';
 import { NativeUdpSocket, nativeUdp } from './native-udp.ts';
 import { DEFAULT_RECV_BUFFER, MAX_UDP_PAYLOAD, UdpSocket, validPort, type BindUdpOptions, type UdpCounters } from './udp-socket.ts';
+import { segmentCount, sendRunBySegments, SingleDatagramBatch, type BatchHandler } from './batch.ts';
 
 export { DEFAULT_RECV_BUFFER, MAX_UDP_PAYLOAD, UdpSocket, type BindUdpOptions, type UdpCounters };
 export { NativeUdpSocket, nativeUdp, type NativeUdpCounters } from './native-udp.ts';
@@ -42,6 +43,8 @@ export class DgramUdpSocket extends UdpSocket {
   /** Last kernel error code seen (e.g. 'ENOBUFS'), for diagnostics. */
   lastError: string | undefined;
   private handler: DatagramHandler | undefined;
+  private batchHandler: BatchHandler | undefined;
+  private readonly single = new SingleDatagramBatch();
   /** Last destination address that passed isIpv4 (one-entry cache). */
   private lastTo: string | undefined = undefined;
   private closed = false;
@@ -66,10 +69,12 @@ export class DgramUdpSocket extends UdpSocket {
     socket.on('message', (msg, rinfo) => {
       if (this.closed) return;
       this.counters.received++;
-      const handler = this.handler;
-      if (handler === undefined) return;
+      const handler = this.handler, batchHandler = this.batchHandler;
+      if (handler === undefined && batchHandler === undefined) return;
       if (rinfo.port !== last.port || rinfo.address !== last.address) last = { address: rinfo.address, port: rinfo.port };
-      handler(last, new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength));
+      const bytes = new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
+      if (handler !== undefined) handler(last, bytes);
+      else batchHandler!(this.single.set(last, bytes)); // emulated: a batch of one per datagram
     });
     socket.on('error', (err) => {
       this.counters.sendErrors++;
@@ -113,6 +118,18 @@ export class DgramUdpSocket extends UdpSocket {
 
   onDatagram(handler: DatagramHandler): void {
     this.handler = handler;
+    this.batchHandler = undefined;
+  }
+
+  /** Emulated: one batch of one run per datagram (correct, no faster than onDatagram). */
+  onBatch(handler: BatchHandler): void {
+    this.batchHandler = handler;
+    this.handler = undefined;
+  }
+
+  /** Emulated: send() (a copy) per segment. */
+  sendRun(to: UdpAddress, bytes: Uint8Array, segmentSize: number): void {
+    if (!sendRunBySegments((t, b) => this.transmit(t, b, true), to, bytes, segmentSize)) this.counters.dropped += segmentCount(bytes.length, segmentSize);
   }
 
   /** Nothing to do: send() hands each datagram to the kernel at once. */
@@ -122,6 +139,7 @@ export class DgramUdpSocket extends UdpSocket {
     if (this.closed) return;
     this.closed = true;
     this.handler = undefined;
+    this.batchHandler = undefined;
     try {
       this.socket.close();
     } catch {

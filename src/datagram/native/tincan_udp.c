@@ -6,7 +6,7 @@
 // The addon's contract (JS side: src/datagram/native-udp.ts, which validates first; every
 // argument is checked again here and never trusted):
 // - open(addrU32, port, rcvbuf, sndbuf, flags, onRecv) -> [handle, staging,
-//   sendMeta, recvMeta, counters, localAddrU32, localPort, rcvbuf, sndbuf] or a
+//   sendMeta, recvMeta, counters, localAddrU32, localPort, rcvbuf, sndbuf, arena] or a
 //   negative errno. Non-blocking, close-on-exec socket; UDP_GRO and SO_RXQ_OVFL on.
 // - Receive: a uv_poll_t on the Node loop; on readable, recvmmsg into a per-socket
 //   arena (RECV_MSGS x 64 KiB), GRO super-datagrams split at their segment size,
@@ -16,6 +16,10 @@
 //   called once per batch (napi_make_callback: microtasks run after it, a throw
 //   goes to 'uncaughtException'); at most 4 recvmmsg batches per poll wake-up
 //   (flags bits 8-15: another bound, 1..64, for experiments).
+//   recvMode(handle, 1) switches to batch mode (udp_recv.c): no copy, one JS call
+//   onRecv(undefined, runs, 1) per recvmmsg with one run (offset, length, segment size,
+//   address, port) per received datagram or GRO super-datagram, read in place from the
+//   arena (a JS-owned ArrayBuffer, valid until the call returns); recvMode(handle, 0) back.
 // - Send: flush(handle, count) sends `count` entries (offset, length, address, port)
 //   of sendMeta from the staging buffer with sendmmsg, coalescing runs of equal-size
 //   datagrams to one destination into UDP GSO messages. What the kernel has no room
@@ -99,6 +103,7 @@ NAPI_MODULE_INIT() {
     {"flush", NULL, js_flush, NULL, NULL, NULL, napi_default, NULL},
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
     {"injectSendErrors", NULL, js_inject, NULL, NULL, NULL, napi_default, NULL},
+    {"recvMode", NULL, js_recv_mode, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_value v;

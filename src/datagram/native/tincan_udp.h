@@ -34,6 +34,7 @@
 #define RECV_SLOT 65536u
 #define RECV_BATCHES_PER_POLL 4
 #define RECV_META_CAP 4096u      /* datagrams per JS call */
+#define RUN_META_STRIDE 8u       /* batch mode: u32 slots per run in recvMeta (offset, length, segment size, address, port) */
 #define RECV_CHUNK_BYTES (256u << 10) /* bytes per JS call (bounds what one kept view pins) */
 #define SEND_META_CAP 1024u      /* entries per flush (also sendmmsg's UIO_MAXIOV) */
 #define STAGING_BYTES (1u << 20) /* send staging shared with JS */
@@ -65,9 +66,11 @@ typedef struct {
   int gso;          /* GSO in use (off when the device refused it) */
   int gro;          /* UDP_GRO is on: a datagram may be a super-datagram */
   int recv_batches; /* recvmmsg calls per poll wake-up at most */
+  int batch_mode;   /* 1: hand JS runs in the arena itself (recvMode(handle, 1)); 0: copies per datagram */
   uint32_t gso_max_seg; /* coalesce only segments shorter than this (an EINVAL lowers it) */
   napi_ref on_recv;
   napi_ref on_closed;
+  napi_ref arena_ref; /* the arena is a JS-owned ArrayBuffer (batch mode reads it in place): never freed here */
   napi_async_context actx;
   napi_async_cleanup_hook_handle hook;
   /* shared with JS */
@@ -75,7 +78,7 @@ typedef struct {
   uint32_t* send_meta;
   uint32_t* recv_meta;
   double* ctr;
-  /* receive */
+  /* receive: RECV_MSGS x RECV_SLOT bytes, the memory of a JS ArrayBuffer (arena_ref) */
   uint8_t* arena;
   struct mmsghdr rmsgs[RECV_MSGS];
   struct iovec riov[RECV_MSGS];
@@ -123,6 +126,7 @@ napi_value js_inject(napi_env env, napi_callback_info info);
 
 /* udp_recv.c */
 void do_recv(sock_t* s);
+napi_value js_recv_mode(napi_env env, napi_callback_info info);
 
 /* udp_lifecycle.c */
 void maybe_free(sock_t* s);

@@ -10,7 +10,7 @@
 
 void maybe_free(sock_t* s) {
   if (!s->finalized || !s->handle_closed) return;
-  free(s->arena);
+  /* s->arena is a JS ArrayBuffer's memory (arena_ref): not ours to free */
   free(s->qbuf);
   free(s->qents);
   free(s->staging);
@@ -71,7 +71,8 @@ static void on_handle_closed(uv_handle_t* handle) {
     }
     if (s->on_recv) napi_delete_reference(env, s->on_recv);
     if (s->on_closed) napi_delete_reference(env, s->on_closed);
-    s->on_recv = s->on_closed = NULL;
+    if (s->arena_ref) napi_delete_reference(env, s->arena_ref);
+    s->on_recv = s->on_closed = s->arena_ref = NULL;
     napi_async_destroy(env, s->actx);
   }
   if (s->hook) napi_remove_async_cleanup_hook(s->hook);
@@ -102,6 +103,10 @@ void on_env_teardown(napi_async_cleanup_hook_handle hook, void* arg) {
 void on_finalize(napi_env env, void* data, void* hint) {
   sock_t* s = (sock_t*)data;
   s->finalized = 1;
+  /* the arena's ArrayBuffer may go once nothing in JS holds it (no receive after this:
+   * start_close below stops the poll) */
+  if (s->arena_ref && !s->teardown) napi_delete_reference(env, s->arena_ref);
+  s->arena_ref = NULL;
   if (!s->closing) { s->teardown = 1; start_close(s); }
   maybe_free(s);
 }

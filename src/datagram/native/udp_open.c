@@ -2,7 +2,8 @@
 // IPv4 UDP socket, binds it, applies SO_RCVBUF/SO_SNDBUF (reports what was granted),
 // UDP_GRO (flags bit 0) and SO_RXQ_OVFL, uses GSO only where UDP_SEGMENT is known
 // (flags bit 1), allocates the memory shared with JS (external ArrayBuffers owned
-// here) and starts polling. Returns the handle + shared buffers, or a negative errno;
+// here; the receive arena is a JS-owned ArrayBuffer held by a reference, so a view a
+// batch consumer keeps can never outlive its memory) and starts polling. Returns the handle + shared buffers, or a negative errno;
 // after the handle exists every failure path closes it (udp_lifecycle.c).
 #include "tincan_udp.h"
 
@@ -71,7 +72,7 @@ napi_value js_open(napi_env env, napi_callback_info info) {
   s->recv_meta = calloc(RECV_META_CAP * 4, sizeof(uint32_t));
   s->ctr = calloc(COUNTERS_LEN, sizeof(double));
   uv_loop_t* loop = NULL;
-  napi_value handle, res, ab[4], resource, name;
+  napi_value handle, res, ab[5], resource, name;
   if (!s->staging || !s->send_meta || !s->recv_meta || !s->ctr || napi_get_uv_event_loop(env, &loop) != napi_ok ||
       uv_poll_init(loop, &s->poll, fd) != 0) {
     close(fd);
@@ -98,17 +99,24 @@ napi_value js_open(napi_env env, napi_callback_info info) {
   ab[1] = make_external_ab(env, s->send_meta, SEND_META_CAP * 4 * sizeof(uint32_t));
   ab[2] = make_external_ab(env, s->recv_meta, RECV_META_CAP * 4 * sizeof(uint32_t));
   ab[3] = make_external_ab(env, s->ctr, COUNTERS_LEN * sizeof(double));
-  if (!ab[0] || !ab[1] || !ab[2] || !ab[3] || uv_poll_start(&s->poll, UV_READABLE, on_poll) != 0) {
+  void* arena = NULL;
+  if (napi_create_arraybuffer(env, (size_t)RECV_MSGS * RECV_SLOT, &arena, &ab[4]) != napi_ok || arena == NULL ||
+      napi_create_reference(env, ab[4], 1, &s->arena_ref) != napi_ok)
+    ab[4] = NULL;
+  else
+    s->arena = arena;
+  if (!ab[0] || !ab[1] || !ab[2] || !ab[3] || !ab[4] || uv_poll_start(&s->poll, UV_READABLE, on_poll) != 0) {
     start_close(s);
     return num(env, -ENOMEM);
   }
   s->poll_events = UV_READABLE;
-  napi_create_array_with_length(env, 9, &res);
+  napi_create_array_with_length(env, 10, &res);
   napi_set_element(env, res, 0, handle);
   for (int i = 0; i < 4; i++) napi_set_element(env, res, (uint32_t)i + 1, ab[i]);
   napi_set_element(env, res, 5, num(env, ntohl(sa.sin_addr.s_addr)));
   napi_set_element(env, res, 6, num(env, ntohs(sa.sin_port)));
   napi_set_element(env, res, 7, num(env, granted_rcv));
   napi_set_element(env, res, 8, num(env, granted_snd));
+  napi_set_element(env, res, 9, ab[4]);
   return res;
 }

@@ -6,7 +6,16 @@
 // reused, the receiver owns it) with (offset, length, address, port) each in recvMeta,
 // and onRecv(arrayBuffer, count) is called once per batch. Stops at once when a
 // handler closes the socket.
+// Batch mode (recvMode(handle, 1)): no copy and no split — per recvmmsg call, ONE JS
+// call onRecv(undefined, runs, 1) with, per received datagram, a run in recvMeta
+// (RUN_META_STRIDE u32 each: offset into the arena, length, segment size, address,
+// port; a GRO super-datagram is one run of equal-size segments, the last possibly
+// shorter; a plain datagram is a run of one, segment size = length). The runs are
+// views of the arena itself, valid until that JS call returns (the next recvmmsg
+// overwrites it); the arena is a JS ArrayBuffer, so a kept view stays memory-safe.
 #include "tincan_udp.h"
+
+_Static_assert(RECV_MSGS * RUN_META_STRIDE <= RECV_META_CAP * 4, "recvMeta holds a batch of runs");
 
 static void emit_segments(sock_t* s) {
   uint32_t n = s->nsegs;
@@ -56,11 +65,44 @@ static void push_segment(sock_t* s, const uint8_t* p, uint32_t len, uint32_t add
   s->seg_bytes += len;
 }
 
+/* Batch mode: record message i (len bytes at arena slot i, GRO segment size gso or 0) as run r. */
+static void push_run(sock_t* s, uint32_t r, uint32_t i, uint32_t len, uint32_t gso, uint32_t addr, uint32_t port) {
+  uint32_t seg = gso > 0 && gso < len ? gso : len;
+  uint32_t segs = seg == 0 ? 1 : len / seg + (len % seg != 0);
+  uint32_t* m = &s->recv_meta[r * RUN_META_STRIDE];
+  m[0] = i * RECV_SLOT;
+  m[1] = len;
+  m[2] = seg;
+  m[3] = addr;
+  m[4] = port;
+  s->ctr[C_RECEIVED] += segs;
+  if (segs > 1) s->ctr[C_GRO_SEGMENTS] += segs;
+}
+
+static void emit_runs(sock_t* s, uint32_t runs) {
+  if (runs == 0) return;
+  napi_value argv[3];
+  s->ctr[C_RECV_BATCHES]++;
+  argv[0] = undef(s->env);
+  argv[1] = num(s->env, runs);
+  argv[2] = num(s->env, 1);
+  call_js(s, s->on_recv, 3, argv);
+}
+
+napi_value js_recv_mode(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  sock_t* s;
+  uint32_t mode;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 || !get_sock(env, argv[0], &s) ||
+      !get_u32(env, argv[1], &mode) || mode > 1)
+    return throw_type(env, "recvMode(handle, 0 | 1)");
+  s->batch_mode = (int)mode;
+  return undef(env);
+}
+
 void do_recv(sock_t* s) {
-  if (s->arena == NULL) {
-    s->arena = malloc((size_t)RECV_MSGS * RECV_SLOT);
-    if (s->arena == NULL) { s->ctr[C_RECV_ERRORS]++; return; }
-  }
+  if (s->arena == NULL) { s->ctr[C_RECV_ERRORS]++; return; }
   for (int b = 0; b < s->recv_batches && !s->closing; b++) {
     for (int i = 0; i < RECV_MSGS; i++) {
       struct msghdr* h = &s->rmsgs[i].msg_hdr;
@@ -89,6 +131,8 @@ void do_recv(sock_t* s) {
       }
       break;
     }
+    int batch = s->batch_mode; /* read once per recvmmsg: a handler may switch modes */
+    uint32_t runs = 0;
     for (int i = 0; i < n && !s->closing; i++) {
       struct msghdr* h = &s->rmsgs[i].msg_hdr;
       uint32_t len = s->rmsgs[i].msg_len;
@@ -110,6 +154,10 @@ void do_recv(sock_t* s) {
           }
         }
       }
+      if (batch) {
+        push_run(s, runs++, (uint32_t)i, len, gso > 0 ? (uint32_t)gso : 0, addr, port);
+        continue;
+      }
       const uint8_t* p = s->arena + (size_t)i * RECV_SLOT;
       if (gso > 0 && (uint32_t)gso < len) {
         for (uint32_t off = 0; off < len && !s->closing; off += (uint32_t)gso) {
@@ -121,7 +169,10 @@ void do_recv(sock_t* s) {
         push_segment(s, p, len, addr, port);
       }
     }
-    if (!s->closing) emit_segments(s);
+    if (!s->closing) {
+      if (batch) emit_runs(s, runs);
+      else emit_segments(s);
+    }
     s->nsegs = 0;
     s->seg_bytes = 0;
     if (n < RECV_MSGS) break;
