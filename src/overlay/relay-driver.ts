@@ -11,8 +11,15 @@
 // batch leaves as soon as it was read, so the next hop works on it while the relay reads
 // the next batch (pipelining); unlike an unbatched Driver, the core's output is drained
 // once per batch, not once per datagram.
+// Batched sockets (src/datagram/batch.ts: the native socket, also through relay-udp.ts and
+// the TCP mux) with a run-capable core: the driver takes onBatch() instead — per received
+// batch, `now` read once, each run to `core.handleRun` and the core's queue drained right
+// after it with `pollRunInto` + `sendRun` (a relayed run leaves as one GSO message; the
+// socket copies it into its staging buffer, so nothing refers to the batch's memory once
+// the run is drained, before the socket reuses it), then one flush() per batch.
 import type { Clock, DatagramSocket, Millis, UdpAddress } from '../wire/socket.ts';
 import { WakeupTimer } from '../datagram/wakeup-timer.ts';
+import { isBatchSocket, type BatchSocket, type DatagramBatch } from '../datagram/batch.ts';
 
 /** What the driver needs of a supernode core (SupernodeCore). */
 export interface BatchCore {
@@ -20,10 +27,15 @@ export interface BatchCore {
   handleTimeout(now: Millis): void;
   pollInto(slot: { to: UdpAddress; bytes: Uint8Array }): boolean;
   pollTimeout(): Millis | undefined;
+  /** Optional run path (SupernodeCore): handleRun + pollRunInto, used with batched sockets. */
+  handleRun?(now: Millis, from: UdpAddress, buf: Uint8Array, off: number, len: number, seg: number): void;
+  pollRunInto?(slot: { to: UdpAddress; bytes: Uint8Array; segmentSize: number }): boolean;
 }
 
 export class RelayBatchDriver {
-  private readonly slot = { to: undefined as unknown as UdpAddress, bytes: undefined as unknown as Uint8Array };
+  private readonly slot = { to: undefined as unknown as UdpAddress, bytes: undefined as unknown as Uint8Array, segmentSize: 0 };
+  /** The socket when the batch path is used. */
+  private readonly runs: BatchSocket | undefined;
   private readonly flushing: { flush(): void } | undefined;
   /** Time of the batch being received (read once, on its first datagram). */
   private batchNow: Millis | undefined;
@@ -41,6 +53,11 @@ export class RelayBatchDriver {
       this.drain();
     });
     this.flushing = typeof f === 'function' ? (socket as unknown as { flush(): void }) : undefined;
+    if (isBatchSocket(socket) && typeof core.handleRun === 'function' && typeof core.pollRunInto === 'function') {
+      this.runs = socket;
+      socket.onBatch((batch) => this.onBatch(batch));
+      return;
+    }
     socket.onDatagram((from, bytes) => {
       if (this.closed) return;
       let now = this.batchNow;
@@ -63,12 +80,29 @@ export class RelayBatchDriver {
     this.socket.close();
   }
 
+  private onBatch(batch: DatagramBatch): void {
+    if (this.closed) return;
+    const core = this.core, now = this.clock.now(), bytes = batch.bytes;
+    for (let r = 0; r < batch.runs; r++) {
+      core.handleRun!(now, batch.from(r), bytes, batch.offset(r), batch.length(r), batch.segmentSize(r));
+      this.sendQueued();
+    }
+    this.drain();
+  }
+
+  /** Send what the core queued, runs as runs. */
+  private sendQueued(): void {
+    const slot = this.slot, sock = this.runs!;
+    while (this.core.pollRunInto!(slot)) sock.sendRun(slot.to, slot.bytes, slot.segmentSize);
+  }
+
   private drain(): void {
     this.batchNow = undefined;
     if (this.closed) return;
     this.drains++;
     const slot = this.slot;
-    while (this.core.pollInto(slot)) this.socket.send(slot.to, slot.bytes);
+    if (this.runs !== undefined) this.sendQueued();
+    else while (this.core.pollInto(slot)) this.socket.send(slot.to, slot.bytes);
     this.flushing?.flush();
     this.wakeup.arm(this.core.pollTimeout());
   }

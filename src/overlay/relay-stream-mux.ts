@@ -16,7 +16,11 @@
 //     (reopened 1 s after a drop, on the injected clock; one per relay), everything else
 //     over UDP; frames arrive as datagrams from the relay.
 // A stream whose framing is broken (zero length) is destroyed.
+// RelayStreamServer passes the batch API (src/datagram/batch.ts) through when its UDP socket
+// has it: onBatch gets the UDP batches and each stream frame as a batch of one; sendRun to a
+// stream peer is framed segment by segment, to anyone else it is the UDP socket's sendRun.
 import type { Clock, DatagramHandler, DatagramSocket, TimerHandle, UdpAddress } from '../wire/socket.ts';
+import { isBatchSocket, sendRunBySegments, SingleDatagramBatch, type BatchHandler } from '../datagram/batch.ts';
 import { formatAddress } from '../wire/socket.ts';
 import { encodeFrame, FrameDecoder, RelayStreamError } from './relay-stream.ts';
 
@@ -42,6 +46,11 @@ export interface RelayStreamCounters { accepted: number; refused: number; frames
 export class RelayStreamServer implements DatagramSocket {
   private readonly conns = new Map<string, RelayByteStream>();
   private handler: DatagramHandler = () => {};
+  private batchHandler: BatchHandler | undefined;
+  private readonly single = new SingleDatagramBatch();
+  /** Present when the UDP socket is batched (see the header). */
+  readonly onBatch?: (handler: BatchHandler) => void;
+  readonly sendRun?: (to: UdpAddress, bytes: Uint8Array, segmentSize: number) => void;
   readonly counters: RelayStreamCounters = { accepted: 0, refused: 0, framesIn: 0, framesOut: 0, framesDropped: 0, badStreams: 0 };
   private readonly maxConnections: number;
   private readonly maxBacklog: number;
@@ -49,6 +58,16 @@ export class RelayStreamServer implements DatagramSocket {
   constructor(private readonly udp: DatagramSocket, o: { maxConnections?: number; maxBacklogBytes?: number } = {}) {
     this.maxConnections = o.maxConnections ?? 10_000;
     this.maxBacklog = o.maxBacklogBytes ?? 1 << 20;
+    if (isBatchSocket(udp)) {
+      this.onBatch = (h) => {
+        this.batchHandler = h;
+        udp.onBatch(h);
+      };
+      this.sendRun = (to, bytes, seg) => {
+        if (this.conns.size === 0 || !this.conns.has(formatAddress(to))) udp.sendRun(to, bytes, seg);
+        else if (!sendRunBySegments((t, b) => this.send(t, b), to, bytes, seg)) this.counters.framesDropped++;
+      };
+    }
   }
 
   get local(): UdpAddress {
@@ -75,7 +94,12 @@ export class RelayStreamServer implements DatagramSocket {
           stream.destroy();
           return;
         }
-        for (const f of frames) { this.counters.framesIn++; this.handler(from, f); }
+        for (const f of frames) {
+          this.counters.framesIn++;
+          const bh = this.batchHandler;
+          if (bh !== undefined) bh(this.single.set(from, f));
+          else this.handler(from, f);
+        }
       },
       onClose: () => { if (this.conns.get(key) === stream) this.conns.delete(key); },
     };
@@ -91,6 +115,7 @@ export class RelayStreamServer implements DatagramSocket {
 
   onDatagram(h: DatagramHandler): void {
     this.handler = h;
+    this.batchHandler = undefined;
     this.udp.onDatagram(h);
   }
 

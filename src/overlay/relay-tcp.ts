@@ -4,11 +4,13 @@
 //   - supernode: `listenRelayTcp(udp, ...)` returns a socket whose datagrams are the UDP
 //     ones plus one per TCP frame (source = the TCP peer's ip:port), and whose sends to
 //     an address that is a TCP peer go down that connection (others: UDP)
-//     (RelayStreamServer). Limits: maxConnections, per-connection write backlog, idle timeout.
+//     (RelayStreamServer; with the UDP socket's batch API passed through when it has one).
+//     Limits: maxConnections, per-connection write backlog, idle timeout.
 //   - device: `TcpRelayFallback` is a RelayStreamFallback whose streams are TCP
 //     connections (Nagle off), reconnected 1 s after a drop on the real clock.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { DatagramSocket } from '../wire/socket.ts';
+import type { BatchSocket } from '../datagram/batch.ts';
 import { realClock } from '../datagram/udp.ts';
 import { RelayStreamFallback, RelayStreamServer, type RelayByteStream, type RelayStreamConnector, type RelayStreamCounters } from './relay-stream-mux.ts';
 
@@ -24,7 +26,7 @@ export interface RelayTcpOptions {
 export interface RelayTcpListener {
   /** UDP + TCP as one DatagramSocket, for the supernode's Driver. */
   /** UDP and TCP in one; flush() passes on to the UDP socket (the Driver calls it after each transmit pass). */
-  readonly socket: DatagramSocket & { flush(): void };
+  readonly socket: DatagramSocket & { flush(): void } & Partial<Pick<BatchSocket, 'onBatch' | 'sendRun'>>;
   readonly port: number;
   connections(): number;
   readonly counters: RelayStreamCounters;
@@ -51,12 +53,14 @@ export async function listenRelayTcp(udp: DatagramSocket, o: RelayTcpOptions): P
   });
   await new Promise<void>((res, rej) => { server.once('error', rej); server.listen({ host: o.address, port: o.port }, () => { server.off('error', rej); res(); }); });
   const port = (server.address() as { port: number }).port;
-  const socket: DatagramSocket & { flush(): void } = {
+  const socket: RelayTcpListener['socket'] = {
     get local() { return mux.local; },
     send: (to, bytes) => mux.send(to, bytes),
     flush: () => mux.flush(),
     onDatagram: (h) => mux.onDatagram(h),
     close() { server.close(); mux.close(); },
+    // the batch API (src/datagram/batch.ts) when the UDP socket has it
+    ...(mux.onBatch && mux.sendRun ? { onBatch: mux.onBatch, sendRun: mux.sendRun } : {}),
   };
   return { socket, port, connections: () => mux.connections(), counters: mux.counters };
 }

@@ -12,7 +12,12 @@
 // after each transmit pass, so a burst received in one native batch is forwarded in one
 // flush. A wrapper rather than the Driver's transmitsOwnedBuffers path because the relay's
 // TCP mux (relay-tcp.ts) sends through it.
+// Over the native socket it also offers the batch API (src/datagram/batch.ts: onBatch,
+// sendRun), which RelayBatchDriver then uses: runs in, runs out, no per-datagram call.
+// Over node:dgram it does not (emulated runs would cost a copy per forwarded datagram that
+// send() = sendOwned() saves), so the driver keeps the per-datagram path there.
 import { bindUdp, type NodeUdpSocket, type UdpCounters } from '../datagram/udp.ts';
+import type { BatchHandler } from '../datagram/batch.ts';
 import type { DatagramHandler, DatagramSocket, UdpAddress } from '../wire/socket.ts';
 
 /** What the socket may offer beyond DatagramSocket (the native socket stages sends until flush()). */
@@ -20,9 +25,17 @@ interface MaybeBatched { flush?(): void; readonly kind?: string }
 
 export class RelayUdpSocket implements DatagramSocket {
   private readonly batched: MaybeBatched;
+  /** Native socket only: receive batches of runs (replaces onDatagram). */
+  readonly onBatch?: (handler: BatchHandler) => void;
+  /** Native socket only: send a run (copied into staging; one GSO message at the flush). */
+  readonly sendRun?: (to: UdpAddress, bytes: Uint8Array, segmentSize: number) => void;
 
   constructor(private readonly udp: NodeUdpSocket) {
     this.batched = udp as unknown as MaybeBatched;
+    if (udp.kind === 'native') {
+      this.onBatch = (h) => udp.onBatch(h);
+      this.sendRun = (to, bytes, seg) => udp.sendRun(to, bytes, seg);
+    }
   }
 
   get local(): UdpAddress { return this.udp.local; }

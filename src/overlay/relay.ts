@@ -6,6 +6,18 @@
 //   r.handleTimeout(now) at r.pollTimeout()       // expiry/idle sweep
 //   drain r.pollTransmit() -> { to, bytes }       // what to send; r.counters() for monitoring
 //   or r.pollInto(slot) -> boolean                // the same, written into the caller's slot (no allocation)
+//   r.handleRun(now, from, buf, off, len, seg)    // a run: datagrams of `seg` bytes (last shorter) back to back
+//   drain r.pollRunInto(slot) -> boolean          // { to, bytes, segmentSize }: a run of datagrams to one destination
+//
+// Batch path: handleRun applies, per segment, exactly the checks of the per-datagram DATA
+// path (admit(): session id, bound sender, other side bound, size, expiry, both token
+// buckets) and queues each maximal stretch of consecutive admitted segments to one
+// destination as ONE transmit item (a view of `buf`, its segment size and count), so a GRO
+// super-datagram usually leaves as one GSO message; a segment that is not DATA goes through
+// handleDatagram as before. Outputs, their order and every counter equal those of
+// handleDatagram on each segment in turn (test/overlay/relay-run.test.ts); the queue bound
+// counts datagrams either way (a full queue trims the oldest run from its front). Queued
+// runs are views of `buf`: the caller drains them before `buf` changes.
 //
 // A session is keyed by the two device ids of a directory-issued ticket. Each device
 // BINDs with the ticket; its source address (as seen by the relay) becomes its side's
@@ -111,6 +123,13 @@ export interface RelayTransmit {
   readonly bytes: Uint8Array;
 }
 
+/** A transmit item of pollRunInto: `bytes` is datagrams of `segmentSize` (the last may be shorter). */
+export interface RelayRunSlot {
+  to: UdpAddress;
+  bytes: Uint8Array;
+  segmentSize: number;
+}
+
 export class RelayForwarder {
   private readonly c: Required<Omit<RelayConfig, 'verifier' | 'newSessionId'>>;
   private readonly byId = new Map<bigint, Session>();
@@ -118,11 +137,25 @@ export class RelayForwarder {
   private readonly deviceSessions = new Map<string, number>();
   private readonly deviceBuckets = new Map<string, TokenBucket>();
   private readonly totalBucket: TokenBucket;
-  /** Transmit queue (ring): destinations and datagrams in parallel arrays. */
+  /**
+   * Transmit queue (ring of items in parallel arrays): destination, bytes, and for a run its
+   * segment size and segment count (0 and 1 for a single datagram). `queued` counts items,
+   * `packets` datagrams (the bound, maxQueuePackets, is in datagrams).
+   */
   private readonly ringTo: (UdpAddress | undefined)[];
   private readonly ringBytes: (Uint8Array | undefined)[];
+  private readonly ringSeg: number[];
+  private readonly ringCount: number[];
   private head = 0;
   private queued = 0;
+  private packets = 0;
+  /** The stretch of admitted segments handleRun is collecting (queued before anything else is). */
+  private runTo: UdpAddress | undefined = undefined;
+  private runBuf: Uint8Array = new Uint8Array(0);
+  private runOff = 0;
+  private runEnd = 0;
+  private runSeg = 0;
+  private runCount = 0;
   /** The session of the last forwarded DATA (undefined after any removal). */
   private last: Session | undefined;
   private nextSweepAt: Millis;
@@ -145,6 +178,8 @@ export class RelayForwarder {
     this.totalBucket = new TokenBucket(this.c.totalBytesPerSec, this.c.totalBurstBytes, now);
     this.ringTo = new Array<UdpAddress | undefined>(this.c.maxQueuePackets).fill(undefined);
     this.ringBytes = new Array<Uint8Array | undefined>(this.c.maxQueuePackets).fill(undefined);
+    this.ringSeg = new Array<number>(this.c.maxQueuePackets).fill(0);
+    this.ringCount = new Array<number>(this.c.maxQueuePackets).fill(0);
     this.nextSweepAt = now + this.c.sweepIntervalMs;
   }
 
@@ -155,16 +190,37 @@ export class RelayForwarder {
     return this.pollInto(slot) ? slot : undefined;
   }
 
-  /** As pollTransmit(), into `slot` (overwritten; false when nothing is queued). No allocation. */
+  /**
+   * As pollTransmit(), into `slot` (overwritten; false when nothing is queued): one datagram.
+   * No allocation for single datagrams; a queued run is handed out a segment at a time.
+   */
   pollInto(slot: { to: UdpAddress; bytes: Uint8Array }): boolean {
     if (this.queued === 0) return false;
     const h = this.head;
+    const count = this.ringCount[h]!;
     slot.to = this.ringTo[h]!;
+    if (count > 1) {
+      const b = this.ringBytes[h]!, seg = this.ringSeg[h]!;
+      slot.bytes = b.subarray(0, seg);
+      this.ringBytes[h] = b.subarray(seg);
+      this.ringCount[h] = count - 1;
+      this.packets--;
+      return true;
+    }
     slot.bytes = this.ringBytes[h]!;
-    this.ringTo[h] = undefined;
-    this.ringBytes[h] = undefined;
-    this.head = h + 1 === this.ringTo.length ? 0 : h + 1;
-    this.queued--;
+    this.dropHead();
+    return true;
+  }
+
+  /** The next transmit item into `slot`: a run (segmentSize < bytes.length) or one datagram (segmentSize = its length). */
+  pollRunInto(slot: RelayRunSlot): boolean {
+    if (this.queued === 0) return false;
+    const h = this.head;
+    slot.to = this.ringTo[h]!;
+    const b = this.ringBytes[h]!;
+    slot.bytes = b;
+    slot.segmentSize = this.ringCount[h]! > 1 ? this.ringSeg[h]! : b.length;
+    this.dropHead();
     return true;
   }
 
@@ -194,9 +250,8 @@ export class RelayForwarder {
     if (bytes.length >= DATA_HEADER_BYTES && bytes[0] === RELAY_MARKER && bytes[1] === RelayType.DATA) {
       const hi = ((bytes[2] << 24) | (bytes[3] << 16) | (bytes[4] << 8) | bytes[5]) >>> 0;
       const lo = ((bytes[6] << 24) | (bytes[7] << 16) | (bytes[8] << 8) | bytes[9]) >>> 0;
-      const l = this.last;
-      const s = l !== undefined && l.idLo === lo && l.idHi === hi ? l : this.byId.get((BigInt(hi) << 32n) | BigInt(lo));
-      this.forward(now, from, s, hi, lo, bytes);
+      const target = this.admit(now, from, this.lookup(hi, lo), hi, lo, bytes.length);
+      if (target !== undefined) this.enqueue(target, bytes);
       return;
     }
     if (!this.addressAllowed(from)) { this.refuse(from, 'FORBIDDEN_ADDRESS', ''); return; }
@@ -212,7 +267,50 @@ export class RelayForwarder {
     this.handleBind(now, from, m.requestId ?? 0, m.deviceId, m.ticket, bytes.length);
   }
 
+  /**
+   * A run received in one piece (a GRO super-datagram): the datagrams of `seg` bytes (the last
+   * may be shorter) in buf[off, off + len). Same outcome as handleDatagram on each in turn.
+   */
+  handleRun(now: Millis, from: UdpAddress, buf: Uint8Array, off: number, len: number, seg: number): void {
+    const end = off + len;
+    if (!(seg >= 1) || seg >= len || !Number.isInteger(seg) || !(off >= 0) || end > buf.length) {
+      this.handleDatagram(now, from, buf.subarray(off, end));
+      return;
+    }
+    for (let p = off; p < end; p += seg) {
+      const q = p + seg < end ? p + seg : end;
+      if (q - p >= DATA_HEADER_BYTES && buf[p] === RELAY_MARKER && buf[p + 1] === RelayType.DATA) {
+        const hi = ((buf[p + 2] << 24) | (buf[p + 3] << 16) | (buf[p + 4] << 8) | buf[p + 5]) >>> 0;
+        const lo = ((buf[p + 6] << 24) | (buf[p + 7] << 16) | (buf[p + 8] << 8) | buf[p + 9]) >>> 0;
+        // admit() may queue an ERROR: enqueue() queues the stretch collected so far first
+        const target = this.admit(now, from, this.lookup(hi, lo), hi, lo, q - p);
+        if (target === undefined) continue;
+        if (target === this.runTo && p === this.runEnd && buf === this.runBuf) {
+          this.runEnd = q;
+          this.runCount++;
+        } else {
+          if (this.runTo !== undefined) this.pushRun();
+          this.runTo = target;
+          this.runBuf = buf;
+          this.runOff = p;
+          this.runEnd = q;
+          this.runSeg = seg;
+          this.runCount = 1;
+        }
+        continue;
+      }
+      if (this.runTo !== undefined) this.pushRun();
+      this.handleDatagram(now, from, buf.subarray(p, q));
+    }
+    if (this.runTo !== undefined) this.pushRun();
+  }
+
   // ---- internals ----
+
+  private lookup(hi: number, lo: number): Session | undefined {
+    const l = this.last;
+    return l !== undefined && l.idLo === lo && l.idHi === hi ? l : this.byId.get((BigInt(hi) << 32n) | BigInt(lo));
+  }
 
   private addressAllowed(a: UdpAddress): boolean {
     if (!Number.isInteger(a.port) || a.port < 1 || a.port > 65535) return false;
@@ -279,7 +377,12 @@ export class RelayForwarder {
     }
   }
 
-  private forward(now: Millis, from: UdpAddress, s: Session | undefined, hi: number, lo: number, bytes: Uint8Array): void {
+  /**
+   * The DATA path's checks for an `n`-byte DATA datagram of session `s` from `from`: its
+   * destination when it is to be forwarded (counted as forwarded), else undefined (refused or
+   * dropped, counted; a refusal may queue an ERROR).
+   */
+  private admit(now: Millis, from: UdpAddress, s: Session | undefined, hi: number, lo: number, n: number): UdpAddress | undefined {
     let side = -1;
     if (s !== undefined) {
       const a = s.sides[0], b = s.sides[1];
@@ -288,28 +391,29 @@ export class RelayForwarder {
       else if (b !== undefined && (b.endpoint === from || sameAddress(b.endpoint, from))) side = 1;
     }
     if (s === undefined || side < 0) {
-      if (!this.addressAllowed(from)) return this.refuse(from, 'FORBIDDEN_ADDRESS', '');
-      return this.refuse(from, 'UNKNOWN_SESSION', '', bytes.length, (BigInt(hi) << 32n) | BigInt(lo)); // 13 bytes, only to requests of >= 13
+      if (!this.addressAllowed(from)) { this.refuse(from, 'FORBIDDEN_ADDRESS', ''); return undefined; }
+      this.refuse(from, 'UNKNOWN_SESSION', '', n, (BigInt(hi) << 32n) | BigInt(lo)); // 13 bytes, only to requests of >= 13
+      return undefined;
     }
     if (now >= s.expiresAt) {
       this.remove(s);
       this.stats.sessionsExpired++;
-      return this.refuse(from, 'TICKET_EXPIRED', '', bytes.length, s.id);
+      this.refuse(from, 'TICKET_EXPIRED', '', n, s.id);
+      return undefined;
     }
     this.last = s;
     s.sides[side]!.lastSeen = now;
     s.lastActivity = now;
     const target = s.sides[1 - side];
-    if (target === undefined) { this.stats.dropped.peerNotBound++; return; }
-    const n = bytes.length;
-    if (n - DATA_HEADER_BYTES > this.c.maxPayloadBytes) { this.stats.dropped.oversize++; return; }
+    if (target === undefined) { this.stats.dropped.peerNotBound++; return undefined; }
+    if (n - DATA_HEADER_BYTES > this.c.maxPayloadBytes) { this.stats.dropped.oversize++; return undefined; }
     if (!s.buckets[side].tryTake(now, n) || !this.totalBucket.tryTake(now, n)) {
       this.stats.dropped.rateLimited++;
-      return;
+      return undefined;
     }
     this.stats.forwardedPackets++;
     this.stats.forwardedBytes += n;
-    this.enqueue(target.endpoint, bytes);
+    return target.endpoint;
   }
 
   private deviceBucket(device: string, now: Millis): TokenBucket {
@@ -321,21 +425,65 @@ export class RelayForwarder {
     return b;
   }
 
+  /** Queue one datagram (after the stretch handleRun is collecting, if any). */
   private enqueue(to: UdpAddress, bytes: Uint8Array): void {
+    if (this.runTo !== undefined) this.pushRun();
+    this.enqueueItem(to, bytes, 0, 1);
+  }
+
+  /** Queue the stretch handleRun collected: one item. */
+  private pushRun(): void {
+    const to = this.runTo!, count = this.runCount;
+    this.runTo = undefined;
+    this.enqueueItem(to, this.runBuf.subarray(this.runOff, this.runEnd), count > 1 ? this.runSeg : 0, count);
+  }
+
+  /**
+   * Queue an item of `count` datagrams (a run of `seg`-byte segments when count > 1). The bound is
+   * in datagrams, drop-oldest: as if each datagram were queued alone — whole items go from the
+   * head, then the head run loses segments from its front, and a run longer than the whole
+   * queue keeps only its last maxQueuePackets segments.
+   */
+  private enqueueItem(to: UdpAddress, bytes: Uint8Array, seg: number, count: number): void {
     const cap = this.ringTo.length;
-    if (this.queued === cap) {
-      // drop-oldest: overwrite the head
-      this.ringTo[this.head] = undefined;
-      this.ringBytes[this.head] = undefined;
-      this.head = this.head + 1 === cap ? 0 : this.head + 1;
-      this.queued--;
-      this.stats.dropped.queueOverflow++;
+    let over = this.packets + count - cap;
+    if (over > 0) {
+      this.stats.dropped.queueOverflow += over;
+      while (over > 0 && this.queued > 0) {
+        const h = this.head, c = this.ringCount[h]!;
+        if (c <= over) {
+          over -= c;
+          this.dropHead();
+        } else {
+          this.ringBytes[h] = this.ringBytes[h]!.subarray(over * this.ringSeg[h]!);
+          this.ringCount[h] = c - over;
+          this.packets -= over;
+          over = 0;
+        }
+      }
+      if (over > 0) {
+        bytes = bytes.subarray(over * seg);
+        count -= over;
+      }
     }
     let i = this.head + this.queued;
     if (i >= cap) i -= cap;
     this.ringTo[i] = to;
     this.ringBytes[i] = bytes;
+    this.ringSeg[i] = count > 1 ? seg : 0;
+    this.ringCount[i] = count;
     this.queued++;
+    this.packets += count;
+  }
+
+  /** Remove the head item. */
+  private dropHead(): void {
+    const h = this.head;
+    this.packets -= this.ringCount[h]!;
+    this.ringTo[h] = undefined;
+    this.ringBytes[h] = undefined;
+    this.head = h + 1 === this.ringTo.length ? 0 : h + 1;
+    this.queued--;
   }
 
   private remove(s: Session): void {

@@ -6,6 +6,12 @@
 // Datagrams are told apart by their first byte (demux.ts). Everything else is dropped
 // and counted. Contract as every sans-IO endpoint: handleDatagram/handleTimeout in,
 // pollTransmit/pollTimeout out; `now` is Unix ms (relay tickets expire in it).
+// Batch path: handleRun(now, from, buf, off, len, seg) takes a run (datagrams of `seg` bytes,
+// the last may be shorter, back to back: a GRO super-datagram) and pollRunInto(slot) hands
+// out runs; every segment's first byte is checked: maximal stretches of relay segments go to
+// RelayForwarder.handleRun, any other segment (gossip, STUN, junk) is copied and goes through
+// handleDatagram. Same outcome as handleDatagram per segment; queued relay runs are views of
+// `buf`, so the caller drains before `buf` changes.
 // `withReusedTransmit(core)` is the same endpoint whose pollTransmit() returns one reused
 // object (valid until the next call: what the Driver needs, which sends each at once), so
 // forwarding allocates nothing per datagram.
@@ -13,7 +19,7 @@ import type { Millis, UdpAddress } from '../wire/socket.ts';
 import { decodeStun, encodeStun, STUN_METHOD_BINDING } from '../wire/stun.ts';
 import { DecodeError } from '../wire/errors.ts';
 import { classifyDatagram } from './demux.ts';
-import { RelayForwarder, type RelayConfig, type RelayCounters } from './relay.ts';
+import { RelayForwarder, type RelayConfig, type RelayCounters, type RelayRunSlot } from './relay.ts';
 import { RELAY_MARKER } from './relay-wire.ts';
 import { GossipNode, type PeerRef } from './gossip.ts';
 import { decodeGossipMessage, encodeGossipMessage, GossipDecodeError } from './gossip-wire.ts';
@@ -83,6 +89,25 @@ export class SupernodeCore {
     }
   }
 
+  /** A run of datagrams from one sender (see the header): the same as handleDatagram on each. */
+  handleRun(now: Millis, from: UdpAddress, buf: Uint8Array, off: number, len: number, seg: number): void {
+    const end = off + len;
+    if (!(seg >= 1) || seg >= len || !Number.isInteger(seg) || !(off >= 0) || end > buf.length) {
+      this.handleDatagram(now, from, buf.slice(off, end));
+      return;
+    }
+    let start = -1; // first segment of the current stretch of relay segments
+    for (let p = off; p < end; p += seg) {
+      if (buf[p] === RELAY_MARKER) {
+        if (start < 0) start = p;
+        continue;
+      }
+      if (start >= 0) { this.relay.handleRun(now, from, buf, start, p - start, seg); start = -1; }
+      this.handleDatagram(now, from, buf.slice(p, Math.min(end, p + seg))); // a copy: gossip/STUN may keep what they decode
+    }
+    if (start >= 0) this.relay.handleRun(now, from, buf, start, end - start, seg);
+  }
+
   handleTimeout(now: Millis): void {
     this.relay.handleTimeout(now);
     if (this.gossip && now >= this.gossip.pollTimeout()) {
@@ -103,6 +128,17 @@ export class SupernodeCore {
     if (t === undefined) return false;
     slot.to = t.to;
     slot.bytes = t.bytes;
+    return true;
+  }
+
+  /** The next transmit item: a relayed run (segmentSize < bytes.length) or one datagram (segmentSize = its length). */
+  pollRunInto(slot: RelayRunSlot): boolean {
+    if (this.relay.pollRunInto(slot)) return true;
+    const t = this.out.shift();
+    if (t === undefined) return false;
+    slot.to = t.to;
+    slot.bytes = t.bytes;
+    slot.segmentSize = t.bytes.length;
     return true;
   }
 
