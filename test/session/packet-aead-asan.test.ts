@@ -7,14 +7,17 @@
 // load, as in the node-gyp build) into a temporary directory, then runs the session
 // tests that drive 1-RTT packets through it in a child vitest: packet-aead (byte
 // equality with libsodium, seeded sizes 0..65,507, tampering, bad arguments, foreign
-// and destroyed handles), packet-keys (anti-replay property, key generations, wiping),
+// and destroyed handles), packet-aead-direct (both addon paths, direct = OpenSSL's raw
+// ChaCha20_ctr32/Poly1305 resolved with dlsym, every size 0..2,100 and up to 1 MiB,
+// forgeries refused before decrypting), packet-keys (anti-replay property, key generations, wiping),
 // seal-into-transport (a lossy 400 kB transfer with key updates and tampering),
 // transport-pair and noise-crypto; libasan preloaded (LD_PRELOAD;
 // ASAN_OPTIONS=detect_leaks=0: Node itself leaks at exit; UBSan halts on the first
 // error) and TINCAN_AEAD_ADDON pointing at that build. Passes when the child exits 0
 // and its output has no sanitizer report; a first child checks the sanitized build
-// is the one mapped (/proc/self/maps) and in use (it passed packet-aead.ts's
-// self-check against libsodium, so packets do not silently fall back), and that
+// is the one mapped (/proc/self/maps) and in use (both its paths passed packet-aead.ts's
+// self-check against libsodium and packets use the direct path, so they do not silently
+// fall back), and that
 // externals of another (sanitized) addon without the type tag, over 8 bytes or
 // NULL, are refused by every entry point (misreading one would be a heap overflow).
 // Skips ("skipped: <reason>") off Linux, without cc, libasan or Node's headers.
@@ -29,7 +32,7 @@ import { ROOT as root, compileSanitized, expectNoSanitizerReport, findLibasan, g
 
 const nativeDir = join(root, 'src', 'session', 'native');
 const srcDir = process.env.TINCAN_AEAD_ASAN_SRC || nativeDir;
-const CHILD_TESTS = ['packet-aead', 'packet-keys', 'seal-into-transport', 'transport-pair', 'noise-crypto'].map((f) => join('test', 'session', `${f}.test.ts`));
+const CHILD_TESTS = ['packet-aead', 'packet-aead-direct', 'packet-keys', 'seal-into-transport', 'transport-pair', 'noise-crypto'].map((f) => join('test', 'session', `${f}.test.ts`));
 
 const { lib, why } = findLibasan(['node_api.h', 'openssl/evp.h']);
 if (why) console.log(`skipped: packet AEAD addon under ASan+UBSan: ${why}`);
@@ -87,15 +90,18 @@ describe('packet AEAD addon under ASan+UBSan', () => {
         const a = m.nativePacketAeadAddon, ad = new Uint8Array(13);
         const refused = [f.small(), f.nil()].map((h) => [
           a.sealInPlace(h, new Uint8Array(64), 0, 10, ad, 1), a.seal(h, new Uint8Array(26), new Uint8Array(10), ad, 1),
-          a.openInPlace(h, new Uint8Array(26), ad, 1), a.open(h, new Uint8Array(10), new Uint8Array(26), ad, 1), a.destroy(h),
+          a.openInPlace(h, new Uint8Array(26), ad, 1), a.open(h, new Uint8Array(10), new Uint8Array(26), ad, 1),
+          a.path(h), a.decryptedBytes(h), a.nop(h), a.destroy(h),
         ].every((r) => r === -2));
-        console.log(JSON.stringify({ backend: m.PACKET_AEAD_BACKEND, why: m.PACKET_AEAD_FALLBACK_REASON, refused,
+        console.log(JSON.stringify({ backend: m.PACKET_AEAD_BACKEND, impl: m.PACKET_AEAD_IMPL, paths: m.PACKET_AEAD_ADDON_PATHS,
+          why: m.PACKET_AEAD_FALLBACK_REASON, evpWhy: m.PACKET_AEAD_EVP_REASON, refused,
           mapped: readFileSync('/proc/self/maps', 'utf8').includes(${JSON.stringify(addonPath)}) }));`;
       const p = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
       const pout = `${p.stdout}\n${p.stderr}`;
       expectNoSanitizerReport(pout);
       expect(p.status, pout.slice(-6000)).toBe(0);
-      expect(JSON.parse(p.stdout.trim().split('\n').at(-1)!)).toEqual({ backend: 'openssl', refused: [true, true], mapped: true });
+      // both paths passed the self-check on the sanitized build and packets use the direct one
+      expect(JSON.parse(p.stdout.trim().split('\n').at(-1)!)).toEqual({ backend: 'openssl', impl: 'openssl-direct', paths: ['direct', 'evp'], refused: [true, true], mapped: true });
 
       // 2. The session's packet tests on the sanitized build.
       const out = runChildVitest(CHILD_TESTS, env);

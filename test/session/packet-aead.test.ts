@@ -1,5 +1,6 @@
-// The two packet-AEAD implementations (noise/packet-aead.ts) are the same
-// function: the OpenSSL addon (src/session/native) gives byte-identical
+// The packet-AEAD implementations (noise/packet-aead.ts) are the same
+// function: the OpenSSL addon (src/session/native), each of its two paths
+// forced (direct: OpenSSL's raw ChaCha20/Poly1305; evp), gives byte-identical
 // ciphertexts and tags to libsodium's public crypto_aead_chacha20poly1305_ietf
 // for seeded random sizes (0..65,507), packet numbers (0..2^53-1), headers,
 // keys, in place and not, and for 300 packets in a row on one key; opens what libsodium sealed and vice versa; refuses
@@ -10,7 +11,7 @@
 // exchange packets both ways. On Linux the addon must be in use (the root
 // install script builds it) unless TINCAN_PACKET_AEAD=libsodium is set; the
 // OpenSSL cases are skipped (with the reason) only where it is not. The addon's
-// handles are type-tagged: every entry point refuses (-2) the UDP addon's
+// handles are type-tagged: every entry point (path/decryptedBytes/nop too) refuses (-2) the UDP addon's
 // socket external, plain objects, other values, and a destroyed handle. Every
 // call writes only its output (guard bytes around it stay untouched: the ASan
 // build cannot see inside node's statically linked OpenSSL).
@@ -23,7 +24,8 @@ import { testIdentity, seededBytes } from './helpers.ts';
 import { sodium } from '../../src/session/noise/sodium.ts';
 import { writeNonce } from '../../src/session/noise/primitives.ts';
 import {
-  PACKET_AEAD_BACKEND, PACKET_AEAD_FALLBACK_REASON, nativePacketAeadAddon, opensslPacketAead, packetAead, sodiumPacketAead, type KeyedPacketAead,
+  PACKET_AEAD_ADDON_PATHS, PACKET_AEAD_BACKEND, PACKET_AEAD_FALLBACK_REASON, PACKET_AEAD_IMPL, nativePacketAeadAddon, opensslPacketAead, packetAead, sodiumPacketAead,
+  type KeyedPacketAead,
 } from '../../src/session/noise/packet-aead.ts';
 
 const SEED = 4242;
@@ -37,9 +39,11 @@ function reference(key: Uint8Array, pn: number, ad: Uint8Array, m: Uint8Array): 
 }
 
 interface Impl { name: string; make: (key: Uint8Array, encrypt: boolean) => KeyedPacketAead | undefined }
-const impls: Impl[] = [
+// both addon paths, each forced (the process default is direct where node exports the primitives)
+const impls: (Impl & { missing?: boolean })[] = [
   { name: 'libsodium', make: (key) => sodiumPacketAead(key) },
-  { name: 'openssl', make: (key, encrypt) => opensslPacketAead(key, encrypt) },
+  { name: 'openssl-direct', make: (key, encrypt) => opensslPacketAead(key, encrypt, 'direct'), missing: !PACKET_AEAD_ADDON_PATHS.includes('direct') },
+  { name: 'openssl-evp', make: (key, encrypt) => opensslPacketAead(key, encrypt, 'evp'), missing: !PACKET_AEAD_ADDON_PATHS.includes('evp') },
 ];
 const hasOpenSsl = opensslPacketAead(new Uint8Array(32), true) !== undefined;
 
@@ -54,11 +58,13 @@ describe('packet AEAD', () => {
     expect(['openssl', 'libsodium']).toContain(PACKET_AEAD_BACKEND);
     if (PACKET_AEAD_BACKEND === 'libsodium') console.log(`packet AEAD: libsodium (${PACKET_AEAD_FALLBACK_REASON})`);
     expect(packetAead(new Uint8Array(32), true).backend).toBe(PACKET_AEAD_BACKEND);
+    expect(packetAead(new Uint8Array(32), true).impl).toBe(PACKET_AEAD_IMPL);
+    expect(PACKET_AEAD_IMPL.startsWith(PACKET_AEAD_BACKEND)).toBe(true);
   });
 
   for (const impl of impls) {
-    const skip = impl.name === 'openssl' && !hasOpenSsl;
-    const title = (s: string) => `${impl.name}: ${s}${skip ? ` (skipped: ${PACKET_AEAD_FALLBACK_REASON})` : ''}`;
+    const skip = impl.missing === true;
+    const title = (s: string) => `${impl.name}: ${s}${skip ? ` (skipped: ${PACKET_AEAD_FALLBACK_REASON ?? 'this addon path is unavailable here'})` : ''}`;
 
     it.skipIf(skip)(title(`byte-identical to libsodium's public API, in place and not, 400 seeded cases (seed ${SEED})`), () => {
       const r = seededRandom(SEED);
@@ -176,9 +182,9 @@ describe('packet AEAD', () => {
     });
   }
 
-  it.skipIf(!hasOpenSsl)(`openssl: refuses bad arguments instead of touching memory${hasOpenSsl ? '' : ` (skipped: ${PACKET_AEAD_FALLBACK_REASON})`}`, () => {
+  for (const path of ['direct', 'evp'] as const) it.skipIf(!PACKET_AEAD_ADDON_PATHS.includes(path))(`openssl-${path}: refuses bad arguments instead of touching memory${PACKET_AEAD_ADDON_PATHS.includes(path) ? '' : ` (skipped: ${PACKET_AEAD_FALLBACK_REASON ?? 'path unavailable'})`}`, () => {
     const key = new Uint8Array(32).fill(1), ad = new Uint8Array(13);
-    const enc = opensslPacketAead(key, true)!, dec = opensslPacketAead(key, false)!;
+    const enc = opensslPacketAead(key, true, path)!, dec = opensslPacketAead(key, false, path)!;
     const buf = new Uint8Array(100);
     expect(() => enc.seal(new Uint8Array(20), new Uint8Array(10), ad, 1)).toThrow(RangeError); // c too long
     expect(() => enc.seal(new Uint8Array(25), new Uint8Array(10), ad, 1)).toThrow(RangeError); // c too short
@@ -186,7 +192,7 @@ describe('packet AEAD', () => {
     expect(() => enc.sealInPlace(buf, 20, 10, buf.subarray(25, 38), 1)).toThrow(RangeError); // header overlaps the output
     expect(() => enc.seal(buf.subarray(0, 26), buf.subarray(5, 15), ad, 1)).toThrow(RangeError); // partial overlap
     for (const pn of [-1, 0.5, 2 ** 53, Number.NaN]) expect(() => enc.seal(new Uint8Array(26), new Uint8Array(10), ad, pn), `pn ${pn}`).toThrow(RangeError);
-    expect(() => (opensslPacketAead as (k: Uint8Array, e: boolean) => unknown)(new Uint8Array(31), true)).toThrow(RangeError);
+    expect(() => (opensslPacketAead as (k: Uint8Array, e: boolean, p: string) => unknown)(new Uint8Array(31), true, path)).toThrow(RangeError);
     expect(dec.openInPlace(new Uint8Array(15), ad, 1)).toBe(false); // shorter than a tag
     expect(dec.open(new Uint8Array(5), new Uint8Array(26), ad, 1)).toBe(false); // m of the wrong size
     // a send key cannot open and a receive key cannot seal (one direction per context)
@@ -205,6 +211,7 @@ describe('packet AEAD', () => {
       a.seal(h, new Uint8Array(26), new Uint8Array(10), ad, 1),
       a.openInPlace(h, new Uint8Array(26), ad, 1),
       a.open(h, new Uint8Array(10), new Uint8Array(26), ad, 1),
+      a.path(h), a.decryptedBytes(h), a.nop(h),
       a.destroy(h),
     ];
     const foreign: [string, unknown][] = [
@@ -223,7 +230,7 @@ describe('packet AEAD', () => {
     }
     if (process.platform === 'linux') expect(udpHandle, 'the UDP addon is built on Linux').toBeDefined();
     if (udpHandle !== undefined) foreign.push(['UDP socket external', udpHandle]);
-    for (const [name, h] of foreign) expect(every(h as object), name).toEqual([-2, -2, -2, -2, -2]);
+    for (const [name, h] of foreign) expect(every(h as object), name).toEqual([-2, -2, -2, -2, -2, -2, -2, -2]);
     if (udpHandle !== undefined) await new Promise<void>((done) => udp!.close(udpHandle, done)); // the socket still works after being passed in
 
     // a live send and receive handle: each used in its own direction only; destroy is 0 then idempotent
@@ -235,8 +242,10 @@ describe('packet AEAD', () => {
     expect(a.open(enc, new Uint8Array(10), c, ad, 1)).toBe(-2);
     expect(a.destroy(enc)).toBe(0);
     expect(a.destroy(dec)).toBe(0);
-    expect(every(enc).slice(0, 4)).toEqual([-2, -2, -2, -2]);
-    expect(every(dec).slice(0, 4)).toEqual([-2, -2, -2, -2]);
+    // destroyed: no seal/open, no path; still a handle of this addon for the counters and nop
+    expect(every(enc).slice(0, 5)).toEqual([-2, -2, -2, -2, -2]);
+    expect(every(dec).slice(0, 5)).toEqual([-2, -2, -2, -2, -2]);
+    expect([a.decryptedBytes(dec), a.nop(dec)]).toEqual([10, 0]);
     expect(a.destroy(enc)).toBe(0);
   });
 

@@ -1,0 +1,172 @@
+// The packet-AEAD addon's two paths (src/session/native/tincan_aead.c: `direct` =
+// RFC 8439 on the ChaCha20_ctr32 / Poly1305_* that node exports, `evp` =
+// EVP_chacha20_poly1305) against libsodium's public API and each other:
+// - byte-identical ciphertext || tag for every size 0..2,100 and big ones (up to
+//   1 MiB), AD of 0..40 bytes (none included), in place at odd offsets and not,
+//   seeded; each opens what the other two sealed;
+// - forgeries refused: every tag bit, ciphertext bits at the keystream-split
+//   boundaries (63/64, 191/192/193, 1,215/1,216/1,217, last byte), every AD byte,
+//   AD shortened / lengthened / dropped, wrong pn (+-1, high bits), wrong key,
+//   another packet's tag, a truncated packet: the open returns -1, the output is
+//   zeroed (a zero-filled output stays all zeros), the tag bytes are untouched,
+//   and on the direct path NOTHING was decrypted (decryptedBytes unchanged: the
+//   tag is checked first), while the evp path's counter shows its full decryption;
+// - the process default is direct where node exports the primitives (a test
+//   FAILS on Linux x64 if not), TINCAN_PACKET_AEAD=openssl-evp forces evp
+//   (children), libsodium forces libsodium;
+// - create() refuses a path that is not undefined/0/1/2 with a RangeError.
+// Skips (with the reason) where the addon or a path is unavailable.
+import { describe, it, expect } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { seededRandom } from '../../src/transport/random.ts';
+import { sodium } from '../../src/session/noise/sodium.ts';
+import { writeNonce } from '../../src/session/noise/primitives.ts';
+import {
+  ADDON_PATH, PACKET_AEAD_ADDON_PATHS, PACKET_AEAD_EVP_REASON, PACKET_AEAD_FALLBACK_REASON, PACKET_AEAD_IMPL, nativePacketAeadAddon,
+  opensslPacketAead, sodiumPacketAead, type KeyedPacketAead,
+} from '../../src/session/noise/packet-aead.ts';
+import { ROOT } from '../native-asan.ts';
+
+const SEED = 8439;
+const TAG = 16;
+const PATHS = ['direct', 'evp'] as const;
+const has = (p: 'direct' | 'evp') => PACKET_AEAD_ADDON_PATHS.includes(p);
+const skipWhy = (p: 'direct' | 'evp') => (has(p) ? '' : ` (skipped: ${PACKET_AEAD_FALLBACK_REASON ?? PACKET_AEAD_EVP_REASON ?? `the ${p} path is unavailable`})`);
+
+function reference(key: Uint8Array, pn: number, ad: Uint8Array, m: Uint8Array): Uint8Array {
+  const nonce = new Uint8Array(12), c = new Uint8Array(m.length + TAG);
+  writeNonce(nonce, pn);
+  sodium.crypto_aead_chacha20poly1305_ietf_encrypt(c, m, ad, null, nonce, key);
+  return c;
+}
+
+const rng = (seed: number) => {
+  const r = seededRandom(seed);
+  return { int: (n: number) => Math.floor((r.nextU32() / 2 ** 32) * n), bytes: (n: number) => r.fill(new Uint8Array(n)) };
+};
+
+describe('packet AEAD addon paths', () => {
+  const forced = process.env.TINCAN_PACKET_AEAD;
+  const expectDirect = process.platform === 'linux' && process.arch === 'x64' && forced === undefined && nativePacketAeadAddon !== undefined;
+  it.skipIf(!expectDirect)(`on Linux x64 node exports ChaCha20_ctr32/Poly1305_* and packets use openssl-direct${expectDirect ? '' : ' (skipped: not Linux x64, addon not in use, or TINCAN_PACKET_AEAD set)'}`, () => {
+    expect(nativePacketAeadAddon!.direct, 'node exports the primitives (nm -D $(which node) | grep Poly1305_)').toBe(true);
+    expect(PACKET_AEAD_ADDON_PATHS).toEqual(['direct', 'evp']);
+    expect(PACKET_AEAD_IMPL, PACKET_AEAD_EVP_REASON).toBe('openssl-direct');
+    expect(PACKET_AEAD_EVP_REASON).toBeUndefined();
+  });
+
+  it.skipIf(!has('direct') || !has('evp'))(`TINCAN_PACKET_AEAD picks the implementation for the process: openssl-evp, libsodium, unset = direct (children)${has('direct') && has('evp') ? '' : ' (skipped: a path is unavailable)'}`, () => {
+    const probe = `const m = await import(${JSON.stringify(join(ROOT, 'src', 'session', 'noise', 'packet-aead.ts'))});
+      const a = m.packetAead(new Uint8Array(32), true);
+      console.log(JSON.stringify([m.PACKET_AEAD_IMPL, m.PACKET_AEAD_BACKEND, a.impl, m.PACKET_AEAD_EVP_REASON ?? null, m.PACKET_AEAD_FALLBACK_REASON ?? null]));`;
+    const run = (v: string | undefined) => {
+      const env = { ...process.env };
+      if (v === undefined) delete env.TINCAN_PACKET_AEAD; else env.TINCAN_PACKET_AEAD = v;
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', probe], { cwd: ROOT, env, encoding: 'utf8', timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+    };
+    expect(run('openssl-evp')).toEqual(['openssl-evp', 'openssl', 'openssl-evp', 'TINCAN_PACKET_AEAD=openssl-evp', null]);
+    expect(run('libsodium')).toEqual(['libsodium', 'libsodium', 'libsodium', null, 'TINCAN_PACKET_AEAD=libsodium']);
+    expect(run(undefined)).toEqual(['openssl-direct', 'openssl', 'openssl-direct', null, null]);
+  }, 120_000);
+
+  for (const path of PATHS) {
+    it.skipIf(!has(path))(`openssl-${path}: byte-identical to libsodium for every size 0..2,100 and big ones, AD 0..40 bytes, in place at odd offsets and not; opens libsodium's and the other path's packets (seed ${SEED})${skipWhy(path)}`, () => {
+      const r = rng(SEED);
+      const other = PATHS.find((p) => p !== path)!;
+      const sizes = [...Array.from({ length: 2101 }, (_, i) => i), 4095, 4096, 4097, 8191, 16383, 16384, 16385, 65_000, 65_507, 65_535, 1 << 20];
+      const key = r.bytes(32);
+      const enc = opensslPacketAead(key, true, path)!, dec = opensslPacketAead(key, false, path)!;
+      const otherDec: KeyedPacketAead | undefined = has(other) ? opensslPacketAead(key, false, other) : undefined;
+      const sod = sodiumPacketAead(key);
+      for (const size of sizes) {
+        const pn = size % 3 === 0 ? size : size % 3 === 1 ? 2 ** 53 - 1 - size : 2 ** 32 + size;
+        const ad = r.bytes([0, 1, 13, 15, 16, 17, 32, 40][size % 8]), m = r.bytes(size);
+        const want = reference(key, pn, ad, m);
+        const ctx = `size ${size} ad ${ad.length} pn ${pn} seed ${SEED}`;
+        const c = new Uint8Array(size + TAG);
+        enc.seal(c, m, ad, pn);
+        if (Buffer.compare(c, want) !== 0) expect.fail(`seal differs from libsodium: ${ctx}`);
+        const off = 1 + r.int(24), buf = new Uint8Array(off + size + TAG + 3);
+        buf.set(m, off);
+        enc.sealInPlace(buf, off, size, ad, pn);
+        if (Buffer.compare(buf.subarray(off, off + size + TAG), want) !== 0) expect.fail(`sealInPlace differs from libsodium: ${ctx}`);
+        const back = new Uint8Array(size);
+        if (!dec.open(back, want, ad, pn) || Buffer.compare(back, m) !== 0) expect.fail(`open: ${ctx}`);
+        const ip = buf.subarray(off, off + size + TAG);
+        if (!dec.openInPlace(ip, ad, pn) || Buffer.compare(ip.subarray(0, size), m) !== 0) expect.fail(`openInPlace: ${ctx}`);
+        if (otherDec) {
+          const o = new Uint8Array(size);
+          if (!otherDec.open(o, c, ad, pn) || Buffer.compare(o, m) !== 0) expect.fail(`the ${other} path cannot open it: ${ctx}`);
+        }
+        const s = new Uint8Array(size);
+        if (!sod.open(s, c, ad, pn) || Buffer.compare(s, m) !== 0) expect.fail(`libsodium cannot open it: ${ctx}`);
+      }
+      enc.destroy(); dec.destroy(); otherDec?.destroy(); sod.destroy();
+    }, 60_000);
+
+    it.skipIf(!has(path))(`openssl-${path}: refuses every tag bit, ciphertext bits at the keystream-split boundaries, AD bytes and length, wrong pn/key, another tag, truncation — output zeroed, tag untouched${path === 'direct' ? ', nothing decrypted (the tag is checked first)' : ' (evp decrypts, then zeroes)'}${skipWhy(path)}`, () => {
+      const a = nativePacketAeadAddon!;
+      const r = rng(SEED + 1);
+      const key = r.bytes(32), otherKey = r.bytes(32);
+      const enc = a.create(key, true, ADDON_PATH[path]), dec = a.create(key, false, ADDON_PATH[path]), wrong = a.create(otherKey, false, ADDON_PATH[path]);
+      for (const size of [0, 1, 15, 16, 63, 64, 65, 191, 192, 193, 255, 256, 257, 1200, 1215, 1216, 1217, 1400, 2240, 65_000]) {
+        const ad = r.bytes(size % 2 ? 13 : 16), m = r.bytes(size), pn = 1000 + size;
+        const sealed = new Uint8Array(size + TAG);
+        expect(a.seal(enc, sealed, m, ad, pn)).toBe(0);
+        const forgeries: [string, Uint8Array, Uint8Array, number, object?][] = [];
+        for (let bit = 0; bit < TAG * 8; bit++) { const f = sealed.slice(); f[size + (bit >> 3)] ^= 1 << (bit & 7); forgeries.push([`tag bit ${bit}`, f, ad, pn]); }
+        for (const at of new Set([0, 1, 63, 64, 65, 190, 191, 192, 193, 1215, 1216, 1217, size >> 1, size - 1].filter((x) => x >= 0 && x < size))) {
+          for (const bit of [0, 7]) { const f = sealed.slice(); f[at] ^= 1 << bit; forgeries.push([`ciphertext byte ${at} bit ${bit}`, f, ad, pn]); }
+        }
+        for (let i = 0; i < ad.length; i++) { const h = ad.slice(); h[i] ^= 0x10; forgeries.push([`AD byte ${i}`, sealed.slice(), h, pn]); }
+        const longer = new Uint8Array(ad.length + 1); longer.set(ad);
+        forgeries.push(['AD one byte shorter', sealed.slice(), ad.slice(0, -1), pn], ['AD one zero byte longer', sealed.slice(), longer, pn], ['AD dropped', sealed.slice(), new Uint8Array(0), pn]);
+        for (const p of [pn + 1, pn - 1, pn + 2 ** 32, pn + 2 ** 52]) forgeries.push([`pn ${p}`, sealed.slice(), ad, p]);
+        forgeries.push(['wrong key', sealed.slice(), ad, pn, wrong]);
+        const otherTag = new Uint8Array(size + TAG); expect(a.seal(enc, otherTag, m, ad, pn + 1)).toBe(0);
+        const swapped = sealed.slice(); swapped.set(otherTag.subarray(size), size); forgeries.push(['the tag of the same bytes at pn+1', swapped, ad, pn]);
+        if (size > 0) forgeries.push(['truncated by one byte', sealed.slice(0, -1), ad, pn]);
+        for (const [what, f, fad, fpn, h] of forgeries) {
+          const handle = h ?? dec, ctx = `size ${size}: ${what} (seed ${SEED + 1})`;
+          const before = a.decryptedBytes(handle), n = f.length - TAG;
+          // not in place: a zero-filled output stays all zeros, a filled one is zeroed
+          for (const fill of [0, 0xee]) {
+            const out = new Uint8Array(n).fill(fill);
+            expect(a.open(handle, out, f, fad, fpn), ctx).toBe(-1);
+            if (out.some((x) => x !== 0)) expect.fail(`${ctx}: output not zeroed`);
+          }
+          const ip = f.slice();
+          expect(a.openInPlace(handle, ip, fad, fpn), ctx).toBe(-1);
+          if (ip.subarray(0, n).some((x) => x !== 0)) expect.fail(`${ctx}: in-place output not zeroed`);
+          expect(Buffer.compare(ip.subarray(n), f.subarray(n)), `${ctx}: tag bytes untouched`).toBe(0);
+          if (path === 'direct') expect(a.decryptedBytes(handle), `${ctx}: nothing decrypted`).toBe(before);
+          else expect(a.decryptedBytes(handle), `${ctx}: evp decrypts before it knows`).toBe(before + 3 * n);
+        }
+        // and the genuine packet still opens, on the same handle, after all those forgeries
+        const before = a.decryptedBytes(dec), ok = sealed.slice();
+        expect(a.openInPlace(dec, ok, ad, pn), `size ${size} genuine`).toBe(0);
+        expect(Buffer.compare(ok.subarray(0, size), m)).toBe(0);
+        expect(a.decryptedBytes(dec)).toBe(before + size);
+      }
+      for (const h of [enc, dec, wrong]) expect(a.destroy(h)).toBe(0);
+    }, 60_000);
+  }
+
+  it.skipIf(!nativePacketAeadAddon)(`create() takes path undefined/0/1/2 and refuses anything else with a RangeError${nativePacketAeadAddon ? '' : ` (skipped: ${PACKET_AEAD_FALLBACK_REASON})`}`, () => {
+    const a = nativePacketAeadAddon!, key = new Uint8Array(32);
+    const auto = a.direct ? 1 : 2;
+    for (const [p, want] of [[undefined, auto], [0, auto], [2, 2], ...(a.direct ? [[1, 1]] : [])] as const) {
+      const h = a.create(key, true, p);
+      expect(a.path(h), `path ${p}`).toBe(want);
+      expect(a.nop(h)).toBe(0);
+      expect(a.decryptedBytes(h)).toBe(0);
+      a.destroy(h);
+    }
+    for (const p of [3, -1, 1.5, Number.NaN, '1', null, {}, true, 2n]) expect(() => a.create(key, true, p as number), String(p)).toThrow(RangeError);
+    expect(() => (a.create as (...x: unknown[]) => unknown)(key, true, 1, 1)).toThrow(RangeError);
+    if (!a.direct) expect(() => a.create(key, true, 1)).toThrow(/direct path is unavailable/);
+  });
+});
