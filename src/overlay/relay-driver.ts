@@ -45,6 +45,9 @@ export class RelayBatchDriver {
   /** Batches drained (for tests and monitoring). */
   drains = 0;
 
+  /** Whether the batch path (onBatch/handleRun/sendRun) is in use. */
+  get batched(): boolean { return this.runs !== undefined; }
+
   constructor(private readonly core: BatchCore, private readonly socket: DatagramSocket, private readonly clock: Clock) {
     const f = (socket as Partial<{ flush(): void }>).flush;
     this.wakeup = new WakeupTimer(clock, () => {

@@ -44,7 +44,7 @@ export interface RelayServiceOptions extends Omit<RelayConfig, 'verifier' | 'new
 export interface RelayService {
   readonly local: UdpAddress;
   counters(): SupernodeCounters;
-  /** The UDP socket's counters (the native socket's include sendmmsg/GSO/GRO figures) and its kind. */
+  /** The UDP socket's counters (the native socket's include sendmmsg/GSO/GRO figures), its kind, and the driver's path ('runs' with the native socket, else 'datagrams'). */
   udpCounters(): Record<string, number | string>;
   /** Relay-over-TCP counters (undefined with `tcp: false`). */
   tcpCounters(): RelayTcpListener['counters'] | undefined;
@@ -82,7 +82,7 @@ export async function startRelayService(opts: RelayServiceOptions): Promise<Rela
     local: socket.local,
     counters: () => core.counters(),
     tcpCounters: () => tcp?.counters,
-    udpCounters: () => ({ kind: udp.kind, ...udp.counters }),
+    udpCounters: () => ({ kind: udp.kind, path: driver.batched ? 'runs' : 'datagrams', ...udp.counters }),
     view: () => core.gossip?.view() ?? [],
     seed: (list) => { core.handleDirectoryList(unixClock.now(), list); driver.wake(); },
     close: () => driver.close(),

@@ -1,9 +1,12 @@
 // RelayBatchDriver: a burst delivered in one receive callback is forwarded in one drain
 // and ONE flush (after the callback returns, as a microtask), with the batch's time read
 // once; the core's timer is armed and fires; close() sends what is pending, then closes.
+// Over a batched socket with a run-capable core: runs in, each sent as a run before the next
+// is read, one flush per batch.
 import { describe, it, expect } from 'vitest';
 import { RelayBatchDriver, type BatchCore } from '../../src/overlay/relay-driver.ts';
 import type { Clock, DatagramHandler, DatagramSocket, UdpAddress } from '../../src/wire/socket.ts';
+import type { DatagramBatch } from '../../src/datagram/batch.ts';
 
 class FakeSocket implements DatagramSocket {
   readonly local = { address: '127.0.0.1', port: 1 };
@@ -66,5 +69,56 @@ describe('RelayBatchDriver', () => {
     sock.handler({ address: '198.51.100.2', port: 30 }, Uint8Array.of(1));
     await Promise.resolve();
     expect(sock.log.slice(-1)).toEqual(['flush']); // nothing after close
+  });
+});
+
+describe('RelayBatchDriver over a batched socket', () => {
+  /** A batch socket: records runs sent and flushes; `deliver` hands it a batch of runs. */
+  class FakeBatchSocket extends FakeSocket {
+    batchHandler: ((b: DatagramBatch) => void) | undefined;
+    onBatch(h: (b: DatagramBatch) => void): void { this.batchHandler = h; }
+    sendRun(to: UdpAddress, bytes: Uint8Array, seg: number): void { this.log.push(`run ${to.port} ${Array.from(bytes).join(',')} /${seg}`); }
+  }
+  /** Run core: each run goes back to port+1000 as one item; counts items left queued when the driver sends. */
+  class RunCore extends EchoCore {
+    readonly runs: string[] = [];
+    readonly rq: { to: UdpAddress; bytes: Uint8Array; segmentSize: number }[] = [];
+    handleRun(now: number, from: UdpAddress, buf: Uint8Array, off: number, len: number, seg: number): void {
+      this.seenNow.push(now);
+      this.runs.push(`${from.port}:${off}+${len}/${seg}`);
+      this.rq.push({ to: { address: from.address, port: from.port + 1000 }, bytes: buf.subarray(off, off + len), segmentSize: seg });
+    }
+    pollRunInto(slot: { to: UdpAddress; bytes: Uint8Array; segmentSize: number }): boolean {
+      const t = this.rq.shift();
+      if (!t) return false;
+      Object.assign(slot, t);
+      return true;
+    }
+  }
+
+  it('runs in, runs out: each run to handleRun and sent (sendRun) before the next run is read, one flush per batch, time read once', () => {
+    const sock = new FakeBatchSocket(), core = new RunCore(), clock = fakeClock();
+    const d = new RelayBatchDriver(core, sock, clock);
+    expect(d.batched).toBe(true);
+    const bytes = Uint8Array.from({ length: 12 }, (_, i) => i);
+    const meta = [[0, 6, 2, 10], [6, 5, 5, 11], [11, 1, 1, 10]];
+    const batch: DatagramBatch = {
+      bytes, runs: 3, offset: (r) => meta[r]![0]!, length: (r) => meta[r]![1]!, segmentSize: (r) => meta[r]![2]!,
+      from: (r) => ({ address: '198.51.100.2', port: meta[r]![3]! }),
+    };
+    sock.batchHandler!(batch);
+    expect(core.runs).toEqual(['10:0+6/2', '11:6+5/5', '10:11+1/1']);
+    expect(sock.log).toEqual(['run 1010 0,1,2,3,4,5 /2', 'run 1011 6,7,8,9,10 /5', 'run 1010 11 /1', 'flush']);
+    expect(new Set(core.seenNow).size).toBe(1);
+    expect(d.drains).toBe(1);
+    d.close();
+    sock.batchHandler!(batch);
+    expect(core.runs.length).toBe(3); // nothing after close
+  });
+
+  it('a socket without the batch API, or a core without runs: the per-datagram path', () => {
+    const clock = fakeClock();
+    expect(new RelayBatchDriver(new RunCore(), new FakeSocket(), clock).batched).toBe(false);
+    expect(new RelayBatchDriver(new EchoCore(), new FakeBatchSocket(), clock).batched).toBe(false);
   });
 });

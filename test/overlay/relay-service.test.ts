@@ -75,6 +75,63 @@ describe('relay service (real UDP, loopback)', () => {
   });
 });
 
+describe('relay service: the batch path (runs in, runs out) over the native socket', () => {
+  it.each([true, false])('tcp %s: a burst with a foreign DATA and a STUN request in the middle — every DATA once, in order, byte-exact; the refusal answered; runs leave as GSO messages', async (tcp) => {
+    const pk = Buffer.alloc(32), sk = Buffer.alloc(64);
+    sodium.crypto_sign_keypair(pk, sk);
+    const A = Uint8Array.from({ length: 16 }, (_, i) => i), B = Uint8Array.from({ length: 16 }, (_, i) => 100 + i);
+    const now = Date.now();
+    const ticket = signTicket({ issuedAt: now, expiresAt: now + 60_000, deviceA: A, deviceB: B }, sk);
+    const service = await startRelayService({ address: '127.0.0.1', port: 0, directoryPublicKey: pk, allowLoopback: true, tcp, deviceBytesPerSec: 1e9, deviceBurstBytes: 1e8, totalBytesPerSec: 1e9, totalBurstBytes: 1e8 });
+    const a = await bindUdp({ address: '127.0.0.1' });
+    const b = await bindUdp({ address: '127.0.0.1' });
+    try {
+      const native = service.udpCounters().kind === 'native';
+      expect(service.udpCounters().path).toBe(native ? 'runs' : 'datagrams');
+      let got = next(a);
+      a.send(service.local, encodeRelayMessage({ type: 'bind', deviceId: deviceIdHex(A), ticket }));
+      const okA = await got;
+      got = next(b);
+      b.send(service.local, encodeRelayMessage({ type: 'bind', deviceId: deviceIdHex(B), ticket }));
+      await got;
+      const sessionId = okA.type === 'bind-ok' ? okA.sessionId : 0n;
+      const burst = 300;
+      const sent: Uint8Array[] = [];
+      const atB: Uint8Array[] = [];
+      const atA: RelayMessage[] = [];
+      b.onDatagram((_f, bytes) => atB.push(Uint8Array.from(bytes)));
+      a.onDatagram((_f, bytes) => { try { atA.push(decodeRelayMessage(bytes)); } catch { atA.push({ type: 'stun' } as unknown as RelayMessage); } });
+      const udp0 = service.udpCounters();
+      const codec = new StunProbeCodec((n) => new Uint8Array(randomBytes(n)));
+      for (let i = 0; i < burst; i++) {
+        const payload = Uint8Array.from({ length: 1200 }, (_, k) => (k * 7 + i) & 0xff);
+        payload[0] = i >> 8;
+        payload[1] = i & 0xff;
+        const d = encodeRelayMessage({ type: 'data', sessionId, payload });
+        sent.push(d);
+        a.send(service.local, d);
+        if (i === 150) {
+          a.send(service.local, encodeRelayMessage({ type: 'data', sessionId: sessionId ^ 1n, payload })); // same size, unknown session
+          a.send(service.local, codec.encodeProbe({ id: 1, test: 'map-secondary', to: service.local, change: 'none', transmission: 1 }));
+        }
+      }
+      for (let t = 0; t < 3000 && (atB.length < burst || atA.length < 2); t += 5) await new Promise((r) => setTimeout(r, 5));
+      expect(atB.length).toBe(burst);
+      atB.forEach((x, i) => expect(Buffer.compare(x, sent[i]!), `datagram ${i}`).toBe(0));
+      expect(atA.filter((m) => m.type === 'error').map((m) => m.type === 'error' && m.code)).toEqual([RelayErrorCode.UNKNOWN_SESSION]);
+      expect(atA.filter((m) => m.type !== 'bind-ok').length).toBe(2); // the ERROR and the STUN answer (B's BIND may still have told A its peer is bound)
+      const udp1 = service.udpCounters();
+      expect(Number(udp1.sent) - Number(udp0.sent)).toBe(burst + 2);
+      if (native) expect(Number(udp1.gsoSegments) - Number(udp0.gsoSegments)).toBeGreaterThan(burst / 2);
+      expect(service.counters().relay).toMatchObject({ forwardedPackets: burst, refused: { UNKNOWN_SESSION: 1 } });
+      expect(service.counters().stunAnswered).toBe(1);
+    } finally {
+      for (const s of [a, b]) s.close();
+      service.close();
+    }
+  });
+});
+
 describe('supernode service: gossip between three supernodes and STUN (real UDP, loopback)', () => {
   it('supernodes learn about each other by shuffles from a chain of seeds; plain STUN Binding is answered', async () => {
     const pk = Buffer.alloc(32), sk = Buffer.alloc(64);
