@@ -63,6 +63,10 @@ export interface PushChannel {
   close(): void;
   /** Resolves when the socket has closed. */
   readonly closed: Promise<{ code: number; reason: string }>;
+  /** A WebSocket ping; openPush's onPong runs when the answer arrives. */
+  ping(): void;
+  /** Drop the connection at once, without a closing handshake (it is dead). */
+  terminate(): void;
 }
 
 /** A request that got no answer: 'timeout' when it ran out of time, else 'network' with the cause's message. */
@@ -180,23 +184,45 @@ export class DirectoryClient {
   /**
    * Opens the push channel. Resolves after the server's 'hello' (also passed
    * to onMessage). With deviceId, closing the channel marks that device offline.
+   * Rejects with DirectoryError code 'timeout' when no hello came within `timeoutMs`
+   * (default: this client's request timeout; the half-open socket is dropped), 'network'
+   * on a socket error or a close before the hello, or the HTTP status when refused.
+   * `ping()` sends a WebSocket ping; `onPong` runs for each pong (the directory answers
+   * pings at once: a pong that does not come means the connection is dead). `terminate()`
+   * drops the connection without a closing handshake (for a dead one); onClose still runs.
    */
-  openPush(opts: { deviceId?: string; onMessage(m: PushMessage): void; onClose?(code: number, reason: string): void }): Promise<PushChannel> {
+  openPush(opts: { deviceId?: string; timeoutMs?: number; onMessage(m: PushMessage): void; onPong?(): void; onClose?(code: number, reason: string): void }): Promise<PushChannel> {
     if (!this.token) return Promise.reject(new DirectoryError(401, 'unauthorized', 'not logged in'));
     const url = this.base.replace(/^http/, 'ws') + '/v1/push' + (opts.deviceId ? `?device=${seg(opts.deviceId)}` : '');
     const ws = new WebSocket(url, { headers: { authorization: `Bearer ${this.token}` }, maxPayload: 1 << 20 });
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    let hello = false;
+    let fail: (e: DirectoryError) => void = () => {};
     const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => {
+      if (!hello) fail(new DirectoryError(0, 'network', `push channel: closed before the directory's hello (${code})`));
       opts.onClose?.(code, reason.toString());
       resolve({ code, reason: reason.toString() });
     }));
+    ws.on('pong', () => opts.onPong?.());
     return new Promise((resolve, reject) => {
-      let hello = false;
-      ws.on('unexpected-response', (_req, res) => reject(new DirectoryError(res.statusCode ?? 0, 'push', `push channel refused: HTTP ${res.statusCode}`)));
-      ws.on('error', (e) => { if (!hello) reject(new DirectoryError(0, 'network', `push channel: ${e.message}`)); });
+      let settled = false;
+      const timer = setTimeout(() => {
+        fail(new DirectoryError(0, 'timeout', `push channel: no hello within ${timeoutMs} ms`));
+        ws.terminate();
+      }, timeoutMs);
+      fail = (e) => { if (settled) return; settled = true; clearTimeout(timer); reject(e); };
+      ws.on('unexpected-response', (_req, res) => fail(new DirectoryError(res.statusCode ?? 0, 'push', `push channel refused: HTTP ${res.statusCode}`)));
+      ws.on('error', (e) => fail(new DirectoryError(0, 'network', `push channel: ${e.message}`)));
       ws.on('message', (data) => {
         let m: PushMessage;
         try { m = JSON.parse(data.toString()) as PushMessage; } catch { return; }
-        if (!hello && m.type === 'hello') { hello = true; resolve({ close: () => ws.close(1000), closed }); }
+        if (!hello && m.type === 'hello') {
+          hello = true;
+          if (settled) return; // timed out meanwhile: already terminated
+          settled = true;
+          clearTimeout(timer);
+          resolve({ close: () => ws.close(1000), closed, ping: () => { if (ws.readyState === WebSocket.OPEN) ws.ping(); }, terminate: () => ws.terminate() });
+        }
         opts.onMessage(m);
       });
     });

@@ -9,7 +9,8 @@
 //        re-measured every 10 s; a switch republishes presence);
 //     4. publishes presence (host, srflx and relay candidates, NAT, supernode), keeps the
 //        NAT mapping alive (a STUN Binding every 20 s, republishing if the mapping moved)
-//        and republishes every 60 s; listens on the push channel (reconnecting).
+//        and republishes every 60 s; keeps a push channel open (peer-push.ts: pinged, replaced
+//        at once when the NAT mapping or the host addresses change, re-opened with backoff).
 //   connect(username) — POST /v1/rendezvous; the contact gets the same rendezvous pushed;
 //     both sides build a ContactLink (contact-link.ts: relay ticket, checks, transport).
 //     Incoming sessions arrive as 'session'. Keys: the contact device's directory key is
@@ -21,7 +22,7 @@ import { EventEmitter } from 'node:events';
 import { hostname, networkInterfaces } from 'node:os';
 import { mkdir, readFile, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DirectoryClient, type Candidate as DirCandidate, type PushChannel, type PushMessage, type Rendezvous } from '../directory/client.ts';
+import { DirectoryClient, type Candidate as DirCandidate, type PushMessage, type Rendezvous } from '../directory/client.ts';
 import type { Clock, DatagramSocket, TimerHandle, UdpAddress } from '../wire/socket.ts';
 import { formatAddress, sameAddress } from '../wire/socket.ts';
 import { bindUdp, realClock } from '../datagram/udp.ts';
@@ -44,6 +45,7 @@ import { tcpConnector } from './relay-tcp.ts';
 import { RelayStreamFallback, type RelayStreamConnector } from './relay-stream-mux.ts';
 import type { Random } from '../transport/random.ts';
 import { startPeerSupernode, type PeerSupernode } from './peer-supernode.ts';
+import { PeerPush } from './peer-push.ts';
 import { PeerError, type ContactSession, type ContactStatus, type PeerNode } from './peer-api.ts';
 
 export interface PeerOptions {
@@ -99,6 +101,8 @@ export interface PeerOptions {
 
 const PRESENCE_REFRESH_MS = 60_000;
 const KEEPALIVE_MS = 20_000;
+/** How often the host addresses are re-read (when they are not configured). */
+const HOST_WATCH_MS = 2_000;
 const SEEN_RENDEZVOUS_MAX = 256;
 
 interface DeviceFile { directoryUrl: string; username: string; deviceId: string; x25519: string }
@@ -178,7 +182,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   private pickerTimer?: TimerHandle;
   private classifierTimer?: TimerHandle;
   private readonly intervals: TimerHandle[] = [];
-  private push?: PushChannel;
+  private push?: PeerPush;
   private closing = false;
   private supernode?: UdpAddress;
   private published?: string;
@@ -251,11 +255,18 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
       this.pumpPicker();
       await Promise.race([picked, this.sleep(1500)]);
     }
-    this.push = await this.dir.openPush({ deviceId: this.deviceId, onMessage: (m) => this.onPush(m), onClose: () => this.onPushClosed() })
-      .catch((e: unknown) => { throw toPeerError(e, 'push channel'); });
+    const push = new PeerPush({
+      dir: this.dir, deviceId: this.deviceId, clock: this.clock, random: () => this.random.nextU32() / 2 ** 32, log: this.log,
+      onMessage: (m) => this.onPush(m),
+      // A new channel (we moved, or the old one closed): the directory may have marked us offline.
+      onReconnected: () => void this.publish(true).catch((e: Error) => this.log(`presence update after the push channel reopened failed: ${e.message}`)),
+    });
+    await push.start().catch((e: unknown) => { throw toPeerError(e, 'push channel'); });
+    this.push = push;
     await this.publish(true);
     this.every(PRESENCE_REFRESH_MS, () => void this.publish(true).catch((e: Error) => this.log(`presence refresh failed: ${e.message}`)));
     this.every(KEEPALIVE_MS, () => this.keepalive());
+    if (!this.opts.hostAddresses?.length && !(this.opts.bindAddress && this.opts.bindAddress !== '0.0.0.0')) this.every(HOST_WATCH_MS, () => this.checkHostAddresses());
     if (!this.tcpMode) this.every(PRESENCE_REFRESH_MS, () => void this.refreshSupernodes());
   }
 
@@ -479,22 +490,6 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     }
   }
 
-  private onPushClosed(): void {
-    if (this.closing) return;
-    this.log('push channel closed; reconnecting');
-    const retry = (delayMs: number) => {
-      this.sleep(delayMs).then(() => {
-        if (this.closing) return;
-        this.dir.openPush({ deviceId: this.deviceId, onMessage: (m) => this.onPush(m), onClose: () => this.onPushClosed() }).then((ch) => {
-          if (this.closing) { ch.close(); return; }
-          this.push = ch;
-          void this.publish(true).catch(() => {});
-        }, () => retry(Math.min(delayMs * 2, 30_000)));
-      });
-    };
-    retry(1000);
-  }
-
   // ---- NAT, supernodes, presence ----
 
   /**
@@ -607,6 +602,8 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
         this.classification = { ...this.classification, mapped: a.mapped };
         // a moved mapping usually means a new network: our host addresses may have changed too
         this.hosts = hostAddresses(this.opts);
+        // ... and our push channel's TCP connection went with the old mapping: open a new one now
+        this.push?.moved();
         void this.publish(false).catch((e: Error) => this.log(`presence update after the move failed (retrying): ${e.message}`));
       }
       return;
@@ -615,8 +612,24 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     this.pumpPicker();
   }
 
+  /**
+   * Our interfaces' addresses changed (another network, a new DHCP lease): re-check the NAT
+   * mapping now, open a new push channel (the old one's TCP connection used the old address)
+   * and republish. Polled every HOST_WATCH_MS (os.networkInterfaces(): local, cheap).
+   */
+  private checkHostAddresses(): void {
+    const now = hostAddresses(this.opts);
+    if (now.length === this.hosts.length && now.every((a, i) => a === this.hosts[i])) return;
+    this.log(`host addresses changed: ${this.hosts.join(', ')} -> ${now.join(', ')}`);
+    this.hosts = now;
+    this.push?.moved();
+    if (!this.tcpMode) this.keepalive();
+    void this.publish(false).catch((e: Error) => this.log(`presence update after the address change failed (retrying): ${e.message}`));
+  }
+
   /** A path died: maybe we changed networks. Re-check our mapping now (at most once a second). */
   private recheckMapping(): void {
+    this.push?.suspect(); // is our push channel still alive? (pinged, rate-limited)
     const now = this.clock.now();
     if (this.closing || this.tcpMode || now - this.lastKeepaliveAt < 1000) return;
     this.keepalive();
@@ -655,7 +668,10 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
       // not published: the same content must be sent again, and soon (after a network change
       // the first request often dies with the old address's connection)
       if (this.published === text) this.published = undefined;
-      if (retryablePublish(e)) this.schedulePublishRetry();
+      if (retryablePublish(e)) {
+        this.schedulePublishRetry();
+        this.push?.suspect();
+      }
       throw e;
     }
   }

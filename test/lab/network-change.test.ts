@@ -37,6 +37,9 @@ if (why) console.log(`skipped: netns lab: ${why}`);
 const RECOVERY_BOUND_MS = 15_000;
 const DIRECT_WAIT_MS = 12_000; // after the change, for the EIM cases' return to direct (~1-4 s measured)
 const AFTER_CHANGE_MSGS = 20; // receipts for this many post-change messages, then stop
+// alice calls bob again (new rendezvous): well under the 15 s connect timeout, so an attempt bob
+// never heard of (a rendezvous lost on his dead push channel) fails the test (~0.5-1 s measured)
+const NEW_CALL_BOUND_MS = 10_000;
 
 type Change = 'masquerade' | 'random-fully' | 'move';
 const DESCRIBE: Record<Change, string> = {
@@ -84,6 +87,13 @@ function scenario(newNat: Change) {
     if (newNat !== 'random-fully') {
       await until(() => (currentPath(events(pa))?.kind === 'direct' ? true : undefined), DIRECT_WAIT_MS - (Date.now() - changed), 'direct path again', peers).catch(() => undefined);
     }
+    // A NEW call after the change: alice ends the session and her chat app calls bob again at
+    // once. The new rendezvous reaches bob only through his push channel, whose connection
+    // died with his old address: he must have noticed and opened a new one.
+    const redialAt = Date.now();
+    process.kill(pa.child.pid!, 'SIGUSR1');
+    const newSession = await until(() => events(pa).find((e) => e.event === 'session' && e.at >= redialAt), NEW_CALL_BOUND_MS, 'alice: a new session to bob after the redial', peers);
+    const bobNewSession = await until(() => events(pb).find((e) => e.event === 'session' && e.at >= redialAt), NEW_CALL_BOUND_MS, 'bob: the new session (rendezvous pushed to him)', peers);
     if (process.env.LAB_LOG_DIR) writeFileSync(join(process.env.LAB_LOG_DIR, `${newNat}-presence.json`), lab.run(dirNs, 'curl', ['-s', '-H', `authorization: Bearer ${tokens.alice}`, `${DIRECTORY}/v1/presence/bob`]));
     process.kill(pa.child.pid!, 'SIGUSR2');
     const stopped = await until(() => events(pa).find((e) => e.event === 'stopped'), 5_000, 'alice stopped', peers);
@@ -109,13 +119,17 @@ function scenario(newNat: Change) {
       bobPresenceUpdates: eb.filter((e) => e.event === 'fetch' && e.path === '/v1/presence' && e.at >= changeStart).map((e) => `${e.at - changed}ms ${e.method} ${e.status ?? e.error}`),
       bobFinal: currentPath(eb),
       links: [...ea, ...eb].filter((e) => e.event === 'link' || e.event === 'session-close').length,
+      newCallMs: newSession.at - redialAt,
+      newCallAfterChangeMs: newSession.at - changed,
+      newCall: `${newSession.kind} ${newSession.remote}`,
+      bobPush: eb.filter((e) => e.event === 'log' && (e.l as string).startsWith('push channel') && e.at >= changeStart).map((e) => `${e.at - changed}ms ${e.l as string}`),
     };
     console.log(JSON.stringify(result, null, 1));
     if (process.env.LAB_LOG_DIR) { // full process output, for diagnosis
       const names = { alice: pa, bob: pb, supernode: snP, directory: dirP };
       for (const [n, p] of Object.entries(names)) writeFileSync(join(process.env.LAB_LOG_DIR, `${newNat}-${n}.log`), `${p.lines.join('\n')}\n`);
     }
-    return { result, texts: Array.from({ length: sent }, (_, i) => `m${i}`), bobGot: eb.filter((e) => e.event === 'message').map((e) => e.text), aliceReceipts: receipts.map((e) => e.text), logs: [...ea, ...eb].filter((e) => e.event === 'log').slice(-80).map((e) => e.l as string), namespaces: [...lab.createdNamespaces()] };
+    return { result, bobNewSession, texts: Array.from({ length: sent }, (_, i) => `m${i}`), bobGot: eb.filter((e) => e.event === 'message').map((e) => e.text), aliceReceipts: receipts.map((e) => e.text), logs: [...ea, ...eb].filter((e) => e.event === 'log').slice(-80).map((e) => e.l as string), namespaces: [...lab.createdNamespaces()] };
   });
 }
 
@@ -126,36 +140,45 @@ function expectDirectAgain(r: Awaited<ReturnType<typeof scenario>>, newPublic: s
   expect(r.result.bobFinal?.kind).toBe('direct');
 }
 
+/** alice's new call after the change reached bob (a new session on both sides) within the bound. */
+function expectNewCall(r: Awaited<ReturnType<typeof scenario>>): void {
+  expect(r.result.newCallMs, `new call: ${JSON.stringify(r.result.bobPush)}`).toBeLessThan(NEW_CALL_BOUND_MS);
+  expect(r.bobNewSession.event).toBe('session');
+}
+
 function currentPath(evs: Ev[]): { kind: string; remote: string } | undefined {
   const last = evs.filter((e) => e.event === 'path' || e.event === 'session').at(-1);
   return last ? { kind: last.kind as string, remote: last.remote as string } : undefined;
 }
 
 describe.skipIf(why !== undefined)('netns lab: a conversation survives a peer\'s NAT changing its public address (real kernel NAT, real Peers, chat app)', () => {
-  it('new NAT is MASQUERADE (EIM): every message once and in order, back within 15 s, then direct to the new address', async () => {
+  it('new NAT is MASQUERADE (EIM): every message once and in order, back within 15 s, then direct to the new address; a new call reaches bob', async () => {
     const r = await scenario('masquerade');
     expect(r.bobGot, 'bob received every message once, in order').toEqual(r.texts);
     expect(r.aliceReceipts, 'alice got one receipt per message, in order').toEqual(r.texts);
     expect(r.result.outageMs).toBeLessThan(RECOVERY_BOUND_MS);
     expectDirectAgain(r, NEW_PUBLIC.masquerade);
+    expectNewCall(r);
     const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
     for (const ns of r.namespaces) expect(left).not.toContain(ns);
   }, 90_000);
 
-  it('new NAT is MASQUERADE --random-fully (APDM): every message once and in order, back within 15 s through the supernode', async () => {
+  it('new NAT is MASQUERADE --random-fully (APDM): every message once and in order, back within 15 s through the supernode; a new call reaches bob', async () => {
     const r = await scenario('random-fully');
     expect(r.bobGot, 'bob received every message once, in order').toEqual(r.texts);
     expect(r.aliceReceipts, 'alice got one receipt per message, in order').toEqual(r.texts);
     expect(r.result.outageMs).toBeLessThan(RECOVERY_BOUND_MS);
     expect(r.result.aliceFinal, r.logs.join('\n')).toEqual({ kind: 'relayed', remote: '198.51.100.20:3479' });
     expect(r.result.bobFinal?.kind).toBe('relayed');
+    expectNewCall(r);
   }, 90_000);
 
-  it('bob\'s host moves to another network (new interface address, new NAT): every message once and in order, back within 15 s, then direct to the new address', async () => {
+  it('bob\'s host moves to another network (new interface address, new NAT): every message once and in order, back within 15 s, then direct to the new address; a new call reaches bob', async () => {
     const r = await scenario('move');
     expect(r.bobGot, 'bob received every message once, in order').toEqual(r.texts);
     expect(r.aliceReceipts, 'alice got one receipt per message, in order').toEqual(r.texts);
     expect(r.result.outageMs).toBeLessThan(RECOVERY_BOUND_MS);
     expectDirectAgain(r, NEW_PUBLIC.move);
+    expectNewCall(r);
   }, 90_000);
 });

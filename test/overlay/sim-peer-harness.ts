@@ -5,7 +5,9 @@
 //   - the directory's HTTP API and push channel: `SimDirectory`, an in-memory object with
 //     the DirectoryClient methods the Peer calls, answering after the simulated round trip
 //     to the directory host and building rendezvous like src/directory/http/routes/
-//     rendezvous.ts (punch delay 300 ms, tickets signed with the real ticket codec);
+//     rendezvous.ts (punch delay 300 ms, tickets signed with the real ticket codec); push
+//     channels answer pings after the round trip and survive a move unless the test cuts
+//     them (`SimDirectory.cutPush`: a TCP connection that died with the old address);
 //   - TCP: `pipeConnector`, a reliable in-order byte pipe with the path's one-way latency
 //     between a device and the supernode (made only with the simulator's clock), carrying
 //     the real relay framing through the Peer's RelayStreamFallback and the supernode's
@@ -43,8 +45,16 @@ interface SimAccount {
   readonly oneWayMs: number;
   device?: Device;
   presence?: Presence;
-  push?: (m: PushMessage) => void;
+  /** Open push channels (the directory's side): several while one replaces another. */
+  readonly pushes: Set<SimPushConnection>;
 }
+
+/**
+ * One push channel, as the directory sees it. `alive` false = its TCP connection died with
+ * the device's old address (cutPush): the directory still counts it (it has not noticed),
+ * but what it pushes and the device's pings are lost, and neither side gets a close.
+ */
+interface SimPushConnection { alive: boolean; deliver(m: PushMessage): void }
 
 /** The directory as the Peer sees it (DirectoryClient's methods), in virtual time. */
 export class SimDirectory {
@@ -54,6 +64,8 @@ export class SimDirectory {
   private nextId = 1;
   /** Every rendezvous built, with the directory time it was built at. */
   readonly rendezvous: { id: string; at: number; from: string; to: string }[] = [];
+  /** Every push channel opened, with the directory time. */
+  readonly pushOpens: { username: string; at: number }[] = [];
 
   constructor(private readonly clock: Clock, private readonly supernodeList: Supernode[], private readonly idSeed: number) {
     sodium.crypto_sign_keypair(this.publicKey, this.secretKey);
@@ -69,8 +81,13 @@ export class SimDirectory {
     a.device = { ...a.device!, x25519: Buffer.from(x25519).toString('base64url') };
   }
 
+  /** `username`'s push channels die silently (their TCP connections went with an old address). */
+  cutPush(username: string): void {
+    for (const c of this.accounts.get(username)!.pushes) c.alive = false;
+  }
+
   addUser(username: string, oneWayMs: number): void {
-    this.accounts.set(username, { username, oneWayMs });
+    this.accounts.set(username, { username, oneWayMs, pushes: new Set() });
   }
 
   /** A DirectoryClient for `username` (every user is a mutual contact of every other). */
@@ -91,14 +108,27 @@ export class SimDirectory {
         return acct.device;
       }),
       supernodes: () => call(() => this.supernodeList.map((s) => ({ ...s }))),
-      openPush: (o: { onMessage(m: PushMessage): void }) => call(() => {
-        acct.push = (m) => this.clock.setTimer(this.clock.now() + acct.oneWayMs, () => o.onMessage(m));
-        return { close: () => { acct.push = undefined; }, closed: new Promise<{ code: number; reason: string }>(() => {}) };
+      openPush: (o: { onMessage(m: PushMessage): void; onPong?(): void; onClose?(code: number, reason: string): void }) => call(() => {
+        const conn: SimPushConnection = {
+          alive: true,
+          deliver: (m) => this.clock.setTimer(this.clock.now() + acct.oneWayMs, () => { if (conn.alive) o.onMessage(m); }),
+        };
+        acct.pushes.add(conn);
+        this.pushOpens.push({ username, at: this.clock.now() });
+        const end = () => {
+          if (!acct.pushes.delete(conn)) return;
+          conn.alive = false;
+          this.clock.setTimer(this.clock.now(), () => o.onClose?.(1006, ''));
+        };
+        return {
+          close: end, terminate: end, closed: new Promise<{ code: number; reason: string }>(() => {}),
+          ping: () => { if (conn.alive) this.clock.setTimer(this.clock.now() + 2 * acct.oneWayMs, () => { if (conn.alive) o.onPong?.(); }); },
+        };
       }),
       setPresence: (p: PresenceUpdate) => call(() => {
         acct.presence = { username, deviceId: p.deviceId, status: p.status, candidates: p.candidates, nat: p.nat ?? null, supernode: p.supernode ?? null, updatedAt: this.clock.now() };
         // Contacts get the change pushed (as the directory's presence fanout does).
-        for (const other of this.accounts.values()) if (other !== acct) other.push?.({ type: 'presence', presence: acct.presence });
+        for (const other of this.accounts.values()) if (other !== acct) for (const c of other.pushes) c.deliver({ type: 'presence', presence: acct.presence });
       }),
       rendezvous: (deviceId: string, peerName: string) => new Promise<Rendezvous>((res, rej) => {
         // Request reaches the directory after one way; the answer comes back after another.
@@ -125,7 +155,7 @@ export class SimDirectory {
   private buildRendezvous(me: SimAccount, deviceId: string, peerName: string): Rendezvous {
     const them = this.accounts.get(peerName);
     if (!them) throw new DirectoryError(404, 'not_found', `no user ${peerName}`);
-    if (!them.presence || !them.device || !them.push) throw new DirectoryError(409, 'conflict', `${peerName} has no online device`);
+    if (!them.presence || !them.device || them.pushes.size === 0) throw new DirectoryError(409, 'conflict', `${peerName} has no online device`);
     const now = this.clock.now();
     const rid = `r${this.nextId++}`;
     const ticket = this.issue(deviceId, them.device.id);
@@ -136,7 +166,7 @@ export class SimDirectory {
     });
     const mine = me.presence ?? { username: me.username, deviceId, status: 'online', candidates: [], nat: null, supernode: null, updatedAt: now };
     this.rendezvous.push({ id: rid, at: now, from: me.username, to: peerName });
-    them.push(side(them.device.id, mine, me.device!));
+    for (const c of them.pushes) c.deliver(side(them.device.id, mine, me.device!));
     return side(deviceId, them.presence, them.device);
   }
 }

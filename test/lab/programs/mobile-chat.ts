@@ -2,7 +2,9 @@
 // with the real chat app (src/apps/chat/service.ts: ChatStore + ChatService, in-order,
 // exactly-once delivery with receipts) against the lab's directory and supernode.
 //   sender (sendTo set): sends "m<i>" to the contact every intervalMs from start; on
-//     SIGUSR2 stops sending and prints {event:'stopped', sent}; exits on SIGTERM/kill.
+//     SIGUSR2 stops sending and prints {event:'stopped', sent}; on SIGUSR1 prints
+//     {event:'redial'} and closes its sessions to the contact (the chat app calls again);
+//     exits on SIGTERM/kill.
 //   receiver: the ChatService receives and acknowledges; nothing else to do.
 // Prints one JSON line per event, each with `at` = Date.now() (wall clock: the test and
 // both peers run on one machine, so the times compare):
@@ -63,5 +65,11 @@ if (cfg.sendTo) {
     print({ event: 'sent', seq, text });
   }, cfg.intervalMs ?? 50);
   process.on('SIGUSR2', () => { clearInterval(timer); print({ event: 'stopped', sent: i }); });
+  // A new call: end every session to the contact; the chat service calls again at once (its
+  // messages are pending), through a new directory rendezvous.
+  process.on('SIGUSR1', () => {
+    print({ event: 'redial' });
+    for (const s of peer.sessions()) if (s.username === to) s.close('lab: calling again');
+  });
 }
 process.on('SIGTERM', () => { svc.close(); void peer.close().then(() => process.exit(0)); });
