@@ -226,20 +226,22 @@ export class Connection {
     if (!this.keys || !eq(p.dcid, this.localCid)) { this.stats.packetsDropped++; return; }
     const space = this.spaces.app;
     const pn = decodePacketNumber(space.ack.largest, p.pnTruncated);
-    let plain: Uint8Array | undefined;
+    let opened = false;
     let rotate = false;
     // exactly one open attempt per packet (openInPlace overwrites the bytes)
-    if (p.keyPhase === this.recvPhase) plain = this.open(this.keys.recv, pn, p);
-    else if (pn < this.firstPnInPhase && this.recvPrev) plain = this.open(this.recvPrev, pn, p);
+    if (p.keyPhase === this.recvPhase) opened = this.open(this.keys.recv, pn, p);
+    else if (pn < this.firstPnInPhase && this.recvPrev) opened = this.open(this.recvPrev, pn, p);
     else if (this.keys.recv.next) {
-      plain = this.open(this.keys.recv.next(), pn, p);
-      rotate = plain !== undefined;
+      opened = this.open(this.keys.recv.next(), pn, p);
+      rotate = opened;
     }
-    if (!plain) { this.stats.packetsDropped++; return; }
+    const plain = this.rxPlain, plainLen = this.rxPlainLen;
+    this.rxPlain = EMPTY; // no reference to the datagram kept
+    if (!opened) { this.stats.packetsDropped++; return; }
     this.onAuthenticatedProgress();
     if (space.ack.isDuplicate(pn)) return;
     if (rotate) this.rotateKeys(pn);
-    const frames = decodeFrames(plain);
+    const frames = decodeFrames(plain, plainLen);
     if (this.side === 'server' && sameAddress(from, this.remote)) this.path.validated = true;
     // connection migration: a non-probing packet with the highest pn from a new address
     const probing = frames.every((f) => f.type === 'path_challenge' || f.type === 'path_response' || f.type === 'padding');
@@ -249,10 +251,27 @@ export class Connection {
     if (this.side === 'server') { this.gotClientHandshakePacket = true; this.clientHasKeys = true; this.maybeConfirm(now); }
   }
 
-  private open(keys: PacketKeys, pn: number, p: ShortPacket): Uint8Array | undefined {
-    if (this.config.ownsReceivedDatagrams && keys.openInPlace) return keys.openInPlace(pn, p.header, p.sealed);
-    return keys.open(pn, p.header, p.sealed);
+  /** Open `p` with `keys`: true with the plaintext in rxPlain[0, rxPlainLen) (in place when the endpoint owns the datagram), false when refused. */
+  private open(keys: PacketKeys, pn: number, p: ShortPacket): boolean {
+    if (this.config.ownsReceivedDatagrams) {
+      if (keys.openInPlaceLength) {
+        const n = keys.openInPlaceLength(pn, p.header, p.sealed);
+        if (n < 0) return false;
+        this.rxPlain = p.sealed; this.rxPlainLen = n;
+        return true;
+      }
+      if (keys.openInPlace) return this.opened(keys.openInPlace(pn, p.header, p.sealed));
+    }
+    return this.opened(keys.open(pn, p.header, p.sealed));
   }
+  private opened(plain: Uint8Array | undefined): boolean {
+    if (!plain) return false;
+    this.rxPlain = plain; this.rxPlainLen = plain.length;
+    return true;
+  }
+  /** The last packet's plaintext (set by open, cleared by handleShort once decoded). */
+  private rxPlain: Uint8Array = EMPTY;
+  private rxPlainLen = 0;
 
   private onPacketReceived(now: Millis, space: Space, pn: number, frames: Frame[]): void {
     this.stats.packetsReceived++;

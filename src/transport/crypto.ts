@@ -46,6 +46,13 @@ export interface PacketKeys {
    * datagrams (`TransportConfig.ownsReceivedDatagrams`), one attempt per packet.
    */
   openInPlace?(pn: number, header: Uint8Array, sealed: Uint8Array): Uint8Array | undefined;
+  /**
+   * Optional, preferred over `openInPlace` under the same conditions: the same
+   * in-place open, but it returns the plaintext's length (the plaintext is
+   * `sealed`'s first that many bytes) instead of a view, or -1 when the packet is
+   * refused (no view object per packet).
+   */
+  openInPlaceLength?(pn: number, header: Uint8Array, sealed: Uint8Array): number;
   /** Optional: wipe this generation's key material (called once the connection is closed). */
   destroy?(): void;
   /** Optional key update: the next generation of keys for the same direction. */

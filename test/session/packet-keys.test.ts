@@ -7,7 +7,8 @@
 // byte-identical to seal, in place and at an offset behind a header in the
 // same buffer, tampered output refused and counted, key generations kept.
 // openInPlace: plaintext is a view of the received bytes, same results and
-// counters as open. Old generations are wiped as soon as the transport can
+// counters as open; openInPlaceLength: the same, returning the length. sealInto
+// called again with views it validated seals byte-identically. Old generations are wiped as soon as the transport can
 // no longer use them (send: when the next one seals; receive: two behind).
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
@@ -186,6 +187,46 @@ describe('NoisePacketKeys.openInPlace', () => {
     expect(b.recv.openInPlace(10, header, new Uint8Array(15))).toBeUndefined(); // shorter than the tag
     expect(b.stats).toMatchObject({ opened: 4, authFailures: 2, replays: 1 });
     expect(a.stats).toMatchObject({ opened: 4, authFailures: 0, replays: 0 });
+  });
+});
+
+describe('NoisePacketKeys.openInPlaceLength', () => {
+  it('same plaintext, refusals and counters as openInPlace; the plaintext is the first bytes of the sealed buffer', () => {
+    const a = pair(), b = pair();
+    for (const [pn, size] of [[0, 0], [1, 1], [2, 1171], [3, 65_000]] as const) {
+      const plain = Uint8Array.from({ length: size }, (_, i) => (i * 7 + pn) & 0xff);
+      const s1 = a.send.seal(pn, header, plain), s2 = b.send.seal(pn, header, plain);
+      expect(Buffer.from(a.recv.openInPlace(pn, header, s1)!).equals(Buffer.from(plain))).toBe(true);
+      expect(b.recv.openInPlaceLength(pn, header, s2)).toBe(size);
+      expect(Buffer.from(s2.subarray(0, size)).equals(Buffer.from(plain))).toBe(true);
+    }
+    const bad = b.send.seal(9, header, new Uint8Array(50)); bad[3] ^= 1;
+    expect(b.recv.openInPlaceLength(9, header, bad)).toBe(-1);
+    expect(b.recv.openInPlaceLength(3, header, b.send.seal(3, header, new Uint8Array(1)))).toBe(-1); // replay
+    expect(b.recv.openInPlaceLength(10, header, new Uint8Array(15))).toBe(-1); // shorter than the tag
+    expect(b.recv.openInPlaceLength(-1, header, new Uint8Array(20))).toBe(-1); // not a packet number
+    expect(b.stats).toMatchObject({ opened: 4, authFailures: 2, replays: 1, tooOld: 1 });
+  });
+});
+
+describe('NoisePacketKeys.sealInto: repeated calls with the same views', () => {
+  it('the views validated once (in place) seal every later packet byte-identically to seal; other arguments are checked again', () => {
+    const a = pair(), b = pair();
+    const HDR = header.length, size = 300;
+    const buf = new Uint8Array(HDR + size + 16);
+    const hdr = buf.subarray(0, HDR), plain = buf.subarray(HDR, HDR + size);
+    for (let pn = 0; pn < 20; pn++) {
+      const m = Uint8Array.from({ length: size }, (_, i) => (i + pn * 13) & 0xff);
+      buf.set(header); plain.set(m);
+      expect(b.send.sealInto(pn, hdr, plain, buf, HDR)).toBe(size + 16);
+      expect(Buffer.from(buf.subarray(HDR)).equals(Buffer.from(a.send.seal(pn, header, m)))).toBe(true);
+    }
+    // the same plaintext view at another offset of the same buffer is a partial overlap: still refused
+    expect(() => b.send.sealInto(20, hdr, plain, buf, HDR - 1)).toThrow(/overlap/);
+    // and the remembered views still work afterwards
+    expect(b.send.sealInto(21, hdr, plain, buf, HDR)).toBe(size + 16);
+    expect(b.recv.open(21, hdr, buf.subarray(HDR))).toBeDefined();
+    expect(b.stats.sealed).toBe(21);
   });
 });
 

@@ -127,7 +127,8 @@ describe('Noise inside the transport handshake', () => {
   it('in-place opening (endpoint owns received datagrams): a transfer with loss, key updates and tampering arrives intact, forgeries counted', () => {
     const keyUpdate = { packets: 100 };
     const cp = noiseCrypto(alice, { random: seededBytes(60), keyUpdate }), sp = noiseCrypto(bob, { random: seededBytes(61), keyUpdate });
-    const inPlace = vi.spyOn(NoisePacketKeys.prototype, 'openInPlace');
+    // the transport's in-place path: openInPlaceLength (no view per packet), never open()
+    const inPlace = vi.spyOn(NoisePacketKeys.prototype, 'openInPlaceLength');
     const open = vi.spyOn(NoisePacketKeys.prototype, 'open');
     const p = new Pair({ client: { crypto: cp, ownsReceivedDatagrams: true }, server: { crypto: sp, ownsReceivedDatagrams: true }, seed: 60 });
     let n = 0, flipped = 0;

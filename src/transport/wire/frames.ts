@@ -57,8 +57,9 @@ export type FrameType = Frame['type'];
 const utf8 = new TextEncoder();
 const utf8d = new TextDecoder('utf-8', { fatal: false });
 
-export function decodeFrames(payload: Uint8Array): Frame[] {
-  const r = new Reader(payload);
+/** The frames in payload[0, end) (end defaults to the whole payload). */
+export function decodeFrames(payload: Uint8Array, end = payload.length): Frame[] {
+  const r = new Reader(payload, 0, end);
   const out: Frame[] = [];
   while (r.remaining > 0) out.push(decodeFrame(r));
   return out;
