@@ -249,8 +249,10 @@ async function runChild(role: Role): Promise<void> {
 function spawn(role: Role, udp?: UdpKind) {
   // TINCAN_BENCH_CPU_PROF=dir: write a CPU profile of every child process there
   const prof = process.env.TINCAN_BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', process.env.TINCAN_BENCH_CPU_PROF] : [];
+  // TINCAN_BENCH_NODE_ARGS='--trace-gc ...': extra node flags for every child (diagnostics); their stdout goes to our stderr
+  const extra = process.env.TINCAN_BENCH_NODE_ARGS ? process.env.TINCAN_BENCH_NODE_ARGS.split(' ').filter(Boolean) : [];
   const env = udp ? { ...process.env, TINCAN_UDP: udp } : process.env;
-  const child = fork(SELF, ['--child', JSON.stringify(role)], { execArgv: ['--import', 'tsx', ...prof], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env });
+  const child = fork(SELF, ['--child', JSON.stringify(role)], { execArgv: ['--import', 'tsx', ...prof, ...extra], stdio: ['ignore', extra.length ? 2 : 'ignore', 'inherit', 'ipc'], env });
   const waiters: ((m: ChildMsg) => void)[] = [];
   const queue: ChildMsg[] = [];
   child.on('message', (m: ChildMsg) => { const w = waiters.shift(); if (w) w(m); else queue.push(m); });
