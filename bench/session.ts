@@ -5,10 +5,14 @@
 // disturbed by other processes than wall time) at 1200 and 65,000 bytes for each
 // packet path: seal (allocates), sealInto in place (what the transport uses),
 // open (allocates), openInPlace, a forged packet dropped, and raw libsodium for
-// reference. `aeadNs`: the per-packet AEAD alone for each implementation
-// (noise/packet-aead.ts: OpenSSL addon when built, libsodium), in place, and
-// the OpenSSL addon's fixed cost (0-byte payload) — so `perPacketNs` minus
-// `aeadNs` of the active backend is what the session layer adds per packet.
+// reference. `aeadNs`: the per-packet AEAD alone, seal and open in place, at
+// 64, 1200, 1400, 16384 and 65,000 bytes, for each implementation alternated in
+// the same run (noise/packet-aead.ts: the addon's direct path on OpenSSL's raw
+// primitives, its EVP path, libsodium; min and median of the reps), and
+// `aeadNs.napi`: one N-API call's own cost (nop, argument parsing) against a
+// 0 and 1200-byte seal — so `perPacketNs` minus `aeadNs` of the active
+// implementation is what the session layer adds per packet. `--aead-only`:
+// only `aeadNs` (no handshakes, per-packet paths or pipeline).
 // `pipeline` (skip with --no-pipeline): a client and a server transport Endpoint
 // in this process, no sockets (sans-IO; packets in one reused buffer copied into
 // staging at send, as over the native batched socket), one stream of 96 MiB (1,200-byte
@@ -28,7 +32,7 @@ import { congestionControllers } from '../src/transport/config.ts';
 import { NoisePacketKeys, newPacketStats } from '../src/session/packet-keys.ts';
 import { HASH_BACKEND } from '../src/session/noise/primitives.ts';
 import { sodium } from '../src/session/noise/sodium.ts';
-import { PACKET_AEAD_BACKEND, opensslPacketAead, sodiumPacketAead, type KeyedPacketAead } from '../src/session/noise/packet-aead.ts';
+import { PACKET_AEAD_BACKEND, PACKET_AEAD_IMPL, nativePacketAeadAddon, opensslPacketAead, sodiumPacketAead, type KeyedPacketAead } from '../src/session/noise/packet-aead.ts';
 
 function rate(seconds: number, fn: () => void): number {
   for (let i = 0; i < 2000; i++) fn(); // warm-up
@@ -39,6 +43,10 @@ function rate(seconds: number, fn: () => void): number {
 }
 
 const key = new Uint8Array(32).fill(7);
+if (process.argv.includes('--aead-only')) {
+  console.log(JSON.stringify({ bench: 'session', node: process.version, aeadNs: aeadNsNow() }, null, 1));
+  process.exit(0);
+}
 const send = NoisePacketKeys.create(key, 'send', [newPacketStats()]);
 const header = new Uint8Array(13);
 const payload = new Uint8Array(1200 - 13 - 16);
@@ -106,32 +114,99 @@ function perPacket(size: number) {
 }
 const perPacketNs = { b1200: perPacket(1200), b65000: perPacket(65_000) };
 
-/** The AEAD alone, in place (what sealInto/openInPlace call), per implementation. */
-function aeadAlone(size: number, make: (encrypt: boolean) => KeyedPacketAead | undefined) {
-  const enc = make(true), dec = make(false);
-  if (!enc || !dec) return undefined;
-  const n = size > 10_000 ? 4000 : 100_000, hdr = new Uint8Array(13);
-  const buf = new Uint8Array(size + 16), count = Math.min(n, 1024);
-  const out: Record<string, number> = { sealInPlace: cpuNs(n, (i) => enc.sealInPlace(buf, 0, size, hdr, i)) };
-  const sealedPkts = Array.from({ length: count }, (_, i) => { const b = new Uint8Array(size + 16); enc.sealInPlace(b, 0, size, hdr, i); return b; });
-  const copies = sealedPkts.map((x) => x.slice());
-  let ns = 0, done = 0;
-  while (done < n) {
-    for (let x = 0; x < count; x++) copies[x].set(sealedPkts[x]);
-    const c0 = process.cpuUsage();
-    for (let x = 0; x < count; x++) if (!dec.openInPlace(copies[x], hdr, x)) throw new Error('openInPlace failed');
-    const u = process.cpuUsage(c0);
-    ns += (u.user + u.system) * 1000; done += count;
+/** CPU ns per call of each of `fns`, alternated `reps` times in this run (min = least disturbed, and median). */
+function alternate(reps: number, n: number, fns: Record<string, (i: number) => void>): Record<string, { min: number; median: number }> {
+  const samples: Record<string, number[]> = {};
+  for (const [k, fn] of Object.entries(fns)) { for (let i = 0; i < Math.min(n, 2000); i++) fn(i); samples[k] = []; }
+  for (let r = 0; r < reps; r++) {
+    for (const [k, fn] of Object.entries(fns)) {
+      const c0 = process.cpuUsage();
+      for (let i = 0; i < n; i++) fn(i);
+      const u = process.cpuUsage(c0);
+      samples[k].push(((u.user + u.system) * 1000) / n);
+    }
   }
-  out.openInPlace = Math.round(ns / done);
-  enc.destroy(); dec.destroy();
+  const out: Record<string, { min: number; median: number }> = {};
+  for (const [k, v] of Object.entries(samples)) { v.sort((x, y) => x - y); out[k] = { min: Math.round(v[0]), median: Math.round(v[v.length >> 1]) }; }
   return out;
 }
-const aeadNs = {
-  backend: PACKET_AEAD_BACKEND,
-  openssl: { b1200: aeadAlone(1200, (e) => opensslPacketAead(key, e)), b65000: aeadAlone(65_000, (e) => opensslPacketAead(key, e)), b0: aeadAlone(0, (e) => opensslPacketAead(key, e)) },
-  libsodium: { b1200: aeadAlone(1200, () => sodiumPacketAead(key)), b65000: aeadAlone(65_000, () => sodiumPacketAead(key)) },
-};
+
+/**
+ * The AEAD alone, in place (what sealInto/openInPlace call), for every implementation in
+ * the same run, alternated: the addon's direct path (OpenSSL's raw ChaCha20_ctr32 +
+ * Poly1305), its EVP path, libsodium. openInPlace opens `count` distinct sealed copies
+ * per pass (restored between passes, not timed). CPU ns per packet (min and median of reps).
+ */
+function aeadCompare(size: number) {
+  const makers: Record<string, (encrypt: boolean) => KeyedPacketAead | undefined> = {
+    direct: (e) => opensslPacketAead(key, e, 'direct'),
+    evp: (e) => opensslPacketAead(key, e, 'evp'),
+    libsodium: () => sodiumPacketAead(key),
+  };
+  const hdr = new Uint8Array(13), count = 256;
+  const n = Math.max(count, Math.round(3_000_000 / (size * 0.5 + 500) / count) * count);
+  const seal: Record<string, (i: number) => void> = {}, open: Record<string, (i: number) => void> = {};
+  const keep: KeyedPacketAead[] = [];
+  for (const [name, make] of Object.entries(makers)) {
+    const enc = make(true), dec = make(false);
+    if (!enc || !dec) continue;
+    keep.push(enc, dec);
+    const buf = new Uint8Array(size + 16);
+    seal[name] = (i) => enc.sealInPlace(buf, 0, size, hdr, i);
+    const sealedPkts = Array.from({ length: count }, (_, i) => { const b = new Uint8Array(size + 16); enc.sealInPlace(b, 0, size, hdr, i); return b; });
+    const copies = sealedPkts.map((x) => x.slice());
+    // the restore of a pass's copies is not timed: it happens on the pass's first packet, its cost subtracted below
+    let x = 0;
+    open[name] = () => {
+      if (!dec.openInPlace(copies[x], hdr, x)) throw new Error('openInPlace failed');
+      if (++x === count) { x = 0; for (let y = 0; y < count; y++) copies[y].set(sealedPkts[y]); }
+    };
+  }
+  // the restore alone, per packet, to subtract from open
+  const pkts = Array.from({ length: count }, () => new Uint8Array(size + 16)), copies = pkts.map((x) => x.slice());
+  let rx = 0;
+  const restore = () => { if (++rx === count) { rx = 0; for (let y = 0; y < count; y++) copies[y].set(pkts[y]); } };
+  const reps = size > 10_000 ? 5 : 9;
+  const s = alternate(reps, n, seal), o = alternate(reps, n, { ...open, restore });
+  const r = o.restore;
+  const out: Record<string, { sealInPlace: number; openInPlace: number; sealMedian: number; openMedian: number }> = {};
+  for (const k of Object.keys(seal)) {
+    out[k] = { sealInPlace: s[k].min, openInPlace: Math.max(0, o[k].min - r.min), sealMedian: s[k].median, openMedian: Math.max(0, o[k].median - r.median) };
+  }
+  for (const a of keep) a.destroy();
+  return out;
+}
+
+/**
+ * What one N-API call costs against the work it carries (is batching several packets per call
+ * worth it?): the addon's nop(h) (the call + the handle's type-tag check), sealInPlace refused
+ * after parsing all six arguments (pn = -1), a 0-byte and a 1200-byte seal (direct path, raw
+ * addon), and the same 1200-byte seal through packet-aead.ts's wrapper.
+ */
+function napiCost() {
+  const a = nativePacketAeadAddon;
+  if (!a || !a.direct) return undefined;
+  const h = a.create(key, true, 1), hdr = new Uint8Array(13), buf = new Uint8Array(1216), wrapped = opensslPacketAead(key, true, 'direct')!;
+  const r = alternate(7, 50_000, {
+    nop: () => { a.nop(h); },
+    argsOnly: () => { a.sealInPlace(h, buf, 0, 1200, hdr, -1); },
+    seal0: (i) => { a.sealInPlace(h, buf, 0, 0, hdr, i); },
+    seal1200: (i) => { a.sealInPlace(h, buf, 0, 1200, hdr, i); },
+    seal1200Wrapper: (i) => { wrapped.sealInPlace(buf, 0, 1200, hdr, i); },
+  });
+  a.destroy(h); wrapped.destroy();
+  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.min]));
+}
+
+function aeadNsNow() {
+  return {
+    backend: PACKET_AEAD_BACKEND,
+    impl: PACKET_AEAD_IMPL,
+    ...Object.fromEntries([64, 1200, 1400, 16_384, 65_000].map((size) => [`b${size}`, aeadCompare(size)])),
+    napi: napiCost(),
+  };
+}
+const aeadNs = aeadNsNow();
 
 const a = generateIdentity(), b = generateIdentity();
 const pa = noiseCrypto(a), pb = noiseCrypto(b);

@@ -14,7 +14,9 @@
 // - the process default is direct where node exports the primitives (a test
 //   FAILS on Linux x64 if not), TINCAN_PACKET_AEAD=openssl-evp forces evp
 //   (children), libsodium forces libsodium;
-// - create() refuses a path that is not undefined/0/1/2 with a RangeError.
+// - create() refuses a path that is not undefined/0/1/2 with a RangeError;
+// - direct-path keys live in the addon's key pages (mlock'ed where RLIMIT_MEMLOCK
+//   allows: logged, not asserted), reused after destroy rather than growing.
 // Skips (with the reason) where the addon or a path is unavailable.
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
@@ -168,5 +170,23 @@ describe('packet AEAD addon paths', () => {
     for (const p of [3, -1, 1.5, Number.NaN, '1', null, {}, true, 2n]) expect(() => a.create(key, true, p as number), String(p)).toThrow(RangeError);
     expect(() => (a.create as (...x: unknown[]) => unknown)(key, true, 1, 1)).toThrow(RangeError);
     if (!a.direct) expect(() => a.create(key, true, 1)).toThrow(/direct path is unavailable/);
+  });
+
+  it.skipIf(!has('direct'))(`direct keys live in the addon's key pages, reused once destroyed (pages do not grow on a second round)${skipWhy('direct')}`, () => {
+    const a = nativePacketAeadAddon!, key = new Uint8Array(32).fill(1);
+    const round = () => { const hs = Array.from({ length: 300 }, (_, i) => a.create(key, i % 2 === 0, 1)); for (const h of hs) expect(a.destroy(h)).toBe(0); };
+    const [p0] = a.keyPages();
+    round();
+    const [p1, locked] = a.keyPages();
+    expect(p1).toBeGreaterThan(0);
+    expect(p1).toBeGreaterThanOrEqual(p0);
+    expect(locked).toBeLessThanOrEqual(p1);
+    round(); round();
+    expect(a.keyPages()[0], 'freed slots are reused').toBe(p1);
+    // EVP handles take no key slot
+    const evp = Array.from({ length: 300 }, () => a.create(key, true, 2));
+    expect(a.keyPages()[0]).toBe(p1);
+    for (const h of evp) a.destroy(h);
+    console.log(`direct-path key pages: ${p1}, mlock'ed: ${locked}`);
   });
 });

@@ -38,6 +38,7 @@
  *       path), -2 not a handle.
  *   nop(h)                            -> 0 after the handle check alone (bench:
  *       the N-API call's own cost).
+ *   keyPages()                        -> [pages holding direct-path keys, of which mlock'ed].
  *   direct                            -> true when the direct path is available.
  * Handles are napi externals type-tagged with AEAD_TAG (napi_type_tag_object,
  * Node-API 8): every call first checks the value is an external carrying that
@@ -46,14 +47,18 @@
  * The nonce is Noise's encoding of pn: 4 zero bytes || pn as little-endian u64,
  * with pn an integer in [0, 2^53). Not thread-safe: one JS thread per handle
  * (the symbol lookup runs once per process, pthread_once).
- * Key memory: each Handle is its own 64-byte-aligned allocation; its key words
- * are wiped on destroy and in the finalizer. Not mlock'ed (see key_lock()).
+ * Key memory: the direct path's key words sit in a slot of a page this addon
+ * mmap'ed, mlock'ed (best effort) and marked MADV_DONTDUMP; the slot is wiped
+ * (explicit_bzero) on destroy and in the finalizer. The EVP path's key schedule
+ * is OpenSSL's (cleansed when the context is freed, not locked).
  */
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <openssl/evp.h>
 #include <dlfcn.h>
 #include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,9 +108,51 @@ static void wipe(void *p, size_t n) {
   explicit_bzero(p, n);
 }
 
+/* ---- key memory: the direct path's key words live in 64-byte slots of dedicated pages,
+ * mlock'ed (best effort: a failure, e.g. RLIMIT_MEMLOCK, leaves the page unlocked and
+ * is only counted) and MADV_DONTDUMP (kept out of core dumps). Pages are never unmapped
+ * (reused through a free list: at most the peak number of live keys / 64 pages), so no
+ * munlock can unlock a page another key still uses. A freed slot is wiped first. */
+
+typedef union Slot { union Slot *next; unsigned int key[8]; uint8_t size[64]; } Slot;
+static pthread_mutex_t slab_mu = PTHREAD_MUTEX_INITIALIZER;
+static Slot *slab_free;
+static double slab_pages, slab_locked;
+
+static unsigned int *key_alloc(void) {
+  Slot *s;
+  pthread_mutex_lock(&slab_mu);
+  if (!slab_free) {
+    long ps = sysconf(_SC_PAGESIZE);
+    size_t sz = ps >= (long)sizeof(Slot) ? (size_t)ps : 4096;
+    void *p = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED) {
+      slab_pages++;
+      if (mlock(p, sz) == 0) slab_locked++;
+#ifdef MADV_DONTDUMP
+      (void)madvise(p, sz, MADV_DONTDUMP);
+#endif
+      Slot *page = p;
+      for (size_t i = 0; i < sz / sizeof(Slot); i++) { page[i].next = slab_free; slab_free = &page[i]; }
+    }
+  }
+  s = slab_free;
+  if (s) { slab_free = s->next; memset(s, 0, sizeof *s); }
+  pthread_mutex_unlock(&slab_mu);
+  return s ? s->key : NULL;
+}
+
+static void key_free(unsigned int *key) {
+  Slot *s = (Slot *)(void *)key; /* key is the slot's first member */
+  wipe(s, sizeof *s);
+  pthread_mutex_lock(&slab_mu);
+  s->next = slab_free; slab_free = s;
+  pthread_mutex_unlock(&slab_mu);
+}
+
 typedef struct {
   _Alignas(64) unsigned char poly[POLY_MAX]; /* POLY1305 state, per packet (Poly1305_Final cleanses it) */
-  unsigned int key[8];                       /* direct: the key as little-endian words */
+  unsigned int *key;                         /* direct: the key as little-endian words, in a key slot */
   EVP_CIPHER_CTX *ctx;                       /* evp */
   double decrypted;                          /* bytes run through the cipher by opens */
   int encrypt, path, live;
@@ -116,7 +163,7 @@ static const napi_type_tag AEAD_TAG = { 0x3c9d2a7be1f04856ULL, 0xa5174e0c92d86b3
 static void release(Handle *h) {
   if (!h) return;
   if (h->ctx) { EVP_CIPHER_CTX_free(h->ctx); h->ctx = NULL; }
-  wipe(h->key, sizeof h->key);
+  if (h->key) { key_free(h->key); h->key = NULL; }
   h->live = 0;
 }
 
@@ -313,6 +360,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
   memset(h, 0, sizeof *h);
   h->encrypt = enc; h->path = path;
   if (path == PATH_DIRECT) {
+    if (!(h->key = key_alloc())) { finalize(env, h, NULL); napi_throw_error(env, NULL, "out of memory"); return NULL; }
     for (int i = 0; i < 8; i++) h->key[i] = le32(key + 4 * i);
   } else {
     h->ctx = EVP_CIPHER_CTX_new();
@@ -403,6 +451,19 @@ static napi_value decrypted_bytes(napi_env env, napi_callback_info info) {
   return v;
 }
 
+static napi_value key_pages(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value arr, v;
+  double pages, locked;
+  pthread_mutex_lock(&slab_mu);
+  pages = slab_pages; locked = slab_locked;
+  pthread_mutex_unlock(&slab_mu);
+  if (napi_create_array_with_length(env, 2, &arr) != napi_ok) return NULL;
+  napi_create_double(env, pages, &v); napi_set_element(env, arr, 0, v);
+  napi_create_double(env, locked, &v); napi_set_element(env, arr, 1, v);
+  return arr;
+}
+
 static napi_value nop(napi_env env, napi_callback_info info) {
   size_t argc = 1; napi_value argv[1]; Handle *h;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
@@ -413,7 +474,7 @@ NAPI_MODULE_INIT() {
   static const struct { const char *name; napi_callback f; } fns[] = {
     { "create", create }, { "sealInPlace", seal_in_place }, { "seal", seal },
     { "openInPlace", open_in_place }, { "open", open_ }, { "destroy", destroy },
-    { "path", path_ }, { "decryptedBytes", decrypted_bytes }, { "nop", nop },
+    { "path", path_ }, { "decryptedBytes", decrypted_bytes }, { "nop", nop }, { "keyPages", key_pages },
   };
   if (pthread_once(&ossl_once, ossl_resolve) != 0) return NULL;
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {

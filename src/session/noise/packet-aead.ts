@@ -22,7 +22,8 @@
 // Sizes are checked by the caller (packet-keys.ts) and again in C.
 // TINCAN_AEAD_ADDON=<path> loads another build of the addon (the ASan+UBSan
 // build of test/session/packet-aead-asan.test.ts); the self-check still applies.
-// `destroy()` wipes the key now (direct: the addon's key words; evp: OpenSSL
+// `destroy()` wipes the key now (direct: the addon's key words, kept in pages it
+// mlock's where RLIMIT_MEMLOCK allows and excludes from core dumps; evp: OpenSSL
 // cleanses the freed context; libsodium: sodium_memzero of the key copy); a
 // destroyed instance throws on seal and refuses opens.
 import { createRequire } from 'node:module';
@@ -64,6 +65,8 @@ export interface PacketAeadAddon {
   decryptedBytes(h: Handle): number;
   /** 0 after the handle check alone (benchmarks: the N-API call's own cost); -2 not a handle. */
   nop(h: Handle): number;
+  /** [pages holding direct-path keys, of which mlock'ed] (process-wide). */
+  keyPages(): [number, number];
   /** True when node exports ChaCha20_ctr32 / Poly1305_* (the direct path is available). */
   readonly direct: boolean;
 }
