@@ -27,8 +27,11 @@
 // re-checked fastRecheckMs later, the wait doubling (a path that comes back, or the contact
 // re-bound at the relay from a new network, is found in a fraction of a second).
 // The controlling agent switches when the selected pair dies, when a direct pair starts working while a relayed
-// one is selected (preferDirect), or when another pair of the same kind beats its score by
-// more than max(hysteresisMs, hysteresisFraction·score). Score = the lowest of the pair's last
+// one is selected (preferDirect), or when another pair of the same kind has beaten its score by
+// more than max(hysteresisMs, hysteresisFraction·score) for switchHoldMs without a break.
+// Hysteresis: lost probes short of death never move the path between two pairs of one kind
+// (they used to: a selected pair that missed one probe while another answered was left at
+// once, so two equally good pairs flipped under loss). Score = the lowest of the pair's last
 // RTT_WINDOW RTT samples (its latency without momentary queueing: paths that share a
 // congested access link would otherwise look alike), plus relayPenaltyMs if relayed.
 // Re-checks: while the selected pair is relayed (a direct path may open later: a firewall
@@ -60,6 +63,8 @@ export interface CheckConfig {
   readonly hysteresisMs?: Millis; // default 5
   readonly hysteresisFraction?: number; // default 0.2
   readonly minSamples?: number; // default 2: RTT samples before a pair may win a "faster" switch
+  /** A faster pair must stay better by the margin this long before the switch (default 2000). */
+  readonly switchHoldMs?: Millis;
   readonly relayPenaltyMs?: Millis; // default 20
   /**
    * Default true: a working direct pair always beats a relayed one (as ICE's type
@@ -145,6 +150,9 @@ export class CheckAgent {
   private selected?: PairEntry;
   /** A pair was selected once: losing every path later is recoverable (re-checks, relay included). */
   private everSelected = false;
+  /** The pair that has been better than the selected one by the margin, since challengerSince. */
+  private challenger?: PairEntry;
+  private challengerSince = 0;
 
   constructor(config: CheckConfig) {
     this.c = {
@@ -157,6 +165,7 @@ export class CheckAgent {
       preferDirect: config.preferDirect ?? true,
       recheckIntervalMs: config.recheckIntervalMs ?? 5000, recheckMaxIntervalMs: config.recheckMaxIntervalMs ?? 30_000,
       minProbeTimeoutMs: config.minProbeTimeoutMs ?? 100, fastRecheckMs: config.fastRecheckMs ?? 250,
+      switchHoldMs: config.switchHoldMs ?? 2000,
     };
     for (const l of config.localCandidates) this.locals.set(candidateKey(l), l);
     this.remotes = [...config.remoteCandidates];
@@ -310,7 +319,7 @@ export class CheckAgent {
       e.rechecking = false;
       e.recheckWaitMs = this.c.recheckIntervalMs;
       this.events.push({ type: 'pair-succeeded', pair: e.pair, rttMs: sample });
-      this.considerSwitch();
+      this.considerSwitch(now);
       if (this.c.controlling && !this.selected) {
         const pending = [...this.entries.values()].some((x) => x.state === 'waiting' || x.state === 'in-progress');
         if (!pending || this.everSelected) this.nominateAt = now; // a live session without a path takes the first that works
@@ -324,7 +333,7 @@ export class CheckAgent {
       if (e.recent.length > RTT_WINDOW) e.recent.shift();
       e.samples++;
       e.misses = 0;
-      this.considerSwitch();
+      this.considerSwitch(now);
     }
     this.handleTimeout(now);
   }
@@ -484,19 +493,26 @@ export class CheckAgent {
     this.sendProbe(e, now);
   }
 
-  private considerSwitch(): void {
+  private considerSwitch(now: Millis): void {
     if (!this.c.controlling || !this.selected) return;
     const cur = this.selected;
-    // A pair that just answered beats a selected one that is missing probes (a direct one
-    // beats a relayed one anyway): no wait for a second RTT sample then.
-    const best = this.best(cur.misses > 0 || this.rank(cur) > 0 ? 1 : this.c.minSamples);
-    if (!best || best === cur) return;
+    // A direct pair that answered once beats a relayed one: no wait for a second RTT sample then.
+    const best = this.best(this.rank(cur) > 0 ? 1 : this.c.minSamples);
+    if (!best || best === cur) { this.challenger = undefined; return; }
     const margin = Math.max(this.c.hysteresisMs, this.score(cur) * this.c.hysteresisFraction);
     const toDirect = this.rank(best) < this.rank(cur);
-    const troubled = cur.misses > 0 && best.misses === 0 && this.rank(best) === this.rank(cur);
-    if (toDirect || troubled || (this.rank(best) === this.rank(cur) && this.score(best) < this.score(cur) - margin)) {
+    // Missed probes alone never move the path between pairs of one kind: a lost probe is no
+    // reason, a dead pair (deadAfterMisses in a row, the selected one re-probed at once) is,
+    // and fail() moves it. Faster = better by the margin, continuously for switchHoldMs.
+    let faster = false;
+    if (this.rank(best) === this.rank(cur) && this.score(best) < this.score(cur) - margin) {
+      if (this.challenger !== best) { this.challenger = best; this.challengerSince = now; }
+      faster = now - this.challengerSince >= this.c.switchHoldMs;
+    } else this.challenger = undefined;
+    if (toDirect || faster) {
+      this.challenger = undefined;
       this.selected = best;
-      this.events.push({ type: 'path-switched', from: cur.pair, to: best.pair, reason: toDirect ? 'direct' : troubled ? 'dead' : 'faster' });
+      this.events.push({ type: 'path-switched', from: cur.pair, to: best.pair, reason: toDirect ? 'direct' : 'faster' });
       // The next probe on `best` carries the nomination; send one now so the peer follows quickly.
       if (!best.probe) best.probeNextAt = -Infinity;
     }
