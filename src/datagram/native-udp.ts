@@ -19,7 +19,10 @@
 // super-datagram, read in place from the addon's receive arena (a JS ArrayBuffer, so a
 // view kept past the call is memory-safe, but its bytes change at the next receive);
 // sendRun(to, bytes, segmentSize) copies a run into staging in one TypedArray.set with one
-// sendMeta entry per segment, which the flush coalesces into GSO messages as any other run.
+// sendMeta entry per segment, which the flush coalesces into GSO messages as any other run —
+// except that during a batch handler call, a run that is a view of that batch (forwarding
+// what was just received) is not copied at all: its entries name the arena (ARENA_REF) and
+// the socket flushes when the handler returns, before the next recvmmsg reuses the arena.
 import { createRequire } from 'node:module';
 import { getSystemErrorName, inspect } from 'node:util';
 import { ipv4ToU32, u32ToIpv4 } from '../wire/ipv4-address.ts';
@@ -52,6 +55,8 @@ const COUNTER_NAMES = [
 const C_DROPPED = 2;
 /** u32 slots per run in recvMeta in batch mode (RUN_META_STRIDE in tincan_udp.h). */
 const RUN_STRIDE = 8;
+/** sendMeta offset flag: the bytes are in the receive arena (ARENA_REF in tincan_udp.h). */
+const ARENA_REF = 0x80000000;
 const C_LAST_ERRNO = 15;
 
 export interface NativeUdpCounters extends UdpCounters {
@@ -130,6 +135,10 @@ export class NativeUdpSocket extends UdpSocket {
   private batchHandler: BatchHandler | undefined;
   private readonly batch: NativeBatch;
   private single: SingleDatagramBatch | undefined;
+  /** The receive arena's ArrayBuffer; inBatch: a batch handler is running; arenaStaged: staged entries name the arena. */
+  private readonly arena: ArrayBuffer;
+  private inBatch = false;
+  private arenaStaged = false;
   private closed = false;
   /** Staged datagrams and their bytes. */
   private count = 0;
@@ -172,6 +181,7 @@ export class NativeUdpSocket extends UdpSocket {
     this.local = { address: u32ToIpv4(r[5]), port: r[6] };
     this.recvBufferSize = r[7];
     this.sendBufferSize = r[8];
+    this.arena = r[9];
     this.batch = new NativeBatch(new Uint8Array(r[9]), this.recvMeta, this);
     this.stagingBytes = Math.min(addon.stagingBytes, this.staging.length);
     this.metaCap = Math.min(addon.sendMetaCap, this.sendMeta.length >>> 2);
@@ -249,7 +259,8 @@ export class NativeUdpSocket extends UdpSocket {
 
   sendRun(to: UdpAddress, bytes: Uint8Array, segmentSize: number): void {
     const len = bytes.length;
-    if (segmentSize >= len && validRun(len, segmentSize)) { this.stage(to, bytes); return; }
+    const inArena = this.inBatch && bytes.buffer === this.arena;
+    if (segmentSize >= len && validRun(len, segmentSize) && !inArena) { this.stage(to, bytes); return; }
     const port = to.port;
     if (this.closed || !validRun(len, segmentSize) || !(segmentSize <= MAX_UDP_PAYLOAD) || port === 0 || !validPort(port)) {
       this.ctr[C_DROPPED] += segmentCount(len, segmentSize);
@@ -267,6 +278,24 @@ export class NativeUdpSocket extends UdpSocket {
       this.lastToU32 = addr;
     }
     const meta = this.sendMeta;
+    if (inArena) {
+      // no copy: the entries name the arena; onRuns flushes before the arena is reused
+      const seg = segmentSize >= len ? Math.max(len, 1) : segmentSize;
+      const base = bytes.byteOffset, end = base + len;
+      let off = base;
+      do {
+        if (this.count === this.metaCap) this.flush();
+        const m = this.count << 2;
+        meta[m] = (ARENA_REF | off) >>> 0;
+        meta[m + 1] = Math.min(seg, end - off);
+        meta[m + 2] = addr;
+        meta[m + 3] = port;
+        this.count++;
+        off += seg;
+      } while (off < end);
+      this.arenaStaged = true;
+      return;
+    }
     let src = 0;
     while (src < len) {
       // as many whole segments as staging and sendMeta hold (at least one after a flush)
@@ -301,6 +330,7 @@ export class NativeUdpSocket extends UdpSocket {
     if (n === 0) return;
     this.count = 0;
     this.used = 0;
+    this.arenaStaged = false;
     this.addon.flush(this.handle, n);
   }
 
@@ -331,7 +361,16 @@ export class NativeUdpSocket extends UdpSocket {
     const b = this.batch;
     b.runs = Math.min(n, b.maxRuns);
     const h = this.batchHandler;
-    if (h !== undefined) { h(b); return; }
+    if (h !== undefined) {
+      this.inBatch = true;
+      try {
+        h(b);
+      } finally {
+        this.inBatch = false;
+        if (this.arenaStaged) this.flush(); // the next recvmmsg overwrites the arena
+      }
+      return;
+    }
     // switched to onDatagram since the addon read the mode: a copy per datagram, as that path promises
     for (let r = 0; r < b.runs; r++) {
       const off = b.offset(r), len = b.length(r), seg = b.segmentSize(r), from = b.from(r);

@@ -144,6 +144,58 @@ describe.each(impls)('batched I/O (%s)', (impl) => {
     }
   });
 
+  it('forwarding from the batch without a copy survives the kernel refusing (EAGAIN: queued copies) and a view kept past the call (sent as it is then)', async () => {
+    if (impl !== 'native') return;
+    const a = await bind(), relay = await bind(), c = await bind();
+    const got: Got = [];
+    let kept: Uint8Array | undefined;
+    let fail = true;
+    relay.onBatch((batch) => {
+      if (fail) { (relay as unknown as { injectSendErrors(e: number, t: number): void }).injectSendErrors(11, 1); fail = false; } // the first flush: EAGAIN
+      for (let r = 0; r < batch.runs; r++) relay.sendRun(c.local, batch.bytes.subarray(batch.offset(r), batch.offset(r) + batch.length(r)), batch.segmentSize(r));
+      kept ??= batch.bytes.subarray(batch.offset(0), batch.offset(0) + batch.segmentSize(0));
+    });
+    c.onBatch((batch) => segments(batch, got));
+    try {
+      const sent = Array.from({ length: 120 }, (_, i) => payload(i, 1000));
+      for (const p of sent) a.send(relay.local, p);
+      await until(() => got.length >= sent.length);
+      expect(hex(got.map((g) => g.bytes))).toEqual(hex(sent));
+      expect((relay.counters as unknown as Record<string, number>).sendBlocked).toBeGreaterThan(0);
+      // outside a handler call a view of the arena is just bytes: copied at sendRun, like any other
+      const snapshot = Uint8Array.from(kept!);
+      relay.sendRun(c.local, kept!, kept!.length);
+      relay.flush();
+      await until(() => got.length >= sent.length + 1);
+      expect(Buffer.compare(got.at(-1)!.bytes, snapshot)).toBe(0);
+    } finally {
+      await closeAll(a, relay, c);
+    }
+  });
+
+  it('hostile sendMeta entries naming the receive arena (ARENA_REF) are bounds-checked: the last byte is fine, one past is dropped', async () => {
+    if (impl !== 'native') return;
+    const a = await bind(), b = await bind();
+    const got: Got = [];
+    b.onBatch((batch) => segments(batch, got));
+    const raw = a as unknown as { addon: { flush(h: unknown, n: number): void }; handle: unknown; sendMeta: Uint32Array };
+    try {
+      const ARENA = 32 * 65536, REF = 0x80000000;
+      const entries: [number, number][] = [
+        [REF + ARENA - 1, 1], [REF + ARENA - 100, 100], // in bounds
+        [REF + ARENA, 1], [REF + ARENA - 1, 2], [REF + 0x7fffffff, 1], [0xffffffff, 0xffffffff], [REF + ARENA - 10, 65_508], // out
+      ];
+      entries.forEach(([off, len], i) => raw.sendMeta.set([off >>> 0, len >>> 0, 0x7f000001, b.local.port], i * 4));
+      const dropped0 = a.counters.dropped;
+      raw.addon.flush(raw.handle, entries.length);
+      expect(a.counters.dropped - dropped0).toBe(5);
+      await until(() => got.length >= 2);
+      expect(got.map((g) => g.bytes.length)).toEqual([1, 100]);
+    } finally {
+      await closeAll(a, b);
+    }
+  });
+
   it('hostile sendRun arguments are dropped and counted, never thrown; the socket keeps working', async () => {
     const a = await bind(), b = await bind();
     const got: Got = [];

@@ -38,6 +38,8 @@
 #define RECV_CHUNK_BYTES (256u << 10) /* bytes per JS call (bounds what one kept view pins) */
 #define SEND_META_CAP 1024u      /* entries per flush (also sendmmsg's UIO_MAXIOV) */
 #define STAGING_BYTES (1u << 20) /* send staging shared with JS */
+#define ARENA_BYTES (RECV_MSGS * RECV_SLOT) /* the receive arena */
+#define ARENA_REF 0x80000000u    /* sendMeta offset flag: the bytes are in the receive arena, not staging */
 #define GSO_MAX_SEGS 64u
 #define QUEUE_CAP_BYTES (4u << 20)
 #define CMSG_RECV_SPACE 128

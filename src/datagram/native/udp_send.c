@@ -1,13 +1,22 @@
 // udp_send.c — the send path. flush(handle, count) bounds-checks `count` sendMeta
 // entries (offset, length, address, port; bad ones dropped and counted) against the
-// staging buffer and sends them with sendmmsg, coalescing runs of equal-size
+// staging buffer (or the receive arena, below) and sends them with sendmmsg, coalescing runs of equal-size
 // datagrams to one destination (last may be shorter, <= 64 segments, <= 65,507 B)
 // into UDP GSO messages. EAGAIN/ENOBUFS: the unsent tail is copied to a bounded native
 // queue (4 MiB, then dropped and counted), kept in order behind what already waits,
 // and drained when the socket is writable. Per-message errors are counted and skipped;
 // a GSO run refused (EMSGSIZE/EINVAL: too big for the route; EIO...: no offload) is
 // resent datagram by datagram. injectSendErrors() fakes sendmmsg failures for tests.
+// An entry whose offset has ARENA_REF set names bytes in the receive arena instead of
+// staging (a batch consumer forwarding what it just received, sent with no copy; JS
+// flushes before the next recvmmsg overwrites the arena); it is bounds-checked against
+// the arena, and what must wait for the kernel is copied to the queue like the rest.
 #include "tincan_udp.h"
+
+/* The bytes of entry `e` whose non-arena offsets are relative to `base`. */
+static inline const uint8_t* entry_bytes(const sock_t* s, const uint8_t* base, const entry_t* e) {
+  return (e->off & ARENA_REF) ? s->arena + (e->off & ~ARENA_REF) : base + e->off;
+}
 
 static int sendmmsg_retry(sock_t* s, struct mmsghdr* m, unsigned n) {
   int r;
@@ -43,7 +52,7 @@ static uint32_t send_entries(sock_t* s, const uint8_t* base, const entry_t* ents
         }
       }
       struct msghdr* h = &s->smsgs[m].msg_hdr;
-      s->siov[m].iov_base = (void*)(base + e->off);
+      s->siov[m].iov_base = (void*)entry_bytes(s, base, e);
       s->siov[m].iov_len = total;
       s->sname[m].sin_family = AF_INET;
       s->sname[m].sin_port = htons((uint16_t)e->port);
@@ -142,7 +151,7 @@ static void enqueue(sock_t* s, const uint8_t* base, const entry_t* ents, uint32_
       s->qents = ne;
       s->qecap = ecap;
     }
-    if (e->len) memcpy(s->qbuf + s->qused, base + e->off, e->len);
+    if (e->len) memcpy(s->qbuf + s->qused, entry_bytes(s, base, e), e->len);
     s->qents[s->qn] = (entry_t){s->qused, e->len, e->addr, e->port};
     s->qused += e->len;
     s->qn++;
@@ -192,7 +201,8 @@ napi_value js_flush(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < count; i++) {
     const uint32_t* m = &s->send_meta[i * 4];
     entry_t e = {m[0], m[1], m[2], m[3]};
-    if (e.len > MAX_PAYLOAD || e.off > STAGING_BYTES || e.len > STAGING_BYTES - e.off || e.port == 0 || e.port > 65535) {
+    uint32_t off = e.off & ~ARENA_REF, cap = (e.off & ARENA_REF) ? (s->arena ? ARENA_BYTES : 0) : STAGING_BYTES;
+    if (e.len > MAX_PAYLOAD || off > cap || e.len > cap - off || e.port == 0 || e.port > 65535) {
       s->ctr[C_DROPPED]++;
       continue;
     }
