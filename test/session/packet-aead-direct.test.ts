@@ -1,8 +1,8 @@
 // The packet-AEAD addon's two paths (src/session/native/tincan_aead.c: `direct` =
 // RFC 8439 on the ChaCha20_ctr32 / Poly1305_* that node exports, `evp` =
 // EVP_chacha20_poly1305) against libsodium's public API and each other:
-// - byte-identical ciphertext || tag for every size 0..2,100 and big ones (up to
-//   1 MiB), AD of 0..40 bytes (none included), in place at odd offsets and not,
+// - byte-identical ciphertext || tag for every size 0..2,100 and big ones (around
+//   the 16 KiB sealing chunks, up to 1 MiB), AD of 0..40 bytes (none included), in place at odd offsets and not,
 //   seeded; each opens what the other two sealed;
 // - forgeries refused: every tag bit, ciphertext bits at the keystream-split
 //   boundaries (63/64, 191/192/193, 1,215/1,216/1,217, last byte), every AD byte,
@@ -78,7 +78,7 @@ describe('packet AEAD addon paths', () => {
     it.skipIf(!has(path))(`openssl-${path}: byte-identical to libsodium for every size 0..2,100 and big ones, AD 0..40 bytes, in place at odd offsets and not; opens libsodium's and the other path's packets (seed ${SEED})${skipWhy(path)}`, () => {
       const r = rng(SEED);
       const other = PATHS.find((p) => p !== path)!;
-      const sizes = [...Array.from({ length: 2101 }, (_, i) => i), 4095, 4096, 4097, 8191, 16383, 16384, 16385, 65_000, 65_507, 65_535, 1 << 20];
+      const sizes = [...Array.from({ length: 2101 }, (_, i) => i), 4095, 4096, 4097, 8191, 16383, 16384, 16385, 32_767, 32_768, 32_769, 49_344, 49_345, 65_000, 65_507, 65_535, 1 << 20];
       const key = r.bytes(32);
       const enc = opensslPacketAead(key, true, path)!, dec = opensslPacketAead(key, false, path)!;
       const otherDec: KeyedPacketAead | undefined = has(other) ? opensslPacketAead(key, false, other) : undefined;

@@ -175,7 +175,8 @@ function loadAddon(): Loaded {
   } catch (e) {
     return { paths: [], why: `native addon not loaded (${(e as Error).message.split('\n')[0]}); build it with node src/session/native/build.js` };
   }
-  const direct = addon.direct === true && selfCheck(addon, 'direct');
+  // forced to EVP: the direct path is not even exercised (an escape hatch should it misbehave)
+  const direct = addon.direct === true && force !== 'openssl-evp' && selfCheck(addon, 'direct');
   const evp = selfCheck(addon, 'evp');
   const paths: AddonPath[] = [...(direct ? ['direct' as const] : []), ...(evp ? ['evp' as const] : [])];
   if (paths.length === 0) return { paths, why: 'native addon failed its self-check against libsodium' };
