@@ -274,7 +274,7 @@ export class RelayForwarder {
   handleRun(now: Millis, from: UdpAddress, buf: Uint8Array, off: number, len: number, seg: number): void {
     const end = off + len;
     if (!(seg >= 1) || seg >= len || !Number.isInteger(seg) || !(off >= 0) || end > buf.length) {
-      this.handleDatagram(now, from, buf.subarray(off, end));
+      this.handleDatagram(now, from, buf.subarray(Math.max(0, off), Math.min(buf.length, end)));
       return;
     }
     for (let p = off; p < end; p += seg) {

@@ -93,7 +93,9 @@ export class SupernodeCore {
   handleRun(now: Millis, from: UdpAddress, buf: Uint8Array, off: number, len: number, seg: number): void {
     const end = off + len;
     if (!(seg >= 1) || seg >= len || !Number.isInteger(seg) || !(off >= 0) || end > buf.length) {
-      this.handleDatagram(now, from, buf.slice(off, end));
+      // one datagram: relay traffic as a view (forwarded without a copy), anything else copied
+      if (len > 0 && off >= 0 && end <= buf.length && buf[off] === RELAY_MARKER) this.relay.handleRun(now, from, buf, off, len, len);
+      else this.handleDatagram(now, from, buf.slice(Math.max(0, off), Math.min(buf.length, end)));
       return;
     }
     let start = -1; // first segment of the current stretch of relay segments
