@@ -68,7 +68,7 @@ export interface NativeUdpCounters extends UdpCounters {
   gsoSegments: number;
   /** Datagrams that arrived inside GRO super-datagrams. */
   groSegments: number;
-  /** JS calls with received datagrams (one ArrayBuffer each). */
+  /** JS calls with received datagrams (one fresh ArrayBuffer each; batch mode: one call per recvmmsg, runs in place). */
   recvBatches: number;
   /** Datagrams waiting for the socket to become writable now; queueDrops: dropped because that queue was full (or at close). */
   queued: number;
