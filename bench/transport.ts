@@ -18,7 +18,12 @@
 // node:dgram blasting 1200-byte datagrams with no transport, node's own ceiling), --paths 1200,pmtud,
 // --udp dgram,native (loopback: run the tincan paths and the raw baseline over each datagram socket kind
 // in the same run — node:dgram and the native batched socket; TINCAN_UDP=<kind> in the children; goals
-// then also report byUdp).
+// then also report byUdp), --repeat N (loopback: the tincan runs N times, in alternating rounds —
+// every provider and path once per round — so noisy machines give same-run medians).
+// Every tincan loopback result carries `round` and CPU microseconds per packet on each side
+// (sender: its CPU / packets sent; receiver: its CPU / packets received); `goals.encryptedVsPlaintext`
+// is noise / plaintext goodput per path (median over rounds; issue 4's goal: >= 0.8), beside the
+// CPU per packet of each.
 import { fork } from 'node:child_process';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -273,7 +278,7 @@ const UDP_KINDS: (UdpKind | undefined)[] = flag('udp') ? flag('udp')!.split(',')
   return k;
 }) : [undefined];
 
-interface LoopResult { name: string; packetBytes: number | string; udp?: UdpKind; mbps: number; seconds: number; cpuMsSender: number; cpuMsReceiver: number; extra?: Record<string, unknown> }
+interface LoopResult { name: string; packetBytes: number | string; udp?: UdpKind; mbps: number; seconds: number; cpuMsSender: number; cpuMsReceiver: number; round?: number; cpuUsPerPacketSender?: number; cpuUsPerPacketReceiver?: number; extra?: Record<string, unknown> }
 
 async function loopbackOne(name: string, recvRole: Role, sendRole: (port: number) => Role, exchangePorts = false, packetBytes: number | string = '', udp?: UdpKind): Promise<LoopResult> {
   const recv = spawn(recvRole, udp);
@@ -291,7 +296,10 @@ async function loopbackOne(name: string, recvRole: Role, sendRole: (port: number
     const done = results.find((m) => m.t === 'done') as Extract<ChildMsg, { t: 'done' }>;
     const sent = results.find((m) => m.t === 'sent') as Extract<ChildMsg, { t: 'sent' }>;
     const mbps = (done.bytes * 8) / (done.ms / 1000) / 1e6;
-    return { name, packetBytes: done.mtu ?? packetBytes, ...(udp ? { udp } : {}), mbps: round(mbps), seconds: round(done.ms / 1000, 3), cpuMsSender: Math.round(sent.cpuMs), cpuMsReceiver: Math.round(done.cpuMs), extra: { ...sent.extra, ...done.extra } };
+    // CPU per packet on each side (tincan runs, which report their packet counts)
+    const sentPkts = sent.extra?.packetsSent, recvPkts = done.extra?.packetsReceived;
+    const perPacket = sentPkts && recvPkts ? { cpuUsPerPacketSender: round((sent.cpuMs * 1000) / sentPkts, 3), cpuUsPerPacketReceiver: round((done.cpuMs * 1000) / recvPkts, 3) } : {};
+    return { name, packetBytes: done.mtu ?? packetBytes, ...(udp ? { udp } : {}), mbps: round(mbps), seconds: round(done.ms / 1000, 3), cpuMsSender: Math.round(sent.cpuMs), cpuMsReceiver: Math.round(done.cpuMs), ...perPacket, extra: { ...sent.extra, ...done.extra } };
   } finally {
     // children exit on request (so CPU profiles get written); stragglers are killed
     for (const c of [recv.child, snd.child]) if (c.connected) c.send({ exit: true });
@@ -317,12 +325,23 @@ async function loopback(sizeMiB: number, providers: string[]) {
   }
   const paths = (flag('paths') ?? '1200,pmtud').split(',');
   const skipped: Record<string, string> = {};
-  for (const name of providers) {
-    if (!crossProcessOk(name)) { skipped[name] = 'server identity not derivable from a seed in bench/providers.ts (two processes disagree)'; log(`  tincan ${name}: skipped (${skipped[name]})`); continue; }
-    for (const [label, max] of ([['1200', 1200], ['pmtud', 65_000]] as const).filter(([l]) => paths.includes(l))) {
-      for (const udp of UDP_KINDS) {
-        await run(() => loopbackOne(`tincan ${name} ${label}${udp ? ` ${udp}` : ''}`, { kind: 'tincan-recv', provider: name, maxUdpPayload: max, cc: CC },
-          (port) => ({ kind: 'tincan-send', provider: name, maxUdpPayload: max, port, bytes, cc: CC }), false, '', udp));
+  const rounds = Math.floor(num('repeat', 1));
+  const usable = providers.filter((name) => {
+    if (crossProcessOk(name)) return true;
+    skipped[name] = 'server identity not derivable from a seed in bench/providers.ts (two processes disagree)';
+    log(`  tincan ${name}: skipped (${skipped[name]})`);
+    return false;
+  });
+  for (let r = 1; r <= rounds; r++) {
+    for (const name of usable) {
+      for (const [label, max] of ([['1200', 1200], ['pmtud', 65_000]] as const).filter(([l]) => paths.includes(l))) {
+        for (const udp of UDP_KINDS) {
+          await run(async () => {
+            const res = await loopbackOne(`tincan ${name} ${label}${udp ? ` ${udp}` : ''}`, { kind: 'tincan-recv', provider: name, maxUdpPayload: max, cc: CC },
+              (port) => ({ kind: 'tincan-send', provider: name, maxUdpPayload: max, port, bytes, cc: CC }), false, '', udp);
+            return rounds > 1 ? { ...res, round: r } : res;
+          });
+        }
       }
     }
   }
@@ -491,6 +510,32 @@ function handshakes(providers: string[], seconds: number) {
 
 // ------------------------------------------------------------------ main
 
+const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+
+/**
+ * Issue 4's goal (encrypted >= 0.8 x plaintext goodput), per path and socket kind: noise /
+ * plaintext of the median goodput over rounds, with the median CPU us per packet of each side.
+ */
+function encryptedVsPlaintext(results: LoopResult[]): Record<string, unknown> | null {
+  const out: Record<string, unknown> = {};
+  const of = (name: string) => results.filter((r) => r.name === name);
+  for (const r of results) {
+    const m = /^tincan plaintext (.+)$/.exec(r.name);
+    if (!m || out[m[1]]) continue;
+    const pt = of(r.name), nz = of(`tincan noise ${m[1]}`);
+    if (nz.length === 0) continue;
+    const side = (rs: LoopResult[]) => ({
+      mbps: round(median(rs.map((x) => x.mbps))),
+      cpuUsPerPacketSender: round(median(rs.map((x) => x.cpuUsPerPacketSender ?? NaN)), 3),
+      cpuUsPerPacketReceiver: round(median(rs.map((x) => x.cpuUsPerPacketReceiver ?? NaN)), 3),
+      runs: rs.length,
+    });
+    const a = side(pt), b = side(nz);
+    out[m[1]] = { value: round(b.mbps / a.mbps, 3), goal: 0.8, plaintext: a, noise: b };
+  }
+  return Object.keys(out).length ? out : null;
+}
+
 function round(x: number, digits = 1): number { const f = 10 ** digits; return Math.round(x * f) / f; }
 
 async function main(): Promise<void> {
@@ -512,7 +557,7 @@ async function main(): Promise<void> {
       return { value: round(best(label) / udx.mbps, 3), goal: target, ...(byUdp ? { byUdp } : {}) };
     };
     result.loopback = lb;
-    result.goals = { loopback1200VsUdx: goal('1200', 1.0), loopbackPmtudVsUdx: goal('pmtud', 2.5) };
+    result.goals = { loopback1200VsUdx: goal('1200', 1.0), loopbackPmtudVsUdx: goal('pmtud', 2.5), encryptedVsPlaintext: encryptedVsPlaintext(lb.results) };
   }
   result.wallSeconds = round((performance.now() - t0) / 1000, 1);
   process.stdout.write(JSON.stringify(result, null, JSON_ONLY ? 0 : 2) + '\n');
