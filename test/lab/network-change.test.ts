@@ -50,10 +50,14 @@ const DESCRIBE: Record<Change, string> = {
 const NEW_PUBLIC: Record<Change, string> = { masquerade: '198.51.100.4:', 'random-fully': '198.51.100.4:', move: '198.51.100.5:' };
 
 function scenario(newNat: Change) {
+  const t0 = Date.now();
+  const phases: Record<string, number> = {};
+  const mark = (name: string) => { phases[name] = Date.now() - t0; };
   return withLabWorld({ tmpPrefix: 'tincan-lab-move-' }, async ({ lab, dirNs, a, b, directory: dirP, supernode: snP, tokens, peerEnv }) => {
     const b2 = newNat === 'move' ? lab.addUplink(b, 'c', { wanIp: '198.51.100.5', lanBase: '192.0.2.128', ifName: 'eth1' }) : undefined;
 
     const env = (name: 'alice' | 'bob', sendTo?: string) => peerEnv(name, { sendTo, intervalMs: 50 });
+    mark('world');
     const pb = lab.spawnNode(b.host, `${PROGRAMS}/mobile-chat.ts`, [], env('bob'));
     await until(() => events(pb).find((e) => e.event === 'ready'), 20_000, 'bob ready', [pb]);
     const pa = lab.spawnNode(a.host, `${PROGRAMS}/mobile-chat.ts`, [], env('alice', 'bob'));
@@ -65,6 +69,7 @@ function scenario(newNat: Change) {
     expect(pathBefore, 'punched before the change').toEqual({ kind: 'direct', remote: '198.51.100.3:5000' });
 
     // bob's network changes for real.
+    mark('chatting');
     const changeStart = Date.now();
     if (b2) lab.switchUplink(b2, 'eth0', 'eth1');
     else {
@@ -81,6 +86,7 @@ function scenario(newNat: Change) {
     };
     await until(() => (postReceipts().length >= 1 ? true : undefined), RECOVERY_BOUND_MS, 'first receipt of a message sent after the change', peers);
     const firstAfter = postReceipts()[0];
+    mark('recovered');
     await until(() => (postReceipts().length >= AFTER_CHANGE_MSGS ? true : undefined), 10_000, `${AFTER_CHANGE_MSGS} receipts after the change`, peers);
     // For the EIM case, give the path (bounded) the chance to move back to direct to the new
     // address (needs bob's new srflx to reach alice through the directory; see the header).
@@ -90,10 +96,12 @@ function scenario(newNat: Change) {
     // A NEW call after the change: alice ends the session and her chat app calls bob again at
     // once. The new rendezvous reaches bob only through his push channel, whose connection
     // died with his old address: he must have noticed and opened a new one.
+    mark('settled');
     const redialAt = Date.now();
     process.kill(pa.child.pid!, 'SIGUSR1');
     const newSession = await until(() => events(pa).find((e) => e.event === 'session' && e.at >= redialAt), NEW_CALL_BOUND_MS, 'alice: a new session to bob after the redial', peers);
     const bobNewSession = await until(() => events(pb).find((e) => e.event === 'session' && e.at >= redialAt), NEW_CALL_BOUND_MS, 'bob: the new session (rendezvous pushed to him)', peers);
+    mark('newCall');
     if (process.env.LAB_LOG_DIR) writeFileSync(join(process.env.LAB_LOG_DIR, `${newNat}-presence.json`), lab.run(dirNs, 'curl', ['-s', '-H', `authorization: Bearer ${tokens.alice}`, `${DIRECTORY}/v1/presence/bob`]));
     process.kill(pa.child.pid!, 'SIGUSR2');
     const stopped = await until(() => events(pa).find((e) => e.event === 'stopped'), 5_000, 'alice stopped', peers);
@@ -101,6 +109,7 @@ function scenario(newNat: Change) {
     await until(() => (events(pa).filter((e) => e.event === 'receipt').length >= sent && events(pb).filter((e) => e.event === 'message').length >= sent ? true : undefined),
       10_000, `all ${sent} receipts`, peers);
     await new Promise((r) => setTimeout(r, 300)); // a duplicate would show up here
+    mark('drained');
     const ea = events(pa);
     const eb = events(pb);
     const receipts = ea.filter((e) => e.event === 'receipt');
@@ -122,6 +131,7 @@ function scenario(newNat: Change) {
       newCallMs: newSession.at - redialAt,
       newCallAfterChangeMs: newSession.at - changed,
       newCall: `${newSession.kind} ${newSession.remote}`,
+      phasesMs: phases,
       bobPush: eb.filter((e) => e.event === 'log' && (e.l as string).startsWith('push channel') && e.at >= changeStart).map((e) => `${e.at - changed}ms ${e.l as string}`),
     };
     console.log(JSON.stringify(result, null, 1));
