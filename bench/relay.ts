@@ -250,11 +250,14 @@ try {
     let stalls = 0;
     let lastProgress = performance.now();
     const payload = new Uint8Array(PAYLOAD);
-    const ack = new Uint8Array(8);
+    // the ACK is wrapped once (relayed: its DATA header encoded once, as the payload is) and its
+    // counter rewritten in place; send() copies, so one buffer serves every ACK on either path
+    const ackOut = path.wrap(new Uint8Array(8));
+    const ackCounter = new DataView(ackOut.buffer, ackOut.byteOffset + ackOut.length - 8, 8);
     b.onDatagram((_f, bytes) => {
       if (path.payloadLength(bytes) !== PAYLOAD) return;
       received++;
-      if (received % ACK_EVERY === 0) { new DataView(ack.buffer).setUint32(0, received); b.send(path.bTo, path.wrap(ack)); }
+      if (received % ACK_EVERY === 0) { ackCounter.setUint32(0, received); b.send(path.bTo, ackOut); }
     });
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
@@ -268,9 +271,8 @@ try {
         while (sent - acked - writtenOff < window) { a.send(path.aTo, wrapped); sent++; }
       };
       a.onDatagram((_f, bytes) => {
-        const p = path.unwrap(bytes);
-        if (p.length !== 8) return;
-        const n = new DataView(p.buffer, p.byteOffset).getUint32(0);
+        if (path.payloadLength(bytes) !== 8) return;
+        const n = ((bytes[bytes.length - 8] << 24) | (bytes[bytes.length - 7] << 16) | (bytes[bytes.length - 6] << 8) | bytes[bytes.length - 5]) >>> 0;
         if (n > acked) { acked = n; lastProgress = performance.now(); }
         if (performance.now() - t0 < phaseMs) pump();
       });
