@@ -135,7 +135,8 @@ function alternate(reps: number, n: number, fns: Record<string, (i: number) => v
  * The AEAD alone, in place (what sealInto/openInPlace call), for every implementation in
  * the same run, alternated: the addon's direct path (OpenSSL's raw ChaCha20_ctr32 +
  * Poly1305), its EVP path, libsodium. openInPlace opens `count` distinct sealed copies
- * per pass (restored between passes, not timed). CPU ns per packet (min and median of reps).
+ * per pass (restored between passes, the restore's own cost subtracted; <= ~512 KB of
+ * copies, so they are as warm as the seal's buffer). CPU ns per packet (min and median of reps).
  */
 function aeadCompare(size: number) {
   const makers: Record<string, (encrypt: boolean) => KeyedPacketAead | undefined> = {
@@ -143,7 +144,8 @@ function aeadCompare(size: number) {
     evp: (e) => opensslPacketAead(key, e, 'evp'),
     libsodium: () => sodiumPacketAead(key),
   };
-  const hdr = new Uint8Array(13), count = 256;
+  // distinct packets for open, few enough to stay in L2 (~512 KB) like the one seal buffer and a just-received datagram
+  const hdr = new Uint8Array(13), count = Math.max(8, Math.min(256, Math.floor(524_288 / (size + 16))));
   const n = Math.max(count, Math.round(3_000_000 / (size * 0.5 + 500) / count) * count);
   const seal: Record<string, (i: number) => void> = {}, open: Record<string, (i: number) => void> = {};
   const keep: KeyedPacketAead[] = [];
