@@ -4,16 +4,19 @@
 //   dgram   node:dgram (DgramUdpSocket: one sendto / one JS callback per datagram)
 //   native  the native socket without GSO/GRO (sendmmsg / recvmmsg batches)
 //   gso     the native socket with UDP GSO (sender) and GRO (receiver)
+//   batch   as gso, through the batch API (src/datagram/batch.ts): the sender hands each burst
+//           over as one run (sendRun: one copy, one GSO message per 54 datagrams), the receiver
+//           walks runs in place (onBatch: one call per recvmmsg, no per-datagram view or call)
 // in alternation (--rounds each) in one run, so the ratios compare like with like.
 // Reports per mode (median over rounds): datagrams/s received, sent, loss, and CPU
 // us per datagram of the sender (per sent) and receiver (per received), plus the
 // socket counters (syscalls, GSO messages, GRO segments) of the last round.
-// Usage: npm run bench:datagram -- [--json] [--seconds 2] [--rounds 3] [--burst 64] [--modes dgram,native,gso]
+// Usage: npm run bench:datagram -- [--json] [--seconds 2] [--rounds 3] [--burst 64] [--modes dgram,native,gso,batch]
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { bindUdp, type UdpSocket } from '../src/datagram/udp.ts';
 
-type Mode = 'dgram' | 'native' | 'gso';
+type Mode = 'dgram' | 'native' | 'gso' | 'batch';
 const SIZE = 1200;
 const MiB = 1024 * 1024;
 
@@ -29,7 +32,7 @@ const cpuUs = (c0: NodeJS.CpuUsage) => { const c = process.cpuUsage(c0); return 
 const send = (m: unknown) => process.send!(m);
 
 async function bindFor(mode: Mode, opts: { recvBufferSize?: number; sendBufferSize?: number }): Promise<UdpSocket> {
-  return bindUdp({ address: '127.0.0.1', ...opts, impl: mode === 'dgram' ? 'dgram' : 'native', gso: mode === 'gso', gro: mode === 'gso' });
+  return bindUdp({ address: '127.0.0.1', ...opts, impl: mode === 'dgram' ? 'dgram' : 'native', gso: mode === 'gso' || mode === 'batch', gro: mode === 'gso' || mode === 'batch' });
 }
 
 async function child(r: Role): Promise<void> {
@@ -37,10 +40,18 @@ async function child(r: Role): Promise<void> {
     const socket = await bindFor(r.mode, { recvBufferSize: 8 * MiB });
     let n = 0, first = 0, last = 0;
     const c0 = process.cpuUsage();
-    socket.onDatagram(() => {
-      last = performance.now();
-      if (n++ === 0) first = last;
-    });
+    if (r.mode === 'batch') {
+      socket.onBatch((b) => {
+        last = performance.now();
+        if (n === 0) first = last;
+        for (let i = 0; i < b.runs; i++) { const len = b.length(i), seg = b.segmentSize(i); n += seg > 0 && len > seg ? Math.ceil(len / seg) : 1; }
+      });
+    } else {
+      socket.onDatagram(() => {
+        last = performance.now();
+        if (n++ === 0) first = last;
+      });
+    }
     process.on('message', () => {
       send({ t: 'recv', received: n, ms: last - first, cpuUs: cpuUs(c0), counters: { ...socket.counters } });
       socket.close();
@@ -53,12 +64,14 @@ async function child(r: Role): Promise<void> {
   const to = { address: '127.0.0.1', port: r.port! };
   const payload = new Uint8Array(SIZE).fill(0x5a);
   const burst = r.burst!;
+  const run = new Uint8Array(SIZE * burst).fill(0x5a);
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const end = t0 + r.seconds! * 1000;
   let attempted = 0;
   const go = () => {
-    for (let i = 0; i < burst; i++) socket.send(to, payload);
+    if (r.mode === 'batch') socket.sendRun(to, run, SIZE);
+    else for (let i = 0; i < burst; i++) socket.send(to, payload);
     attempted += burst;
     if (performance.now() < end) { setImmediate(go); return; }
     socket.flush();
@@ -111,7 +124,7 @@ async function main(): Promise<void> {
   const seconds = Number(opt('seconds', '2'));
   const rounds = Number(opt('rounds', '3'));
   const burst = Number(opt('burst', '64'));
-  const modes = opt('modes', 'dgram,native,gso').split(',') as Mode[];
+  const modes = opt('modes', 'dgram,native,gso,batch').split(',') as Mode[];
   const runs: RunResult[] = [];
   for (let round = 0; round < rounds; round++) {
     for (const mode of modes) {
