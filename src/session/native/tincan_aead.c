@@ -30,9 +30,9 @@
  *   openInPlace(h, buf, ad, pn)       -> 0: buf = ciphertext || tag, plaintext
  *       written to buf[0, len-16); -1: authentication failed (those bytes zeroed).
  *   open(h, m, c, ad, pn)             -> as openInPlace into m (m.length == c.length - 16).
- *   destroy(h)                        -> 0: wipes the key now (direct: the key
- *       words, OPENSSL_cleanse; evp: frees the context, OpenSSL cleanses its key
- *       schedule); later calls on h return -2.
+ *   destroy(h)                        -> 0: wipes the key now (direct: its key
+ *       slot; evp: frees the context, OpenSSL cleanses its key schedule); later
+ *       calls on h return -2.
  *   path(h)                           -> 1 direct, 2 evp, -2 not a live handle.
  *   decryptedBytes(h)                 -> bytes this handle has run through the
  *       cipher in open/openInPlace (tests: a refused forgery adds 0 on the direct
@@ -50,16 +50,23 @@
  * (the symbol lookup runs once per process, pthread_once).
  * Key memory: the direct path's key words sit in a slot of a page this addon
  * mmap'ed, mlock'ed (best effort) and marked MADV_DONTDUMP; the slot is wiped
- * (explicit_bzero) on destroy and in the finalizer. The EVP path's key schedule
+ * (memset + compiler barrier) on destroy and in the finalizer. The EVP path's key schedule
  * is OpenSSL's (cleansed when the context is freed, not locked).
  */
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <openssl/evp.h>
+/* the direct path needs POSIX (dlsym, pthread_once, mmap/mlock) and GCC/Clang; elsewhere, or
+ * built with -DTINCAN_NO_DIRECT, the addon is EVP only (`direct` false) */
+#if (defined(__unix__) || defined(__APPLE__)) && defined(__GNUC__) && !defined(TINCAN_NO_DIRECT)
+#define HAVE_DIRECT 1
 #include <dlfcn.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#else
+#define HAVE_DIRECT 0
+#endif
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +90,7 @@ static struct {
   chacha_fn chacha; poly_init_fn poly_init; poly_update_fn poly_update; poly_final_fn poly_final;
   memcmp_fn ct_memcmp; int direct;
 } ossl;
+#if HAVE_DIRECT
 static pthread_once_t ossl_once = PTHREAD_ONCE_INIT;
 
 static void ossl_resolve(void) {
@@ -100,7 +108,9 @@ static void ossl_resolve(void) {
 #undef SYM
   ossl.direct = ossl.chacha && size && ossl.poly_init && ossl.poly_update && ossl.poly_final && size() <= POLY_MAX;
 }
+#endif
 
+#if HAVE_DIRECT
 /* constant time: 0 iff equal */
 static int tag_differs(const uint8_t *a, const uint8_t *b) {
   if (ossl.ct_memcmp) return ossl.ct_memcmp(a, b, TAG);
@@ -109,10 +119,13 @@ static int tag_differs(const uint8_t *a, const uint8_t *b) {
   return d != 0;
 }
 
-/* a memset the compiler may not drop (glibc's explicit_bzero: memset speed; OPENSSL_cleanse is a byte loop on x86-64) */
+/* a memset the compiler may not drop (the barrier says p's memory is read; memset speed,
+ * where OPENSSL_cleanse is a byte loop on x86-64) */
 static void wipe(void *p, size_t n) {
-  explicit_bzero(p, n);
+  memset(p, 0, n);
+  __asm__ __volatile__("" : : "r"(p) : "memory");
 }
+#endif
 
 /* ---- key memory: the direct path's key words live in 64-byte slots of dedicated pages,
  * mlock'ed (best effort: a failure, e.g. RLIMIT_MEMLOCK, leaves the page unlocked and
@@ -120,6 +133,7 @@ static void wipe(void *p, size_t n) {
  * (reused through a free list: at most the peak number of live keys / 64 pages), so no
  * munlock can unlock a page another key still uses. A freed slot is wiped first. */
 
+#if HAVE_DIRECT
 typedef union Slot { union Slot *next; unsigned int key[8]; uint8_t size[64]; } Slot;
 static pthread_mutex_t slab_mu = PTHREAD_MUTEX_INITIALIZER;
 static Slot *slab_free;
@@ -155,9 +169,15 @@ static void key_free(unsigned int *key) {
   s->next = slab_free; slab_free = s;
   pthread_mutex_unlock(&slab_mu);
 }
+#else
+static unsigned int *key_alloc(void) { return NULL; }
+static void key_free(unsigned int *key) { (void)key; }
+#endif
 
 typedef struct {
+#if HAVE_DIRECT
   _Alignas(64) unsigned char poly[POLY_MAX]; /* POLY1305 state, per packet (Poly1305_Final cleanses it) */
+#endif
   unsigned int *key;                         /* direct: the key as little-endian words, in a key slot */
   EVP_CIPHER_CTX *ctx;                       /* evp */
   double decrypted;                          /* bytes run through the cipher by opens */
@@ -216,6 +236,7 @@ static napi_value result(napi_env env, int r) {
 
 static unsigned int le32(const uint8_t *p) { return (unsigned int)p[0] | (unsigned int)p[1] << 8 | (unsigned int)p[2] << 16 | (unsigned int)p[3] << 24; }
 
+#if HAVE_DIRECT
 /* ---- direct path (RFC 8439 2.8 on ChaCha20_ctr32 + Poly1305) ----
  * How ChaCha20_ctr32 is called matters more than the per-byte speed at packet
  * sizes (measured on this AVX-512 machine: a call of <= 256 bytes costs ~100 ns,
@@ -318,6 +339,8 @@ static int direct_open(Handle *h, const uint8_t *n, const uint8_t *ad, size_t ad
   return 0;
 }
 
+#endif
+
 /* ---- evp path ---- */
 
 /* ciphertext || tag of m (len bytes) at c; c == m allowed */
@@ -348,11 +371,17 @@ static int evp_open(Handle *h, const uint8_t *n, const uint8_t *ad, size_t adl, 
 }
 
 static int do_seal(Handle *h, const uint8_t *n, const uint8_t *ad, size_t adl, const uint8_t *m, uint8_t *c, size_t len) {
-  return h->path == PATH_DIRECT ? direct_seal(h, n, ad, adl, m, c, len) : evp_seal(h->ctx, n, ad, adl, m, c, len);
+#if HAVE_DIRECT
+  if (h->path == PATH_DIRECT) return direct_seal(h, n, ad, adl, m, c, len);
+#endif
+  return evp_seal(h->ctx, n, ad, adl, m, c, len);
 }
 
 static int do_open(Handle *h, const uint8_t *n, const uint8_t *ad, size_t adl, const uint8_t *c, uint8_t *m, size_t len) {
-  return h->path == PATH_DIRECT ? direct_open(h, n, ad, adl, c, m, len) : evp_open(h, n, ad, adl, c, m, len);
+#if HAVE_DIRECT
+  if (h->path == PATH_DIRECT) return direct_open(h, n, ad, adl, c, m, len);
+#endif
+  return evp_open(h, n, ad, adl, c, m, len);
 }
 
 /* ---- entry points ---- */
@@ -377,7 +406,11 @@ static napi_value create(napi_env env, napi_callback_info info) {
     return NULL;
   }
   static const uint8_t zero[12];
+#if HAVE_DIRECT
   Handle *h = aligned_alloc(64, (sizeof(Handle) + 63) / 64 * 64);
+#else
+  Handle *h = malloc(sizeof(Handle));
+#endif
   if (!h) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
   memset(h, 0, sizeof *h);
   h->encrypt = enc; h->path = path;
@@ -476,10 +509,12 @@ static napi_value decrypted_bytes(napi_env env, napi_callback_info info) {
 static napi_value key_pages(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value arr, v;
-  double pages, locked;
+  double pages = 0, locked = 0;
+#if HAVE_DIRECT
   pthread_mutex_lock(&slab_mu);
   pages = slab_pages; locked = slab_locked;
   pthread_mutex_unlock(&slab_mu);
+#endif
   if (napi_create_array_with_length(env, 2, &arr) != napi_ok) return NULL;
   napi_create_double(env, pages, &v); napi_set_element(env, arr, 0, v);
   napi_create_double(env, locked, &v); napi_set_element(env, arr, 1, v);
@@ -498,7 +533,9 @@ NAPI_MODULE_INIT() {
     { "openInPlace", open_in_place }, { "open", open_ }, { "destroy", destroy },
     { "path", path_ }, { "decryptedBytes", decrypted_bytes }, { "nop", nop }, { "keyPages", key_pages },
   };
+#if HAVE_DIRECT
   if (pthread_once(&ossl_once, ossl_resolve) != 0) return NULL;
+#endif
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;
     if (napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].f, NULL, &f) != napi_ok

@@ -181,7 +181,7 @@ function loadAddon(): Loaded {
   const paths: AddonPath[] = [...(direct ? ['direct' as const] : []), ...(evp ? ['evp' as const] : [])];
   if (paths.length === 0) return { paths, why: 'native addon failed its self-check against libsodium' };
   const evpWhy = force === 'openssl-evp' ? 'TINCAN_PACKET_AEAD=openssl-evp'
-    : addon.direct !== true ? 'node does not export ChaCha20_ctr32 / Poly1305_* (or not all of them)'
+    : addon.direct !== true ? 'the addon has no direct path (node does not export ChaCha20_ctr32 / Poly1305_*, its OpenSSL is not 1.1.x/3.x, or the addon was built without it)'
       : !direct ? 'the direct path failed its self-check against libsodium' : undefined;
   const path: AddonPath = evp && evpWhy !== undefined ? 'evp' : paths[0];
   return { addon, path, paths, evpWhy: path === 'evp' ? evpWhy : undefined };
