@@ -619,7 +619,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
    */
   private checkHostAddresses(): void {
     const now = hostAddresses(this.opts);
-    if (now.length === this.hosts.length && now.every((a, i) => a === this.hosts[i])) return;
+    if (now.length === this.hosts.length && now.every((a) => this.hosts.includes(a))) return; // same set (order may vary)
     this.log(`host addresses changed: ${this.hosts.join(', ')} -> ${now.join(', ')}`);
     this.hosts = now;
     this.push?.moved();
