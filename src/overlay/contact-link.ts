@@ -98,6 +98,8 @@ export class ContactLink {
   /** The contact device's key as the directory gave it (32 bytes). */
   readonly peerKey: Uint8Array;
   readonly controlling: boolean;
+  /** The coordinated start of the checks, on our clock. */
+  readonly startAt: number;
   readonly ready: Promise<PeerContactSession>;
   readonly relayAddress: UdpAddress | undefined;
   private resolveReady!: (s: PeerContactSession) => void;
@@ -109,6 +111,7 @@ export class ContactLink {
   private session?: PeerContactSession;
   private connecting = false;
   private settled = false;
+  private heard = false;
   private closedFlag = false;
   private readonly timers: TimerHandle[] = [];
   private ticketTimer?: TimerHandle;
@@ -125,6 +128,7 @@ export class ContactLink {
     this.peerDeviceId = r.peer.deviceId;
     this.peerKey = new Uint8Array(Buffer.from(r.peer.x25519, 'base64url'));
     this.controlling = isControlling(r);
+    this.startAt = localStartAt(r, receivedAt);
     this.ready = new Promise((res, rej) => { this.resolveReady = res; this.rejectReady = rej; });
     this.ready.catch(() => {}); // observed by whoever awaits it; never an unhandled rejection
     const now = d.clock.now();
@@ -137,7 +141,7 @@ export class ContactLink {
     if (relayCand) { local.push(relayCand); remote.push(relayCand); }
     const rb = (n: number) => Buffer.from(d.random.fill(new Uint8Array(n))).toString('hex');
     this.agent = new CheckAgent({
-      controlling: this.controlling, startAt: localStartAt(r, receivedAt), localCandidates: local, remoteCandidates: remote, newTxId: () => rb(12),
+      controlling: this.controlling, startAt: this.startAt, localCandidates: local, remoteCandidates: remote, newTxId: () => rb(12),
     });
     if (this.relayAddress) {
       d.prepareRelay?.(this.relayAddress);
@@ -150,7 +154,7 @@ export class ContactLink {
       tieBreaker: BigInt(`0x${rb(8)}`), hostCandidate: d.hostCandidate,
       relay: this.relay && relayCand ? { client: this.relay, address: this.relayAddress!, candidate: relayCand } : undefined,
       onEvent: (e) => this.onCheckEvent(e), onRelayEvent: (e) => this.onRelayEvent(e),
-      refuse: d.refuse?.reason, onRefused: (why) => this.onRefused(why),
+      refuse: d.refuse?.reason, onRefused: (why) => this.onRefused(why), onPeerCheck: () => { this.heard = true; },
     });
     d.mux.attach(socket, this.link);
     this.transport = new TransportEndpoint({
@@ -199,6 +203,20 @@ export class ContactLink {
     return this.closedFlag;
   }
 
+  /** The session is up (ready resolved) or failed for good. */
+  get isSettled(): boolean {
+    return this.settled;
+  }
+
+  /**
+   * The contact has shown that it knows this rendezvous: one of its checks arrived, one of
+   * ours was answered, or it bound at the relay. (A caller that hears nothing may have sent
+   * its rendezvous to a push channel the contact lost in a network change.)
+   */
+  get heardFromContact(): boolean {
+    return this.heard;
+  }
+
   /** Tear down (also rejects `ready` when still pending). */
   close(reason: PeerError | undefined, message = 'closed'): void {
     if (this.closedFlag) return;
@@ -244,6 +262,7 @@ export class ContactLink {
   }
 
   private onRelayEvent(e: RelayClientEvent): void {
+    if (e.type === 'peer-bound') this.heard = true;
     if ((e.type === 'bound' || e.type === 'peer-bound') && this.settled) {
       // Re-bound (we moved, or the relay restarted) or the contact re-bound: the relay pair may work again.
       this.d.log(`${this.username}: relay ${e.type === 'bound' ? `re-bound as ${formatAddress(e.observed)}` : 'peer re-bound'}; re-checking the relay pair`);
@@ -255,6 +274,7 @@ export class ContactLink {
   }
 
   private onCheckEvent(e: CheckEvent): void {
+    if (e.type === 'pair-succeeded') this.heard = true;
     if (e.type === 'path-selected' || e.type === 'path-switched') {
       this.lostSince = undefined;
       this.d.log(`${this.username}: ${e.type} ${CheckAgent.describe(e.type === 'path-selected' ? e.pair : e.to)}${e.type === 'path-switched' ? ` (${e.reason})` : ''}`);

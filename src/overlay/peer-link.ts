@@ -52,6 +52,8 @@ export interface PeerLinkConfig {
   readonly refuse?: string;
   /** The peer refused the session (an authenticated refusal answered one of our checks). */
   readonly onRefused?: (reason: string) => void;
+  /** An authenticated check request of the peer's arrived (it knows this session). */
+  readonly onPeerCheck?: () => void;
 }
 
 export interface PeerLinkCounters {
@@ -241,7 +243,10 @@ export class PeerLink {
   private handleCheck(now: number, bytes: Uint8Array, from: UdpAddress, local: Candidate): void {
     const d = decodeCheck(this.c.creds, bytes);
     if (d.kind === 'request' && this.c.refuse !== undefined) this.sendVia(local, from, encodeCheckRefusal(this.c.creds, { txId: d.txId, reason: this.c.refuse }));
-    else if (d.kind === 'request') this.c.agent.handleRequest(now, candidateKey(local), from, d.txId, d.nominate);
+    else if (d.kind === 'request') {
+      this.c.onPeerCheck?.();
+      this.c.agent.handleRequest(now, candidateKey(local), from, d.txId, d.nominate);
+    }
     else if (d.kind === 'response') this.c.agent.handleResponse(now, d.txId, from);
     else if (d.kind === 'refusal') this.c.onRefused?.(d.reason);
     else this.counters.invalidChecks++;

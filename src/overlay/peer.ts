@@ -104,6 +104,9 @@ const KEEPALIVE_MS = 20_000;
 /** How often the host addresses are re-read (when they are not configured). */
 const HOST_WATCH_MS = 2_000;
 const SEEN_RENDEZVOUS_MAX = 256;
+/** A call whose contact is silent this long after the start is re-sent when the contact republishes (see scheduleRedial). */
+const REDIAL_QUIET_MS = 1_500;
+const REDIAL_MAX = 2;
 
 interface DeviceFile { directoryUrl: string; username: string; deviceId: string; x25519: string }
 
@@ -195,6 +198,9 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   private readonly links = new Map<string, ContactLink>(); // peer device id -> current link
   private readonly refusing = new Set<ContactLink>(); // links answering a contact's checks with a refusal
   private readonly sessionsByDevice = new Map<string, PeerContactSession>();
+  /** Calls re-sent per contact during the current connect(); links with a re-send check armed. */
+  private readonly redials = new Map<string, number>();
+  private readonly redialScheduled = new WeakSet<ContactLink>();
   private readonly seen = new Map<string, PeerError | undefined>(); // rendezvous id -> why it was refused
   private readonly connecting = new Map<string, Promise<ContactSession>>(); // username -> pending connect()
   private pickedOnce?: () => void;
@@ -328,7 +334,8 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     if (live) return live;
     const pending = this.connecting.get(username);
     if (pending) return pending;
-    const p = this.doConnect(username).finally(() => this.connecting.delete(username));
+    this.redials.set(username, 0);
+    const p = this.doConnect(username).finally(() => { this.connecting.delete(username); this.redials.delete(username); });
     this.connecting.set(username, p);
     return p;
   }
@@ -382,7 +389,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   }
 
   /** A rendezvous for one of our devices (our own answer or a push): build or reuse the link. */
-  private onRendezvous(r: Rendezvous, receivedAt: number): ContactLink | PeerError {
+  private onRendezvous(r: Rendezvous, receivedAt: number, replace = false): ContactLink | PeerError {
     const peerDevice = r.peer.deviceId;
     if (this.seen.has(r.id)) {
       const l = this.links.get(peerDevice);
@@ -412,7 +419,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     if (existing && !existing.isClosed) {
       const established = this.sessionsByDevice.get(peerDevice);
       // Two rendezvous in flight (both sides connecting at once): both keep the smaller id.
-      if (!established && existing.rendezvousId < r.id) return existing;
+      if (!established && !replace && existing.rendezvousId < r.id) return existing;
       existing.close(new PeerError('closed', `${r.peer.username}: replaced by a newer rendezvous`), 'replaced');
     }
     const link: ContactLink = new ContactLink({
@@ -483,11 +490,44 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
       const p = m.presence;
       // A live link learns the contact's new addresses (a moved NAT mapping, another network).
       const live = this.links.get(p.deviceId);
-      if (live && !live.isClosed && p.status !== 'offline') live.updateRemoteCandidates(p.candidates);
+      if (live && !live.isClosed && p.status !== 'offline') {
+        live.updateRemoteCandidates(p.candidates);
+        // Our call may have gone to a push channel the contact lost when it moved.
+        if (!live.isSettled && this.connecting.has(p.username)) this.scheduleRedial(p.username, live);
+      }
       const nat = p.nat ? fromDirectoryNat(p.nat) : undefined;
       const session = this.sessions().find((s) => s.username === p.username);
       this.emit('presence', { username: p.username, presence: p.status, ...(session ? { path: session.path } : {}), ...(nat ? { nat: formatNatType(nat) } : {}) });
     }
+  }
+
+  /**
+   * A call in progress whose contact has shown no sign of it REDIAL_QUIET_MS after the start,
+   * while the contact republished its presence (it moved, its push channel reopened): the
+   * rendezvous probably went to a push channel the contact had lost. Call again with a new
+   * rendezvous (at most REDIAL_MAX times per connect()); connect() follows the new link.
+   */
+  private scheduleRedial(username: string, link: ContactLink): void {
+    if (this.redialScheduled.has(link)) return;
+    this.redialScheduled.add(link);
+    const h = this.clock.setTimer(Math.max(this.clock.now(), link.startAt + REDIAL_QUIET_MS), () => {
+      const i = this.intervals.indexOf(h);
+      if (i >= 0) this.intervals.splice(i, 1);
+      void this.redial(username, link);
+    });
+    this.intervals.push(h);
+  }
+
+  private async redial(username: string, link: ContactLink): Promise<void> {
+    const stillQuiet = () => !this.closing && this.links.get(link.peerDeviceId) === link && !link.isClosed && !link.isSettled && !link.heardFromContact && this.connecting.has(username);
+    const n = this.redials.get(username) ?? 0;
+    if (!stillQuiet() || n >= REDIAL_MAX) return;
+    this.redials.set(username, n + 1);
+    this.log(`${username}: no sign of the contact ${REDIAL_QUIET_MS} ms after the start, and it republished its presence: calling again`);
+    let r: Rendezvous;
+    try { r = await this.dir.rendezvous(this.deviceId, username, link.peerDeviceId); } catch (e) { this.log(`${username}: calling again failed: ${(e as Error).message}`); return; }
+    if (!stillQuiet()) return;
+    this.onRendezvous(r, this.clock.now(), true);
   }
 
   // ---- NAT, supernodes, presence ----

@@ -8,6 +8,9 @@
 // Virtual time, fixed seeds; bounds that a regression breaks:
 //   - mid-session move (bob notices at once: his path dies, his mapping moved): new push
 //     channel within 1 s of the move; alice's new call (1.5 s after the move) connects;
+//   - a call placed at the moment of a mid-session move: its rendezvous is lost on bob's dead
+//     channel; alice re-sends it (peer.ts scheduleRedial: bob silent 1.5 s after the start and
+//     he republished) and connects within 5 s of the move (before: connect() failed at 15 s);
 //   - idle move (NAT renumbered, same host address; nothing in flight): bob notices at his
 //     next 20 s STUN keepalive, new push channel within 21 s; a call then connects.
 import { describe, it, expect, afterAll } from 'vitest';
@@ -54,6 +57,34 @@ describe('calling a contact whose push channel died when it changed networks (re
       console.log(`mid-session move, then a new call: ${JSON.stringify(summary)}`);
       expect(reopened.length, JSON.stringify(summary)).toBeGreaterThanOrEqual(1);
       expect(reopened[0].at - movedAt, JSON.stringify(summary)).toBeLessThan(1_000);
+    } finally {
+      await w.loop.settle(Promise.all([alice.close(), bob.close()]), 1_000).catch(() => {});
+    }
+  });
+
+  it('a call placed right at the move (before bob noticed): re-sent when bob republishes, so it reaches him in seconds, not after the 15 s timeout', { timeout: 30_000 }, async () => {
+    const seed = 23;
+    const w = simWorld(NAT_KINDS['EIM/APDF'], NAT_KINDS['EIM/APDF'], seed, (n) => dirs.dir(`push-now-${n}`));
+    const [alice, bob] = await Promise.all([w.start('alice'), w.start('bob')]);
+    try {
+      bob.on('session', (s: ContactSession) => s.on('stream', (st: Duplex) => st.on('data', (c: Buffer) => st.write(c))));
+      const first = await w.loop.settle(alice.connect('bob'), 15_000);
+      await w.loop.until(() => false, 2_000);
+      const movedAt = w.net.clock.now();
+      w.move('bob', NAT_KINDS['EIM/EIF'], '198.51.100.5');
+      w.dir.cutPush('bob');
+      first.close('calling again'); // its CLOSE is lost: bob's session notices its path died
+      const second = await w.loop.settle(alice.connect('bob'), 8_000).catch((e: Error) => { throw new Error(`seed ${seed}: ${e.message}\n${w.logs.slice(-50).join('\n')}`); });
+      const connectedAfterMs = Math.round(w.net.clock.now() - movedAt);
+      const st = await w.loop.settle(second.openStream(), 1_000);
+      let echoed = '';
+      st.on('data', (c: Buffer) => { echoed += c.toString(); });
+      st.write('right after the move\n');
+      expect(await w.loop.until(() => echoed.includes('right after the move\n'), 2_000)).toBe(true);
+      const rendezvous = w.dir.rendezvous.filter((r) => r.at >= movedAt).map((r) => `${Math.round(r.at - movedAt)} ms ${r.from}->${r.to}`);
+      console.log(`call at the move: ${JSON.stringify({ seed, connectedAfterMs, rendezvous, path: second.path })}`);
+      expect(rendezvous.length, rendezvous.join(', ')).toBe(2); // the lost one and the re-sent one
+      expect(connectedAfterMs).toBeLessThan(5_000);
     } finally {
       await w.loop.settle(Promise.all([alice.close(), bob.close()]), 1_000).catch(() => {});
     }
