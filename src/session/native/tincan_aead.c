@@ -259,7 +259,11 @@ static void direct_begin(Handle *h, const uint8_t *n, const uint8_t *ad, size_t 
   k->ctr[0] = 0; k->ctr[1] = le32(n); k->ctr[2] = le32(n + 4); k->ctr[3] = le32(n + 8);
   ossl.chacha(k->ks, zero, 64 + k->head, h->key, k->ctr);
   ossl.poly_init(h->poly, k->ks); /* r || s: block 0's first 32 bytes */
-  if (adl > 0) {
+  if (adl > 0 && adl <= 48) { /* a packet header: AD || pad16 in one Poly1305_Update */
+    uint8_t b[48] = { 0 };
+    memcpy(b, ad, adl);
+    ossl.poly_update(h->poly, b, (adl + 15) / 16 * 16);
+  } else if (adl > 0) {
     ossl.poly_update(h->poly, ad, adl);
     if (adl % 16) ossl.poly_update(h->poly, zero, 16 - adl % 16);
   }
@@ -292,11 +296,10 @@ static void xor_head(Keystream *k, const uint8_t *in, uint8_t *out) {
 
 /* pad16 of the ciphertext, lengths appended, tag out (the ciphertext itself already absorbed) */
 static void direct_finish(Handle *h, size_t len, size_t adl, uint8_t tag[TAG]) {
-  static const uint8_t zero[16];
-  uint8_t lens[16];
-  if (len % 16) ossl.poly_update(h->poly, zero, 16 - len % 16);
-  for (int i = 0; i < 8; i++) { lens[i] = (uint8_t)((uint64_t)adl >> (8 * i)); lens[8 + i] = (uint8_t)((uint64_t)len >> (8 * i)); }
-  ossl.poly_update(h->poly, lens, sizeof lens);
+  uint8_t b[32] = { 0 }; /* pad16 of the ciphertext || le64(|AD|) || le64(|ciphertext|), one Poly1305_Update */
+  size_t pad = (16 - len % 16) % 16;
+  for (int i = 0; i < 8; i++) { b[pad + i] = (uint8_t)((uint64_t)adl >> (8 * i)); b[pad + 8 + i] = (uint8_t)((uint64_t)len >> (8 * i)); }
+  ossl.poly_update(h->poly, b, pad + 16);
   ossl.poly_final(h->poly, tag); /* also cleanses the Poly1305 state */
 }
 
