@@ -150,7 +150,7 @@ export class Lab {
   }
 
   /**
-   * The host leaves its current network for `to` (from addUplink): `fromIf` goes down
+   * The host leaves its current network for `to` (from addUplink, or the LAN it left before): `fromIf` goes down
    * (its address and default route go with it), `toIf` gets `to.hostIp`/26 and the default
    * route via `to`'s router. Sockets bound to 0.0.0.0 now send from the new address.
    */
@@ -158,6 +158,7 @@ export class Lab {
     const [a, b, c, d] = to.hostIp.split('.').map(Number);
     this.run(undefined, 'ip', ['-n', to.host, 'link', 'set', fromIf, 'down']);
     this.run(undefined, 'ip', ['-n', to.host, 'addr', 'flush', 'dev', fromIf]);
+    this.run(undefined, 'ip', ['-n', to.host, 'link', 'set', toIf, 'up']); // (down if the host left this network before)
     this.run(undefined, 'ip', ['-n', to.host, 'addr', 'add', `${to.hostIp}/26`, 'dev', toIf]);
     this.run(undefined, 'ip', ['-n', to.host, 'route', 'replace', 'default', 'via', `${a}.${b}.${c}.${d - 1}`]);
   }

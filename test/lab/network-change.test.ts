@@ -18,6 +18,11 @@
 //    198.51.100.5 (netns.ts addUplink/switchUplink); relayed first, then direct to .5 (here the
 //    first presence PUT hangs on a connection bound to the vanished address until its 3 s
 //    timeout, then is retried).
+// Then alice hangs up and calls bob anew (a new rendezvous, which reaches bob only through his
+// push channel: he must have replaced the one that died with his old address), within 10 s.
+// In the move case bob finally moves back to his first network and alice calls him at that
+// very moment: the call's first rendezvous is lost on his dead push channel and must be re-sent
+// (peer.ts) once he reopened it and republished; within 10 s (under the 15 s connect timeout).
 // Asserted: every message sent before, during and after the change is received by bob
 // once, in order (his 'message' events) and acknowledged to alice once (her receipts);
 // messages sent after the change are acknowledged within 15 s of it (generous: a loaded
@@ -40,6 +45,9 @@ const AFTER_CHANGE_MSGS = 20; // receipts for this many post-change messages, th
 // alice calls bob again (new rendezvous): well under the 15 s connect timeout, so an attempt bob
 // never heard of (a rendezvous lost on his dead push channel) fails the test (~0.5-1 s measured)
 const NEW_CALL_BOUND_MS = 10_000;
+// the move case: alice calls bob at the moment he moves back (his push channel dead): under the
+// 15 s connect timeout, so the call must reach him by being re-sent once he reopened it (~2-4 s)
+const CALL_AT_MOVE_BOUND_MS = 10_000;
 
 type Change = 'masquerade' | 'random-fully' | 'move';
 const DESCRIBE: Record<Change, string> = {
@@ -58,9 +66,11 @@ function scenario(newNat: Change) {
 
     const env = (name: 'alice' | 'bob', sendTo?: string) => peerEnv(name, { sendTo, intervalMs: 50 });
     mark('world');
+    // Both start at once (their start-ups overlap): alice's chat app keeps calling until bob is
+    // online (it retries, and calls at once when his presence arrives).
     const pb = lab.spawnNode(b.host, `${PROGRAMS}/mobile-chat.ts`, [], env('bob'));
-    await until(() => events(pb).find((e) => e.event === 'ready'), 20_000, 'bob ready', [pb]);
     const pa = lab.spawnNode(a.host, `${PROGRAMS}/mobile-chat.ts`, [], env('alice', 'bob'));
+    await until(() => events(pb).find((e) => e.event === 'ready'), 30_000, 'bob ready', [pb]);
     const peers = [pa, pb];
 
     // Chatting on the punched direct path: wait for 20 receipts.
@@ -97,11 +107,32 @@ function scenario(newNat: Change) {
     // once. The new rendezvous reaches bob only through his push channel, whose connection
     // died with his old address: he must have noticed and opened a new one.
     mark('settled');
+    const aliceSettled = currentPath(events(pa));
+    const bobSettled = currentPath(events(pb));
     const redialAt = Date.now();
     process.kill(pa.child.pid!, 'SIGUSR1');
     const newSession = await until(() => events(pa).find((e) => e.event === 'session' && e.at >= redialAt), NEW_CALL_BOUND_MS, 'alice: a new session to bob after the redial', peers);
     const bobNewSession = await until(() => events(pb).find((e) => e.event === 'session' && e.at >= redialAt), NEW_CALL_BOUND_MS, 'bob: the new session (rendezvous pushed to him)', peers);
     mark('newCall');
+    // The move case, once more: bob goes back to his first network, and alice calls him AT
+    // THAT MOMENT (hangs up, her chat app calls again) — before bob can have noticed. The
+    // rendezvous goes to his push channel through the network he just left, and is lost;
+    // bob notices (host addresses re-read every 2 s, or his path dying), opens a new channel
+    // and republishes; alice's call, silent 1.5 s after its start, is re-sent (peer.ts).
+    let callAtMove: Record<string, unknown> | undefined;
+    if (b2) {
+      const backAt = Date.now();
+      lab.switchUplink(b, 'eth1', 'eth0');
+      process.kill(pa.child.pid!, 'SIGUSR1');
+      const s = await until(() => events(pa).find((e) => e.event === 'session' && e.at >= backAt), CALL_AT_MOVE_BOUND_MS, 'alice: a session to bob after calling at his move back', peers);
+      await until(() => events(pb).find((e) => e.event === 'session' && e.at >= backAt), CALL_AT_MOVE_BOUND_MS, 'bob: the session of the call at his move back', peers);
+      callAtMove = {
+        ms: s.at - backAt, path: `${s.kind as string} ${s.remote as string}`,
+        resent: events(pa).filter((e) => e.event === 'log' && e.at >= backAt && (e.l as string).includes('calling again')).map((e) => `${e.at - backAt}ms`),
+        bobPush: events(pb).filter((e) => e.event === 'log' && e.at >= backAt && (e.l as string).startsWith('push channel')).map((e) => `${e.at - backAt}ms ${e.l as string}`),
+      };
+      mark('callAtMove');
+    }
     if (process.env.LAB_LOG_DIR) writeFileSync(join(process.env.LAB_LOG_DIR, `${newNat}-presence.json`), lab.run(dirNs, 'curl', ['-s', '-H', `authorization: Bearer ${tokens.alice}`, `${DIRECTORY}/v1/presence/bob`]));
     process.kill(pa.child.pid!, 'SIGUSR2');
     const stopped = await until(() => events(pa).find((e) => e.event === 'stopped'), 5_000, 'alice stopped', peers);
@@ -123,14 +154,15 @@ function scenario(newNat: Change) {
       firstPathEventAfterChangeMs: (ea.find((e) => e.event === 'path' && e.at >= changeStart)?.at ?? NaN) - changed,
       alicePaths: ea.filter((e) => (e.event === 'path' || e.event === 'session') && e.at >= changeStart - 100).map((e) => `${e.at - changed}ms ${e.kind} ${e.remote}`),
       bobPaths: eb.filter((e) => (e.event === 'path' || e.event === 'session') && e.at >= changeStart - 100).map((e) => `${e.at - changed}ms ${e.kind} ${e.remote}`),
-      aliceFinal: currentPath(ea),
-      directAgain: currentPath(ea)?.kind === 'direct',
+      aliceFinal: aliceSettled,
+      directAgain: aliceSettled?.kind === 'direct',
       bobPresenceUpdates: eb.filter((e) => e.event === 'fetch' && e.path === '/v1/presence' && e.at >= changeStart).map((e) => `${e.at - changed}ms ${e.method} ${e.status ?? e.error}`),
-      bobFinal: currentPath(eb),
+      bobFinal: bobSettled,
       links: [...ea, ...eb].filter((e) => e.event === 'link' || e.event === 'session-close').length,
       newCallMs: newSession.at - redialAt,
       newCallAfterChangeMs: newSession.at - changed,
       newCall: `${newSession.kind} ${newSession.remote}`,
+      callAtMove,
       phasesMs: phases,
       bobPush: eb.filter((e) => e.event === 'log' && (e.l as string).startsWith('push channel') && e.at >= changeStart).map((e) => `${e.at - changed}ms ${e.l as string}`),
     };
@@ -183,12 +215,13 @@ describe.skipIf(why !== undefined)('netns lab: a conversation survives a peer\'s
     expectNewCall(r);
   }, 90_000);
 
-  it('bob\'s host moves to another network (new interface address, new NAT): every message once and in order, back within 15 s, then direct to the new address; a new call reaches bob', async () => {
+  it('bob\'s host moves to another network (new interface address, new NAT): every message once and in order, back within 15 s, then direct to the new address; a new call reaches bob, also one placed as he moves back', async () => {
     const r = await scenario('move');
     expect(r.bobGot, 'bob received every message once, in order').toEqual(r.texts);
     expect(r.aliceReceipts, 'alice got one receipt per message, in order').toEqual(r.texts);
     expect(r.result.outageMs).toBeLessThan(RECOVERY_BOUND_MS);
     expectDirectAgain(r, NEW_PUBLIC.move);
     expectNewCall(r);
+    expect(r.result.callAtMove?.ms as number, `call at the move back: ${JSON.stringify(r.result.callAtMove)}`).toBeLessThan(CALL_AT_MOVE_BOUND_MS);
   }, 90_000);
 });
