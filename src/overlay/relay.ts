@@ -34,13 +34,14 @@
 // 32-bit numbers and compared with the last forwarded session (both directions of a
 // session share it; the bigint map only on a miss), the sender is matched by object
 // identity first (sockets reuse the `from` object while the sender stays the same), each
-// side's token bucket and peer endpoint hang off the session, and the transmit queue is
-// two parallel arrays (pollInto fills the caller's slot).
+// side's token bucket and peer endpoint hang off the session, and the transmit queue
+// (relay-queue.ts) is parallel arrays (pollInto fills the caller's slot).
 import type { Millis, UdpAddress } from '../wire/socket.ts';
 import { sameAddress } from '../wire/socket.ts';
 import { specialRange } from './ip-ranges.ts';
 import { decodeRelayMessage, encodeRelayMessage, RelayDecodeError, RelayErrorCode, RelayType, RELAY_MARKER, DATA_HEADER_BYTES, ERROR_HEADER_BYTES } from './relay-wire.ts';
 import { TokenBucket } from './token-bucket.ts';
+import { RelayTransmitQueue, type RelayRunSlot } from './relay-queue.ts';
 
 export interface TicketClaims {
   readonly deviceA: string;
@@ -123,12 +124,7 @@ export interface RelayTransmit {
   readonly bytes: Uint8Array;
 }
 
-/** A transmit item of pollRunInto: `bytes` is datagrams of `segmentSize` (the last may be shorter). */
-export interface RelayRunSlot {
-  to: UdpAddress;
-  bytes: Uint8Array;
-  segmentSize: number;
-}
+export type { RelayRunSlot };
 
 export class RelayForwarder {
   private readonly c: Required<Omit<RelayConfig, 'verifier' | 'newSessionId'>>;
@@ -137,18 +133,8 @@ export class RelayForwarder {
   private readonly deviceSessions = new Map<string, number>();
   private readonly deviceBuckets = new Map<string, TokenBucket>();
   private readonly totalBucket: TokenBucket;
-  /**
-   * Transmit queue (ring of items in parallel arrays): destination, bytes, and for a run its
-   * segment size and segment count (0 and 1 for a single datagram). `queued` counts items,
-   * `packets` datagrams (the bound, maxQueuePackets, is in datagrams).
-   */
-  private readonly ringTo: (UdpAddress | undefined)[];
-  private readonly ringBytes: (Uint8Array | undefined)[];
-  private readonly ringSeg: number[];
-  private readonly ringCount: number[];
-  private head = 0;
-  private queued = 0;
-  private packets = 0;
+  /** Transmit queue: datagrams and runs, bounded in datagrams, drop-oldest (relay-queue.ts). */
+  private readonly queue: RelayTransmitQueue;
   /** The stretch of admitted segments handleRun is collecting (queued before anything else is). */
   private runTo: UdpAddress | undefined = undefined;
   private runBuf: Uint8Array = new Uint8Array(0);
@@ -175,11 +161,8 @@ export class RelayForwarder {
       sweepIntervalMs: config.sweepIntervalMs ?? 1000,
     };
     if (!(this.c.maxQueuePackets >= 1)) throw new RangeError('RelayForwarder: maxQueuePackets must be >= 1');
+    this.queue = new RelayTransmitQueue(this.c.maxQueuePackets);
     this.totalBucket = new TokenBucket(this.c.totalBytesPerSec, this.c.totalBurstBytes, now);
-    this.ringTo = new Array<UdpAddress | undefined>(this.c.maxQueuePackets).fill(undefined);
-    this.ringBytes = new Array<Uint8Array | undefined>(this.c.maxQueuePackets).fill(undefined);
-    this.ringSeg = new Array<number>(this.c.maxQueuePackets).fill(0);
-    this.ringCount = new Array<number>(this.c.maxQueuePackets).fill(0);
     this.nextSweepAt = now + this.c.sweepIntervalMs;
   }
 
@@ -195,33 +178,12 @@ export class RelayForwarder {
    * No allocation for single datagrams; a queued run is handed out a segment at a time.
    */
   pollInto(slot: { to: UdpAddress; bytes: Uint8Array }): boolean {
-    if (this.queued === 0) return false;
-    const h = this.head;
-    const count = this.ringCount[h]!;
-    slot.to = this.ringTo[h]!;
-    if (count > 1) {
-      const b = this.ringBytes[h]!, seg = this.ringSeg[h]!;
-      slot.bytes = b.subarray(0, seg);
-      this.ringBytes[h] = b.subarray(seg);
-      this.ringCount[h] = count - 1;
-      this.packets--;
-      return true;
-    }
-    slot.bytes = this.ringBytes[h]!;
-    this.dropHead();
-    return true;
+    return this.queue.pollInto(slot);
   }
 
   /** The next transmit item into `slot`: a run (segmentSize < bytes.length) or one datagram (segmentSize = its length). */
   pollRunInto(slot: RelayRunSlot): boolean {
-    if (this.queued === 0) return false;
-    const h = this.head;
-    slot.to = this.ringTo[h]!;
-    const b = this.ringBytes[h]!;
-    slot.bytes = b;
-    slot.segmentSize = this.ringCount[h]! > 1 ? this.ringSeg[h]! : b.length;
-    this.dropHead();
-    return true;
+    return this.queue.pollRunInto(slot);
   }
 
   pollTimeout(): Millis {
@@ -438,52 +400,9 @@ export class RelayForwarder {
     this.enqueueItem(to, this.runBuf.subarray(this.runOff, this.runEnd), count > 1 ? this.runSeg : 0, count);
   }
 
-  /**
-   * Queue an item of `count` datagrams (a run of `seg`-byte segments when count > 1). The bound is
-   * in datagrams, drop-oldest: as if each datagram were queued alone — whole items go from the
-   * head, then the head run loses segments from its front, and a run longer than the whole
-   * queue keeps only its last maxQueuePackets segments.
-   */
+  /** Queue an item of `count` datagrams (a run of `seg`-byte segments when count > 1); drop-oldest counted. */
   private enqueueItem(to: UdpAddress, bytes: Uint8Array, seg: number, count: number): void {
-    const cap = this.ringTo.length;
-    let over = this.packets + count - cap;
-    if (over > 0) {
-      this.stats.dropped.queueOverflow += over;
-      while (over > 0 && this.queued > 0) {
-        const h = this.head, c = this.ringCount[h]!;
-        if (c <= over) {
-          over -= c;
-          this.dropHead();
-        } else {
-          this.ringBytes[h] = this.ringBytes[h]!.subarray(over * this.ringSeg[h]!);
-          this.ringCount[h] = c - over;
-          this.packets -= over;
-          over = 0;
-        }
-      }
-      if (over > 0) {
-        bytes = bytes.subarray(over * seg);
-        count -= over;
-      }
-    }
-    let i = this.head + this.queued;
-    if (i >= cap) i -= cap;
-    this.ringTo[i] = to;
-    this.ringBytes[i] = bytes;
-    this.ringSeg[i] = count > 1 ? seg : 0;
-    this.ringCount[i] = count;
-    this.queued++;
-    this.packets += count;
-  }
-
-  /** Remove the head item. */
-  private dropHead(): void {
-    const h = this.head;
-    this.packets -= this.ringCount[h]!;
-    this.ringTo[h] = undefined;
-    this.ringBytes[h] = undefined;
-    this.head = h + 1 === this.ringTo.length ? 0 : h + 1;
-    this.queued--;
+    this.stats.dropped.queueOverflow += this.queue.push(to, bytes, seg, count);
   }
 
   private remove(s: Session): void {
