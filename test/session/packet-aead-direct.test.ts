@@ -17,10 +17,14 @@
 //   (children), libsodium forces libsodium;
 // - create() refuses a path that is not undefined/0/1/2 with a RangeError;
 // - direct-path keys live in the addon's key pages (mlock'ed where RLIMIT_MEMLOCK
-//   allows: logged, not asserted), reused after destroy rather than growing.
+//   allows: logged, not asserted), reused after destroy rather than growing;
+// - the process-wide state (symbol lookup, key pages) holds up under 3 worker
+//   threads creating, using and destroying direct handles at once.
 // Skips (with the reason) where the addon or a path is unavailable.
 import { describe, it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { seededRandom } from '../../src/transport/random.ts';
 import { sodium } from '../../src/session/noise/sodium.ts';
@@ -190,4 +194,32 @@ describe('packet AEAD addon paths', () => {
     for (const h of evp) a.destroy(h);
     console.log(`direct-path key pages: ${p1}, mlock'ed: ${locked}`);
   });
+
+  it.skipIf(!has('direct'))(`3 worker threads at once each create/seal/open/destroy 1,500 direct handles: every packet equals libsodium's, every forgery refused${skipWhy('direct')}`, async () => {
+    const addonPath = process.env.TINCAN_AEAD_ADDON || createRequire(import.meta.url).resolve('../../src/session/native/build/Release/tincan_aead.node');
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const a = require(workerData.addonPath), sodium = require(workerData.sodiumPath);
+      let bad = 0;
+      for (let i = 0; i < 1500; i++) {
+        const key = Buffer.alloc(32, (workerData.id * 7 + i) & 255), size = (i * 37) % 1500, m = Buffer.alloc(size, i & 255), ad = Buffer.alloc(13, workerData.id);
+        const e = a.create(key, true, 1), d = a.create(key, false, 1);
+        const c = Buffer.alloc(size + 16), want = Buffer.alloc(size + 16), n = Buffer.alloc(12);
+        n.writeUInt32LE(i, 4);
+        sodium.crypto_aead_chacha20poly1305_ietf_encrypt(want, m, ad, null, n, key);
+        if (a.seal(e, c, m, ad, i) !== 0 || !c.equals(want)) bad++;
+        const back = Buffer.alloc(size);
+        if (a.open(d, back, c, ad, i) !== 0 || !back.equals(m)) bad++;
+        c[size] ^= 1;
+        if (a.openInPlace(d, c, ad, i) !== -1) bad++;
+        if (i % 3 !== 0) { a.destroy(e); a.destroy(d); } // the rest left to the finalizers
+      }
+      parentPort.postMessage(bad);`;
+    const sodiumPath = createRequire(import.meta.url).resolve('sodium-native');
+    const bad = await Promise.all([1, 2, 3].map((id) => new Promise<number>((resolve, reject) => {
+      const w = new Worker(code, { eval: true, workerData: { id, addonPath, sodiumPath } });
+      w.once('message', resolve); w.once('error', reject);
+    })));
+    expect(bad).toEqual([0, 0, 0]);
+  }, 60_000);
 });
