@@ -175,9 +175,6 @@ static void key_free(unsigned int *key) { (void)key; }
 #endif
 
 typedef struct {
-#if HAVE_DIRECT
-  _Alignas(64) unsigned char poly[POLY_MAX]; /* POLY1305 state, per packet (Poly1305_Final cleanses it) */
-#endif
   unsigned int *key;                         /* direct: the key as little-endian words, in a key slot */
   EVP_CIPHER_CTX *ctx;                       /* evp */
   double decrypted;                          /* bytes run through the cipher by opens */
@@ -250,7 +247,13 @@ static unsigned int le32(const uint8_t *p) { return (unsigned int)p[0] | (unsign
 
 #define HEAD 192 /* data bytes whose keystream comes with the key block */
 
-typedef struct { unsigned int ctr[4]; uint8_t ks[64 + HEAD]; size_t head; } Keystream;
+/* one packet's state, on the stack (hot in cache, unlike a per-key heap block between packets) */
+typedef struct {
+  _Alignas(64) unsigned char poly[POLY_MAX]; /* OpenSSL's POLY1305 (Poly1305_Final cleanses it) */
+  unsigned int ctr[4];
+  uint8_t ks[64 + HEAD];                     /* keystream blocks 0..3 (wiped once used) */
+  size_t head;
+} Keystream;
 
 /* keystream blocks 0..(1 + head/64); Poly1305 keyed with block 0, AD absorbed */
 static void direct_begin(Handle *h, const uint8_t *n, const uint8_t *ad, size_t adl, size_t len, Keystream *k) {
@@ -258,14 +261,14 @@ static void direct_begin(Handle *h, const uint8_t *n, const uint8_t *ad, size_t 
   k->head = len < HEAD ? len : HEAD;
   k->ctr[0] = 0; k->ctr[1] = le32(n); k->ctr[2] = le32(n + 4); k->ctr[3] = le32(n + 8);
   ossl.chacha(k->ks, zero, 64 + k->head, h->key, k->ctr);
-  ossl.poly_init(h->poly, k->ks); /* r || s: block 0's first 32 bytes */
+  ossl.poly_init(k->poly, k->ks); /* r || s: block 0's first 32 bytes */
   if (adl > 0 && adl <= 48) { /* a packet header: AD || pad16 in one Poly1305_Update */
     uint8_t b[48] = { 0 };
     memcpy(b, ad, adl);
-    ossl.poly_update(h->poly, b, (adl + 15) / 16 * 16);
+    ossl.poly_update(k->poly, b, (adl + 15) / 16 * 16);
   } else if (adl > 0) {
-    ossl.poly_update(h->poly, ad, adl);
-    if (adl % 16) ossl.poly_update(h->poly, zero, 16 - adl % 16);
+    ossl.poly_update(k->poly, ad, adl);
+    if (adl % 16) ossl.poly_update(k->poly, zero, 16 - adl % 16);
   }
 }
 
@@ -295,12 +298,12 @@ static void xor_head(Keystream *k, const uint8_t *in, uint8_t *out) {
 }
 
 /* pad16 of the ciphertext, lengths appended, tag out (the ciphertext itself already absorbed) */
-static void direct_finish(Handle *h, size_t len, size_t adl, uint8_t tag[TAG]) {
+static void direct_finish(Keystream *k, size_t len, size_t adl, uint8_t tag[TAG]) {
   uint8_t b[32] = { 0 }; /* pad16 of the ciphertext || le64(|AD|) || le64(|ciphertext|), one Poly1305_Update */
   size_t pad = (16 - len % 16) % 16;
   for (int i = 0; i < 8; i++) { b[pad + i] = (uint8_t)((uint64_t)adl >> (8 * i)); b[pad + 8 + i] = (uint8_t)((uint64_t)len >> (8 * i)); }
-  ossl.poly_update(h->poly, b, pad + 16);
-  ossl.poly_final(h->poly, tag); /* also cleanses the Poly1305 state */
+  ossl.poly_update(k->poly, b, pad + 16);
+  ossl.poly_final(k->poly, tag); /* also cleanses the Poly1305 state */
 }
 
 /* packets over 2 * CHUNK bytes are sealed CHUNK bytes at a time (encrypt, then hash while the
@@ -317,10 +320,10 @@ static int direct_seal(Handle *h, const uint8_t *n, const uint8_t *ad, size_t ad
     size_t step = len - done > CHUNK ? CHUNK : len - done;
     xor_range(h, &k, m, c, done, step);
     done += step;
-    if (len > 2 * CHUNK) { ossl.poly_update(h->poly, c + hashed, done - hashed); hashed = done; }
+    if (len > 2 * CHUNK) { ossl.poly_update(k.poly, c + hashed, done - hashed); hashed = done; }
   }
-  if (hashed < len) ossl.poly_update(h->poly, c + hashed, len - hashed);
-  direct_finish(h, len, adl, c + len);
+  if (hashed < len) ossl.poly_update(k.poly, c + hashed, len - hashed);
+  direct_finish(&k, len, adl, c + len);
   return 0;
 }
 
@@ -329,8 +332,8 @@ static int direct_open(Handle *h, const uint8_t *n, const uint8_t *ad, size_t ad
   Keystream k;
   uint8_t tag[TAG];
   direct_begin(h, n, ad, adl, len, &k);
-  if (len > 0) ossl.poly_update(h->poly, c, len);
-  direct_finish(h, len, adl, tag);
+  if (len > 0) ossl.poly_update(k.poly, c, len);
+  direct_finish(&k, len, adl, tag);
   if (tag_differs(tag, c + len)) {
     wipe(k.ks, 64 + k.head);
     if (len > 0) memset(m, 0, len);
@@ -409,11 +412,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
     return NULL;
   }
   static const uint8_t zero[12];
-#if HAVE_DIRECT
-  Handle *h = aligned_alloc(64, (sizeof(Handle) + 63) / 64 * 64);
-#else
   Handle *h = malloc(sizeof(Handle));
-#endif
   if (!h) { napi_throw_error(env, NULL, "out of memory"); return NULL; }
   memset(h, 0, sizeof *h);
   h->encrypt = enc; h->path = path;
