@@ -93,6 +93,8 @@ const LOST_GRACE_MS = 25_000;
 
 export class ContactLink {
   readonly rendezvousId: string;
+  /** The directory's clock when it built the rendezvous (orders two calls of one caller). */
+  readonly serverTime: number;
   readonly username: string;
   readonly peerDeviceId: string;
   /** The contact device's key as the directory gave it (32 bytes). */
@@ -124,6 +126,7 @@ export class ContactLink {
 
   constructor(private readonly d: ContactLinkDeps, r: Rendezvous, receivedAt: number) {
     this.rendezvousId = r.id;
+    this.serverTime = r.serverTime;
     this.username = r.peer.username;
     this.peerDeviceId = r.peer.deviceId;
     this.peerKey = new Uint8Array(Buffer.from(r.peer.x25519, 'base64url'));

@@ -418,8 +418,13 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     const existing = this.links.get(peerDevice);
     if (existing && !existing.isClosed) {
       const established = this.sessionsByDevice.get(peerDevice);
-      // Two rendezvous in flight (both sides connecting at once): both keep the smaller id.
-      if (!established && !replace && existing.rendezvousId < r.id) return existing;
+      if (!established && !replace) {
+        // Two rendezvous in flight. Both sides calling at once: both keep the smaller id. Only
+        // called: the caller's later one wins (it re-sent its call: after a timeout, or because
+        // the first went to a push channel we had lost), as the caller keeps only its latest.
+        const weCallToo = this.connecting.has(r.peer.username);
+        if (weCallToo ? existing.rendezvousId < r.id : existing.serverTime > r.serverTime) return existing;
+      }
       existing.close(new PeerError('closed', `${r.peer.username}: replaced by a newer rendezvous`), 'replaced');
     }
     const link: ContactLink = new ContactLink({
