@@ -163,7 +163,8 @@ export class NativeUdpSocket extends UdpSocket {
     const port = opts.port ?? 0;
     // TINCAN_UDP_RECV_BATCHES=1..64: recvmmsg calls per poll wake-up (default 4; experiments)
     const batches = Number(process.env.TINCAN_UDP_RECV_BATCHES ?? 0);
-    const flags = (opts.gro === false ? 0 : 1) | (opts.gso === false ? 0 : 2) | ((Number.isInteger(batches) && batches >= 1 && batches <= 64 ? batches : 0) << 8);
+    const busy = opts.busyPollUs !== undefined && Number.isInteger(opts.busyPollUs) && opts.busyPollUs > 0 ? Math.min(opts.busyPollUs, 1000) : 0;
+    const flags = (opts.gro === false ? 0 : 1) | (opts.gso === false ? 0 : 2) | ((Number.isInteger(batches) && batches >= 1 && batches <= 64 ? batches : 0) << 8) | (busy << 16);
     // buffer sizes are best effort, as with node:dgram: a nonsensical request is no request (0)
     const size = (n: number | undefined) => (n !== undefined && Number.isInteger(n) && n > 0 ? Math.min(n, 2 ** 30) : 0);
     const rcvbuf = size(opts.recvBufferSize ?? DEFAULT_RECV_BUFFER), sndbuf = size(opts.sendBufferSize);

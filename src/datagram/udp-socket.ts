@@ -30,6 +30,12 @@ export interface BindUdpOptions {
   gso?: boolean;
   /** Native socket only: accept UDP GRO super-datagrams (split back into datagrams; default true). */
   gro?: boolean;
+  /**
+   * Native socket only: busy polling — after a wake-up that received data, keep reading until
+   * this many microseconds pass without a datagram (at most 2 ms per wake-up), instead of
+   * sleeping until the next one. CPU for latency; 0..1000, default 0 (off).
+   */
+  busyPollUs?: number;
 }
 
 export interface UdpCounters {

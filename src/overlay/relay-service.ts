@@ -39,6 +39,12 @@ export interface RelayServiceOptions extends Omit<RelayConfig, 'verifier' | 'new
   readonly gossip?: { readonly self: PeerRef; readonly seeds?: readonly PeerRef[]; readonly shuffleIntervalMs?: number; readonly viewSize?: number };
   /** Also serve the relay over TCP on the same port number (default true). */
   readonly tcp?: boolean;
+  /**
+   * Busy polling on the UDP socket in microseconds (native socket only; BindUdpOptions.busyPollUs):
+   * keep reading for this long after the last datagram instead of sleeping. Default: the
+   * TINCAN_RELAY_BUSY_POLL_US environment variable, else 0 (off). CPU for latency (experimental).
+   */
+  readonly busyPollUs?: number;
 }
 
 export interface RelayService {
@@ -58,9 +64,9 @@ export interface RelayService {
 export async function startRelayService(opts: RelayServiceOptions): Promise<RelayService> {
   const verifier = opts.verifier ?? (opts.directoryPublicKey ? directoryTicketVerifier(opts.directoryPublicKey) : undefined);
   if (!verifier) throw new Error('relay service: a directory public key (or a ticket verifier) is required');
-  const { address = '0.0.0.0', port = 3479, directoryPublicKey: _k, verifier: _v, gossip, tcp: withTcp = true, ...limits } = opts;
+  const { address = '0.0.0.0', port = 3479, directoryPublicKey: _k, verifier: _v, gossip, tcp: withTcp = true, busyPollUs = Number(process.env.TINCAN_RELAY_BUSY_POLL_US ?? 0) || 0, ...limits } = opts;
   const random = () => randomInt(0, 2 ** 32) / 2 ** 32;
-  const udp = await bindRelayUdp(address, port); // sends without copying: the core never reuses a buffer it sent
+  const udp = await bindRelayUdp(address, port, busyPollUs); // sends without copying: the core never reuses a buffer it sent
   let tcp: RelayTcpListener | undefined;
   try {
     tcp = withTcp ? await listenRelayTcp(udp, { address, port: udp.local.port }) : undefined;

@@ -52,7 +52,7 @@ export class RelayUdpSocket implements DatagramSocket {
   close(): void { this.udp.close(); }
 }
 
-/** Bind the supernode's UDP socket (IPv4; rejects on EADDRINUSE etc.). */
-export async function bindRelayUdp(address: string, port: number): Promise<RelayUdpSocket> {
-  return new RelayUdpSocket(await bindUdp({ address, port }));
+/** Bind the supernode's UDP socket (IPv4; rejects on EADDRINUSE etc.); busyPollUs: see BindUdpOptions (native only, default off). */
+export async function bindRelayUdp(address: string, port: number, busyPollUs = 0): Promise<RelayUdpSocket> {
+  return new RelayUdpSocket(await bindUdp({ address, port, busyPollUs }));
 }

@@ -4,7 +4,8 @@
 // of its segment size (last shorter) byte-exact, across staging/sendMeta limits and GSO's
 // 64-segment limit; forwarding runs straight out of a received batch (the relay's
 // pattern); hostile sendRun arguments are dropped and counted, never thrown; switching
-// between onBatch and onDatagram inside a handler loses nothing; seeded random runs.
+// between onBatch and onDatagram inside a handler loses nothing; busy polling delivers the
+// same; seeded random runs.
 // Also run against the ASan+UBSan build of the addon (native-asan.test.ts).
 import { describe, it, expect } from 'vitest';
 import { bindUdp, nativeUdp, type UdpSocket } from '../../src/datagram/udp.ts';
@@ -170,6 +171,28 @@ describe.each(impls)('batched I/O (%s)', (impl) => {
       expect(Buffer.compare(got.at(-1)!.bytes, snapshot)).toBe(0);
     } finally {
       await closeAll(a, relay, c);
+    }
+  });
+
+  it('busy polling (busyPollUs) delivers the same datagrams; it keeps calling recvmmsg after the data (native), and is ignored by node:dgram', async () => {
+    const a = await bind(), b = (await bindUdp({ address: '127.0.0.1', impl, busyPollUs: 200 })) as UdpSocket;
+    const got: Got = [];
+    b.onBatch((batch) => segments(batch, got));
+    try {
+      const sent: Uint8Array[] = [];
+      for (let round = 0; round < 5; round++) {
+        for (let k = 0; k < 50; k++) { const p = payload(sent.length, 900 + (k % 2) * 100); sent.push(p); a.send(b.local, p); }
+        a.flush();
+        await sleep(3);
+      }
+      await until(() => got.length >= sent.length);
+      expect(hex(got.map((g) => g.bytes))).toEqual(hex(sent));
+      if (impl === 'native') {
+        const c = b.counters as unknown as Record<string, number>;
+        expect(c.recvSyscalls).toBeGreaterThan(c.recvBatches); // the empty reads of the busy poll
+      }
+    } finally {
+      await closeAll(a, b);
     }
   });
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef SOL_UDP
@@ -43,6 +44,8 @@
 #define GSO_MAX_SEGS 64u
 #define QUEUE_CAP_BYTES (4u << 20)
 #define CMSG_RECV_SPACE 128
+#define BUSY_POLL_MAX_US 1000u  /* busy_poll_us at most */
+#define BUSY_POLL_CAP_US 2000u  /* one wake-up busy-polls at most this long in all */
 #define STALL_LIMIT 64           /* writable wake-ups without progress before the queue head is given up */
 
 /* counters (Float64Array shared with JS; indices mirrored in native-udp.ts) */
@@ -68,6 +71,7 @@ typedef struct {
   int gso;          /* GSO in use (off when the device refused it) */
   int gro;          /* UDP_GRO is on: a datagram may be a super-datagram */
   int recv_batches; /* recvmmsg calls per poll wake-up at most */
+  uint32_t busy_poll_us; /* after a wake-up with data: keep reading until this long without any (0: off) */
   int batch_mode;   /* 1: hand JS runs in the arena itself (recvMode(handle, 1)); 0: copies per datagram */
   uint32_t gso_max_seg; /* coalesce only segments shorter than this (an EINVAL lowers it) */
   napi_ref on_recv;
@@ -127,7 +131,8 @@ napi_value js_flush(napi_env env, napi_callback_info info);
 napi_value js_inject(napi_env env, napi_callback_info info);
 
 /* udp_recv.c */
-void do_recv(sock_t* s);
+uint32_t do_recv(sock_t* s);
+void recv_and_poll(sock_t* s);
 napi_value js_recv_mode(napi_env env, napi_callback_info info);
 
 /* udp_lifecycle.c */

@@ -1,6 +1,6 @@
 // udp_lifecycle.c — polling, closing and freeing. on_poll: writable -> drain the send
 // queue (a head refused on STALL_LIMIT writable wake-ups in a row is given up and
-// counted), readable -> the receive path; the poll asks for writable only while the
+// counted), readable -> the receive path (with busy polling when asked for); the poll asks for writable only while the
 // queue is non-empty. close(handle, onClosed): one last attempt at the queue (the rest
 // is counted as dropped), stop polling, close the fd in the uv_close callback, then
 // onClosed(). Idempotent. Env teardown and garbage collection of the handle close
@@ -47,7 +47,7 @@ void on_poll(uv_poll_t* handle, int status, int events) {
   if ((events & UV_READABLE) && !s->closing) {
     napi_handle_scope scope;
     if (napi_open_handle_scope(s->env, &scope) != napi_ok) return;
-    do_recv(s);
+    recv_and_poll(s);
     napi_close_handle_scope(s->env, scope);
   }
 }

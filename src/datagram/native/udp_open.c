@@ -1,7 +1,7 @@
 // udp_open.c — open(): the socket and its options. Creates a non-blocking, close-on-exec
 // IPv4 UDP socket, binds it, applies SO_RCVBUF/SO_SNDBUF (reports what was granted),
 // UDP_GRO (flags bit 0) and SO_RXQ_OVFL, uses GSO only where UDP_SEGMENT is known
-// (flags bit 1), allocates the memory shared with JS (external ArrayBuffers owned
+// (flags bit 1), recvmmsg calls per wake-up (bits 8-15), busy polling in us (bits 16-25), allocates the memory shared with JS (external ArrayBuffers owned
 // here; the receive arena is a JS-owned ArrayBuffer held by a reference, so a view a
 // batch consumer keeps can never outlive its memory) and starts polling. Returns the handle + shared buffers, or a negative errno;
 // after the handle exists every failure path closes it (udp_lifecycle.c).
@@ -85,6 +85,8 @@ napi_value js_open(napi_env env, napi_callback_info info) {
   s->gso_max_seg = 65536;
   s->ctr[C_GRO_ON] = gro;
   s->gro = gro;
+  s->busy_poll_us = (flags >> 16) & 0x3ff;
+  if (s->busy_poll_us > BUSY_POLL_MAX_US) s->busy_poll_us = BUSY_POLL_MAX_US;
   s->recv_batches = (flags >> 8) & 0xff;
   if (s->recv_batches < 1 || s->recv_batches > 64) s->recv_batches = RECV_BATCHES_PER_POLL;
   /* from here on the handle exists: every failure path closes it */

@@ -101,8 +101,34 @@ napi_value js_recv_mode(napi_env env, napi_callback_info info) {
   return undef(env);
 }
 
-void do_recv(sock_t* s) {
-  if (s->arena == NULL) { s->ctr[C_RECV_ERRORS]++; return; }
+static uint64_t now_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+/* A readable wake-up: receive; with busy polling on (busy_poll_us > 0) and data received,
+ * keep calling recvmmsg until busy_poll_us pass without a datagram (or BUSY_POLL_CAP_US in
+ * all, so the event loop is never held longer), then back to the poll. Trades CPU for not
+ * sleeping (and waking) between the bursts of a flow. */
+void recv_and_poll(sock_t* s) {
+  if (do_recv(s) == 0 || s->busy_poll_us == 0) return;
+  uint64_t start = now_us(), last = start;
+  while (!s->closing) {
+    uint64_t t = now_us();
+    if (t - last >= s->busy_poll_us || t - start >= BUSY_POLL_CAP_US) break;
+    napi_handle_scope scope; /* the JS values of each call go with it */
+    if (napi_open_handle_scope(s->env, &scope) != napi_ok) break;
+    uint32_t got = do_recv(s);
+    napi_close_handle_scope(s->env, scope);
+    if (got > 0) last = now_us();
+  }
+}
+
+/* Returns the messages received (datagrams or GRO super-datagrams). */
+uint32_t do_recv(sock_t* s) {
+  uint32_t total = 0;
+  if (s->arena == NULL) { s->ctr[C_RECV_ERRORS]++; return 0; }
   for (int b = 0; b < s->recv_batches && !s->closing; b++) {
     for (int i = 0; i < RECV_MSGS; i++) {
       struct msghdr* h = &s->rmsgs[i].msg_hdr;
@@ -131,6 +157,7 @@ void do_recv(sock_t* s) {
       }
       break;
     }
+    total += (uint32_t)n;
     int batch = s->batch_mode; /* read once per recvmmsg: a handler may switch modes */
     uint32_t runs = 0;
     for (int i = 0; i < n && !s->closing; i++) {
@@ -177,4 +204,5 @@ void do_recv(sock_t* s) {
     s->seg_bytes = 0;
     if (n < RECV_MSGS) break;
   }
+  return total;
 }
