@@ -10,7 +10,9 @@
 // consecutive runs of one sender (never mutated: a new object when the sender changes).
 // sendRun(to, bytes, segmentSize) sends `bytes` as datagrams of segmentSize (the last may
 // be shorter) to one destination, copying them before it returns (the native socket: one
-// copy into its staging buffer, sent as one UDP GSO message at the next flush).
+// copy into its staging buffer, sent as one UDP GSO message at the next flush) — except a
+// view of the batch being handled, which the native socket sends from the batch's memory
+// when the handler returns: do not modify those bytes after sendRun within the handler.
 import type { DatagramSocket, UdpAddress } from '../wire/socket.ts';
 
 export interface DatagramBatch {
@@ -32,7 +34,7 @@ export type BatchHandler = (batch: DatagramBatch) => void;
 export interface BatchSocket extends DatagramSocket {
   /** Receive batches instead of datagrams (replaces an onDatagram handler, and vice versa). */
   onBatch(handler: BatchHandler): void;
-  /** Send `bytes` as datagrams of `segmentSize` (last may be shorter) to `to`; copied before it returns. */
+  /** Send `bytes` as datagrams of `segmentSize` (last may be shorter) to `to`; copied before it returns (a view of the batch being handled: sent as it is when the handler returns). */
   sendRun(to: UdpAddress, bytes: Uint8Array, segmentSize: number): void;
   /** Hand what was sent so far to the kernel. */
   flush(): void;

@@ -77,7 +77,11 @@ export abstract class UdpSocket implements DatagramSocket, BatchSocket {
   abstract onDatagram(handler: DatagramHandler): void;
   /** Receive batches of runs instead (batch.ts; replaces the onDatagram handler, and vice versa). */
   abstract onBatch(handler: BatchHandler): void;
-  /** Send `bytes` as datagrams of `segmentSize` (the last may be shorter) to `to`; copied before it returns. Invalid: dropped and counted per segment. */
+  /**
+   * Send `bytes` as datagrams of `segmentSize` (the last may be shorter) to `to`; copied before it
+   * returns, except (native) a view of the batch being handled, sent from the batch's memory when
+   * the handler returns (do not modify it in between). Invalid: dropped and counted per segment.
+   */
   abstract sendRun(to: UdpAddress, bytes: Uint8Array, segmentSize: number): void;
   /** Hand every datagram sent so far to the kernel now (node:dgram: already done in send()). */
   abstract flush(): void;
