@@ -20,6 +20,8 @@
 // fall back), and that
 // externals of another (sanitized) addon without the type tag, over 8 bytes or
 // NULL, are refused by every entry point (misreading one would be a heap overflow).
+// Also: the EVP-only variant (-DTINCAN_NO_DIRECT, what a non-POSIX/non-GCC build gets)
+// compiles with -Werror and loads with `direct` false.
 // Skips ("skipped: <reason>") off Linux, without cc, libasan or Node's headers.
 // TINCAN_AEAD_ASAN_SRC=<dir> builds another source directory (to show the test fails
 // on a planted out-of-bounds access without touching the real sources).
@@ -28,7 +30,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT as root, compileSanitized, expectNoSanitizerReport, findLibasan, gypSourcesAndFiles, runChildVitest, sanitizedEnv } from '../native-asan.ts';
+import { createRequire } from 'node:module';
+import { NODE_HEADERS, ROOT as root, compileSanitized, expectNoSanitizerReport, findLibasan, gypSourcesAndFiles, runChildVitest, sanitizedEnv } from '../native-asan.ts';
 
 const nativeDir = join(root, 'src', 'session', 'native');
 const srcDir = process.env.TINCAN_AEAD_ASAN_SRC || nativeDir;
@@ -61,6 +64,25 @@ describe('packet AEAD addon sources', () => {
     const { listed, files } = gypSourcesAndFiles(nativeDir);
     expect(listed).toEqual(files);
     for (const t of CHILD_TESTS) expect(existsSync(join(root, t)), t).toBe(true);
+  });
+});
+
+describe('packet AEAD addon without its direct path', () => {
+  it.skipIf(why !== undefined)(`the EVP-only variant (-DTINCAN_NO_DIRECT: what non-POSIX / non-GCC builds get) compiles warning-free and loads with direct false${why ? ` (skipped: ${why})` : ''}`, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tincan-aead-evp-'));
+    try {
+      const out = join(dir, 'tincan_aead.node');
+      const cc = spawnSync('cc', ['-shared', '-fPIC', '-O1', '-Wall', '-Wextra', '-Wno-unused-parameter', '-Werror', '-DTINCAN_NO_DIRECT', '-DNAPI_VERSION=8',
+        `-I${NODE_HEADERS}`, ...readdirSync(srcDir).filter((f) => f.endsWith('.c')).map((f) => join(srcDir, f)), '-o', out], { encoding: 'utf8', timeout: 60_000 });
+      expect(cc.status, cc.stderr).toBe(0);
+      const a = createRequire(import.meta.url)(out) as { direct: boolean; create(k: Uint8Array, e: boolean, p?: number): object; path(h: object): number; keyPages(): number[] };
+      expect(a.direct).toBe(false);
+      expect(a.path(a.create(new Uint8Array(32), true))).toBe(2);
+      expect(() => a.create(new Uint8Array(32), true, 1)).toThrow(/direct path is unavailable/);
+      expect(a.keyPages()).toEqual([0, 0]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
