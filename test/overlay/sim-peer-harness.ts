@@ -285,6 +285,8 @@ export interface SimWorld {
   start(name: 'alice' | 'bob', extra?: Partial<PeerOptions>): Promise<PeerNode>;
   /** Move a user's host (same LAN address, same socket) behind a new NAT with another public address. */
   move(name: 'alice' | 'bob', kind: NatType, publicIp: string): void;
+  /** Take a user's host link (host to its NAT or the core) down or up: no datagram in or out. */
+  setHostLinkUp(name: 'alice' | 'bob', up: boolean): void;
 }
 
 /**
@@ -342,5 +344,6 @@ export function simWorld(kindA: NatType, kindB: NatType, seed: number, stateDir:
     log: (l) => logs.push(`${net.clock.now().toFixed(0)} ${name}: ${l}`),
     ...extra,
   }), 10_000);
-  return { net, loop, dir, stun, supernode, supernodeSocket, logs, start, move };
+  const setHostLinkUp = (name: 'alice' | 'bob', up: boolean) => hostLinks[name]!.setUp(up);
+  return { net, loop, dir, stun, supernode, supernodeSocket, logs, start, move, setHostLinkUp };
 }

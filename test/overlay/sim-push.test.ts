@@ -90,6 +90,27 @@ describe('calling a contact whose push channel died when it changed networks (re
     }
   });
 
+  it('a caller that calls again while the callee still holds the first call\'s pending link: the callee takes the later rendezvous', { timeout: 30_000 }, async () => {
+    // alice's first call cannot get out (her link is down) and fails at her 1.5 s timeout; bob
+    // got its rendezvous and keeps checking (his timeout is 15 s). alice calls again: bob must
+    // switch to the new rendezvous, as alice holds only that one. Before, bob kept the one with
+    // the smaller id — here the first (r<n> ids count up) — and the second call failed too.
+    const seed = 24;
+    const w = simWorld(NAT_KINDS['EIM/APDF'], NAT_KINDS['EIM/APDF'], seed, (n) => dirs.dir(`push-again-${n}`));
+    const [alice, bob] = await Promise.all([w.start('alice', { connectTimeoutMs: 1_500 }), w.start('bob')]);
+    try {
+      w.setHostLinkUp('alice', false);
+      const first = await w.loop.settle(alice.connect('bob').then(() => 'connected', (e: Error) => e.message), 5_000);
+      expect(first).toMatch(/no session within 1500 ms/);
+      w.setHostLinkUp('alice', true);
+      const s = await w.loop.settle(alice.connect('bob'), 5_000).catch((e: Error) => { throw new Error(`seed ${seed}: ${e.message}\n${w.logs.slice(-30).join('\n')}`); });
+      expect(s.closed).toBe(false);
+      expect(w.dir.rendezvous.map((r) => r.from)).toEqual(['alice', 'alice']);
+    } finally {
+      await w.loop.settle(Promise.all([alice.close(), bob.close()]), 1_000).catch(() => {});
+    }
+  });
+
   it('idle move (NAT renumbered): bob notices at his next keepalive and opens a new push channel; a call then reaches him', { timeout: 60_000 }, async () => {
     const seed = 22;
     const w = simWorld(NAT_KINDS['EIM/APDF'], NAT_KINDS['EIM/APDF'], seed, (n) => dirs.dir(`push-idle-${n}`));
