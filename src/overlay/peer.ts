@@ -12,7 +12,9 @@
 //        and republishes every 60 s; keeps a push channel open (peer-push.ts: pinged, replaced
 //        at once when the NAT mapping or the host addresses change, re-opened with backoff).
 //   connect(username) — POST /v1/rendezvous; the contact gets the same rendezvous pushed;
-//     both sides build a ContactLink (contact-link.ts: relay ticket, checks, transport).
+//     both sides build a ContactLink (contact-link.ts: relay ticket, checks, transport). A
+//     call the contact stays silent about is re-sent when the contact republishes (it moved:
+//     the first rendezvous went to its lost push channel; scheduleRedial).
 //     Incoming sessions arrive as 'session'. Keys: the contact device's directory key is
 //     checked against <stateDir>/key-pins.json (trust on first use: a new key is pinned once a
 //     handshake proved it, key-check.ts refuses one the device cannot prove); a different key is
