@@ -17,7 +17,8 @@
 // in this process, no sockets (sans-IO; packets in one reused buffer copied into
 // staging at send, as over the native batched socket), one stream of 96 MiB (1,200-byte
 // packets) or 256 MiB (65,000-byte packets, after PMTUD reached it): CPU us per
-// data packet on each side for plaintext, noise (the active AEAD) and
+// data packet on each side for plaintext, noise (the active AEAD), noise on
+// the addon's other path (noise-openssl-evp when direct is active) and
 // noise with libsodium — what encryption adds to the transport's own work,
 // without the kernel, node:dgram or other processes' noise; `cpuRatio` =
 // plaintext / noise CPU of the busier side (the goodput ratio a CPU-bound
@@ -32,7 +33,9 @@ import { congestionControllers } from '../src/transport/config.ts';
 import { NoisePacketKeys, newPacketStats } from '../src/session/packet-keys.ts';
 import { HASH_BACKEND } from '../src/session/noise/primitives.ts';
 import { sodium } from '../src/session/noise/sodium.ts';
-import { PACKET_AEAD_BACKEND, PACKET_AEAD_IMPL, nativePacketAeadAddon, opensslPacketAead, sodiumPacketAead, type KeyedPacketAead } from '../src/session/noise/packet-aead.ts';
+import {
+  PACKET_AEAD_ADDON_PATHS, PACKET_AEAD_BACKEND, PACKET_AEAD_IMPL, nativePacketAeadAddon, opensslPacketAead, selectPacketAeadPath, sodiumPacketAead, type KeyedPacketAead,
+} from '../src/session/noise/packet-aead.ts';
 
 function rate(seconds: number, fn: () => void): number {
   for (let i = 0; i < 2000; i++) fn(); // warm-up
@@ -182,13 +185,13 @@ function aeadCompare(size: number) {
 /**
  * What one N-API call costs against the work it carries (is batching several packets per call
  * worth it?): the addon's nop(h) (the call + the handle's type-tag check), sealInPlace refused
- * after parsing all six arguments (pn = -1), a 0-byte and a 1200-byte seal (direct path, raw
- * addon), and the same 1200-byte seal through packet-aead.ts's wrapper.
+ * after parsing all six arguments (pn = -1), a 0-byte and a 1200-byte seal (the addon path in
+ * use, raw addon), and the same 1200-byte seal through packet-aead.ts's wrapper.
  */
 function napiCost() {
-  const a = nativePacketAeadAddon;
-  if (!a || !a.direct) return undefined;
-  const h = a.create(key, true, 1), hdr = new Uint8Array(13), buf = new Uint8Array(1216), wrapped = opensslPacketAead(key, true, 'direct')!;
+  const a = nativePacketAeadAddon, wrapped = opensslPacketAead(key, true);
+  if (!a || !wrapped) return undefined;
+  const h = a.create(key, true, wrapped.impl === 'openssl-direct' ? 1 : 2), hdr = new Uint8Array(13), buf = new Uint8Array(1216);
   const r = alternate(7, 50_000, {
     nop: () => { a.nop(h); },
     argsOnly: () => { a.sealInPlace(h, buf, 0, 1200, hdr, -1); },
@@ -197,7 +200,7 @@ function napiCost() {
     seal1200Wrapper: (i) => { wrapped.sealInPlace(buf, 0, 1200, hdr, i); },
   });
   a.destroy(h); wrapped.destroy();
-  return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.min]));
+  return { impl: wrapped.impl, ...Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v.min])) };
 }
 
 function aeadNsNow() {
@@ -291,19 +294,25 @@ function pipeline() {
     noise: [noiseCrypto(ida), noiseCrypto(idb), idb.publicKey],
     'noise-libsodium': [noiseCrypto(ida, { packetAead: 'libsodium' }), noiseCrypto(idb, { packetAead: 'libsodium' }), idb.publicKey],
   };
+  // the addon's other path through the same session layer, same run (keys made while it is selected)
+  const other = PACKET_AEAD_IMPL === 'openssl-direct' ? 'evp' : PACKET_AEAD_IMPL === 'openssl-evp' ? 'direct' : undefined;
+  const otherName = other && PACKET_AEAD_ADDON_PATHS.includes(other) ? `noise-openssl-${other}` : undefined;
+  if (otherName) variants[otherName] = variants.noise;
   const out: Record<string, Record<string, unknown>> = {};
   for (const [label, mtu, mib] of [['b1200', 1200, 96], ['b65000', 65_000, 256]] as const) {
     const row: Record<string, unknown> = {};
     // alternate the variants twice; keep each one's lower (less disturbed) figure per side
     for (let pass = 0; pass < 2; pass++) {
       for (const [name, [cl, sv, st]] of Object.entries(variants)) {
-        const r = pipelineRun(cl, sv, st, mtu, mib);
+        const was = name === otherName ? selectPacketAeadPath(other!) : undefined;
+        let r: ReturnType<typeof pipelineRun>;
+        try { r = pipelineRun(cl, sv, st, mtu, mib); } finally { if (was) selectPacketAeadPath(was); }
         const prev = row[name] as { sendUs: number; recvUs: number } | undefined;
         row[name] = prev ? { ...r, sendUs: Math.min(prev.sendUs, r.sendUs), recvUs: Math.min(prev.recvUs, r.recvUs) } : r;
       }
     }
     const busier = (v: string) => { const r = row[v] as { sendUs: number; recvUs: number }; return Math.max(r.sendUs, r.recvUs); };
-    row.cpuRatio = { noise: Math.round((busier('plaintext') / busier('noise')) * 1000) / 1000, 'noise-libsodium': Math.round((busier('plaintext') / busier('noise-libsodium')) * 1000) / 1000 };
+    row.cpuRatio = Object.fromEntries(Object.keys(variants).filter((v) => v !== 'plaintext').map((v) => [v, Math.round((busier('plaintext') / busier(v)) * 1000) / 1000]));
     out[label] = row;
   }
   return out;

@@ -16,6 +16,7 @@
 //   FAILS on Linux x64 if not), TINCAN_PACKET_AEAD=openssl-evp forces evp
 //   (children), libsodium forces libsodium;
 // - create() refuses a path that is not undefined/0/1/2 with a RangeError;
+// - selectPacketAeadPath (benchmarks) switches the path new keys get, refuses one not available;
 // - direct-path keys live in the addon's key pages (mlock'ed where RLIMIT_MEMLOCK
 //   allows: logged, not asserted), reused after destroy rather than growing;
 // - the process-wide state (symbol lookup, key pages) holds up under 3 worker
@@ -31,7 +32,7 @@ import { sodium } from '../../src/session/noise/sodium.ts';
 import { writeNonce } from '../../src/session/noise/primitives.ts';
 import {
   ADDON_PATH, PACKET_AEAD_ADDON_PATHS, PACKET_AEAD_EVP_REASON, PACKET_AEAD_FALLBACK_REASON, PACKET_AEAD_IMPL, nativePacketAeadAddon,
-  opensslPacketAead, sodiumPacketAead, type KeyedPacketAead,
+  opensslPacketAead, packetAead, selectPacketAeadPath, sodiumPacketAead, type KeyedPacketAead,
 } from '../../src/session/noise/packet-aead.ts';
 import { ROOT } from '../native-asan.ts';
 
@@ -222,4 +223,19 @@ describe('packet AEAD addon paths', () => {
     })));
     expect(bad).toEqual([0, 0, 0]);
   }, 60_000);
+
+  it.skipIf(!has('direct') || !has('evp'))(`selectPacketAeadPath switches the addon path new keys get (benchmarks' same-run A/B), returns the previous one${has('direct') && has('evp') ? '' : ' (skipped: a path is unavailable)'}`, () => {
+    const key = new Uint8Array(32), start = packetAead(key, true).impl;
+    const was = selectPacketAeadPath('evp');
+    try {
+      expect(`openssl-${was}`).toBe(start);
+      expect(packetAead(key, true).impl).toBe('openssl-evp');
+      expect(selectPacketAeadPath('direct')).toBe('evp');
+      expect(packetAead(key, false).impl).toBe('openssl-direct');
+      expect(PACKET_AEAD_IMPL).toBe(start); // the load-time choice, unchanged
+    } finally {
+      selectPacketAeadPath(was!);
+    }
+    expect(packetAead(key, true).impl).toBe(start);
+  });
 });

@@ -219,6 +219,18 @@ export function opensslPacketAead(key: Uint8Array, encrypt: boolean, path?: Addo
   return addon && p && loaded.paths.includes(p) ? new OpenSslAead(addon, key, encrypt, p) : undefined;
 }
 
+/**
+ * Benchmarks only (same-run A/B of the addon paths through the whole session layer): the
+ * addon path that packetAead() gives new keys from now on, one that passed its self-check;
+ * returns the previous one. PACKET_AEAD_IMPL keeps reporting the load-time choice.
+ */
+export function selectPacketAeadPath(path: AddonPath): AddonPath | undefined {
+  if (!loaded.paths.includes(path)) throw new RangeError(`packet AEAD: the ${path} path is not available here`);
+  const prev = loaded.path;
+  loaded.path = path;
+  return prev;
+}
+
 /** The addon paths that passed their self-check in this process. */
 export const PACKET_AEAD_ADDON_PATHS: readonly AddonPath[] = loaded.paths;
 
