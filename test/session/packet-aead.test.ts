@@ -5,7 +5,8 @@
 // for seeded random sizes (0..65,507), packet numbers (0..2^53-1), headers,
 // keys, in place and not, and for 300 packets in a row on one key; opens what libsodium sealed and vice versa; refuses
 // every tampered byte class (ciphertext, tag, header, wrong pn) and zeroes the
-// output; refuses overlapping/short/oversize arguments; a destroyed key throws
+// output; refuses overlapping/short/oversize arguments and offsets/lengths that are
+// not uint32 integers (never wrapped or truncated); a destroyed key throws
 // on seal and opens nothing. The libsodium implementation is checked against
 // the same public API. A noiseCrypto forced to libsodium and one on 'auto'
 // exchange packets both ways. On Linux the addon must be in use (the root
@@ -189,6 +190,12 @@ describe('packet AEAD', () => {
     expect(() => enc.seal(new Uint8Array(20), new Uint8Array(10), ad, 1)).toThrow(RangeError); // c too long
     expect(() => enc.seal(new Uint8Array(25), new Uint8Array(10), ad, 1)).toThrow(RangeError); // c too short
     expect(() => enc.sealInPlace(buf, 90, 10, ad, 1)).toThrow(RangeError); // tag would run past the end
+    // offsets/lengths must be uint32 integers exactly: not wrapped (2^32 + 3 -> 3) nor truncated (1.5 -> 1); nothing written
+    const before = buf.slice();
+    for (const [off, len] of [[2 ** 32 + 3, 10], [3, 2 ** 32 + 10], [1.5, 10], [3, 10.5], [-1, 10], [Number.NaN, 10], [3, Infinity]]) {
+      expect(() => enc.sealInPlace(buf, off, len, ad, 1), `off ${off} len ${len}`).toThrow(RangeError);
+    }
+    expect(Buffer.compare(buf, before)).toBe(0);
     expect(() => enc.sealInPlace(buf, 20, 10, buf.subarray(25, 38), 1)).toThrow(RangeError); // header overlaps the output
     expect(() => enc.seal(buf.subarray(0, 26), buf.subarray(5, 15), ad, 1)).toThrow(RangeError); // partial overlap
     for (const pn of [-1, 0.5, 2 ** 53, Number.NaN]) expect(() => enc.seal(new Uint8Array(26), new Uint8Array(10), ad, pn), `pn ${pn}`).toThrow(RangeError);

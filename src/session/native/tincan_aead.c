@@ -216,6 +216,14 @@ static int handle(napi_env env, napi_value v, int encrypt, Handle **h) {
   return tagged(env, v, h) && (*h)->live && (*h)->encrypt == encrypt;
 }
 
+/* an integer in [0, 2^32) exactly (napi_get_value_uint32 would wrap 2^32 + x and truncate 1.5) */
+static int u32(napi_env env, napi_value v, uint32_t *out) {
+  double d;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0) || d > 4294967295.0 || d != floor(d)) return 0;
+  *out = (uint32_t)d;
+  return 1;
+}
+
 static int nonce(napi_env env, napi_value v, uint8_t n[12]) {
   double d;
   if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0) || d > 9007199254740991.0 || d != floor(d)) return 0;
@@ -445,7 +453,7 @@ static napi_value seal_in_place(napi_env env, napi_callback_info info) {
   Handle *h; uint8_t *buf, *ad, n[12]; size_t bl, adl; uint32_t off, len;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc != 6 || !handle(env, argv[0], 1, &h) || !bytes(env, argv[1], &buf, &bl)
-      || napi_get_value_uint32(env, argv[2], &off) != napi_ok || napi_get_value_uint32(env, argv[3], &len) != napi_ok
+      || !u32(env, argv[2], &off) || !u32(env, argv[3], &len)
       || !bytes(env, argv[4], &ad, &adl) || !nonce(env, argv[5], n)
       || len > MAXLEN || adl > MAXLEN || (uint64_t)off + len + TAG > bl) return result(env, -2);
   /* ad must not overlap the bytes written */
