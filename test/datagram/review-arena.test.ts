@@ -136,14 +136,18 @@ describe('native zero-copy forwarding from the receive arena: review', () => {
       expect(hex(got)).toEqual(hex([p0, p0]));
       mode = 1;
       got.length = 0;
+      const sent0 = relay.counters.sent, dropped0 = relay.counters.dropped;
       const p1 = payload(2, 1500);
       a.send(relay.local, p1);
       a.flush();
       await until(() => got.length >= 1500);
       await sleep(20);
-      expect(got.length).toBe(1500);
-      expect(Buffer.from(Uint8Array.from(got.map((g) => g[0]!))).toString('hex')).toBe(Buffer.from(p1).toString('hex'));
+      expect(relay.counters.sent - sent0, 'every 1-byte segment handed to the kernel').toBe(1500);
+      expect(relay.counters.dropped - dropped0).toBe(0);
       expect(got.every((g) => g.length === 1)).toBe(true);
+      // a small receive buffer (net.core.rmem_max) may drop some of the burst: then the receiver says so
+      if (got.length === 1500) expect(Buffer.from(Uint8Array.from(got.map((g) => g[0]!))).toString('hex')).toBe(Buffer.from(p1).toString('hex'));
+      else expect((c.counters as unknown as Record<string, number>).rxOverflow, `${got.length} of 1500 arrived`).toBeGreaterThan(0);
     } finally {
       await closeAll(a, relay, c);
     }
