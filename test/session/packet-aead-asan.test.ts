@@ -10,7 +10,8 @@
 // and destroyed handles), packet-aead-direct (both addon paths, direct = OpenSSL's raw
 // ChaCha20_ctr32/Poly1305 resolved with dlsym, every size 0..2,100 and up to 1 MiB,
 // forgeries refused before decrypting), review-packet-aead (boundary sizes x AD lengths,
-// overlaps, handle life cycle, loader fallback), packet-keys (anti-replay property, key generations, wiping),
+// overlaps, handle life cycle, loader fallback), review-packet-aead-args (non-uint32
+// offsets/lengths refused), packet-keys (anti-replay property, key generations, wiping),
 // seal-into-transport (a lossy 400 kB transfer with key updates and tampering),
 // transport-pair and noise-crypto; libasan preloaded (LD_PRELOAD;
 // ASAN_OPTIONS=detect_leaks=0: Node itself leaks at exit; UBSan halts on the first
@@ -36,7 +37,7 @@ import { NODE_HEADERS, ROOT as root, compileSanitized, expectNoSanitizerReport, 
 
 const nativeDir = join(root, 'src', 'session', 'native');
 const srcDir = process.env.TINCAN_AEAD_ASAN_SRC || nativeDir;
-const CHILD_TESTS = ['packet-aead', 'packet-aead-direct', 'review-packet-aead', 'packet-keys', 'seal-into-transport', 'transport-pair', 'noise-crypto'].map((f) => join('test', 'session', `${f}.test.ts`));
+const CHILD_TESTS = ['packet-aead', 'packet-aead-direct', 'review-packet-aead', 'review-packet-aead-args', 'packet-keys', 'seal-into-transport', 'transport-pair', 'noise-crypto'].map((f) => join('test', 'session', `${f}.test.ts`));
 
 const { lib, why } = findLibasan(['node_api.h', 'openssl/evp.h']);
 if (why) console.log(`skipped: packet AEAD addon under ASan+UBSan: ${why}`);
