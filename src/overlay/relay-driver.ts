@@ -86,11 +86,14 @@ export class RelayBatchDriver {
   private onBatch(batch: DatagramBatch): void {
     if (this.closed) return;
     const core = this.core, now = this.clock.now(), bytes = batch.bytes;
-    for (let r = 0; r < batch.runs; r++) {
-      core.handleRun!(now, batch.from(r), bytes, batch.offset(r), batch.length(r), batch.segmentSize(r));
-      this.sendQueued();
+    try {
+      for (let r = 0; r < batch.runs; r++) {
+        core.handleRun!(now, batch.from(r), bytes, batch.offset(r), batch.length(r), batch.segmentSize(r));
+        this.sendQueued();
+      }
+    } finally {
+      this.drain(); // even when handling threw: nothing queued (views of the batch) may outlive the batch's memory
     }
-    this.drain();
   }
 
   /** Send what the core queued, runs as runs. */
