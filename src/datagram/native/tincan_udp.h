@@ -77,6 +77,7 @@ typedef struct {
   napi_ref on_recv;
   napi_ref on_closed;
   napi_ref arena_ref; /* the arena is a JS-owned ArrayBuffer (batch mode reads it in place): never freed here */
+  int arena_private; /* that ArrayBuffer was transferred away (detached): a malloc'ed arena, never shown to JS; batch mode off */
   napi_async_context actx;
   napi_async_cleanup_hook_handle hook;
   /* shared with JS */
@@ -134,6 +135,7 @@ napi_value js_inject(napi_env env, napi_callback_info info);
 uint32_t do_recv(sock_t* s);
 void recv_and_poll(sock_t* s);
 napi_value js_recv_mode(napi_env env, napi_callback_info info);
+int arena_usable(sock_t* s);
 
 /* udp_lifecycle.c */
 void maybe_free(sock_t* s);

@@ -10,7 +10,8 @@
 
 void maybe_free(sock_t* s) {
   if (!s->finalized || !s->handle_closed) return;
-  /* s->arena is a JS ArrayBuffer's memory (arena_ref): not ours to free */
+  /* s->arena is a JS ArrayBuffer's memory (arena_ref): not ours to free, unless private */
+  if (s->arena_private) free(s->arena);
   free(s->qbuf);
   free(s->qents);
   free(s->staging);

@@ -12,7 +12,9 @@
 // port; a GRO super-datagram is one run of equal-size segments, the last possibly
 // shorter; a plain datagram is a run of one, segment size = length). The runs are
 // views of the arena itself, valid until that JS call returns (the next recvmmsg
-// overwrites it); the arena is a JS ArrayBuffer, so a kept view stays memory-safe.
+// overwrites it); the arena is a JS ArrayBuffer, so a kept view stays memory-safe. A consumer
+// may transfer that ArrayBuffer away (detach it): checked before every recvmmsg (arena_usable),
+// the socket then reads into a private arena, in copied mode for good.
 #include "tincan_udp.h"
 
 _Static_assert(RECV_MSGS * RUN_META_STRIDE <= RECV_META_CAP * 4, "recvMeta holds a batch of runs");
@@ -89,6 +91,28 @@ static void emit_runs(sock_t* s, uint32_t runs) {
   call_js(s, s->on_recv, 3, argv);
 }
 
+/* The arena is a JS ArrayBuffer that a batch consumer can transfer away (structuredClone or
+ * postMessage with a transfer list), which detaches it: its memory then belongs to another
+ * ArrayBuffer, maybe in another thread, freed when that one is collected. Checked before every
+ * recvmmsg and every flush naming it; once detached, the socket reads into a private malloc'ed
+ * arena (never shown to JS) in copied mode for good. 0: no arena at all (out of memory). Needs
+ * a handle scope (every caller has one: on_poll, a JS call). */
+int arena_usable(sock_t* s) {
+  if (s->arena_private) return s->arena != NULL;
+  napi_value ab;
+  bool detached = true;
+  if (s->arena_ref != NULL && napi_get_reference_value(s->env, s->arena_ref, &ab) == napi_ok && ab != NULL &&
+      napi_is_detached_arraybuffer(s->env, ab, &detached) != napi_ok)
+    detached = true;
+  if (!detached) return 1;
+  if (s->arena_ref != NULL) napi_delete_reference(s->env, s->arena_ref);
+  s->arena_ref = NULL;
+  s->arena = malloc(ARENA_BYTES);
+  s->arena_private = 1;
+  s->batch_mode = 0;
+  return s->arena != NULL;
+}
+
 napi_value js_recv_mode(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -97,7 +121,7 @@ napi_value js_recv_mode(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 || !get_sock(env, argv[0], &s) ||
       !get_u32(env, argv[1], &mode) || mode > 1)
     return throw_type(env, "recvMode(handle, 0 | 1)");
-  s->batch_mode = (int)mode;
+  s->batch_mode = s->arena_private ? 0 : (int)mode; /* the JS arena is gone: copies only */
   return undef(env);
 }
 
@@ -128,8 +152,8 @@ void recv_and_poll(sock_t* s) {
 /* Returns the messages received (datagrams or GRO super-datagrams). */
 uint32_t do_recv(sock_t* s) {
   uint32_t total = 0;
-  if (s->arena == NULL) { s->ctr[C_RECV_ERRORS]++; return 0; }
   for (int b = 0; b < s->recv_batches && !s->closing; b++) {
+    if (!arena_usable(s)) { s->ctr[C_RECV_ERRORS]++; break; } /* a handler may have transferred it away */
     for (int i = 0; i < RECV_MSGS; i++) {
       struct msghdr* h = &s->rmsgs[i].msg_hdr;
       s->riov[i].iov_base = s->arena + (size_t)i * RECV_SLOT;

@@ -198,10 +198,12 @@ napi_value js_flush(napi_env env, napi_callback_info info) {
     return undef(env);
   }
   uint32_t n = 0;
+  int arena_ok = -1; /* the JS arena, still attached (checked at the first entry naming it) */
   for (uint32_t i = 0; i < count; i++) {
     const uint32_t* m = &s->send_meta[i * 4];
     entry_t e = {m[0], m[1], m[2], m[3]};
-    uint32_t off = e.off & ~ARENA_REF, cap = (e.off & ARENA_REF) ? (s->arena ? ARENA_BYTES : 0) : STAGING_BYTES;
+    if ((e.off & ARENA_REF) && arena_ok < 0) arena_ok = arena_usable(s) && !s->arena_private;
+    uint32_t off = e.off & ~ARENA_REF, cap = (e.off & ARENA_REF) ? (arena_ok > 0 ? ARENA_BYTES : 0) : STAGING_BYTES;
     if (e.len > MAX_PAYLOAD || off > cap || e.len > cap - off || e.port == 0 || e.port > 65535) {
       s->ctr[C_DROPPED]++;
       continue;
