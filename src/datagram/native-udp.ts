@@ -17,7 +17,10 @@
 // Batched (batch.ts): onBatch(handler) switches the addon to batch mode — no copy and no
 // split: one handler call per recvmmsg with one run per received datagram or GRO
 // super-datagram, read in place from the addon's receive arena (a JS ArrayBuffer, so a
-// view kept past the call is memory-safe, but its bytes change at the next receive);
+// view kept past the call is memory-safe, but its bytes change at the next receive; a
+// consumer that transfers the arena away — structuredClone/postMessage with a transfer
+// list — only loses batch mode: the addon sees it detached before its next recvmmsg and
+// reads into a private arena in copied mode from then on, dropping staged ARENA_REF sends);
 // sendRun(to, bytes, segmentSize) copies a run into staging in one TypedArray.set with one
 // sendMeta entry per segment, which the flush coalesces into GSO messages as any other run —
 // except that during a batch handler call, a run that is a view of that batch (forwarding
