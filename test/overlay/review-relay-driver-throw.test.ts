@@ -3,68 +3,12 @@
 // in the core), nothing the core queued from that batch may be sent later with the NEXT
 // batch's bytes (another session's DATA delivered to this session's peer).
 import { describe, it, expect } from 'vitest';
-import type { RelayConfig, TicketVerifier } from '../../src/overlay/relay.ts';
 import { SupernodeCore } from '../../src/overlay/supernode.ts';
 import { RelayBatchDriver } from '../../src/overlay/relay-driver.ts';
-import { encodeRelayMessage, DATA_HEADER_BYTES } from '../../src/overlay/relay-wire.ts';
+import { encodeRelayMessage } from '../../src/overlay/relay-wire.ts';
 import type { DatagramBatch } from '../../src/datagram/batch.ts';
-import type { Clock, DatagramHandler, Millis, UdpAddress } from '../../src/wire/socket.ts';
-
-const T0 = 1_700_000_000_000;
-const verifier: TicketVerifier = {
-  verify(ticket) {
-    const s = new TextDecoder().decode(ticket);
-    if (s === 'THROW') throw new Error('verifier bug');
-    const parts = s.split('|');
-    if (parts.length !== 3) return { ok: false, error: 'bad' };
-    return { ok: true, claims: { deviceA: parts[0]!, deviceB: parts[1]!, expiresAt: Number(parts[2]) } };
-  },
-};
-const ticket = (a: string, b: string) => new TextEncoder().encode(`${a}|${b}|${T0 + 3_600_000}`);
-const sid = (n: number) => 0x10000000an + BigInt(n) * 0x100000001n;
-const A = { address: '198.51.100.2', port: 40000 }, B = { address: '198.51.100.3', port: 40001 };
-const C = { address: '203.0.113.9', port: 5000 }, D = { address: '203.0.113.10', port: 5001 };
-
-function config(over: Partial<RelayConfig> = {}): RelayConfig {
-  let n = 0;
-  return { verifier, newSessionId: () => sid(++n), deviceBytesPerSec: 20_000, deviceBurstBytes: 3_000, maxQueuePackets: 64, ...over };
-}
-
-interface Core {
-  handleDatagram(now: Millis, from: UdpAddress, b: Uint8Array): void;
-  handleRun(now: Millis, from: UdpAddress, buf: Uint8Array, off: number, len: number, seg: number): void;
-  pollInto(slot: { to: UdpAddress; bytes: Uint8Array }): boolean;
-  pollRunInto(slot: { to: UdpAddress; bytes: Uint8Array; segmentSize: number }): boolean;
-  counters(): unknown;
-}
-
-/** Two bound sessions (A<->B: sid(1), C<->D: sid(2)); the BIND-OKs drained. */
-function bound(core: Core): Core {
-  core.handleDatagram(T0, A, encodeRelayMessage({ type: 'bind', deviceId: 'a', ticket: ticket('a', 'b') }));
-  core.handleDatagram(T0, B, encodeRelayMessage({ type: 'bind', deviceId: 'b', ticket: ticket('a', 'b') }));
-  core.handleDatagram(T0, C, encodeRelayMessage({ type: 'bind', deviceId: 'c', ticket: ticket('c', 'd') }));
-  core.handleDatagram(T0, D, encodeRelayMessage({ type: 'bind', deviceId: 'd', ticket: ticket('c', 'd') }));
-  const slot = { to: A, bytes: new Uint8Array(0) };
-  while (core.pollInto(slot));
-  return core;
-}
-
-const data = (s: bigint, len: number, tag: number) => {
-  const b = new Uint8Array(len);
-  b.set(encodeRelayMessage({ type: 'data', sessionId: s, payload: new Uint8Array(0) }).subarray(0, Math.min(len, DATA_HEADER_BYTES)));
-  for (let i = DATA_HEADER_BYTES; i < len; i++) b[i] = (i * 13 + tag) & 0xff;
-  return b;
-};
-const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
-const out = (to: UdpAddress, b: Uint8Array) => `${to.address}:${to.port} ${hex(b)}`;
-
-function splitRun(buf: Uint8Array, seg: number): Uint8Array[] {
-  if (!(seg >= 1) || seg >= buf.length || !Number.isInteger(seg)) return [buf];
-  const r: Uint8Array[] = [];
-  for (let p = 0; p < buf.length; p += seg) r.push(buf.subarray(p, Math.min(buf.length, p + seg)));
-  return r;
-}
-
+import type { Clock, DatagramHandler, UdpAddress } from '../../src/wire/socket.ts';
+import { T0, sid, A, C, config, bound, data, out, splitRun, B, D } from './review-relay-world.ts';
 
 describe('RelayBatchDriver: a batch whose handling throws leaves nothing that points into the reused receive buffer', () => {
   /** A batched socket with ONE receive buffer reused for every batch (as the native socket's arena). */
