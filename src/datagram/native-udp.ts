@@ -226,6 +226,20 @@ export class NativeUdpSocket extends UdpSocket {
     this.stage(to, bytes);
   }
 
+  /** The destination as a host-order u32 (the last one cached: senders repeat it), or -1 when it is not a dotted quad. */
+  private destination(address: string): number {
+    if (address === this.lastTo) return this.lastToU32;
+    let addr: number;
+    try {
+      addr = ipv4ToU32(address);
+    } catch {
+      return -1;
+    }
+    this.lastTo = address;
+    this.lastToU32 = addr;
+    return addr;
+  }
+
   private stage(to: UdpAddress, bytes: Uint8Array): void {
     const len = bytes.length;
     const port = to.port;
@@ -233,16 +247,10 @@ export class NativeUdpSocket extends UdpSocket {
       this.ctr[C_DROPPED]++;
       return;
     }
-    let addr = this.lastToU32;
-    if (to.address !== this.lastTo) {
-      try {
-        addr = ipv4ToU32(to.address);
-      } catch {
-        this.ctr[C_DROPPED]++;
-        return;
-      }
-      this.lastTo = to.address;
-      this.lastToU32 = addr;
+    const addr = this.destination(to.address);
+    if (addr < 0) {
+      this.ctr[C_DROPPED]++;
+      return;
     }
     if (this.count === this.metaCap || this.used + len > this.stagingBytes) this.flush();
     const off = this.used;
@@ -270,16 +278,10 @@ export class NativeUdpSocket extends UdpSocket {
       this.ctr[C_DROPPED] += segmentCount(len, segmentSize);
       return;
     }
-    let addr = this.lastToU32;
-    if (to.address !== this.lastTo) {
-      try {
-        addr = ipv4ToU32(to.address);
-      } catch {
-        this.ctr[C_DROPPED] += segmentCount(len, segmentSize);
-        return;
-      }
-      this.lastTo = to.address;
-      this.lastToU32 = addr;
+    const addr = this.destination(to.address);
+    if (addr < 0) {
+      this.ctr[C_DROPPED] += segmentCount(len, segmentSize);
+      return;
     }
     const meta = this.sendMeta;
     if (inArena) {
