@@ -3,17 +3,9 @@
 // instead of wrapping or truncating them (napi_get_value_uint32 does both), and writes nothing:
 // the contract is "all arguments checked here; a wrong type or size returns -2". Both paths.
 import { describe, it, expect } from 'vitest';
-import { ADDON_PATH, PACKET_AEAD_ADDON_PATHS, PACKET_AEAD_FALLBACK_REASON, nativePacketAeadAddon as addon } from '../../src/session/noise/packet-aead.ts';
+import { ADDON_PATH, nativePacketAeadAddon as addon } from '../../src/session/noise/packet-aead.ts';
+import { PATHS, has, why, pattern } from './aead-paths.ts';
 
-const PATHS = ['direct', 'evp'] as const;
-const has = (p: 'direct' | 'evp') => PACKET_AEAD_ADDON_PATHS.includes(p);
-const why = (p: string) => (addon === undefined ? ` (skipped: ${PACKET_AEAD_FALLBACK_REASON})` : has(p as 'direct') ? '' : ` (skipped: ${p} unavailable)`);
-function pattern(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) { x = (Math.imul(x, 1103515245) + 12345) >>> 0; b[i] = x >>> 24; }
-  return b;
-}
 const eq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
 
 describe.each(PATHS)('packet AEAD %s path: sealInPlace argument ranges', (path) => {

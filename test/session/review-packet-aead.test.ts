@@ -21,21 +21,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sodium } from '../../src/session/noise/sodium.ts';
 import { writeNonce } from '../../src/session/noise/primitives.ts';
-import { ADDON_PATH, PACKET_AEAD_ADDON_PATHS, PACKET_AEAD_FALLBACK_REASON, nativePacketAeadAddon as addon } from '../../src/session/noise/packet-aead.ts';
+import { ADDON_PATH, nativePacketAeadAddon as addon } from '../../src/session/noise/packet-aead.ts';
+import { PATHS, has, why, pattern } from './aead-paths.ts';
 import { bindUdp, nativeUdp } from '../../src/datagram/udp.ts';
 import { ROOT } from '../native-asan.ts';
 
 const TAG = 16;
-const PATHS = ['direct', 'evp'] as const;
-const has = (p: 'direct' | 'evp') => PACKET_AEAD_ADDON_PATHS.includes(p);
-const why = (p: string) => (addon === undefined ? ` (skipped: ${PACKET_AEAD_FALLBACK_REASON})` : has(p as 'direct') ? '' : ` (skipped: ${p} unavailable)`);
 
-function pattern(n: number, seed: number): Uint8Array {
-  const b = new Uint8Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) { x = (Math.imul(x, 1103515245) + 12345) >>> 0; b[i] = x >>> 24; }
-  return b;
-}
 function reference(key: Uint8Array, pn: number, ad: Uint8Array, m: Uint8Array): Uint8Array {
   const nonce = new Uint8Array(12), c = new Uint8Array(m.length + TAG);
   writeNonce(nonce, pn);
