@@ -176,6 +176,13 @@ function scenario(newNat: Change) {
 }
 
 /** Back on the direct path, to bob's new public address (the NAT allows a hole punch). */
+/** Every chat message reached bob once and in order, alice got one receipt each, and the outage stayed under the bound. */
+function expectConversationSurvived(r: Awaited<ReturnType<typeof scenario>>): void {
+  expect(r.bobGot, 'bob received every message once, in order').toEqual(r.texts);
+  expect(r.aliceReceipts, 'alice got one receipt per message, in order').toEqual(r.texts);
+  expect(r.result.outageMs).toBeLessThan(RECOVERY_BOUND_MS);
+}
+
 function expectDirectAgain(r: Awaited<ReturnType<typeof scenario>>, newPublic: string): void {
   const final = r.result.aliceFinal;
   expect(final?.kind === 'direct' && final.remote.startsWith(newPublic), `alice's path ${JSON.stringify(final)}\n${r.logs.join('\n')}`).toBe(true);
@@ -196,9 +203,7 @@ function currentPath(evs: Ev[]): { kind: string; remote: string } | undefined {
 describe.skipIf(why !== undefined)('netns lab: a conversation survives a peer\'s NAT changing its public address (real kernel NAT, real Peers, chat app)', () => {
   it('new NAT is MASQUERADE (EIM): every message once and in order, back within 15 s, then direct to the new address; a new call reaches bob', async () => {
     const r = await scenario('masquerade');
-    expect(r.bobGot, 'bob received every message once, in order').toEqual(r.texts);
-    expect(r.aliceReceipts, 'alice got one receipt per message, in order').toEqual(r.texts);
-    expect(r.result.outageMs).toBeLessThan(RECOVERY_BOUND_MS);
+    expectConversationSurvived(r);
     expectDirectAgain(r, NEW_PUBLIC.masquerade);
     expectNewCall(r);
     const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
@@ -207,9 +212,7 @@ describe.skipIf(why !== undefined)('netns lab: a conversation survives a peer\'s
 
   it('new NAT is MASQUERADE --random-fully (APDM): every message once and in order, back within 15 s through the supernode; a new call reaches bob', async () => {
     const r = await scenario('random-fully');
-    expect(r.bobGot, 'bob received every message once, in order').toEqual(r.texts);
-    expect(r.aliceReceipts, 'alice got one receipt per message, in order').toEqual(r.texts);
-    expect(r.result.outageMs).toBeLessThan(RECOVERY_BOUND_MS);
+    expectConversationSurvived(r);
     expect(r.result.aliceFinal, r.logs.join('\n')).toEqual({ kind: 'relayed', remote: '198.51.100.20:3479' });
     expect(r.result.bobFinal?.kind).toBe('relayed');
     expectNewCall(r);
@@ -217,9 +220,7 @@ describe.skipIf(why !== undefined)('netns lab: a conversation survives a peer\'s
 
   it('bob\'s host moves to another network (new interface address, new NAT): every message once and in order, back within 15 s, then direct to the new address; a new call reaches bob, also one placed as he moves back', async () => {
     const r = await scenario('move');
-    expect(r.bobGot, 'bob received every message once, in order').toEqual(r.texts);
-    expect(r.aliceReceipts, 'alice got one receipt per message, in order').toEqual(r.texts);
-    expect(r.result.outageMs).toBeLessThan(RECOVERY_BOUND_MS);
+    expectConversationSurvived(r);
     expectDirectAgain(r, NEW_PUBLIC.move);
     expectNewCall(r);
     expect(r.result.callAtMove?.ms as number, `call at the move back: ${JSON.stringify(r.result.callAtMove)}`).toBeLessThan(CALL_AT_MOVE_BOUND_MS);
