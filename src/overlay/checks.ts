@@ -14,7 +14,9 @@
 // rendezvous' coordinated start); triggered checks (a request arrived on a pair) go first.
 // A check is retransmitted after rtoMs, 2·rtoMs, ... and fails after maxTransmits.
 // The controlling agent nominates the best working pair nominateAfterMs after the first
-// success (or as soon as no check is pending); the controlled agent follows nominations.
+// success (or as soon as no check is pending); the controlled agent follows nominations of pairs
+// its own check proved (at once, or when that check succeeds: a replayed nomination from
+// another address moves nothing).
 // Every working pair is then probed every probeIntervalMs (RTT by EWMA, keeps NAT mappings
 // open); a probe is missed after 3 x its pair's smoothed RTT (clamped to minProbeTimeoutMs..
 // probeTimeoutMs), and a pair missing deadAfterMisses probes in a row is dead. On the
@@ -153,6 +155,8 @@ export class CheckAgent {
   /** The pair that has been better than the selected one by the margin, since challengerSince. */
   private challenger?: PairEntry;
   private challengerSince = 0;
+  /** Controlled side: the pair the controlling side nominated before our own check of it succeeded. */
+  private pendingNomination?: PairEntry;
 
   constructor(config: CheckConfig) {
     this.c = {
@@ -292,10 +296,11 @@ export class CheckAgent {
       this.triggered.push(e.pair.key);
     }
     if (nominate && !this.c.controlling && this.selected !== e) {
-      const old = this.selected;
-      this.selected = e;
-      this.everSelected = true;
-      this.events.push(old ? { type: 'path-switched', from: old.pair, to: e.pair, reason: 'nominated' } : { type: 'path-selected', pair: e.pair });
+      // Only a pair our own check proved is followed (RFC 8445 §7.3.1.5): a nomination is
+      // authenticated but not bound to its source, so a replayed one from another address
+      // must not move our traffic there. An unproven pair is followed when its check succeeds.
+      if (e.state === 'succeeded') this.follow(e);
+      else this.pendingNomination = e;
     }
     this.handleTimeout(now);
   }
@@ -319,6 +324,7 @@ export class CheckAgent {
       e.rechecking = false;
       e.recheckWaitMs = this.c.recheckIntervalMs;
       this.events.push({ type: 'pair-succeeded', pair: e.pair, rttMs: sample });
+      if (this.pendingNomination === e) { this.pendingNomination = undefined; if (this.selected !== e) this.follow(e); }
       this.considerSwitch(now);
       if (this.c.controlling && !this.selected) {
         const pending = [...this.entries.values()].some((x) => x.state === 'waiting' || x.state === 'in-progress');
@@ -397,6 +403,7 @@ export class CheckAgent {
 
   private fail(e: PairEntry, reason: 'timeout' | 'dead', now: Millis): void {
     e.state = 'failed';
+    if (this.pendingNomination === e) this.pendingNomination = undefined;
     e.probe = undefined;
     for (const [id, t] of this.txs) if (t.pairKey === e.pair.key) this.txs.delete(id);
     // A pair that worked and died (the contact moved, an outage) is re-checked soon: it may come right back.
@@ -483,6 +490,14 @@ export class CheckAgent {
     if (!e) return;
     this.select(e, now);
     this.events.push({ type: 'path-selected', pair: e.pair });
+  }
+
+  /** Controlled side: the controlling side nominated `e` and our check of it succeeded. */
+  private follow(e: PairEntry): void {
+    const old = this.selected;
+    this.selected = e;
+    this.everSelected = true;
+    this.events.push(old ? { type: 'path-switched', from: old.pair, to: e.pair, reason: 'nominated' } : { type: 'path-selected', pair: e.pair });
   }
 
   /** Make `e` the selected pair and tell the controlled side right away (nominate flag). */
