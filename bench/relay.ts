@@ -15,7 +15,24 @@
 //               RTT costs it by construction at a small window. Each entry: direct vs relayed,
 //               plus CPU utilisation over the phase (CPU time / wall time) of the bench process
 //               (sender + receiver, one event loop) and of the relay process, and which is the
-//               bottleneck (>= 0.9 of a core = saturated).
+//               bottleneck (>= 0.9 of a core = saturated); benchSockets: the bench sockets'
+//               datagrams per sendmmsg / per receive batch (native socket).
+//   capacity:   from the sweep (the same windows for both paths): per path the most datagrams/s
+//               of any window and the smallest window reaching 0.9 of it (where throughput
+//               stopped growing), and relayed/direct of those maxima — the figure to hold
+//               against the 0.8 goal. Why not the window-128 figure: the main phases' ratio is
+//               latency-bound, not capacity-bound. Direct, sender and receiver share one process
+//               and one core, so a flush delivers into the receiver's socket inside the sending
+//               syscall and nothing ever sleeps (direct RTT ~0.03 ms); relayed, every hop crosses
+//               to the other process and core and wakes a sleeping event loop (relayed RTT
+//               ~0.2-0.3 ms, ~10x), so 128 in flight over that RTT caps it while both processes
+//               idle part of the time (relay ~0.35 of a core, bench < 1). Measured here
+//               (2026-12-02, perf cpu-clock on the bench process, window 2048): per relayed
+//               datagram the bench pays ~0.1 us more in wake-ups of the relay (try_to_wake_up
+//               IPIs: _raw_spin_unlock_irqrestore, finish_task_switch) and ~0.2 us more in the
+//               kernel's copy into skbs whose memory the relay's core touched last; the receive
+//               batches (~800 vs ~1000 datagrams per recvmmsg) and GRO runs (the relay forwards
+//               each received GRO run as one GSO run) were not the difference.
 //   transfer:   what a user gets: a tincan transport bulk transfer (--transfer-mib, default 64,
 //               one stream, 1200-byte transport datagrams, no PMTUD) per provider
 //               (--transfer-providers, default plaintext,noise), direct and through the relay
@@ -85,6 +102,7 @@ if (udpArg > 0) {
     udp: x.udp, relayedOverDirectThroughput: x.relayedOverDirectThroughput, perPhasePair: x.relayedOverDirectPerPhasePair, addedOneWayLatencyP50Ms: x.addedOneWayLatencyP50Ms,
     directDatagramsPerSec: (x.direct as { datagramsPerSec: number }).datagramsPerSec, relayedDatagramsPerSec: (x.relayed as { datagramsPerSec: number }).datagramsPerSec,
     relayCpuUsPerDatagram: (x.relayed as { relayCpuUsPerDatagram?: number }).relayCpuUsPerDatagram,
+    capacityRatio: (x.capacity as { relayedOverDirect?: number } | undefined)?.relayedOverDirect,
     windowSweepRatios: Object.fromEntries(((x.windowSweep ?? []) as { window: number; relayedOverDirect: number }[]).map((w) => [w.window, w.relayedOverDirect])),
     transferRatios: Object.fromEntries(Object.entries(((x.transfer as { byProvider?: Record<string, { relayedOverDirect: number }> } | undefined)?.byProvider) ?? {}).map(([k, t]) => [k, t.relayedOverDirect])),
     summary: x.summary,
@@ -379,6 +397,7 @@ try {
       benchCpuUtilisation: x.benchCpuUtilisation, benchCpuUsPerDatagram: x.benchCpuUsPerDatagram,
       ...(x.relayCpuUtilisation !== undefined ? { relayCpuUtilisation: x.relayCpuUtilisation, relayCpuUsPerDatagram: x.relayCpuUsPerDatagram, relaySysUsPerDatagram: x.relaySysUsPerDatagram } : {}),
       machineBusyCores: +machineBusy.toFixed(2), bottleneck: bottleneck(x, machineBusy),
+      ...(x.benchSockets ? { benchSockets: x.benchSockets } : {}),
     });
     windowSweep.push({
       window: w, direct: pick(t.direct, busy.direct), relayed: pick(t.relayed, busy.relayed),
@@ -386,6 +405,8 @@ try {
     });
     if (!json) console.log(`raw window ${w}: direct ${t.direct.datagramsPerSec} dgram/s (bench CPU ${t.direct.benchCpuUtilisation}), relayed ${t.relayed.datagramsPerSec} dgram/s (bench CPU ${t.relayed.benchCpuUtilisation}, relay CPU ${t.relayed.relayCpuUtilisation}), ratio ${windowSweep.at(-1)!.relayedOverDirect}`);
   }
+
+  const capacity = capacityOf(windowSweep);
 
   // ---- the transport transfer, direct vs relayed, alternating ----
   const transferOut: Record<string, unknown> = {};
@@ -517,12 +538,13 @@ try {
     relayed: { ...thr.relayed, rttP50Ms: +lat.relayed.p50.toFixed(4), rttP99Ms: +lat.relayed.p99.toFixed(4), pingLost: lat.relayed.lost },
     relayedOverDirectThroughput: ratio, relayedOverDirectPerPhasePair: pairRatios.map((r) => +r.toFixed(3)),
     addedOneWayLatencyP50Ms: addedP50, addedOneWayLatencyP99Ms: addedP99,
-    goals: { throughputRatioAtLeast0_8: ratio >= 0.8, addedP50Below0_3ms: addedP50 < 0.3 },
-    windowSweep,
+    // throughputRatioAtLeast0_8: the main phases (window WINDOW, latency-bound at 128); capacityRatioAtLeast0_8: the sweep's maxima
+    goals: { throughputRatioAtLeast0_8: ratio >= 0.8, ...(capacity ? { capacityRatioAtLeast0_8: capacity.relayedOverDirect >= 0.8 } : {}), addedP50Below0_3ms: addedP50 < 0.3 },
+    windowSweep, ...(capacity ? { capacity } : {}),
     transfer: { mib: TRANSFER_MIB, transportDatagramBytes: 1200, relayedWireDatagramBytes: 1200 + DATA_HEADER_BYTES, endpoints: 'both in the bench process (relay on its own core)', phases: TRANSFER_PHASES, byProvider: transferOut,
       ...(transferTwoProcs ? { twoProcesses: { endpoints: 'sender and receiver each in a child process (3 busy processes on the machine)', byProvider: transferTwoProcs } } : {}) },
   });
-  results.summary = summaryLine(ratio, windowSweep, transferOut, transferTwoProcs ?? {}, thr.relayed);
+  results.summary = summaryLine(ratio, windowSweep, capacity, transferOut, transferTwoProcs ?? {}, thr.relayed);
   if (json) console.log(JSON.stringify(results, null, 2));
   else {
     console.log(`direct : ${thr.direct.datagramsPerSec} dgram/s, ${thr.direct.mbPerSec} MB/s, RTT p50 ${lat.direct.p50.toFixed(3)} ms p99 ${lat.direct.p99.toFixed(3)} ms`);
@@ -535,11 +557,30 @@ try {
   relayProc.kill('SIGTERM');
 }
 
+interface Capacity { direct: { datagramsPerSec: number; window: number }; relayed: { datagramsPerSec: number; window: number }; relayedOverDirect: number }
+
+/**
+ * Capacity from the window sweep (same windows for both paths): per path the most datagrams/s of
+ * any window, and the smallest window that reached 0.9 of it (throughput stopped growing there).
+ * Undefined with fewer than two windows (nothing shows that throughput stopped growing).
+ */
+function capacityOf(sweep: { window: number; direct: { datagramsPerSec: number }; relayed: { datagramsPerSec: number } }[]): Capacity | undefined {
+  if (sweep.length < 2) return undefined;
+  const of = (k: 'direct' | 'relayed') => {
+    const best = Math.max(...sweep.map((w) => w[k].datagramsPerSec));
+    const from = [...sweep].sort((x, y) => x.window - y.window).find((w) => w[k].datagramsPerSec >= 0.9 * best)!;
+    return { datagramsPerSec: best, window: from.window };
+  };
+  const direct = of('direct'), relayed = of('relayed');
+  return { direct, relayed, relayedOverDirect: +(relayed.datagramsPerSec / direct.datagramsPerSec).toFixed(3) };
+}
+
 /** The verdict against the 0.8 goal for every figure, with the reason (bottleneck) beside each. */
-function summaryLine(rawRatio: number, sweep: { window: number; relayedOverDirect: number; direct: { bottleneck: string; datagramsPerSec: number; benchCpuUsPerDatagram: number }; relayed: { bottleneck: string; relayCpuUtilisation?: number; datagramsPerSec: number; benchCpuUsPerDatagram: number; relayCpuUsPerDatagram?: number } }[], transfers: Record<string, unknown>, twoProcs: Record<string, unknown>, mainRelayed?: { relayCpuUsPerDatagram?: number; relaySysUsPerDatagram?: number; relayCpuUtilisation?: number }): string {
+function summaryLine(rawRatio: number, sweep: { window: number; relayedOverDirect: number; direct: { bottleneck: string; datagramsPerSec: number; benchCpuUsPerDatagram: number }; relayed: { bottleneck: string; relayCpuUtilisation?: number; datagramsPerSec: number; benchCpuUsPerDatagram: number; relayCpuUsPerDatagram?: number } }[], capacity: Capacity | undefined, transfers: Record<string, unknown>, twoProcs: Record<string, unknown>, mainRelayed?: { relayCpuUsPerDatagram?: number; relaySysUsPerDatagram?: number; relayCpuUtilisation?: number }): string {
   const v = (r: number) => (r >= 0.8 ? 'meets' : 'misses');
   const relayCost = mainRelayed?.relayCpuUsPerDatagram !== undefined ? ` (relay CPU ${mainRelayed.relayCpuUsPerDatagram} us/datagram, ${mainRelayed.relaySysUsPerDatagram} of it kernel; relay busy ${mainRelayed.relayCpuUtilisation} of a core)` : '';
-  const parts = [`raw window ${WINDOW} (main phases): ${rawRatio} ${v(rawRatio)} 0.8${relayCost}`];
+  const parts = [`raw window ${WINDOW} (main phases, latency-bound): ${rawRatio} ${v(rawRatio)} 0.8${relayCost}`];
+  if (capacity) parts.push(`raw capacity (most datagrams/s over windows ${sweep.map((w) => w.window).join(',')}): relayed ${capacity.relayed.datagramsPerSec} (from window ${capacity.relayed.window}) / direct ${capacity.direct.datagramsPerSec} (from window ${capacity.direct.window}) = ${capacity.relayedOverDirect} ${v(capacity.relayedOverDirect)}`);
   if (sweep.length > 1) {
     // window-limited scales with the window; anything else does not
     const first = sweep[0], last = sweep[sweep.length - 1];
