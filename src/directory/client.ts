@@ -48,6 +48,12 @@ export interface Rendezvous {
   peer: { username: string; deviceId: string; x25519: string; ed25519: string | null; candidates: Candidate[]; nat: NatBehaviour | null; supernode: Endpoint | null };
   /** base64url relay ticket for (deviceId, peer.deviceId). */
   ticket: string; ticketExpiresAt: number;
+  /**
+   * Push only: a rendezvous the directory sent again when this push channel opened (it was issued
+   * while the device had no live channel, or never acknowledged); delayMs is then what remains
+   * until startAt (0 once passed). Deduplicate by id.
+   */
+  replayed?: true;
 }
 export type PushMessage =
   | { type: 'hello'; username: string; deviceId: string | null; serverTime: number }
@@ -190,6 +196,8 @@ export class DirectoryClient {
    * `ping()` sends a WebSocket ping; `onPong` runs for each pong (the directory answers
    * pings at once: a pong that does not come means the connection is dead). `terminate()`
    * drops the connection without a closing handshake (for a dead one); onClose still runs.
+   * Every rendezvous received for `deviceId` is acknowledged to the directory (`{ type: 'ack', id }`,
+   * after onMessage returned), so it is not replayed to a later channel of the device.
    */
   openPush(opts: { deviceId?: string; timeoutMs?: number; onMessage(m: PushMessage): void; onPong?(): void; onClose?(code: number, reason: string): void }): Promise<PushChannel> {
     if (!this.token) return Promise.reject(new DirectoryError(401, 'unauthorized', 'not logged in'));
@@ -224,6 +232,9 @@ export class DirectoryClient {
           resolve({ close: () => ws.close(1000), closed, ping: () => { if (ws.readyState === WebSocket.OPEN) ws.ping(); }, terminate: () => ws.terminate() });
         }
         opts.onMessage(m);
+        if (m.type === 'rendezvous' && opts.deviceId && m.deviceId === opts.deviceId && typeof m.id === 'string' && ws.readyState === WebSocket.OPEN) {
+          ws.send(JSON.stringify({ type: 'ack', id: m.id }));
+        }
       });
     });
   }

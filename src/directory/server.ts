@@ -93,7 +93,7 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
   const now = opts.now ?? Date.now;
   const key = opts.signingKey ?? (opts.keyFile ? loadOrCreateSigningKey(opts.keyFile) : generateSigningKey());
   const opened = await openDatabase(opts.databaseUrl, { schema: opts.pgSchema, poolSize: opts.pgPoolSize });
-  const hub = new PushHub();
+  const hub = new PushHub(undefined, { now });
   let fanout: Fanout;
   try {
     fanout = opts.redisUrl
@@ -111,6 +111,8 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
   const worker = opts.clusterWorker ? workerIndex() ?? 0 : 0;
   metrics.gauge('tincan_directory_worker', 'Index of the worker process that answered this scrape (0 without --workers; each worker keeps its own metrics).', () => worker);
   metrics.gauge('tincan_push_connections', 'Open push (WebSocket) connections on this instance.', () => hub.connections);
+  metrics.gauge('tincan_push_replay_kept', 'Rendezvous kept for replay to a reopened push channel (unacknowledged, not expired) on this instance.', () => hub.replay.size);
+  metrics.counterFrom('tincan_push_replay_evicted_total', 'Rendezvous dropped from the replay buffer by its bounds before they expired or were acknowledged.', () => hub.replay.evicted);
   // every committed write that changes a lookup answer invalidates the view caches of all instances before it returns
   const store = new DirectoryStore(opened.db, opened.namedQuery ?? opened.readQuery, (c) => fanout.publishControl({ type: 'views', ...c }));
   const views = new ViewCache(store, config.viewCacheMs);
@@ -131,6 +133,7 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
     else if (m.type === 'revoke-token') ctx.authCache.evictToken(m.tokenHash);
     else if (m.type === 'revoke-user') ctx.authCache.evictUser(m.userId, m.keepTokenHash);
     else if (m.type === 'delete-user') { ctx.authCache.evictUser(m.userId); hub.closeUser(m.userId, 4001, 'account deleted'); }
+    else if (m.type === 'push-ack') hub.acked(m.deviceId, m.id);
   });
   const { app } = buildApp(ctx, logger);
   const push = attachPushServer(app.server, ctx, makeAuthenticator(ctx), (e) => logger.warn({ err: (e as Error).message }, 'push error'));

@@ -12,6 +12,8 @@ export type ControlMessage =
   /** A committed write changed these users' contact lists / presence rows (view-cache.ts). */
   | { type: 'views'; contactsOf?: string[]; presenceOf?: string[] }
   | { type: 'revoke-token'; tokenHash: string }
+  /** A device acknowledged a rendezvous on its push channel: no instance replays it again (replay.ts). */
+  | { type: 'push-ack'; deviceId: string; id: string }
   | { type: 'revoke-user'; userId: string; keepTokenHash: string }
   /** Every token of the user is gone and its push connections are closed (4001). */
   | { type: 'delete-user'; userId: string };

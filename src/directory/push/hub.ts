@@ -2,16 +2,25 @@
 // indexed by user. Contract: deliver() sends one JSON text frame per open
 // socket of each listed user and returns how many frames went out; sockets
 // whose send buffer exceeds `maxBufferedBytes` are closed (slow consumer), so
-// memory stays bounded.
+// memory stays bounded. Every rendezvous it delivers (or would: the device may have no
+// channel here) is also kept for its device (replay.ts) until the device acknowledges it
+// or it expires, and replayed to each channel of that device that opens meanwhile: every
+// instance sees every push (fanout.ts), so whichever one the device reconnects to has it.
 import type { WebSocket } from 'ws';
+import { RendezvousReplay, type ReplayConfig } from './replay.ts';
 
 export interface PushConnection { userId: string; deviceId: string | undefined; socket: WebSocket }
 
 export class PushHub {
   private readonly byUser = new Map<string, Set<PushConnection>>();
   private total = 0;
+  readonly replay: RendezvousReplay;
+  private readonly now: () => number;
 
-  constructor(private readonly maxBufferedBytes = 1 << 20) {}
+  constructor(private readonly maxBufferedBytes = 1 << 20, opts: { now?: () => number; replay?: ReplayConfig } = {}) {
+    this.now = opts.now ?? Date.now;
+    this.replay = new RendezvousReplay(opts.replay);
+  }
 
   get connections(): number { return this.total; }
 
@@ -31,6 +40,10 @@ export class PushHub {
   }
 
   deliver(userIds: readonly string[], message: object): number {
+    const r = message as { type?: unknown; id?: unknown; deviceId?: unknown; startAt?: unknown };
+    if (r.type === 'rendezvous' && typeof r.id === 'string' && typeof r.deviceId === 'string' && typeof r.startAt === 'number') {
+      this.replay.keep(this.now(), r.deviceId, r.id, r.startAt, message);
+    }
     const frame = JSON.stringify(message);
     let sent = 0;
     for (const id of userIds) {
@@ -41,6 +54,19 @@ export class PushHub {
       }
     }
     return sent;
+  }
+
+  /** Sends `c` (a channel that just opened) the rendezvous its device has not acknowledged; returns how many. */
+  replayTo(c: PushConnection): number {
+    if (!c.deviceId || c.socket.readyState !== c.socket.OPEN) return 0;
+    const list = this.replay.pending(this.now(), c.deviceId);
+    for (const m of list) c.socket.send(JSON.stringify(m));
+    return list.length;
+  }
+
+  /** The device acknowledged rendezvous `id` (on any instance): never replay it again. True if it was kept here. */
+  acked(deviceId: string, id: string): boolean {
+    return this.replay.ack(deviceId, id);
   }
 
   /** Closes every push connection of `userId` on this instance. */

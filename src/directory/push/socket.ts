@@ -2,9 +2,13 @@
 // same bearer token (Authorization header). Optional query `device=<id>` (one
 // of the caller's devices): when that device's last push connection closes,
 // its presence becomes 'offline' and is pushed to contacts.
-// Contract: server -> client JSON text frames only ({ type: 'hello' |
-// 'presence' | 'contact' | 'rendezvous', ... }); client frames are ignored
-// (max 4 KiB); dead connections are found by ping every pingIntervalMs.
+// Contract: server -> client JSON text frames ({ type: 'hello' | 'presence' |
+// 'contact' | 'rendezvous', ... }); right after 'hello', a channel opened with
+// `device` gets the rendezvous for that device the directory still keeps
+// unacknowledged (hub.ts, replay.ts), marked `replayed: true`. The only client
+// frame is { type: 'ack', id } (a rendezvous received: it is dropped from the
+// replay buffer of every instance); anything else is ignored (max 4 KiB). Dead
+// connections are found by ping every pingIntervalMs.
 // close() ends every connection with 1001 without marking devices offline.
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { IncomingMessage, Server } from 'node:http';
@@ -58,10 +62,22 @@ export function attachPushServer(
               .catch((e: unknown) => { if (!(e instanceof HttpError && e.statusCode === 404)) onError(e); });
           }
         });
+        ws.on('message', (data, isBinary) => { if (!isBinary && deviceId) onClientFrame(deviceId, data); });
         ws.send(JSON.stringify({ type: 'hello', username: user.username, deviceId: deviceId ?? null, serverTime: ctx.now() }));
+        ctx.hub.replayTo(conn);
       });
     })().catch((e) => { onError(e); socket.destroy(); });
   });
+
+  /** { type: 'ack', id } from a device: drop that rendezvous from every instance's replay buffer. */
+  const onClientFrame = (deviceId: string, data: unknown) => {
+    let m: { type?: unknown; id?: unknown };
+    try { m = JSON.parse(String(data)) as typeof m; } catch { return; }
+    if (m?.type !== 'ack' || typeof m.id !== 'string' || !/^[0-9a-f]{32}$/.test(m.id)) return;
+    // Every instance keeps the same rendezvous; one that was not kept here (expired, already
+    // acknowledged) is not announced, so a client cannot make us publish more than it was sent.
+    if (ctx.hub.acked(deviceId, m.id)) ctx.fanout.publishControl({ type: 'push-ack', deviceId, id: m.id }).catch(onError);
+  };
 
   const timer = setInterval(() => {
     for (const ws of wss.clients) {
