@@ -28,7 +28,12 @@
 // special ranges (no reply is sent to them at all), unknown sessions, unbound senders.
 // Limits: sessions in total and per device, bytes/s per sending device and in total
 // (token buckets: excess is dropped), and a bounded transmit queue that drops the
-// oldest datagram when full. Refusals to public sources get a short ERROR that is never
+// oldest datagram when full. Ticket checks (an Ed25519 verification each, ~0.1 ms) have a
+// budget: a ticket verified OK is remembered (bounded cache keyed by its exact bytes, expiry
+// re-checked against `now`), so refresh BINDs cost nothing; any other BIND spends a token of
+// its source's /24 and one of the relay's total (ticketChecksPerSec / ...PerPrefixPerSec);
+// over budget the BIND is dropped silently (counted as dropped.ticketBudget; no ERROR, so
+// spoofed floods reflect nothing) and the device's next BIND retry gets through. Refusals to public sources get a short ERROR that is never
 // larger than the request (no amplification).
 // Forward path cost (per DATA datagram, no allocation): the session id is read as two
 // 32-bit numbers and compared with the last forwarded session (both directions of a
@@ -83,6 +88,12 @@ export interface RelayConfig {
    */
   readonly rebindAfterIdleMs?: Millis;
   readonly sweepIntervalMs?: Millis; // default 1000
+  /** Ticket verifications per second in total (cache misses only), default 1000 (burst: one second's worth). */
+  readonly ticketChecksPerSec?: number;
+  /** Ticket verifications per second per source /24, default 100 (burst: one second's worth). */
+  readonly ticketChecksPerPrefixPerSec?: number;
+  /** Tickets verified OK remembered (oldest forgotten first), default 4096. */
+  readonly ticketCacheSize?: number;
 }
 
 export type RefusalReason = keyof typeof RelayErrorCode;
@@ -95,7 +106,9 @@ export interface RelayCounters {
   forwardedPackets: number;
   forwardedBytes: number;
   refused: Partial<Record<RefusalReason, number>>;
-  dropped: { rateLimited: number; queueOverflow: number; peerNotBound: number; oversize: number; unexpectedType: number };
+  dropped: { rateLimited: number; queueOverflow: number; peerNotBound: number; oversize: number; unexpectedType: number; ticketBudget: number };
+  /** BINDs whose ticket came from the cache of verified tickets (no verification). */
+  ticketCacheHits: number;
 }
 
 interface Binding {
@@ -133,6 +146,11 @@ export class RelayForwarder {
   private readonly deviceSessions = new Map<string, number>();
   private readonly deviceBuckets = new Map<string, TokenBucket>();
   private readonly totalBucket: TokenBucket;
+  /** Tickets verified OK: exact bytes (latin1 string) -> claims, oldest first. */
+  private readonly verified = new Map<string, TicketClaims>();
+  /** Ticket-check budget: total, and per source /24 (hashed slots, created when first used). */
+  private readonly checkBucket: TokenBucket;
+  private readonly prefixBuckets: (TokenBucket | undefined)[] = new Array<TokenBucket | undefined>(PREFIX_SLOTS).fill(undefined);
   /** Transmit queue: datagrams and runs, bounded in datagrams, drop-oldest (relay-queue.ts). */
   private readonly queue: RelayTransmitQueue;
   /** The stretch of admitted segments handleRun is collecting (queued before anything else is). */
@@ -147,7 +165,7 @@ export class RelayForwarder {
   private nextSweepAt: Millis;
   private readonly stats: RelayCounters = {
     sessionsActive: 0, sessionsCreated: 0, sessionsExpired: 0, bindsAccepted: 0, forwardedPackets: 0, forwardedBytes: 0, refused: {},
-    dropped: { rateLimited: 0, queueOverflow: 0, peerNotBound: 0, oversize: 0, unexpectedType: 0 },
+    dropped: { rateLimited: 0, queueOverflow: 0, peerNotBound: 0, oversize: 0, unexpectedType: 0, ticketBudget: 0 }, ticketCacheHits: 0,
   };
 
   constructor(private readonly config: RelayConfig, now: Millis) {
@@ -159,7 +177,11 @@ export class RelayForwarder {
       maxQueuePackets: config.maxQueuePackets ?? 1024, maxPayloadBytes: config.maxPayloadBytes ?? 65507 - DATA_HEADER_BYTES,
       idleTimeoutMs: config.idleTimeoutMs ?? 60_000, rebindAfterIdleMs: config.rebindAfterIdleMs ?? 1000,
       sweepIntervalMs: config.sweepIntervalMs ?? 1000,
+      ticketChecksPerSec: config.ticketChecksPerSec ?? 1000, ticketChecksPerPrefixPerSec: config.ticketChecksPerPrefixPerSec ?? 100,
+      ticketCacheSize: config.ticketCacheSize ?? 4096,
     };
+    if (!(this.c.ticketCacheSize >= 0)) throw new RangeError('RelayForwarder: ticketCacheSize must be >= 0');
+    this.checkBucket = new TokenBucket(this.c.ticketChecksPerSec, Math.max(1, this.c.ticketChecksPerSec), now);
     if (!(this.c.maxQueuePackets >= 1)) throw new RangeError('RelayForwarder: maxQueuePackets must be >= 1');
     this.queue = new RelayTransmitQueue(this.c.maxQueuePackets);
     this.totalBucket = new TokenBucket(this.c.totalBytesPerSec, this.c.totalBurstBytes, now);
@@ -204,6 +226,7 @@ export class RelayForwarder {
         this.stats.sessionsExpired++;
       }
     }
+    for (const [k, claims] of this.verified) if (claims.expiresAt <= now) this.verified.delete(k);
     this.nextSweepAt = now + this.c.sweepIntervalMs;
   }
 
@@ -298,9 +321,10 @@ export class RelayForwarder {
   private handleBind(now: Millis, from: UdpAddress, requestId: number, deviceId: string, ticket: Uint8Array, n: number): void {
     const ref = BigInt(requestId);
     if (ticket.length === 0) return this.refuse(from, 'NO_TICKET', 'no ticket', n, ref);
-    const v = this.config.verifier.verify(ticket, now);
-    if (!v.ok) return v.expired ? this.refuse(from, 'TICKET_EXPIRED', 'ticket expired', n, ref) : this.refuse(from, 'TICKET_INVALID', 'ticket invalid', n, ref);
-    const { deviceA, deviceB, expiresAt } = v.claims;
+    const claims = this.checkTicket(now, from, ticket);
+    if (claims === undefined) return; // over the ticket-check budget: dropped, counted
+    if (!claims.ok) return claims.expired ? this.refuse(from, 'TICKET_EXPIRED', 'ticket expired', n, ref) : this.refuse(from, 'TICKET_INVALID', 'ticket invalid', n, ref);
+    const { deviceA, deviceB, expiresAt } = claims.claims;
     if (expiresAt <= now) return this.refuse(from, 'TICKET_EXPIRED', 'ticket expired', n, ref);
     if (deviceA === deviceB) return this.refuse(from, 'TICKET_INVALID', 'ticket invalid', n, ref);
     if (deviceId !== deviceA && deviceId !== deviceB) return this.refuse(from, 'WRONG_DEVICE', 'device not in ticket', n, ref);
@@ -337,6 +361,32 @@ export class RelayForwarder {
     if (other && !wasComplete) {
       this.enqueue(other.endpoint, encodeRelayMessage({ type: 'bind-ok', requestId: other.requestId, sessionId: s.id, peerBound: true, observed: other.endpoint, lifetimeSec }));
     }
+  }
+
+  /**
+   * The ticket's verdict: from the cache of tickets verified OK, else verified when the budget
+   * (the source's /24, then the total) has a token; undefined (counted) when it has none.
+   */
+  private checkTicket(now: Millis, from: UdpAddress, ticket: Uint8Array): TicketVerdict | undefined {
+    const key = latin1(ticket);
+    const known = this.verified.get(key);
+    if (known !== undefined) {
+      this.stats.ticketCacheHits++;
+      return { ok: true, claims: known };
+    }
+    const slot = prefixSlot(from.address);
+    let pb = this.prefixBuckets[slot];
+    if (pb === undefined) pb = this.prefixBuckets[slot] = new TokenBucket(this.c.ticketChecksPerPrefixPerSec, Math.max(1, this.c.ticketChecksPerPrefixPerSec), now);
+    if (!pb.tryTake(now, 1) || !this.checkBucket.tryTake(now, 1)) {
+      this.stats.dropped.ticketBudget++;
+      return undefined;
+    }
+    const v = this.config.verifier.verify(ticket, now);
+    if (v.ok && this.c.ticketCacheSize > 0) {
+      if (this.verified.size >= this.c.ticketCacheSize) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(key, v.claims);
+    }
+    return v;
   }
 
   /**
@@ -414,4 +464,22 @@ export class RelayForwarder {
       if (n <= 0) { this.deviceSessions.delete(d); this.deviceBuckets.delete(d); } else this.deviceSessions.set(d, n);
     }
   }
+}
+
+/** Hashed per-/24 budget slots (an attacker spraying prefixes only shares slots; the total budget still holds). */
+const PREFIX_SLOTS = 1024;
+
+/** The slot of an IPv4 address's /24 (its first three octets as written). */
+function prefixSlot(address: string): number {
+  const end = address.lastIndexOf('.');
+  let h = 0x811c9dc5;
+  for (let i = 0; i < (end < 0 ? address.length : end); i++) h = Math.imul(h ^ address.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % PREFIX_SLOTS;
+}
+
+/** The bytes as a latin1 string (a Map key for exact bytes). */
+function latin1(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
+  return s;
 }
