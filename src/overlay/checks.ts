@@ -286,7 +286,7 @@ export class CheckAgent {
     this.transmits.push({ kind: 'response', local, to: from, txId });
     let e = [...this.entries.values()].find((x) => x.pair.local === local && sameAddress(x.pair.remote.address, from));
     if (!e) {
-      if (this.entries.size >= this.c.maxPairs) return;
+      if (this.entries.size >= this.c.maxPairs && !this.evictFailedPrflx()) return;
       const remote = local.type === 'relay' ? undefined : candidate('prflx', from);
       if (!remote) return; // relay traffic only arrives from the relay's own address
       e = this.addEntry(makePair(local, remote, this.c.controlling));
@@ -353,6 +353,25 @@ export class CheckAgent {
     };
     this.entries.set(pair.key, e);
     return e;
+  }
+
+  /**
+   * A full table makes room for a new peer-reflexive pair by forgetting a failed one (the oldest;
+   * a new request from its address makes it again): addresses the contact left behind (each NAT
+   * renumbering adds one), or checks replayed from other addresses, must not keep the contact's
+   * new address out. Pairs from the candidates are kept.
+   */
+  private evictFailedPrflx(): boolean {
+    for (const [key, x] of this.entries) {
+      if (x.state !== 'failed' || x.pair.remote.type !== 'prflx' || x === this.selected) continue;
+      this.entries.delete(key);
+      for (const [id, t] of this.txs) if (t.pairKey === key) this.txs.delete(id);
+      const i = this.triggered.indexOf(key);
+      if (i >= 0) this.triggered.splice(i, 1);
+      if (this.challenger === x) this.challenger = undefined;
+      return true;
+    }
+    return false;
   }
 
   private nextWaiting(): PairEntry | undefined {

@@ -8,6 +8,9 @@
 // replayed datagram; a replay a second kept the session dark). Now (RFC 8445 §7.3.1.5) the
 // controlled side follows a nomination only for a pair its own check proved: at once when it
 // has, else when that check succeeds. Seeded, virtual time (check-harness.ts).
+// Also: replayed checks from many addresses each made a peer-reflexive pair, up to maxPairs
+// (64), never forgotten: after that a request from the contact's NEW address (its NAT
+// renumbered mid-call) made no pair at all. Now a full table forgets a failed prflx pair.
 import { describe, it, expect } from 'vitest';
 import { CheckHarness } from './check-harness.ts';
 import { NAT_KINDS } from './nat-model.ts';
@@ -36,6 +39,21 @@ describe('review: CheckAgent nominations (controlled side)', () => {
     expect(b.selectedPair()?.key).toBe(before!.key);
     // the replay still got its answer (a check is answered whoever sends it) and was checked back: nothing else
     expect(b.status().find((s) => s.pair.remote.address.address === ATTACKER.address)?.state).toBe('failed');
+  });
+
+  it('checks replayed from 64 other addresses do not fill the pair table for good: the contact\'s new address still gets a pair', () => {
+    const h = new CheckHarness(NAT_KINDS['EIM/EIF'], NAT_KINDS['EIM/APDF'], { seed: 12 });
+    h.runUntil(3_000);
+    const b = h.b.agent!;
+    const hostKey = candidateKey(h.b.candidates[0]);
+    for (let i = 0; i < 64; i++) b.handleRequest(h.now, hostKey, { address: '203.0.113.66', port: 10_000 + i }, `fill${i}`, false);
+    expect(b.status().length).toBe(64); // full: the attacker's pairs are being checked (and will fail)
+    h.runUntil(h.now + 5_000);
+    const moved = { address: '198.51.100.99', port: 61_000 }; // the contact's NAT renumbered mid-call
+    b.handleRequest(h.now, hostKey, moved, 'moved1', false);
+    expect(b.status().some((x) => x.pair.remote.address.address === moved.address && x.pair.remote.address.port === moved.port)).toBe(true);
+    expect(b.status().length).toBeLessThanOrEqual(64);
+    expect(b.selectedPair()).toBeDefined();
   });
 
   it('a genuine nomination of a pair the controlled side has not checked yet is followed once its check succeeds', () => {
