@@ -114,6 +114,8 @@ export class ContactLink {
   private connecting = false;
   private settled = false;
   private heard = false;
+  /** Every path failed before the contact showed any sign of this rendezvous: waiting for it (see 'no-path'). */
+  private waitingForContact = false;
   private closedFlag = false;
   private readonly timers: TimerHandle[] = [];
   private ticketTimer?: TimerHandle;
@@ -293,8 +295,18 @@ export class ContactLink {
       this.relay?.refresh(this.d.clock.now());
     } else if (e.type === 'no-path' && !this.d.refuse) {
       const err = new PeerError('connect-failed', `${this.username}: every path failed (${this.describe()})`);
-      if (!this.settled) this.fail(err);
-      else if (!this.agent.selectedPair() && !this.lostSince) {
+      if (!this.settled) {
+        // Not a sign of the contact yet (no check, no relay bind): it may not have the rendezvous
+        // yet — its push channel was down (the directory replays it on the next one) or the call
+        // is re-sent when it republishes. Its checks re-open our failed pairs (triggered checks):
+        // wait for them until the connect timeout instead of failing now.
+        if (!this.heard) {
+          if (!this.waitingForContact) this.d.log(`${this.username}: every path failed and no sign of the contact yet; waiting for it until the connect timeout`);
+          this.waitingForContact = true;
+          return;
+        }
+        this.fail(err);
+      } else if (!this.agent.selectedPair() && !this.lostSince) {
         // A live session lost every path (the contact changed networks, an outage): the agent
         // re-checks every pair, the relay included, and new addresses arrive with presence.
         // Give it LOST_GRACE_MS (under the transport's 30 s idle timeout) before closing.

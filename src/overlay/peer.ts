@@ -8,7 +8,7 @@
 //     3. picks the fastest supernode of the directory's list by STUN RTT (SupernodePicker,
 //        re-measured every 10 s; a switch republishes presence);
 //     4. publishes presence (host, srflx and relay candidates, NAT, supernode), keeps the
-//        NAT mapping alive (a STUN Binding every 20 s, republishing if the mapping moved)
+//        NAT mapping alive (a STUN Binding every 5 s, republishing if the mapping moved)
 //        and republishes every 60 s; keeps a push channel open (peer-push.ts: pinged, replaced
 //        at once when the NAT mapping or the host addresses change, re-opened with backoff).
 //   connect(username) — POST /v1/rendezvous; the contact gets the same rendezvous pushed;
@@ -93,6 +93,8 @@ export interface PeerOptions {
   /** How relay streams are opened when UDP is blocked (default: TCP to the supernode's port; the simulator passes a pipe). */
   readonly relayStreams?: RelayStreamConnector;
   readonly connectTimeoutMs?: number; // default 15_000
+  /** STUN keepalive to the directory (finds a renumbered NAT), default KEEPALIVE_MS (5 s). */
+  readonly keepaliveMs?: number;
   /**
    * Accept an incoming session from this contact device (default: every mutual contact).
    * A refused one is answered with a refusal its connect() sees at once ('refused').
@@ -102,13 +104,27 @@ export interface PeerOptions {
 }
 
 const PRESENCE_REFRESH_MS = 60_000;
-const KEEPALIVE_MS = 20_000;
+/**
+ * STUN Binding to the directory this often (0.2 requests/s, 0.4 packets/s with the answers,
+ * ~15 B/s each way): keeps the NAT's UDP mapping (timeouts are >= 30 s on most NATs) and finds
+ * a renumbered NAT (same host address, new public mapping) within 5 s — then the push channel
+ * is replaced and presence republished at once, so an idle peer is callable again ~5.5 s after
+ * the renumbering at worst, well within a caller's 15 s connect timeout (20 s before: after it).
+ */
+const KEEPALIVE_MS = 5_000;
 /** How often the host addresses are re-read (when they are not configured). */
 const HOST_WATCH_MS = 2_000;
 const SEEN_RENDEZVOUS_MAX = 256;
 /** A call whose contact is silent this long after the start is re-sent when the contact republishes (see scheduleRedial). */
 const REDIAL_QUIET_MS = 1_500;
 const REDIAL_MAX = 2;
+/**
+ * ... and not before this long after the contact's presence came: a directory that replays the
+ * rendezvous on the contact's new push channel (docs/protocol/directory.md) sends it right after
+ * the channel's hello, before the contact republishes, so the contact's checks and relay bind
+ * arrive within a round trip or two of its presence — then no second call is needed.
+ */
+const REDIAL_AFTER_PRESENCE_MS = 1_000;
 
 interface DeviceFile { directoryUrl: string; username: string; deviceId: string; x25519: string }
 
@@ -273,7 +289,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     this.push = push;
     await this.publish(true);
     this.every(PRESENCE_REFRESH_MS, () => void this.publish(true).catch((e: Error) => this.log(`presence refresh failed: ${e.message}`)));
-    this.every(KEEPALIVE_MS, () => this.keepalive());
+    this.every(this.opts.keepaliveMs ?? KEEPALIVE_MS, () => this.keepalive());
     if (!this.opts.hostAddresses?.length && !(this.opts.bindAddress && this.opts.bindAddress !== '0.0.0.0')) this.every(HOST_WATCH_MS, () => this.checkHostAddresses());
     if (!this.tcpMode) this.every(PRESENCE_REFRESH_MS, () => void this.refreshSupernodes());
   }
@@ -420,6 +436,10 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     const existing = this.links.get(peerDevice);
     if (existing && !existing.isClosed) {
       const established = this.sessionsByDevice.get(peerDevice);
+      // An older rendezvous than the one a live session came from (a late replay of a call
+      // that went to a push channel we had lost, when the call got through another way)
+      // never replaces it; a restarted contact's rendezvous is newer.
+      if (established && r.serverTime < existing.serverTime) return existing;
       if (!established && !replace) {
         // Two rendezvous in flight. Both sides calling at once: both keep the smaller id. Only
         // called: the caller's later one wins (it re-sent its call: after a timeout, or because
@@ -517,7 +537,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   private scheduleRedial(username: string, link: ContactLink): void {
     if (this.redialScheduled.has(link)) return;
     this.redialScheduled.add(link);
-    const h = this.clock.setTimer(Math.max(this.clock.now(), link.startAt + REDIAL_QUIET_MS), () => {
+    const h = this.clock.setTimer(Math.max(this.clock.now() + REDIAL_AFTER_PRESENCE_MS, link.startAt + REDIAL_QUIET_MS), () => {
       const i = this.intervals.indexOf(h);
       if (i >= 0) this.intervals.splice(i, 1);
       void this.redial(username, link);
@@ -533,7 +553,12 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     this.log(`${username}: no sign of the contact ${REDIAL_QUIET_MS} ms after the start, and it republished its presence: calling again`);
     let r: Rendezvous;
     try { r = await this.dir.rendezvous(this.deviceId, username, link.peerDeviceId); } catch (e) { this.log(`${username}: calling again failed: ${(e as Error).message}`); return; }
-    if (!stillQuiet()) return;
+    if (this.closing) return;
+    // The contact takes this later rendezvous (a callee keeps the later one) even if the first
+    // got through meanwhile: follow it whatever happened during the request. Its push copy may
+    // have come first and been set aside (both calling, ours the larger id): this answer is our
+    // own latest call, so it replaces the link.
+    if (this.seen.get(r.id) === undefined) this.seen.delete(r.id);
     this.onRendezvous(r, this.clock.now(), true);
   }
 

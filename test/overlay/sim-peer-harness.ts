@@ -7,7 +7,10 @@
 //     to the directory host and building rendezvous like src/directory/http/routes/
 //     rendezvous.ts (punch delay 300 ms, tickets signed with the real ticket codec); push
 //     channels answer pings after the round trip and survive a move unless the test cuts
-//     them (`SimDirectory.cutPush`: a TCP connection that died with the old address);
+//     them (`SimDirectory.cutPush`: a TCP connection that died with the old address); with
+//     `SimDirectory.replay` set, rendezvous a device has not received are kept and replayed
+//     to its next push channel as the directory does (src/directory/push/replay.ts, the real
+//     buffer; a delivered one counts as acknowledged, as the real client acks at once);
 //   - TCP: `pipeConnector`, a reliable in-order byte pipe with the path's one-way latency
 //     between a device and the supernode (made only with the simulator's clock), carrying
 //     the real relay framing through the Peer's RelayStreamFallback and the supernode's
@@ -34,6 +37,7 @@ import { formatAddress } from '../../src/wire/socket.ts';
 import { signTicket } from '../../src/wire/ticket.ts';
 import type { DirectoryClient, Device, Presence, PresenceUpdate, PushMessage, Rendezvous, Supernode } from '../../src/directory/client.ts';
 import { DirectoryError } from '../../src/directory/client.ts';
+import { RendezvousReplay } from '../../src/directory/push/replay.ts';
 import { RelayStreamServer, type RelayByteStream, type RelayStreamConnector, type RelayStreamHandlers } from '../../src/overlay/relay-stream-mux.ts';
 
 export const PUNCH_DELAY_MS = 300;
@@ -66,6 +70,10 @@ export class SimDirectory {
   readonly rendezvous: { id: string; at: number; from: string; to: string }[] = [];
   /** Every push channel opened, with the directory time. */
   readonly pushOpens: { username: string; at: number }[] = [];
+  /** Set: the directory replays unacknowledged rendezvous to a device's new push channel (off by default). */
+  replay?: RendezvousReplay;
+  /** Every rendezvous replayed: id, to whom, directory time. */
+  readonly replays: { id: string; username: string; at: number }[] = [];
 
   constructor(private readonly clock: Clock, private readonly supernodeList: Supernode[], private readonly idSeed: number) {
     sodium.crypto_sign_keypair(this.publicKey, this.secretKey);
@@ -111,10 +119,20 @@ export class SimDirectory {
       openPush: (o: { onMessage(m: PushMessage): void; onPong?(): void; onClose?(code: number, reason: string): void }) => call(() => {
         const conn: SimPushConnection = {
           alive: true,
-          deliver: (m) => this.clock.setTimer(this.clock.now() + acct.oneWayMs, () => { if (conn.alive) o.onMessage(m); }),
+          deliver: (m) => this.clock.setTimer(this.clock.now() + acct.oneWayMs, () => {
+            if (!conn.alive) return;
+            o.onMessage(m);
+            if (m.type === 'rendezvous') this.replay?.ack(m.deviceId, m.id);
+          }),
         };
         acct.pushes.add(conn);
         this.pushOpens.push({ username, at: this.clock.now() });
+        if (this.replay && acct.device) {
+          for (const m of this.replay.pending(this.clock.now(), acct.device.id) as Rendezvous[]) {
+            this.replays.push({ id: m.id, username, at: this.clock.now() });
+            conn.deliver(m);
+          }
+        }
         const end = () => {
           if (!acct.pushes.delete(conn)) return;
           conn.alive = false;
@@ -166,7 +184,9 @@ export class SimDirectory {
     });
     const mine = me.presence ?? { username: me.username, deviceId, status: 'online', candidates: [], nat: null, supernode: null, updatedAt: now };
     this.rendezvous.push({ id: rid, at: now, from: me.username, to: peerName });
-    for (const c of them.pushes) c.deliver(side(them.device.id, mine, me.device!));
+    const theirs = side(them.device.id, mine, me.device!);
+    this.replay?.keep(now, them.device.id, rid, theirs.startAt, theirs);
+    for (const c of them.pushes) c.deliver(theirs);
     return side(deviceId, them.presence, them.device);
   }
 }

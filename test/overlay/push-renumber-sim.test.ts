@@ -1,0 +1,103 @@
+// An IDLE peer behind a NAT that renumbers (same host address, new public mapping; its push
+// channel's TCP connection dies silently with the old mapping) must be callable again well
+// within a caller's 15 s connect timeout. The worst case is simulated: the renumbering comes
+// right after bob's STUN keepalive was answered (he learns of it only at the next one), and
+// alice calls at that very moment, so her rendezvous goes to bob's dead push channel.
+// Real Peers in the simulator (sim-peer-harness.ts), virtual time, fixed seeds:
+//   - keepalive 20 s (the old interval), no replay: bob reopens his channel only when his push
+//     keeper's 25 s ping goes unanswered or at his next keepalive (here after ~10 s); alice's call
+//     now waits for him (contact-link.ts: no sign of the contact yet) — before, it failed ~1.9 s
+//     after the call, when its checks had failed;
+//   - keepalive 5 s (the default now), no replay: bob notices within 5 s, reopens his channel
+//     and republishes; alice re-sends her call (peer.ts scheduleRedial): connected;
+//   - keepalive 5 s + the directory's rendezvous replay (src/directory/push/replay.ts, as the
+//     harness' directory runs it): the lost rendezvous is replayed on bob's new channel:
+//     connected without a re-sent call, and bob starts no second link for a replay he had.
+import { describe, it, expect, afterAll } from 'vitest';
+import { NAT_KINDS } from './nat-model.ts';
+import { simWorld, tempStateDirs, type SimWorld } from './sim-peer-harness.ts';
+import { RendezvousReplay } from '../../src/directory/push/replay.ts';
+
+const dirs = tempStateDirs();
+afterAll(() => dirs.cleanup());
+
+const DIRECTORY_STUN = [198, 51, 100, 10];
+
+/** Resolves the virtual time at which bob next RECEIVES the directory's STUN answer (his keepalive's). */
+function nextStunAnswer(w: SimWorld): () => number | undefined {
+  const bob = w.net.hosts.get('bob')!;
+  let at: number | undefined;
+  (bob.taps ??= []).push((t, b) => {
+    // IPv4 source 12..15 = the directory's STUN host, UDP source port 3478, to bob's LAN address
+    if (at === undefined && b[12] === DIRECTORY_STUN[0] && b[13] === DIRECTORY_STUN[1] && b[14] === DIRECTORY_STUN[2] && b[15] === DIRECTORY_STUN[3] && ((b[20] << 8) | b[21]) === 3478) at = t;
+  });
+  return () => at;
+}
+
+interface Outcome { connectedAfterMs?: number; failed?: string; pushReopenedAfterMs?: number; rendezvous: number; replays: number; bobSessions: number }
+
+async function renumberedIdleCall(seed: number, keepaliveMs: number, replay: boolean, tag: string, idleMs = 1_000): Promise<Outcome> {
+  const w = simWorld(NAT_KINDS['EIM/APDF'], NAT_KINDS['EIM/APDF'], seed, (n) => dirs.dir(`renumber-${tag}-${n}`));
+  if (replay) w.dir.replay = new RendezvousReplay();
+  const [alice, bob] = await Promise.all([w.start('alice', { keepaliveMs }), w.start('bob', { keepaliveMs })]);
+  try {
+    await w.loop.until(() => false, idleMs); // idle: nothing in flight
+    const answered = nextStunAnswer(w);
+    expect(await w.loop.until(() => answered() !== undefined, keepaliveMs + 1_000), 'bob keeps his mapping alive').toBe(true);
+    const movedAt = w.net.clock.now();
+    w.move('bob', NAT_KINDS['EIM/APDF'], '198.51.100.4');
+    w.dir.cutPush('bob');
+    const call = alice.connect('bob').then(() => undefined, (e: Error) => e.message);
+    let result: string | undefined | 'pending' = 'pending';
+    void call.then((r) => { result = r; });
+    await w.loop.until(() => result !== 'pending', 16_000);
+    const after = Math.round(w.net.clock.now() - movedAt);
+    await w.loop.until(() => false, 500); // bob's side of the handshake completes
+    const reopened = w.dir.pushOpens.find((o) => o.username === 'bob' && o.at > movedAt);
+    const bobSessions = w.logs.filter((l) => l.includes(' bob: session with alice')).length;
+    return {
+      ...(result === undefined ? { connectedAfterMs: after } : { failed: `${String(result)} after ${after} ms` }),
+      ...(reopened ? { pushReopenedAfterMs: Math.round(reopened.at - movedAt) } : {}),
+      rendezvous: w.dir.rendezvous.filter((r) => r.at >= movedAt).length,
+      replays: w.dir.replays.length,
+      bobSessions,
+    };
+  } finally {
+    await w.loop.settle(Promise.all([alice.close(), bob.close()]), 1_000).catch(() => {});
+  }
+}
+
+describe('an idle peer behind a renumbered NAT is callable again within a caller\'s connect timeout (real Peer, simulated network)', () => {
+  it('for comparison, the old 20 s keepalive: bob is found only by his push keeper\'s ping or his next keepalive', { timeout: 60_000 }, async () => {
+    const o = await renumberedIdleCall(31, 20_000, false, 'old');
+    console.log(`renumbered idle callee, keepalive 20 s, no replay: ${JSON.stringify(o)}`);
+    expect(o.pushReopenedAfterMs!, JSON.stringify(o)).toBeGreaterThan(5_500);
+  });
+
+  it('5 s keepalive: bob reopens his push channel within ~5 s, alice\'s re-sent call connects', { timeout: 60_000 }, async () => {
+    const o = await renumberedIdleCall(31, 5_000, false, 'redial');
+    console.log(`renumbered idle callee, keepalive 5 s, no replay: ${JSON.stringify(o)}`);
+    expect(o.connectedAfterMs, JSON.stringify(o)).toBeDefined();
+    expect(o.pushReopenedAfterMs!, JSON.stringify(o)).toBeLessThan(5_500);
+    expect(o.connectedAfterMs!, JSON.stringify(o)).toBeLessThan(8_000);
+    expect(o.rendezvous, 'the lost call and the re-sent one').toBe(2);
+  });
+
+  it('5 s keepalive + replay: the lost rendezvous is replayed on bob\'s new channel; connected without a re-sent call', { timeout: 60_000 }, async () => {
+    const o = await renumberedIdleCall(31, 5_000, true, 'replay');
+    console.log(`renumbered idle callee, keepalive 5 s, replay: ${JSON.stringify(o)}`);
+    expect(o.connectedAfterMs, JSON.stringify(o)).toBeDefined();
+    expect(o.connectedAfterMs!, JSON.stringify(o)).toBeLessThan(7_000);
+    expect(o.replays, JSON.stringify(o)).toBeGreaterThanOrEqual(1);
+    expect(o.rendezvous, 'no re-sent call was needed').toBe(1);
+    expect(o.bobSessions, 'one session on bob\'s side').toBe(1);
+  });
+
+  it('worst case over the push keeper\'s phase (renumbered after 1, 8, 15, 22 s idle; seeds 41-44): connected within 7 s', { timeout: 60_000 }, async () => {
+    const runs: Outcome[] = [];
+    for (const [i, idleMs] of [1_000, 8_000, 15_000, 22_000].entries()) runs.push(await renumberedIdleCall(41 + i, 5_000, true, `phase${i}`, idleMs));
+    const ms = runs.map((o) => o.connectedAfterMs ?? Infinity);
+    console.log(`renumbered idle callee, keepalive 5 s, replay, 4 phases: connected after ${JSON.stringify(ms)} ms; ${JSON.stringify(runs)}`);
+    for (const o of runs) expect(o.connectedAfterMs, JSON.stringify(o)).toBeLessThan(7_000);
+  });
+});
