@@ -511,6 +511,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     if (this.closing) return;
     if (m.type === 'rendezvous') {
       if (m.deviceId !== this.deviceId) return;
+      if (m.replayed) this.log(`rendezvous ${m.id.slice(0, 8)} from ${m.peer.username} replayed by the directory on a new push channel${this.seen.has(m.id) ? ' (had it)' : ''}`);
       const r = this.onRendezvous(m, this.clock.now());
       if (r instanceof PeerError) this.log(`incoming rendezvous from ${m.peer.username} refused: ${r.message}`);
     } else if (m.type === 'presence') {
