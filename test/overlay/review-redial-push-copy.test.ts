@@ -8,14 +8,12 @@
 // What must happen: the caller keeps only its latest rendezvous (docs/protocol/peer.md,
 // "Re-sent call"), as the callee keeps the later one; so the call connects in seconds, as in
 // sim-push.test.ts "a call placed right at the move".
-// Reproduction (before the fix): TINCAN_REVIEW_TODO=1 npx vitest run test/overlay/review-redial-push-copy.test.ts
-import { describe, expect, afterAll } from 'vitest';
+import { describe, it, expect, afterAll } from 'vitest';
 import type { Duplex } from 'node:stream';
 import type { ContactSession } from '../../src/overlay/peer-api.ts';
 import type { DirectoryClient, PushMessage, Rendezvous } from '../../src/directory/client.ts';
 import { NAT_KINDS } from './nat-model.ts';
 import { simWorld, tempStateDirs } from './sim-peer-harness.ts';
-import { reviewTodo } from './review-todo.ts';
 
 const dirs = tempStateDirs();
 afterAll(() => dirs.cleanup());
@@ -44,11 +42,10 @@ function pushingCallerCopy(inner: DirectoryClient): DirectoryClient {
 }
 
 describe('review: re-sent call whose push copy arrives before the HTTP answer', () => {
-  // Open bug (notes/requests/overlay-push.md): the push copy of the re-sent rendezvous r5 comes
-  // first, onRendezvous applies the both-calling rule (keep the smaller id: r4), marks r5 seen;
-  // the HTTP answer then finds r5 seen and changes nothing. alice stays on r4, bob on r5: the
-  // call fails ('every path failed') instead of connecting.
-  reviewTodo('the caller switches to its re-sent rendezvous (the callee took it): the call connects within 5 s of the move', { timeout: 30_000 }, async () => {
+  // Failed before 7a14527 (the push copy of the re-sent rendezvous r5 came first, onRendezvous
+  // applied the both-calling rule — keep the smaller id, r4 — and marked r5 seen; the HTTP answer
+  // then changed nothing: alice stayed on r4, bob took r5, and the call failed).
+  it('the caller switches to its re-sent rendezvous (the callee took it): the call connects within 5 s of the move', { timeout: 30_000 }, async () => {
     const seed = 23;
     const w = simWorld(NAT_KINDS['EIM/APDF'], NAT_KINDS['EIM/APDF'], seed, (n) => dirs.dir(`review-redial-${n}`));
     const [alice, bob] = await Promise.all([w.start('alice', { directory: pushingCallerCopy(w.dir.clientFor('alice')) }), w.start('bob')]);
