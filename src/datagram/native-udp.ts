@@ -40,6 +40,7 @@ interface NativeAddon {
     [NativeHandle, ArrayBuffer, ArrayBuffer, ArrayBuffer, ArrayBuffer, number, number, number, number, ArrayBuffer] | number;
   flush(handle: NativeHandle, count: number): void;
   recvMode(handle: NativeHandle, mode: 0 | 1): void;
+  busyPoll(handle: NativeHandle, us: number): void;
   close(handle: NativeHandle, onClosed: () => void): void;
   injectSendErrors(handle: NativeHandle, errno: number, times: number): void;
   readonly stagingBytes: number;
@@ -338,6 +339,16 @@ export class NativeUdpSocket extends UdpSocket {
     this.used = 0;
     this.arenaStaged = false;
     this.addon.flush(this.handle, n);
+  }
+
+  /**
+   * Change busy polling at run time (BindUdpOptions.busyPollUs: 0 = off, else microseconds
+   * without a datagram before the socket sleeps again, at most 1000; anything else counts as 0).
+   * Takes effect from the next read, also inside a wake-up that is already polling.
+   */
+  setBusyPoll(us: number): void {
+    if (this.closed) return;
+    this.addon.busyPoll(this.handle, Number.isInteger(us) && us > 0 ? Math.min(us, 1000) : 0);
   }
 
   onDatagram(handler: DatagramHandler): void {

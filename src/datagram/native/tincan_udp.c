@@ -20,6 +20,8 @@
 //   onRecv(undefined, runs, 1) per recvmmsg with one run (offset, length, segment size,
 //   address, port) per received datagram or GRO super-datagram, read in place from the
 //   arena (a JS-owned ArrayBuffer, valid until the call returns); recvMode(handle, 0) back.
+//   busyPoll(handle, us) changes the busy polling of open()'s flags bits 16-25 (0: off,
+//   at most 1000 us) at run time (udp_recv.c recv_and_poll).
 // - Send: flush(handle, count) sends `count` entries (offset, length, address, port)
 //   of sendMeta from the staging buffer with sendmmsg, coalescing runs of equal-size
 //   datagrams to one destination into UDP GSO messages. What the kernel has no room
@@ -104,6 +106,7 @@ NAPI_MODULE_INIT() {
     {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
     {"injectSendErrors", NULL, js_inject, NULL, NULL, NULL, napi_default, NULL},
     {"recvMode", NULL, js_recv_mode, NULL, NULL, NULL, napi_default, NULL},
+    {"busyPoll", NULL, js_busy_poll, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   napi_value v;

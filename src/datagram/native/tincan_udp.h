@@ -135,6 +135,7 @@ napi_value js_inject(napi_env env, napi_callback_info info);
 uint32_t do_recv(sock_t* s);
 void recv_and_poll(sock_t* s);
 napi_value js_recv_mode(napi_env env, napi_callback_info info);
+napi_value js_busy_poll(napi_env env, napi_callback_info info);
 int arena_usable(sock_t* s);
 
 /* udp_lifecycle.c */

@@ -17,6 +17,8 @@
 // the socket then reads into a private arena, in copied mode for good.
 #include "tincan_udp.h"
 
+#include <sched.h>
+
 _Static_assert(RECV_MSGS * RUN_META_STRIDE <= RECV_META_CAP * 4, "recvMeta holds a batch of runs");
 
 static void emit_segments(sock_t* s) {
@@ -134,7 +136,10 @@ static uint64_t now_us(void) {
 /* A readable wake-up: receive; with busy polling on (busy_poll_us > 0) and data received,
  * keep calling recvmmsg until busy_poll_us pass without a datagram (or BUSY_POLL_CAP_US in
  * all, so the event loop is never held longer), then back to the poll. Trades CPU for not
- * sleeping (and waking) between the bursts of a flow. */
+ * sleeping (and waking) between the bursts of a flow. An empty poll yields the CPU
+ * (sched_yield) first: a spinning socket gives way to any other runnable task on its core
+ * and only spins on a core nobody else wants. busy_poll_us may change at run time
+ * (busyPoll(handle, us), e.g. from a handler called here): read on every iteration. */
 void recv_and_poll(sock_t* s) {
   if (do_recv(s) == 0 || s->busy_poll_us == 0) return;
   uint64_t start = now_us(), last = start;
@@ -146,7 +151,20 @@ void recv_and_poll(sock_t* s) {
     uint32_t got = do_recv(s);
     napi_close_handle_scope(s->env, scope);
     if (got > 0) last = now_us();
+    else sched_yield();
   }
+}
+
+napi_value js_busy_poll(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  sock_t* s;
+  uint32_t us;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 || !get_sock(env, argv[0], &s) ||
+      !get_u32(env, argv[1], &us))
+    return throw_type(env, "busyPoll(handle, microseconds)");
+  s->busy_poll_us = us > BUSY_POLL_MAX_US ? BUSY_POLL_MAX_US : us;
+  return undef(env);
 }
 
 /* Returns the messages received (datagrams or GRO super-datagrams). */
