@@ -17,9 +17,19 @@
 // after it with `pollRunInto` + `sendRun` (a relayed run leaves as one GSO message; the
 // socket copies it into its staging buffer, so nothing refers to the batch's memory once
 // the run is drained, before the socket reuses it), then one flush() per batch.
+// With `busyPoll` (a BusyPollPolicy and how to apply it to the socket), every batch's
+// datagrams are counted and the policy's verdict applied when it changes: the socket spins
+// between bursts while a bulk flow passes (relay-busy-poll.ts), and sleeps otherwise.
 import type { Clock, DatagramSocket, Millis, UdpAddress } from '../wire/socket.ts';
 import { WakeupTimer } from '../datagram/wakeup-timer.ts';
-import { isBatchSocket, type BatchSocket, type DatagramBatch } from '../datagram/batch.ts';
+import { isBatchSocket, segmentCount, type BatchSocket, type DatagramBatch } from '../datagram/batch.ts';
+import type { BusyPollPolicy } from './relay-busy-poll.ts';
+
+/** Adaptive busy polling for the driver's socket: the policy, and how to set the socket's busy polling (us, 0 = off). */
+export interface DriverBusyPoll {
+  readonly policy: BusyPollPolicy;
+  apply(us: number): void;
+}
 
 /** What the driver needs of a supernode core (SupernodeCore). */
 export interface BatchCore {
@@ -44,11 +54,13 @@ export class RelayBatchDriver {
   private readonly drainTask = () => this.drain();
   /** Batches drained (for tests and monitoring). */
   drains = 0;
+  /** The busy polling last applied (us, 0 = off). */
+  private spinUs = 0;
 
   /** Whether the batch path (onBatch/handleRun/sendRun) is in use. */
   get batched(): boolean { return this.runs !== undefined; }
 
-  constructor(private readonly core: BatchCore, private readonly socket: DatagramSocket, private readonly clock: Clock) {
+  constructor(private readonly core: BatchCore, private readonly socket: DatagramSocket, private readonly clock: Clock, private readonly busyPoll?: DriverBusyPoll) {
     const f = (socket as Partial<{ flush(): void }>).flush;
     this.wakeup = new WakeupTimer(clock, () => {
       if (this.closed) return;
@@ -68,6 +80,7 @@ export class RelayBatchDriver {
         now = this.batchNow = this.clock.now();
         queueMicrotask(this.drainTask);
       }
+      if (this.busyPoll !== undefined) this.noteBatch(now, 1);
       this.core.handleDatagram(now, from, bytes);
     });
   }
@@ -79,6 +92,7 @@ export class RelayBatchDriver {
     if (this.closed) return;
     this.drain();
     this.closed = true;
+    if (this.spinUs !== 0) { this.spinUs = 0; this.busyPoll?.apply(0); }
     this.wakeup.cancel();
     this.socket.close();
   }
@@ -86,6 +100,11 @@ export class RelayBatchDriver {
   private onBatch(batch: DatagramBatch): void {
     if (this.closed) return;
     const core = this.core, now = this.clock.now(), bytes = batch.bytes;
+    if (this.busyPoll !== undefined) {
+      let n = 0;
+      for (let r = 0; r < batch.runs; r++) n += segmentCount(batch.length(r), batch.segmentSize(r));
+      this.noteBatch(now, n);
+    }
     try {
       for (let r = 0; r < batch.runs; r++) {
         core.handleRun!(now, batch.from(r), bytes, batch.offset(r), batch.length(r), batch.segmentSize(r));
@@ -93,6 +112,15 @@ export class RelayBatchDriver {
       }
     } finally {
       this.drain(); // even when handling threw: nothing queued (views of the batch) may outlive the batch's memory
+    }
+  }
+
+  /** Tell the busy-poll policy about `n` datagrams received at `now`; apply its verdict when it changed. */
+  private noteBatch(now: Millis, n: number): void {
+    const us = this.busyPoll!.policy.note(now, n);
+    if (us !== this.spinUs) {
+      this.spinUs = us;
+      this.busyPoll!.apply(us);
     }
   }
 

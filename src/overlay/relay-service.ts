@@ -9,6 +9,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { realClock } from '../datagram/udp.ts';
 import { bindRelayUdp } from './relay-udp.ts';
 import { RelayBatchDriver } from './relay-driver.ts';
+import { BusyPollPolicy, type BusyPollPolicyOptions } from './relay-busy-poll.ts';
 import type { Clock, UdpAddress } from '../wire/socket.ts';
 import type { RelayConfig, TicketVerifier } from './relay.ts';
 import { SupernodeCore, type SupernodeCounters } from './supernode.ts';
@@ -45,6 +46,14 @@ export interface RelayServiceOptions extends Omit<RelayConfig, 'verifier' | 'new
    * TINCAN_RELAY_BUSY_POLL_US environment variable, else 0 (off). CPU for latency (experimental).
    */
   readonly busyPollUs?: number;
+  /**
+   * Adaptive busy polling (native socket, when busyPollUs is 0): spin between bursts only while
+   * the relay receives a lot (relay-busy-poll.ts: from 50,000 datagrams/s, off below half of
+   * it; 200 us without a datagram before sleeping; an empty poll yields the core to any other
+   * runnable task). For a supernode with a core of its own. Default: on, unless the environment
+   * says TINCAN_RELAY_ADAPTIVE_BUSY_POLL=0; false turns it off.
+   */
+  readonly adaptiveBusyPoll?: boolean | BusyPollPolicyOptions;
 }
 
 export interface RelayService {
@@ -64,7 +73,8 @@ export interface RelayService {
 export async function startRelayService(opts: RelayServiceOptions): Promise<RelayService> {
   const verifier = opts.verifier ?? (opts.directoryPublicKey ? directoryTicketVerifier(opts.directoryPublicKey) : undefined);
   if (!verifier) throw new Error('relay service: a directory public key (or a ticket verifier) is required');
-  const { address = '0.0.0.0', port = 3479, directoryPublicKey: _k, verifier: _v, gossip, tcp: withTcp = true, busyPollUs = Number(process.env.TINCAN_RELAY_BUSY_POLL_US ?? 0) || 0, ...limits } = opts;
+  const { address = '0.0.0.0', port = 3479, directoryPublicKey: _k, verifier: _v, gossip, tcp: withTcp = true, busyPollUs = Number(process.env.TINCAN_RELAY_BUSY_POLL_US ?? 0) || 0,
+    adaptiveBusyPoll = process.env.TINCAN_RELAY_ADAPTIVE_BUSY_POLL !== '0', ...limits } = opts;
   const random = () => randomInt(0, 2 ** 32) / 2 ** 32;
   const udp = await bindRelayUdp(address, port, busyPollUs); // sends without copying: the core never reuses a buffer it sent
   let tcp: RelayTcpListener | undefined;
@@ -81,14 +91,16 @@ export async function startRelayService(opts: RelayServiceOptions): Promise<Rela
     relay: { ...limits, verifier, newSessionId: () => randomBytes(8).readBigUInt64BE() },
     gossip: gossip && self ? { self, random, shuffleIntervalMs: gossip.shuffleIntervalMs, viewSize: gossip.viewSize, seeds: gossip.seeds } : undefined,
   }, unixClock.now());
-  const driver = new RelayBatchDriver(core, socket, unixClock);
+  const setBusyPoll = udp.setBusyPoll;
+  const policy = adaptiveBusyPoll !== false && busyPollUs === 0 && setBusyPoll !== undefined ? new BusyPollPolicy(adaptiveBusyPoll === true ? {} : adaptiveBusyPoll) : undefined;
+  const driver = new RelayBatchDriver(core, socket, unixClock, policy ? { policy, apply: setBusyPoll! } : undefined);
   if (gossip?.seeds) core.handleDirectoryList(unixClock.now(), gossip.seeds);
   driver.wake();
   return {
     local: socket.local,
     counters: () => core.counters(),
     tcpCounters: () => tcp?.counters,
-    udpCounters: () => ({ kind: udp.kind, path: driver.batched ? 'runs' : 'datagrams', ...udp.counters }),
+    udpCounters: () => ({ kind: udp.kind, path: driver.batched ? 'runs' : 'datagrams', busyPoll: policy ? (policy.on ? policy.spinUs : 0) : busyPollUs, busyPollTurnedOn: policy?.turnedOn ?? 0, ...udp.counters }),
     view: () => core.gossip?.view() ?? [],
     seed: (list) => { core.handleDirectoryList(unixClock.now(), list); driver.wake(); },
     close: () => driver.close(),

@@ -29,12 +29,16 @@ export class RelayUdpSocket implements DatagramSocket {
   readonly onBatch?: (handler: BatchHandler) => void;
   /** Native socket only: send a run (copied into staging; one GSO message at the flush). */
   readonly sendRun?: (to: UdpAddress, bytes: Uint8Array, segmentSize: number) => void;
+  /** Native socket only: busy polling at run time (us without a datagram before sleeping; 0 = off). */
+  readonly setBusyPoll?: (us: number) => void;
 
   constructor(private readonly udp: NodeUdpSocket) {
     this.batched = udp as unknown as MaybeBatched;
     if (udp.kind === 'native') {
       this.onBatch = (h) => udp.onBatch(h);
       this.sendRun = (to, bytes, seg) => udp.sendRun(to, bytes, seg);
+      const spin = (udp as Partial<{ setBusyPoll(us: number): void }>).setBusyPoll; // NativeUdpSocket
+      if (typeof spin === 'function') this.setBusyPoll = (us) => spin.call(udp, us);
     }
   }
 
