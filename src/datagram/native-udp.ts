@@ -347,7 +347,7 @@ export class NativeUdpSocket extends UdpSocket {
    * Takes effect from the next read, also inside a wake-up that is already polling.
    */
   setBusyPoll(us: number): void {
-    if (this.closed) return;
+    if (this.closed || typeof this.addon.busyPoll !== 'function') return; // an addon built before busyPoll: no change
     this.addon.busyPoll(this.handle, Number.isInteger(us) && us > 0 ? Math.min(us, 1000) : 0);
   }
 
