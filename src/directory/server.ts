@@ -153,6 +153,9 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
         ...(opts.stunAlternateAddress !== undefined ? { alternateAddress: opts.stunAlternateAddress, alternatePort: opts.stunAlternatePort } : {}),
       });
       const counters = stun.server.counters;
+      const stunServer = stun.server;
+      ctx.nudge = (to) => stunServer.nudge(to);
+      metrics.counterFrom('tincan_stun_nudges_total', 'STUN Binding indications sent to devices that did not acknowledge a rendezvous on their push channel.', () => counters.nudges ?? 0);
       metrics.counterFrom('tincan_stun_requests_total', 'STUN requests received.', () => counters.requests);
       metrics.counterFrom('tincan_stun_dropped_total', 'STUN datagrams dropped unanswered.', () => counters.dropped);
     }

@@ -15,6 +15,10 @@
 //   Bad Request; anything else (not STUN, bad FINGERPRINT, indications, responses)
 //   is dropped silently. Everything is counted; no input can throw out of here.
 // - No authentication (MESSAGE-INTEGRITY in requests is ignored), no rate limit.
+// - nudge(to): one Binding INDICATION (no attributes but FINGERPRINT, random
+//   transaction id) from the primary socket — a device's NAT lets it in, as it
+//   comes from where the device sends its keepalives; the directory sends it to a
+//   device that did not acknowledge a rendezvous on its push channel.
 // `directory` may import only `wire` (docs/architecture.md), so startStunServer binds
 // with node:dgram through a few lines of glue here unless a `bind` is injected
 // (e.g. the datagram layer's bindUdp, from the CLI).
@@ -32,6 +36,8 @@ export const DEFAULT_STUN_SOFTWARE = 'tincan-stun';
 
 export interface StunServerCounters {
   requests: number;
+  /** Binding indications sent by nudge(). */
+  nudges?: number;
   successResponses: number;
   errorResponses: number;
   /** Datagrams dropped without an answer (not STUN, bad fingerprint, indications, responses). */
@@ -72,6 +78,17 @@ export class StunServer {
   /** True when all four sockets are served (full RFC 5780 behaviour discovery). */
   get supportsBehaviorDiscovery(): boolean {
     return this.sockets.every((s) => s !== undefined);
+  }
+
+  /** Sends `to` one Binding indication from the primary socket ("check your push channel"). Never throws. */
+  nudge(to: UdpAddress): void {
+    try {
+      const bytes = encodeStun({ method: STUN_METHOD_BINDING, class: 'indication', transactionId: new Uint8Array(randomBytes(12)), attributes: [] }, { fingerprint: true });
+      this.sockets[0]!.send(to, bytes);
+      this.counters.nudges = (this.counters.nudges ?? 0) + 1;
+    } catch {
+      this.counters.internalErrors++;
+    }
   }
 
   /** One datagram in on the primary socket; at most one datagram out to `from`. Never throws. */

@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import { DirectoryClient, type Candidate as DirCandidate, type PushMessage, type Rendezvous } from '../directory/client.ts';
 import type { Clock, DatagramSocket, TimerHandle, UdpAddress } from '../wire/socket.ts';
 import { formatAddress, sameAddress } from '../wire/socket.ts';
+import { decodeStun, verifyStunFingerprint, STUN_METHOD_BINDING } from '../wire/stun.ts';
 import { bindUdp, realClock } from '../datagram/udp.ts';
 import { systemRandom } from '../datagram/system-random.ts';
 import type { CryptoProvider } from '../transport/crypto.ts';
@@ -173,6 +174,16 @@ async function ensureDevice(dir: DirectoryClient, opts: PeerOptions, username: s
 
 function defaultStun(url: string): UdpAddress {
   return { address: new URL(url).hostname.replace(/^localhost$/, '127.0.0.1'), port: 3478 };
+}
+
+/** A STUN Binding indication (the directory's nudge), FINGERPRINT checked when present. */
+function isBindingIndication(bytes: Uint8Array): boolean {
+  try {
+    const m = decodeStun(bytes);
+    return m.class === 'indication' && m.method === STUN_METHOD_BINDING && (m.fingerprintOffset === undefined || verifyStunFingerprint(bytes, m));
+  } catch {
+    return false;
+  }
 }
 
 /** A presence update worth retrying: the directory was unreachable, timed out or failed (not a refusal). */
@@ -657,6 +668,13 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   private onUnclaimed(from: UdpAddress, bytes: Uint8Array): void {
     if (this.serving?.offer(from, bytes)) return;
     if (!StunProbeCodec.isStun(bytes)) return;
+    if (sameAddress(from, this.stunAddr) && isBindingIndication(bytes)) {
+      // The directory's nudge: a rendezvous for us went unacknowledged on our push channel,
+      // which may be dead (docs/protocol/directory.md). Ping it now (2 s deadline, rate-limited).
+      this.log('nudged by the directory: checking the push channel');
+      this.push?.suspect();
+      return;
+    }
     const now = this.clock.now();
     if (this.classifier) {
       const r = this.probeCodec.decodeResponse(bytes, from);

@@ -5,13 +5,17 @@
 // channel — once: the bundled client acknowledges it, so a later channel gets nothing; not
 // after the replay time (15 s); never to a channel opened without `device`. With Redis, the
 // device may come back on ANOTHER instance: that one replays it, and the acknowledgement
-// reaches every instance. SQLite here; the Redis case needs TINCAN_TEST_REDIS_URL.
+// reaches every instance. A callee that has not acknowledged its copy 1 s after the call gets
+// a STUN Binding indication at its srflx candidate from the directory's STUN endpoint (the
+// "nudge": check your push channel). SQLite here; the Redis case needs TINCAN_TEST_REDIS_URL.
 import { describe, it, expect, afterAll, beforeAll } from 'vitest';
 import WebSocket from 'ws';
 import { Redis } from 'ioredis';
 import { startTestDirectory, call, user, device, befriend, Inbox, type TestDirectory } from './harness.ts';
 import { REDIS_URL } from './engines.ts';
+import { createSocket } from 'node:dgram';
 import { DirectoryClient, type PushChannel, type PushMessage, type Rendezvous } from '../../src/directory/client.ts';
+import { decodeStun, STUN_METHOD_BINDING, verifyStunFingerprint } from '../../src/wire/stun.ts';
 
 /** A push channel of `deviceId` that never acknowledges anything (its TCP path is dead, but the directory does not know yet). */
 async function deadChannel(base: string, token: string, deviceId: string): Promise<{ got: PushMessage[]; ws: WebSocket }> {
@@ -39,13 +43,14 @@ const settle = () => new Promise((r) => setTimeout(r, 150));
 
 interface World { alice: { token: string; name: string; dev: string }; bob: { token: string; name: string; dev: string } }
 
-async function world(base: string, a: string, b: string): Promise<World> {
+async function world(base: string, a: string, b: string, bobSrflxPort = 5000): Promise<World> {
   const alice = { name: a, token: await user(base, a) };
   const bob = { name: b, token: await user(base, b) };
   await befriend(base, alice, bob);
   const w = { alice: { ...alice, dev: await device(base, alice.token, `${a}-laptop`) }, bob: { ...bob, dev: await device(base, bob.token, `${b}-laptop`) } };
   for (const x of [w.alice, w.bob]) {
-    const r = await call(base, 'PUT', '/v1/presence', { token: x.token, body: { deviceId: x.dev, status: 'online', candidates: [{ kind: 'srflx', address: '198.51.100.7', port: 5000 }], nat: null, supernode: null } });
+    const srflx = x === w.bob && bobSrflxPort !== 5000 ? { kind: 'srflx', address: '127.0.0.1', port: bobSrflxPort } : { kind: 'srflx', address: '198.51.100.7', port: 5000 };
+    const r = await call(base, 'PUT', '/v1/presence', { token: x.token, body: { deviceId: x.dev, status: 'online', candidates: [srflx], nat: null, supernode: null } });
     expect(r.status).toBe(204);
   }
   return w;
@@ -56,7 +61,7 @@ describe('directory: rendezvous replay to a reopened push channel (sqlite, loopb
   let skew = 0;
   const channels: PushChannel[] = [];
   const sockets: WebSocket[] = [];
-  beforeAll(async () => { t = await startTestDirectory('sqlite', { now: () => Date.now() + skew }); });
+  beforeAll(async () => { t = await startTestDirectory('sqlite', { now: () => Date.now() + skew, stunPort: 0 }); });
   afterAll(async () => { for (const c of channels) c.close(); for (const s of sockets) s.terminate(); await t?.stop(); });
 
   const open = async (base: string, token: string, deviceId?: string) => {
@@ -110,6 +115,37 @@ describe('directory: rendezvous replay to a reopened push channel (sqlite, loopb
       await settle();
       expect(fresh.messages.map((x) => x.m.type)).toEqual(['hello']);
     } finally { skew -= 15_000; }
+  });
+
+  it('a callee that does not acknowledge within 1 s is nudged over UDP from the STUN endpoint; one that does is not', async () => {
+    const udp = createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+    const got: { from: string; at: number; ok: boolean }[] = [];
+    udp.on('message', (b, rinfo) => {
+      let ok = false;
+      try { const m = decodeStun(b); ok = m.class === 'indication' && m.method === STUN_METHOD_BINDING && verifyStunFingerprint(b, m); } catch { ok = false; }
+      got.push({ from: `${rinfo.address}:${rinfo.port}`, at: Date.now(), ok });
+    });
+    try {
+      const w = await world(t.dir.url, 'ivan', 'judy', udp.address().port);
+      const dead = await deadChannel(t.dir.url, w.bob.token, w.bob.dev);
+      sockets.push(dead.ws);
+      const sentAt = Date.now();
+      await new DirectoryClient(t.dir.url, w.alice.token).rendezvous(w.alice.dev, 'judy');
+      await until('the nudge', async () => got.length > 0, 4_000);
+      expect(got[0]).toMatchObject({ from: `127.0.0.1:${t.dir.stunPort}`, ok: true });
+      expect(got[0].at - sentAt).toBeGreaterThanOrEqual(900);
+      // a live channel that acknowledges (the bundled client): no nudge
+      await open(t.dir.url, w.bob.token, w.bob.dev);
+      dead.ws.terminate();
+      await settle();
+      const before = got.length;
+      await new DirectoryClient(t.dir.url, w.alice.token).rendezvous(w.alice.dev, 'judy');
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(got.length).toBe(before);
+      const m = (await call(t.dir.url, 'GET', '/metrics')).text.split('\n').find((l) => l.startsWith('tincan_stun_nudges_total '));
+      expect(Number(m?.split(' ')[1])).toBeGreaterThanOrEqual(1);
+    } finally { udp.close(); }
   });
 
   it('client frames other than a well-formed ack are ignored, and the channel stays open', async () => {

@@ -101,3 +101,55 @@ describe('an idle peer behind a renumbered NAT is callable again within a caller
     for (const o of runs) expect(o.connectedAfterMs, JSON.stringify(o)).toBeLessThan(7_000);
   });
 });
+
+// The push channel's TCP connection dies while bob's UDP mapping stays the same (a NAT that
+// dropped only the TCP state, a directory host gone without a FIN): his keepalives see nothing
+// wrong. alice calls: her rendezvous goes into the dead channel and is not acknowledged; 1 s
+// later the directory nudges bob over UDP (a STUN Binding indication from its STUN endpoint to
+// his srflx, src/directory/push/nudge.ts), bob pings his channel (2 s deadline), finds it dead,
+// opens a new one and gets the rendezvous replayed. Without the nudge bob finds the dead
+// channel only at his push keeper's next ping (every 25 s, 5 s deadline).
+describe('a push channel dead while the UDP mapping is unchanged (real Peer, simulated network)', () => {
+  interface DeathOutcome { connectedAfterMs?: number; failed?: string; nudgedAfterMs: number[]; pushReopenedAfterMs?: number; replays: number; rendezvous: number }
+  async function tcpOnlyDeath(seed: number, nudge: boolean, tag: string): Promise<DeathOutcome> {
+    const w = simWorld(NAT_KINDS['EIM/APDF'], NAT_KINDS['EIM/APDF'], seed, (n) => dirs.dir(`tcpdeath-${tag}-${n}`));
+    w.dir.replay = new RendezvousReplay();
+    if (!nudge) w.dir.nudge = undefined;
+    const [alice, bob] = await Promise.all([w.start('alice'), w.start('bob')]);
+    try {
+      await w.loop.until(() => false, 2_000);
+      const cutAt = w.net.clock.now();
+      w.dir.cutPush('bob');
+      let result: string | undefined | 'pending' = 'pending';
+      void alice.connect('bob').then(() => { result = undefined; }, (e: Error) => { result = e.message; });
+      await w.loop.until(() => result !== 'pending', 16_000);
+      const after = Math.round(w.net.clock.now() - cutAt);
+      const reopened = w.dir.pushOpens.find((o) => o.username === 'bob' && o.at > cutAt);
+      return {
+        ...(result === undefined ? { connectedAfterMs: after } : { failed: `${String(result).slice(0, 60)} after ${after} ms` }),
+        nudgedAfterMs: w.dir.nudges.map((n) => Math.round(n.at - cutAt)),
+        ...(reopened ? { pushReopenedAfterMs: Math.round(reopened.at - cutAt) } : {}),
+        replays: w.dir.replays.length,
+        rendezvous: w.dir.rendezvous.filter((r) => r.at >= cutAt).length,
+      };
+    } finally {
+      await w.loop.settle(Promise.all([alice.close(), bob.close()]), 1_000).catch(() => {});
+    }
+  }
+
+  it('with the directory\'s nudge: bob replaces his channel ~3 s after the call and the replayed call connects', { timeout: 60_000 }, async () => {
+    const o = await tcpOnlyDeath(51, true, 'nudge');
+    console.log(`push channel dead, mapping unchanged, nudge: ${JSON.stringify(o)}`);
+    expect(o.connectedAfterMs, JSON.stringify(o)).toBeDefined();
+    expect(o.connectedAfterMs!, JSON.stringify(o)).toBeLessThan(5_000);
+    expect(o.nudgedAfterMs, JSON.stringify(o)).toHaveLength(1);
+    expect(o.replays, JSON.stringify(o)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('for comparison, without the nudge: bob finds the dead channel only at his push keeper\'s ping', { timeout: 60_000 }, async () => {
+    const o = await tcpOnlyDeath(51, false, 'plain');
+    console.log(`push channel dead, mapping unchanged, no nudge: ${JSON.stringify(o)}`);
+    expect(o.nudgedAfterMs).toEqual([]);
+    expect(o.pushReopenedAfterMs ?? Infinity, JSON.stringify(o)).toBeGreaterThan(5_000);
+  });
+});

@@ -10,7 +10,9 @@
 //     them (`SimDirectory.cutPush`: a TCP connection that died with the old address); with
 //     `SimDirectory.replay` set, rendezvous a device has not received are kept and replayed
 //     to its next push channel as the directory does (src/directory/push/replay.ts, the real
-//     buffer; a delivered one counts as acknowledged, as the real client acks at once);
+//     buffer; a delivered one counts as acknowledged, as the real client acks at once) and,
+//     with `SimDirectory.nudge` set too, a callee that has not acknowledged its copy 1 s later
+//     gets a STUN Binding indication at its srflx candidates (src/directory/push/nudge.ts);
 //   - TCP: `pipeConnector`, a reliable in-order byte pipe with the path's one-way latency
 //     between a device and the supernode (made only with the simulator's clock), carrying
 //     the real relay framing through the Peer's RelayStreamFallback and the supernode's
@@ -38,6 +40,7 @@ import { signTicket } from '../../src/wire/ticket.ts';
 import type { DirectoryClient, Device, Presence, PresenceUpdate, PushMessage, Rendezvous, Supernode } from '../../src/directory/client.ts';
 import { DirectoryError } from '../../src/directory/client.ts';
 import { RendezvousReplay } from '../../src/directory/push/replay.ts';
+import { NUDGE_AFTER_MS } from '../../src/directory/push/nudge.ts';
 import { RelayStreamServer, type RelayByteStream, type RelayStreamConnector, type RelayStreamHandlers } from '../../src/overlay/relay-stream-mux.ts';
 
 export const PUNCH_DELAY_MS = 300;
@@ -74,6 +77,10 @@ export class SimDirectory {
   replay?: RendezvousReplay;
   /** Every rendezvous replayed: id, to whom, directory time. */
   readonly replays: { id: string; username: string; at: number }[] = [];
+  /** With `replay`: how the directory sends a STUN nudge (simWorld: its StunServer's nudge). */
+  nudge?: (to: UdpAddress) => void;
+  /** Every nudge sent: to whom, directory time. */
+  readonly nudges: { username: string; at: number }[] = [];
 
   constructor(private readonly clock: Clock, private readonly supernodeList: Supernode[], private readonly idSeed: number) {
     sodium.crypto_sign_keypair(this.publicKey, this.secretKey);
@@ -187,6 +194,15 @@ export class SimDirectory {
     const theirs = side(them.device.id, mine, me.device!);
     this.replay?.keep(now, them.device.id, rid, theirs.startAt, theirs);
     for (const c of them.pushes) c.deliver(theirs);
+    const srflx = them.presence.candidates.filter((c) => c.kind === 'srflx').slice(0, 2);
+    if (this.replay && this.nudge && srflx.length) {
+      const deviceId = them.device.id;
+      this.clock.setTimer(now + NUDGE_AFTER_MS, () => {
+        if (!this.replay?.has(deviceId, rid)) return;
+        this.nudges.push({ username: them.username, at: this.clock.now() });
+        for (const c of srflx) this.nudge?.({ address: c.address, port: c.port });
+      });
+    }
     return side(deviceId, them.presence, them.device);
   }
 }
@@ -349,6 +365,7 @@ export function simWorld(kindA: NatType, kindB: NatType, seed: number, stateDir:
   net.autoRoute();
   const stun = new StunServer({ primary: rv1.bindUdp(3478), altPort: rv1.bindUdp(3479), altIp: rv2.bindUdp(3478), altBoth: rv2.bindUdp(3479) });
   const dir = new SimDirectory(net.clock, [{ id: 'sn-1', address: SUPERNODE.address, port: SUPERNODE.port, capacity: 100, load: 0, lastHeartbeat: 0 }], seed);
+  dir.nudge = (to) => stun.nudge(to); // used only when a test sets dir.replay
   dir.addUser('alice', ONE_WAY_TO_SERVERS_MS);
   dir.addUser('bob', ONE_WAY_TO_SERVERS_MS);
   const supernodeSocket = new RelayStreamServer(snHost.bindUdp(SUPERNODE.port));

@@ -26,4 +26,6 @@ export interface AppContext {
   views: ViewCache;
   /** Wall clock, Unix ms (injectable for tests). */
   now(): number;
+  /** Sends one STUN Binding indication from the directory's STUN endpoint (set when this instance serves STUN). */
+  nudge?: (to: { address: string; port: number }) => void;
 }

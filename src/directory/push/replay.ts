@@ -5,7 +5,7 @@
 //   keep(now, deviceId, id, startAt, message) — a rendezvous was pushed for `deviceId`
 //     (its copy `message`, as sent); kept until acknowledged or `ttlMs` old;
 //   ack(deviceId, id) — the device said it received it: never replayed again (true if it
-//     was still kept);
+//     was still kept); has(deviceId, id) — still kept?
 //   pending(now, deviceId) — what to replay to a channel of that device that just opened,
 //     oldest first, each as sent with `delayMs` = max(0, startAt - now) and `replayed: true`.
 // Bounded memory: at most `perDevice` entries per device (its oldest dropped first), at
@@ -67,6 +67,11 @@ export class RendezvousReplay {
     if (!e) return false;
     this.remove(e);
     return true;
+  }
+
+  /** Is rendezvous `id` still kept (not acknowledged, not expired by the last keep()/pending()) for `deviceId`? */
+  has(deviceId: string, id: string): boolean {
+    return !!this.byDevice.get(deviceId)?.some((e) => e.id === id);
   }
 
   pending(now: number, deviceId: string): object[] {

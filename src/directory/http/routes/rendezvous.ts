@@ -2,7 +2,8 @@
 // mutual contact's device; the directory pushes to BOTH users a 'rendezvous'
 // message with the other side's candidates, NAT, keys, a relay ticket and a
 // common start time (startAt, plus delayMs so peers need no synchronised
-// clock), and answers the caller with its own copy. Tickets are Ed25519-signed
+// clock), and answers the caller with its own copy; a callee that does not acknowledge
+// its copy within 1 s gets a STUN nudge (push/nudge.ts). Tickets are Ed25519-signed
 // (src/wire/ticket.ts) and verifiable offline with GET /v1/directory-key.
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
@@ -12,6 +13,7 @@ import { obj, id, username } from '../schemas.ts';
 import { HttpError, forbidden, notFound } from '../errors.ts';
 import { signTicket } from '../../../wire/ticket.ts';
 import { newId } from '../../ids.ts';
+import { scheduleNudge } from '../../push/nudge.ts';
 
 function issueTicket(ctx: AppContext, a: string, b: string): { ticket: string; issuedAt: number; expiresAt: number } {
   const issuedAt = ctx.now(), expiresAt = issuedAt + ctx.config.ticketTtlMs;
@@ -73,6 +75,8 @@ export function rendezvousRoutes(app: FastifyInstance, t: RouteTable, ctx: AppCo
       const forCaller = side(b.deviceId, target, peerDevice);
       const forPeer = side(target.deviceId, myPresence, myDevice);
       await Promise.all([ctx.fanout.publish([peerUser.id], forPeer), ctx.fanout.publish([me.userId], forCaller)]);
+      // Not acknowledged soon (its push channel may be dead): nudge the callee over UDP (push/nudge.ts).
+      scheduleNudge({ nudge: ctx.nudge, pending: (d, i) => ctx.hub.replay.has(d, i), now: ctx.now }, target.deviceId, rid, target.candidates);
       return forCaller;
     },
   });
