@@ -24,6 +24,16 @@
 // (bench:transport loopback native 1200 B, same-hold alternating 0 vs 128, 6 vs 5
 // runs: noise 1534 -> 2021 Mb/s median and no half-idle runs (0: two runs at
 // ~0.45 CPU/wall per process, 861/906 Mb/s; 128: >= 0.80); plaintext unchanged.)
+// Lent receive memory: an endpoint that copies what it keeps of a datagram
+// (`copiesReceivedDatagrams`: the transport with copyReceivedData) over a socket
+// whose onBatch() reads in place (`receivesInPlace`: the native socket's arena)
+// gets every datagram as a view of the socket's receive memory, through onBatch —
+// no ArrayBuffer allocated and no copy made per batch on the way in; the endpoint
+// copies the bytes it keeps (stream data), may overwrite the rest (decrypt in
+// place), and keeps no view once handleDatagram returns, before the socket's next
+// receive rewrites that memory. Passes run inside the batch as before (what they
+// send is copied into the socket's staging). A handler error does not cost the rest
+// of the batch: the first is rethrown after it, as the copied path does.
 // Receive time (batching only): the clock is read once per synchronous run of
 // received datagrams — a native receive batch arrives in one JS call; the time is
 // forgotten at the next microtask checkpoint and by every pass — not once per
@@ -33,6 +43,7 @@
 // datagram reads the clock.
 import type { Clock, DatagramSocket, Millis, UdpAddress } from '../wire/socket.ts';
 import { WakeupTimer } from './wakeup-timer.ts';
+import { isBatchSocket, type DatagramBatch } from './batch.ts';
 
 /** A clock on a real event loop: `defer(cb)` runs cb after the I/O callbacks of this turn (setImmediate). */
 export interface DeferringClock extends Clock {
@@ -60,6 +71,8 @@ export interface SansIoEndpoint {
   pollTimeout(): Millis | undefined;
   /** Every transmitted buffer is fresh and never touched again by the endpoint (the socket may skip its copy). */
   readonly transmitsOwnedBuffers?: boolean;
+  /** handleDatagram keeps no view of the bytes it is given (it copies what it keeps) and may overwrite them: the socket may lend its receive memory. */
+  readonly copiesReceivedDatagrams?: boolean;
 }
 
 /** A socket that can take a buffer over without copying it (UdpSocket.sendOwned). */
@@ -105,13 +118,42 @@ export class Driver {
     const so = socket as Partial<OwningSocket>;
     this.sendOwned = endpoint.transmitsOwnedBuffers && typeof so.sendOwned === 'function' ? (socket as unknown as OwningSocket) : undefined;
     this.flushing = typeof (socket as Partial<FlushingSocket>).flush === 'function' ? (socket as unknown as FlushingSocket) : undefined;
-    socket.onDatagram((from, bytes) => {
-      if (this.closed) return;
-      this.endpoint.handleDatagram(this.receiveTime(), from, bytes);
-      if (++this.sinceRun >= this.runEvery && this.runEvery > 0 && this.defer !== undefined && !this.running) this.run();
-      else this.kick();
-    });
+    this.lendsReceiveMemory = endpoint.copiesReceivedDatagrams === true && isBatchSocket(socket) && (socket as { receivesInPlace?: boolean }).receivesInPlace === true;
+    if (this.lendsReceiveMemory) (socket as unknown as { onBatch(h: (b: DatagramBatch) => void): void }).onBatch(this.onBatch);
+    else socket.onDatagram(this.onDatagram);
   }
+
+  /** Datagrams arrive as views of the socket's receive memory, valid until the handler returns (see the header comment). */
+  readonly lendsReceiveMemory: boolean;
+
+  private readonly onDatagram = (from: UdpAddress, bytes: Uint8Array): void => {
+    if (this.closed) return;
+    this.endpoint.handleDatagram(this.receiveTime(), from, bytes);
+    if (++this.sinceRun >= this.runEvery && this.runEvery > 0 && this.defer !== undefined && !this.running) this.run();
+    else this.kick();
+  };
+
+  /** Lent receive memory: every segment of every run, in order, as a view of the batch. */
+  private readonly onBatch = (batch: DatagramBatch): void => {
+    const bytes = batch.bytes;
+    let failed = false, failure: unknown;
+    runs: for (let r = 0, runs = batch.runs; r < runs; r++) {
+      const off = batch.offset(r), end = off + batch.length(r), from = batch.from(r);
+      const seg = batch.segmentSize(r);
+      for (let p = off; ;) {
+        if (this.closed) break runs;
+        const n = Math.min(seg, end - p);
+        try {
+          this.onDatagram(from, bytes.subarray(p, p + n));
+        } catch (err) {
+          if (!failed) { failed = true; failure = err; }
+        }
+        p += n;
+        if (n <= 0 || p >= end) break; // an empty datagram is a run of length 0
+      }
+    }
+    if (failed) throw failure;
+  };
 
   /** The time a received datagram is handed over with (see the header comment). */
   private receiveTime(): Millis {

@@ -71,6 +71,13 @@ export abstract class UdpSocket implements DatagramSocket, BatchSocket {
    * the buffer until libuv has sent it.
    */
   abstract readonly copiesOnSend: boolean;
+  /**
+   * True when onBatch() hands over views of memory the socket rewrites at its next receive
+   * (the native socket's arena): no allocation and no copy per batch, for consumers that copy
+   * what they keep (Driver with an endpoint that copiesReceivedDatagrams). False when onBatch()
+   * is an emulation over a fresh buffer per datagram (node:dgram: onDatagram() is as cheap).
+   */
+  get receivesInPlace(): boolean { return this.kind === 'native'; }
   abstract send(to: UdpAddress, bytes: Uint8Array): void;
   /** As send(); the caller hands `bytes` over and never touches them again (may save a copy). */
   abstract sendOwned(to: UdpAddress, bytes: Uint8Array): void;

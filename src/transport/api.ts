@@ -11,6 +11,7 @@ import { NodeUdpSocket } from '../datagram/udp.ts';
 import { Endpoint, type EndpointOptions } from './endpoint.ts';
 import type { Connection, ConnectionEvent } from './connection.ts';
 import { isServerInitiated, isUni } from './streams/streams.ts';
+import { adjacent } from './streams/recv-slab.ts';
 
 export interface TransportOptions extends Omit<EndpointOptions, 'random'> {
   socket: DatagramSocket;
@@ -58,10 +59,13 @@ export class TransportEndpoint extends EventEmitter<{ connection: [TransportConn
     super();
     // node:dgram hands over a fresh buffer per datagram: 1-RTT packets may be decrypted in place
     // a socket that copies at send (the native batched socket: `copiesOnSend`) lets every packet reuse one buffer
+    // a socket that receives in place (the native batched socket: `receivesInPlace`) lends its receive
+    // arena: decrypted there, only the bytes kept copied (copyReceivedData; the Driver then uses onBatch)
     this.endpoint = new Endpoint({
       ...opts,
       ownsReceivedDatagrams: opts.ownsReceivedDatagrams ?? opts.socket instanceof NodeUdpSocket,
       reuseTransmitBuffers: opts.reuseTransmitBuffers ?? (opts.socket as { copiesOnSend?: boolean }).copiesOnSend === true,
+      copyReceivedData: opts.copyReceivedData ?? (opts.socket as { receivesInPlace?: boolean }).receivesInPlace === true,
     });
     // batch: one transmit pass per event-loop turn where the clock can defer (see Driver)
     this.driver = new Driver(this.endpoint, opts.socket, opts.clock, { batch: opts.batch });
@@ -219,9 +223,11 @@ export class TransportConnection extends EventEmitter<{
 }
 
 const PULL_COALESCE_BYTES = 64 * 1024;
-/** `parts` (total `n` bytes) as one Buffer: the only part as a view, else one copy. */
+/** `parts` (total `n` bytes) as one Buffer: a view when they are one part or adjacent in one buffer (recv-slab.ts copies), else one copy. */
 function join(parts: Uint8Array[], n: number): Buffer {
-  if (parts.length === 1) return Buffer.from(parts[0].buffer, parts[0].byteOffset, parts[0].length);
+  let i = 1;
+  while (i < parts.length && adjacent(parts[i - 1], parts[i])) i++;
+  if (i === parts.length) return Buffer.from(parts[0].buffer, parts[0].byteOffset, n);
   const out = Buffer.allocUnsafe(n);
   let o = 0;
   for (const p of parts) { out.set(p, o); o += p.length; }

@@ -53,6 +53,14 @@ export interface TransportConfig {
    */
   ownsReceivedDatagrams: boolean;
   /**
+   * Received datagrams are only lent to the endpoint: their memory is rewritten once
+   * handleDatagram returns (the native batched socket's receive arena). The transport then
+   * copies the received bytes it keeps — stream and CRYPTO data, exactly the bytes stored
+   * (streams/recv-slab.ts) — and keeps no view of a datagram. Default false: it keeps views
+   * (zero-copy), and whoever delivers a datagram must leave its bytes alone.
+   */
+  copyReceivedData: boolean;
+  /**
    * Whoever polls transmits is done with a Transmit's bytes before it polls the next
    * one (the native batched socket copies each datagram into its staging area at
    * send): 1-RTT packets are then written into one reused buffer per connection, no
@@ -89,6 +97,7 @@ export function makeConfig(c: Partial<TransportConfig> & Pick<TransportConfig, '
     retry: false,
     tokenLifetimeMs: 10_000,
     ownsReceivedDatagrams: false,
+    copyReceivedData: false,
     reuseTransmitBuffers: false,
     ...c,
     limits: { ...DEFAULT_LIMITS, ...c.limits },

@@ -28,6 +28,7 @@ import { TimerTable } from './timers.ts';
 import { MtuDiscovery } from './mtu.ts';
 import { DeliveryRate } from './delivery-rate.ts';
 import { PacketSlab } from './packet-slab.ts';
+import { RecvSlab } from './streams/recv-slab.ts';
 
 export interface Transmit { to: UdpAddress; bytes: Uint8Array }
 
@@ -89,7 +90,7 @@ export class Connection {
   private readonly spaces: Record<SpaceName, Space>;
   private readonly spaceList: Space[];
   private readonly cryptoSend = new SendBuffer();
-  private readonly cryptoRecv = new RecvBuffer();
+  private readonly cryptoRecv: RecvBuffer;
   private keys: { send: PacketKeys; recv: PacketKeys } | undefined;
   private keyPhase: 0 | 1 = 0;
   private recvPrev: PacketKeys | undefined;
@@ -137,6 +138,10 @@ export class Connection {
     this.spaceList = [this.spaces.handshake, this.spaces.app];
     this.streams = new Streams(o.side === 'client', c.limits, c.limits);
     this.streams.sendBufferBytes = c.sendBufferBytes;
+    // datagrams only lent (copyReceivedData): what the receive buffers keep is copied into one slab
+    const slab = c.copyReceivedData ? new RecvSlab() : undefined;
+    this.streams.recvSlab = slab;
+    this.cryptoRecv = new RecvBuffer(slab);
     this.streams.emit = (e) => { if (this.events.length < 100_000) this.events.push(e); };
     this.rtt = new RttEstimator(c.initialRttMs);
     this.cc = c.congestion(c.initialMtu);

@@ -34,10 +34,13 @@ export class Endpoint {
   readonly stats = { datagramsDropped: 0, retriesSent: 0, accepted: 0 };
   /** Every Transmit's bytes are a fresh buffer the endpoint never touches again (the driver may skip a copy); not with reuseTransmitBuffers. */
   readonly transmitsOwnedBuffers: boolean;
+  /** handleDatagram keeps no view of the bytes it is given (copyReceivedData): the caller may reuse their memory once it returns. */
+  readonly copiesReceivedDatagrams: boolean;
 
   constructor(opts: EndpointOptions) {
     this.config = makeConfig(opts);
     this.transmitsOwnedBuffers = !this.config.reuseTransmitBuffers;
+    this.copiesReceivedDatagrams = this.config.copyReceivedData;
     this.server = !!opts.server;
     this.maxConnections = opts.maxConnections ?? 10_000;
     const r = this.config.retry;

@@ -29,6 +29,8 @@ export class Pair {
   reusedTransmits = 0;
   private lastTx: Record<'client' | 'server', ArrayBufferLike | undefined> = { client: undefined, server: undefined };
   steps = 0;
+  /** overwrite every delivered datagram once handleDatagram returns (a socket lending its receive memory, as the native arena is) */
+  scribbleDelivered = false;
 
   constructor(opts: { client?: Partial<EndpointOptions>; server?: Partial<EndpointOptions>; seed?: number } = {}) {
     const seed = opts.seed ?? 1;
@@ -68,6 +70,7 @@ export class Pair {
         if (f.to.address === this.serverAddr.address && f.to.port === this.serverAddr.port) this.server.handleDatagram(this.time, f.from, f.bytes);
         else if (f.to.address === this.clientAddr.address && f.to.port === this.clientAddr.port) this.client.handleDatagram(this.time, f.from, f.bytes);
         // else: the client moved away; the datagram is lost
+        if (this.scribbleDelivered) f.bytes.fill(0xee);
       }
       return true;
     }

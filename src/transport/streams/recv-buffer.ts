@@ -1,9 +1,17 @@
 // Incoming byte stream reassembly: accepts out-of-order, overlapping and
 // duplicate ranges; yields contiguous bytes from `readOffset`. Memory is
 // bounded by the caller's flow-control limit (it rejects data beyond it first).
+// Without a slab it keeps views of the inserted data (the caller must not change
+// those bytes); with one (`new RecvBuffer(slab)`, for datagrams only lent to the
+// transport) it copies exactly the bytes it keeps — duplicates and data below
+// `readOffset` are never copied — before insert() returns.
+import type { RecvSlab } from './recv-slab.ts';
+
 interface Chunk { offset: number; data: Uint8Array }
 
 export class RecvBuffer {
+  constructor(private readonly slab?: RecvSlab) {}
+
   /** sorted by offset, non-overlapping, all >= readOffset */
   private chunks: Chunk[] = [];
   readOffset = 0;
@@ -20,7 +28,7 @@ export class RecvBuffer {
     if (offset < this.readOffset) { data = data.subarray(this.readOffset - offset); offset = this.readOffset; }
     const cs = this.chunks;
     const last = cs[cs.length - 1];
-    if (!last || offset >= last.offset + last.data.length) { cs.push({ offset, data }); this.buffered += data.length; return grew; }
+    if (!last || offset >= last.offset + last.data.length) { cs.push({ offset, data: this.slab ? this.slab.copy(data) : data }); this.buffered += data.length; return grew; }
     // general case: fill the gaps between existing chunks
     const pieces: Chunk[] = [];
     let cur = offset;
@@ -31,15 +39,17 @@ export class RecvBuffer {
       if (cEnd <= cur) continue;
       if (c.offset > cur) {
         const e = Math.min(c.offset, stop);
-        pieces.push({ offset: cur, data: data.subarray(cur - offset, e - offset) });
+        pieces.push({ offset: cur, data: this.keep(data.subarray(cur - offset, e - offset)) });
       }
       cur = Math.max(cur, cEnd);
     }
-    if (cur < stop) pieces.push({ offset: cur, data: data.subarray(cur - offset) });
+    if (cur < stop) pieces.push({ offset: cur, data: this.keep(data.subarray(cur - offset)) });
     for (const p of pieces) this.buffered += p.data.length;
     if (pieces.length) { cs.push(...pieces); cs.sort((a, b) => a.offset - b.offset); }
     return grew;
   }
+
+  private keep(data: Uint8Array): Uint8Array { return this.slab ? this.slab.copy(data) : data; }
 
   /** Contiguous bytes available at readOffset. */
   readable(): boolean { return this.chunks.length > 0 && this.chunks[0].offset === this.readOffset; }

@@ -5,6 +5,7 @@
 // Stream id bits: 0x1 = server-initiated, 0x2 = unidirectional.
 import { SendBuffer } from './send-buffer.ts';
 import { RecvBuffer } from './recv-buffer.ts';
+import type { RecvSlab } from './recv-slab.ts';
 import { ErrorCode, TransportError } from '../errors.ts';
 import type { Frame } from '../wire/frames.ts';
 
@@ -76,6 +77,8 @@ export class Streams {
   /** Where stream events go (the connection's event queue). */
   emit: (e: StreamEvent) => void = () => {};
   sendBufferBytes = 1 << 20;
+  /** Set when received data must be copied (TransportConfig.copyReceivedData): every receive buffer copies into it. */
+  recvSlab: RecvSlab | undefined;
 
   constructor(readonly isClient: boolean, readonly local: StreamLimits, peer: StreamLimits) {
     this.localMaxStreams = { bidi: local.maxStreamsBidi, uni: local.maxStreamsUni };
@@ -100,7 +103,7 @@ export class Streams {
     const s: Stream = { id };
     const local = this.isLocal(id);
     if (local || !isUni(id)) s.send = { buf: new SendBuffer(), maxData: this.peerStreamMaxData, fin: false, finSent: false, finAcked: false, finPending: false, blocked: false };
-    if (!local || !isUni(id)) s.recv = { buf: new RecvBuffer(), maxData: this.local.maxStreamData, finRead: false, maxDataPending: false };
+    if (!local || !isUni(id)) s.recv = { buf: new RecvBuffer(this.recvSlab), maxData: this.local.maxStreamData, finRead: false, maxDataPending: false };
     this.streams.set(id, s);
     return s;
   }
