@@ -2,8 +2,13 @@
 // public, unfiltered address may relay for others; supernodeEligible decides, the user may
 // opt out). I/O glue: a SupernodeCore (relay + STUN Binding) fed with the datagrams the
 // peer's own links did not claim — relay messages and plain STUN Binding requests (no
-// USERNAME: connectivity checks belong to the links) — run by the project's Driver on Unix
-// time (tickets expire in Unix ms), plus the directory registration (heartbeats with load).
+// USERNAME: connectivity checks belong to the links) — run by RelayBatchDriver on Unix time
+// (tickets expire in Unix ms), as `tincan supernode` is, plus the directory registration
+// (heartbeats with load). The peer's socket is shared with its own links and demultiplexed per
+// datagram, so the driver takes its per-datagram path: each offered datagram goes to the core
+// at once and what the core queued leaves when the socket's receive callback returns (one
+// drain per received batch, no transmit object per datagram), not one event-loop turn later.
+// No busy polling: a peer is not a dedicated supernode.
 // The peer never relays its own sessions through itself (it would see its own DATA as
 // inbound), so its picker skips its own registration.
 import { randomBytes } from 'node:crypto';
@@ -11,8 +16,8 @@ import type { DirectoryClient } from '../directory/client.ts';
 import type { DatagramHandler, DatagramSocket, UdpAddress } from '../wire/socket.ts';
 import { decodeStun } from '../wire/stun.ts';
 import { DecodeError } from '../wire/errors.ts';
-import { Driver } from '../datagram/driver.ts';
-import { SupernodeCore, withReusedTransmit, type SupernodeCounters } from './supernode.ts';
+import { RelayBatchDriver } from './relay-driver.ts';
+import { SupernodeCore, type SupernodeCounters } from './supernode.ts';
 import { directoryTicketVerifier } from './ticket-verifier.ts';
 import { classifyDatagram } from './demux.ts';
 import { unixClock } from './relay-service.ts';
@@ -72,7 +77,7 @@ export async function startPeerSupernode(o: PeerSupernodeOptions): Promise<PeerS
     onDatagram: (h) => { handler = h; },
     close: () => {},
   };
-  const driver = new Driver(withReusedTransmit(core), socket, unixClock);
+  const driver = new RelayBatchDriver(core, socket, unixClock);
   driver.wake();
   let reg: SupernodeRegistration;
   try {
