@@ -77,7 +77,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         const waitMs = Math.min(Math.max(0, req.waitMs ?? opts.defaultWaitMs ?? 10_000), 120_000);
         const delivered = waitMs > 0 && await service.waitReceipt(m.id, waitMs);
         const offline = contacts?.find((c) => c.username === req.to)?.presence === 'offline';
-        conn.reply({ ok: true, id: m.id, seq: m.seq, status: delivered ? 'delivered' : 'queued', ...(delivered ? {} : { reason: offline ? `${req.to} is offline` : lastError.get(req.to) }) });
+        conn.reply({ ok: true, id: m.id, seq: service.outgoing(m.id)?.seq ?? m.seq, status: delivered ? 'delivered' : 'queued', ...(delivered ? {} : { reason: offline ? `${req.to} is offline` : lastError.get(req.to) }) });
         return;
       }
       case 'history':

@@ -51,7 +51,7 @@ export function registerChat(program: Command): void {
         sends.push(request<SendResponse & { reason?: string }>(sock, { op: 'send', to: peer, text, waitMs: 0 }).then((r) => {
           if (r.status === 'delivered' || early.delete(r.id)) { print(`  ✓ delivered #${r.seq}`); return; }
           waiting.add(r.id);
-          if (r.reason) print(`  (#${r.seq} queued: ${r.reason})`);
+          if (r.reason) print(`  (${r.seq > 0 ? `#${r.seq} ` : ''}queued: ${r.reason})`);
         }, (e: unknown) => print(`tincan: ${explain(e).message}`)));
         if (tty) rl.prompt();
       });

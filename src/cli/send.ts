@@ -23,7 +23,7 @@ export function registerSend(program: Command): void {
         r = await request<SendResponse & { reason?: string }>(controlSocket(stateDir), { op: 'send', to: username, text: words.join(' '), waitMs: wait * 1000 });
       } catch (e) { throw explain(e); }
       if (r.status === 'delivered') { console.log(`delivered to ${username} (#${r.seq})`); return; }
-      console.error(`tincan: ${r.reason ? `${r.reason}: ` : ''}message #${r.seq} queued; it will be delivered when ${username} is reachable (while \`tincan up\` runs)`);
+      console.error(`tincan: ${r.reason ? `${r.reason}: ` : ''}message ${r.seq > 0 ? `#${r.seq} ` : ''}queued; it will be delivered when ${username} is reachable (while \`tincan up\` runs)`);
       process.exitCode = EXIT_QUEUED;
     });
 }

@@ -14,6 +14,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'tincan-chat-cap-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 const id = (i: number) => { const b = new Uint8Array(16); b[0] = i >> 8; b[1] = i & 255; return b; };
+const D = 'b0b0'; // the contact device of every conversation here
 const inMsg = (seq: number) => ({ seq, id: id(seq), sentAt: 1_700_000_000_000 + seq, text: `m${seq}` });
 
 describe('ChatStore maxHistory', () => {
@@ -29,17 +30,17 @@ describe('ChatStore maxHistory', () => {
     const cap = 5;
     let store = ChatStore.open(file, { maxHistory: cap });
     for (let seq = 1; seq <= 12; seq++) {
-      store.recordIncoming('bob', inMsg(seq), 1000 + seq);
+      store.recordIncoming('bob', D, inMsg(seq), 1000 + seq);
       expect(store.count('bob')).toBe(Math.min(seq, cap));
     }
-    store.recordIncoming('carol', inMsg(1), 5000); // another conversation has its own cap
+    store.recordIncoming('carol', D, inMsg(1), 5000); // another conversation has its own cap
     expect(store.history('bob', 100).map((e) => e.seq)).toEqual([8, 9, 10, 11, 12]);
     expect(store.count('carol')).toBe(1);
     store.close();
 
     // Reopen (as after a restart): the watermark survived pruning.
     store = ChatStore.open(file, { maxHistory: cap });
-    const loaded = store.load('bob');
+    const loaded = store.load('bob', D);
     expect(loaded.delivered).toBe(12);
     const r = new ChatReceiver({ delivered: loaded.delivered });
     r.handleLinkUp();
@@ -52,7 +53,7 @@ describe('ChatStore maxHistory', () => {
     r.handleFrame({ type: 'msg', ...inMsg(13) });
     const e = r.pollEvent();
     expect(e?.message.seq).toBe(13);
-    store.recordIncoming('bob', e!.message, 2000);
+    store.recordIncoming('bob', D, e!.message, 2000);
     expect(r.pollEvent()).toBeUndefined();
     expect(store.count('bob')).toBe(cap);
     expect(store.history('bob', 100).map((x) => x.seq)).toEqual([9, 10, 11, 12, 13]);
@@ -66,32 +67,33 @@ describe('ChatStore maxHistory', () => {
     const out = [];
     for (let i = 1; i <= 4; i++) {
       const m = sender.send({ id: id(100 + i), sentAt: 1_700_000_000_000 + i, text: `out${i}` });
-      store.recordOutgoing('bob', m, sender.next, 1000 + i);
+      store.recordOutgoing('bob', m, 1000 + i);
+      store.recordAssigned('bob', D, m.id, m.seq, sender.next);
       out.push(m);
     }
-    for (let seq = 1; seq <= 10; seq++) store.recordIncoming('bob', inMsg(seq), 2000 + seq);
+    for (let seq = 1; seq <= 10; seq++) store.recordIncoming('bob', D, inMsg(seq), 2000 + seq);
     // 4 queued (oldest rows, never pruned) + 3 newest incoming.
     expect(store.count('bob')).toBe(4 + cap);
-    expect(store.load('bob').sender.outbox.map((m) => m.text)).toEqual(['out1', 'out2', 'out3', 'out4']);
+    expect(store.load('bob', D).sender.outbox.map((m) => m.text)).toEqual(['out1', 'out2', 'out3', 'out4']);
     // Receipts for out1, out2 arrive: they become finished, and as the oldest finished rows they are pruned.
-    store.recordDelivered('bob', out[0].id, 3000);
-    store.recordDelivered('bob', out[1].id, 3001);
-    expect(store.load('bob').sender.outbox.map((m) => m.text)).toEqual(['out3', 'out4']);
+    store.recordDelivered('bob', D, out[0].id, 3000);
+    store.recordDelivered('bob', D, out[1].id, 3001);
+    expect(store.load('bob', D).sender.outbox.map((m) => m.text)).toEqual(['out3', 'out4']);
     expect(store.count('bob')).toBe(2 + cap);
     expect(store.history('bob', 100).filter((e) => e.status !== 'queued').map((e) => e.text)).toEqual(['m8', 'm9', 'm10']);
-    expect(store.load('bob').sender.nextSeq).toBe(5);
+    expect(store.load('bob', D).sender.nextSeq).toBe(5);
     store.close();
   });
 
   it('reopening with a smaller cap trims the old excess on the next message', () => {
     const file = join(tmp, 'shrink.sqlite');
     let store = ChatStore.open(file, { maxHistory: Infinity });
-    for (let seq = 1; seq <= 30; seq++) store.recordIncoming('bob', inMsg(seq), 1);
+    for (let seq = 1; seq <= 30; seq++) store.recordIncoming('bob', D, inMsg(seq), 1);
     expect(store.count('bob')).toBe(30);
     store.close();
     store = ChatStore.open(file, { maxHistory: 10 });
     expect(store.count('bob')).toBe(30); // nothing happens on open
-    store.recordIncoming('bob', inMsg(31), 1);
+    store.recordIncoming('bob', D, inMsg(31), 1);
     expect(store.history('bob', 100).map((e) => e.seq)).toEqual([22, 23, 24, 25, 26, 27, 28, 29, 30, 31]);
     store.close();
   });
@@ -105,10 +107,10 @@ describe('ChatStore maxHistory', () => {
     for (let seq = 1; seq <= 1000; seq++) reader.push(encodeFrame({ type: 'msg', ...inMsg(seq) }));
     for (let f = reader.next(); f; f = reader.next()) {
       r.handleFrame(f);
-      for (let e = r.pollEvent(); e; e = r.pollEvent()) store.recordIncoming('mallory', e.message, 1);
+      for (let e = r.pollEvent(); e; e = r.pollEvent()) store.recordIncoming('mallory', D, e.message, 1);
     }
     expect(store.count('mallory')).toBe(cap);
-    expect(store.load('mallory').delivered).toBe(1000);
+    expect(store.load('mallory', D).delivered).toBe(1000);
     expect(store.history('mallory', 1).map((e) => e.seq)).toEqual([1000]);
     store.close();
   });

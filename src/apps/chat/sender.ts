@@ -28,6 +28,13 @@ export interface SenderInit { nextSeq: number; outbox: OutMessage[] }
 
 export const DEFAULT_MAX_OUTBOX = 1000;
 
+/** Throws ChatLimitError for a text no conversation would accept (empty, over MAX_TEXT_BYTES). */
+export function checkText(text: string): void {
+  if (text.length === 0) throw new ChatLimitError('empty-text', 'empty message');
+  const n = textBytes(text);
+  if (n > MAX_TEXT_BYTES) throw new ChatLimitError('text-too-long', `message is ${n} bytes, max ${MAX_TEXT_BYTES}`);
+}
+
 export class ChatSender {
   private nextSeq: number;
   private outbox: OutMessage[];
@@ -46,9 +53,7 @@ export class ChatSender {
   get next(): number { return this.nextSeq; }
 
   send(m: { id: Uint8Array; sentAt: number; text: string }): OutMessage {
-    if (m.text.length === 0) throw new ChatLimitError('empty-text', 'empty message');
-    const n = textBytes(m.text);
-    if (n > MAX_TEXT_BYTES) throw new ChatLimitError('text-too-long', `message is ${n} bytes, max ${MAX_TEXT_BYTES}`);
+    checkText(m.text);
     if (this.outbox.length >= this.maxOutbox) throw new ChatLimitError('outbox-full', `${this.outbox.length} messages not yet delivered (max ${this.maxOutbox})`);
     if (this.nextSeq > MAX_SEQ) throw new ChatLimitError('outbox-full', 'conversation sequence space exhausted');
     const out: OutMessage = { seq: this.nextSeq++, id: m.id, sentAt: m.sentAt, text: m.text };
