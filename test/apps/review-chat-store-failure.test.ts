@@ -5,7 +5,7 @@
 // the watermark that includes the unstored message — and the receiver keeps that watermark
 // for the next link's HELLO. The sender takes it as a delivery receipt: the message is lost
 // (never stored, never shown) and its sender sees 'delivered'.
-import { describe, expect, afterEach } from 'vitest';
+import { describe, it, expect, afterEach } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,14 +13,13 @@ import { randomBytes } from 'node:crypto';
 import { ChatService } from '../../src/apps/chat/service.ts';
 import { ChatStore } from '../../src/apps/chat/store.ts';
 import { FakePeer } from './fake-peer.ts';
-import { reviewTodo } from '../overlay/review-todo.ts';
 
 const dirs: string[] = [];
 afterEach(() => { for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true }); });
 
 describe('review: chat receiver when the store fails', () => {
-  // Open: notes/requests/chat.md (the lead is changing src/apps/chat/** now).
-  reviewTodo('a message whose recordIncoming throws once is not acknowledged; it is delivered (stored once) on the resend', { timeout: 20_000 }, async () => {
+  // Fixed: ChatReceiver.persistFailed (the watermark goes back to the last stored seq, no ACK).
+  it('a message whose recordIncoming throws once is not acknowledged; it is delivered (stored once) on the resend', { timeout: 20_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tincan-review-chat-'));
     dirs.push(dir);
     const world = new Map<string, FakePeer>();
@@ -42,7 +41,7 @@ describe('review: chat receiver when the store fails', () => {
       const m = a.svc.send('bob', 'must not be lost');
       const receipt = await a.svc.waitReceipt(m.id, 5_000);
       const stored = b.svc.history('alice').filter((h) => h.text === 'must not be lost');
-      // today: receipt true, stored [] — acknowledged, never stored
+      // before the fix: receipt true, stored [] — acknowledged, never stored
       expect({ receipt, stored: stored.length }).toEqual({ receipt: true, stored: 1 });
     } finally {
       a.svc.close(); b.svc.close(); a.store.close(); b.store.close();

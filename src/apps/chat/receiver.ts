@@ -7,7 +7,10 @@
 //     (also for duplicates, so a resent message still produces its receipt).
 //   - seq <= delivered: a duplicate (resend), counted and dropped. seq > delivered+1: the
 //     sender skipped a message on an ordered stream: ChatProtocolError('seq-gap').
-//   - The caller persists each 'message' event before writing the ACK that follows it.
+//   - The caller persists each 'message' event before writing the ACK that follows it. If
+//     persisting fails, it calls persistFailed(lastStored): the watermark goes back to the
+//     last stored seq, pending events are dropped and no ACK is due (the sender resends on
+//     its next link) — an unstored message is never acknowledged.
 import { CHAT_VERSION, encodeFrame, type ChatFrame } from './wire.ts';
 import { ChatProtocolError } from './errors.ts';
 
@@ -36,6 +39,14 @@ export class ChatReceiver {
     if (f.seq !== this.deliveredSeq + 1) throw new ChatProtocolError('seq-gap', `expected seq ${this.deliveredSeq + 1}, got ${f.seq}`);
     this.deliveredSeq = f.seq;
     this.events.push({ type: 'message', message: { seq: f.seq, id: f.id, sentAt: f.sentAt, text: f.text } });
+  }
+
+  /** The caller could not persist the events after `lastStored`: forget them, acknowledge nothing more. */
+  persistFailed(lastStored: number): void {
+    if (!Number.isInteger(lastStored) || lastStored < 0 || lastStored > this.deliveredSeq) throw new RangeError(`lastStored ${lastStored} outside 0..${this.deliveredSeq}`);
+    this.deliveredSeq = lastStored;
+    this.events.length = 0;
+    this.ackDue = false;
   }
 
   /** Drain events first (persist them), then transmits. */

@@ -52,6 +52,8 @@ interface Conversation {
   in?: Duplex;
   /** next_seq as last written to the store. */
   storedNext: number;
+  /** The incoming watermark as last written to the store. */
+  storedDelivered: number;
 }
 
 /** One contact: its devices' conversations, the messages not yet given to a device, reconnects. */
@@ -169,7 +171,7 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
     let c = k.devices.get(device);
     if (!c) {
       const s = this.opts.store.load(peer, device);
-      c = { peer, device, sender: new ChatSender(s.sender, this.maxOutbox), receiver: new ChatReceiver({ delivered: s.delivered }), storedNext: s.sender.nextSeq };
+      c = { peer, device, sender: new ChatSender(s.sender, this.maxOutbox), receiver: new ChatReceiver({ delivered: s.delivered }), storedNext: s.sender.nextSeq, storedDelivered: s.delivered };
       k.devices.set(device, c);
     }
     return c;
@@ -352,7 +354,14 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
   private drainIn(c: Conversation): void {
     const now = this.opts.now();
     for (let e = c.receiver.pollEvent(); e; e = c.receiver.pollEvent()) {
-      this.opts.store.recordIncoming(c.peer, c.device, e.message, now);
+      try {
+        this.opts.store.recordIncoming(c.peer, c.device, e.message, now);
+      } catch (err) {
+        // not stored: not acknowledged (the stream is destroyed by the caller; the sender resends)
+        c.receiver.persistFailed(c.storedDelivered);
+        throw err;
+      }
+      c.storedDelivered = e.message.seq;
       this.emit('message', { from: c.peer, id: hex(e.message.id), seq: e.message.seq, sentAt: e.message.sentAt, text: e.message.text });
     }
   }
