@@ -295,12 +295,15 @@ export class CheckAgent {
       e.state = 'waiting';
       this.triggered.push(e.pair.key);
     }
-    if (nominate && !this.c.controlling && this.selected !== e) {
+    if (nominate && !this.c.controlling) {
       // Only a pair our own check proved is followed (RFC 8445 §7.3.1.5): a nomination is
       // authenticated but not bound to its source, so a replayed one from another address
-      // must not move our traffic there. An unproven pair is followed when its check succeeds.
-      if (e.state === 'succeeded') this.follow(e);
-      else this.pendingNomination = e;
+      // must not move our traffic there. An unproven pair is followed when its check succeeds,
+      // unless a later nomination came first (only the latest one counts).
+      if (e.state === 'succeeded' || this.selected === e) {
+        this.pendingNomination = undefined;
+        if (this.selected !== e) this.follow(e);
+      } else this.pendingNomination = e;
     }
     this.handleTimeout(now);
   }

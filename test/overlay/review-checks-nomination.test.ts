@@ -14,7 +14,8 @@
 import { describe, it, expect } from 'vitest';
 import { CheckHarness } from './check-harness.ts';
 import { NAT_KINDS } from './nat-model.ts';
-import { candidateKey } from '../../src/overlay/candidates.ts';
+import { candidate, candidateKey } from '../../src/overlay/candidates.ts';
+import { CheckAgent, type CheckTransmit } from '../../src/overlay/checks.ts';
 
 const ATTACKER = { address: '203.0.113.66', port: 4444 };
 
@@ -39,6 +40,23 @@ describe('review: CheckAgent nominations (controlled side)', () => {
     expect(b.selectedPair()?.key).toBe(before!.key);
     // the replay still got its answer (a check is answered whoever sends it) and was checked back: nothing else
     expect(b.status().find((s) => s.pair.remote.address.address === ATTACKER.address)?.state).toBe('failed');
+  });
+
+  it('a nomination waiting for its check is dropped when a later nomination is followed: the stale one never moves the path', () => {
+    const L = candidate('host', { address: '198.51.100.3', port: 5000 });
+    const R1 = { address: '198.51.100.2', port: 5000 }, R2 = { address: '203.0.113.2', port: 5000 };
+    let n = 0;
+    const b = new CheckAgent({ controlling: false, startAt: 0, localCandidates: [L], remoteCandidates: [candidate('host', R1), candidate('host', R2)], newTxId: () => `t${++n}` });
+    const sent: CheckTransmit[] = [];
+    const drain = () => { for (let t = b.pollTransmit(); t; t = b.pollTransmit()) sent.push(t); };
+    b.handleTimeout(0); b.handleTimeout(20); drain();
+    const check = (to: typeof R1) => sent.find((t) => t.kind === 'request' && t.to.address === to.address)!;
+    b.handleResponse(30, check(R1).txId, R1); // R1 proven; R2's check still out
+    b.handleRequest(40, candidateKey(L), R2, 'n1', true); // the controlling side nominates R2 ...
+    b.handleRequest(50, candidateKey(L), R1, 'n2', true); // ... then R1 (it changed its mind)
+    expect(b.selectedPair()?.remote.address).toEqual(R1);
+    b.handleResponse(60, check(R2).txId, R2); // R2's check answers late
+    expect(b.selectedPair()?.remote.address).toEqual(R1);
   });
 
   it('checks replayed from 64 other addresses do not fill the pair table for good: the contact\'s new address still gets a pair', () => {
