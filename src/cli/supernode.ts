@@ -51,8 +51,9 @@ export function registerSupernode(program: Command): void {
     .option('--seed <id@ip:port>', 'a supernode to gossip with first (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--shuffle-interval <ms>', 'gossip shuffle period', '5000')
     .option('--stats-interval <seconds>', 'print counters every N seconds (0: never)', '10')
+    .option('--busy-poll <mode>', "the UDP socket's busy polling: 'adaptive' (spin 200 us between bursts while >= 50,000 datagrams/s arrive; env TINCAN_RELAY_ADAPTIVE_BUSY_POLL=0 means off), 'off', or microseconds (always)", 'adaptive')
     .action(async (o: { directoryKey?: string; directory?: string; user?: string; createAccount: boolean; capacity: string; tcp: boolean; bind: string; port: string; allowLoopback: boolean; allowPrivate: boolean; statsInterval: string; deviceBytesPerSec: string; totalBytesPerSec: string;
-      id?: string; advertise?: string; seed: string[]; shuffleInterval: string }) => {
+      id?: string; advertise?: string; seed: string[]; shuffleInterval: string; busyPoll: string }) => {
       if (o.directoryKey !== undefined && !/^[0-9a-fA-F]{64}$/.test(o.directoryKey)) throw new Error('--directory-key must be 64 hex digits (32-byte Ed25519 public key)');
       if (o.directoryKey === undefined && !o.directory) throw new Error('give --directory-key or --directory');
       const capacity = Number(o.capacity);
@@ -80,14 +81,17 @@ export function registerSupernode(program: Command): void {
       });
       const shuffleIntervalMs = Number(o.shuffleInterval);
       if (!(shuffleIntervalMs >= 10)) throw new Error('--shuffle-interval must be >= 10 ms');
+      const busy = o.busyPoll === 'adaptive' ? (process.env.TINCAN_RELAY_ADAPTIVE_BUSY_POLL === '0' ? 'off' : 'adaptive') : o.busyPoll;
+      const busyUs = busy === 'adaptive' || busy === 'off' ? 0 : Number(busy);
+      if (!Number.isInteger(busyUs) || busyUs < 0 || busyUs > 1000) throw new Error(`--busy-poll must be adaptive, off or 0..1000 (microseconds), got ${o.busyPoll}`);
       const gossip = o.id ? { self: { id: o.id, address: o.advertise ? addr(o.advertise, '--advertise') : { address: o.bind, port: 0 } }, seeds, shuffleIntervalMs } : undefined;
       const service = await startRelayService({
         gossip,
         deviceBytesPerSec, deviceBurstBytes: Math.max(256 * 1024, deviceBytesPerSec / 8), totalBytesPerSec, totalBurstBytes: Math.max(4 * 1024 * 1024, totalBytesPerSec / 8),
-        address: o.bind, port, directoryPublicKey, tcp: o.tcp,
+        address: o.bind, port, directoryPublicKey, tcp: o.tcp, adaptiveBusyPoll: busy === 'adaptive', ...(busyUs > 0 ? { busyPollUs: busyUs } : {}),
         allowLoopback: o.allowLoopback, allowPrivate: o.allowPrivate,
       });
-      console.log(JSON.stringify({ event: 'listening', address: service.local.address, port: service.local.port, gossip: !!gossip }));
+      console.log(JSON.stringify({ event: 'listening', address: service.local.address, port: service.local.port, gossip: !!gossip, busyPoll: busy }));
       let registration: { close(): void } | undefined;
       if (dir) {
         const adv = o.advertise ? addr(o.advertise, '--advertise') : { address: o.bind, port: service.local.port };
@@ -102,7 +106,7 @@ export function registerSupernode(program: Command): void {
         console.log(JSON.stringify({ event: 'registered', id: reg.id, directory: o.directory, address: adv.address, port: adv.port || service.local.port }));
       }
       const every = Number(o.statsInterval);
-      if (every > 0) setInterval(() => console.log(JSON.stringify({ event: 'counters', counters: service.counters(), tcp: service.tcpCounters(), view: service.view().map((e) => e.id) })), every * 1000).unref();
+      if (every > 0) setInterval(() => console.log(JSON.stringify({ event: 'counters', counters: service.counters(), udp: service.udpCounters(), tcp: service.tcpCounters(), view: service.view().map((e) => e.id) })), every * 1000).unref();
       const stop = () => { registration?.close(); service.close(); process.exit(0); };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

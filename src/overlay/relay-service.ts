@@ -50,8 +50,9 @@ export interface RelayServiceOptions extends Omit<RelayConfig, 'verifier' | 'new
    * Adaptive busy polling (native socket, when busyPollUs is 0): spin between bursts only while
    * the relay receives a lot (relay-busy-poll.ts: from 50,000 datagrams/s, off below half of
    * it; 200 us without a datagram before sleeping; an empty poll yields the core to any other
-   * runnable task). For a supernode with a core of its own. Default: on, unless the environment
-   * says TINCAN_RELAY_ADAPTIVE_BUSY_POLL=0; false turns it off.
+   * runnable task). For a supernode in a process (and on a core) of its own — `tincan supernode`
+   * turns it on — not for one sharing its event loop with other work (the demo, tests): a spin
+   * holds the loop up to 200 us after the relay's last datagram. Default false.
    */
   readonly adaptiveBusyPoll?: boolean | BusyPollPolicyOptions;
 }
@@ -74,7 +75,7 @@ export async function startRelayService(opts: RelayServiceOptions): Promise<Rela
   const verifier = opts.verifier ?? (opts.directoryPublicKey ? directoryTicketVerifier(opts.directoryPublicKey) : undefined);
   if (!verifier) throw new Error('relay service: a directory public key (or a ticket verifier) is required');
   const { address = '0.0.0.0', port = 3479, directoryPublicKey: _k, verifier: _v, gossip, tcp: withTcp = true, busyPollUs = Number(process.env.TINCAN_RELAY_BUSY_POLL_US ?? 0) || 0,
-    adaptiveBusyPoll = process.env.TINCAN_RELAY_ADAPTIVE_BUSY_POLL !== '0', ...limits } = opts;
+    adaptiveBusyPoll = false, ...limits } = opts;
   const random = () => randomInt(0, 2 ** 32) / 2 ** 32;
   const udp = await bindRelayUdp(address, port, busyPollUs); // sends without copying: the core never reuses a buffer it sent
   let tcp: RelayTcpListener | undefined;

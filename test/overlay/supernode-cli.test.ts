@@ -58,4 +58,20 @@ describe('tincan supernode --directory', () => {
       rmSync(tmp, { recursive: true, force: true });
     }
   }, 30_000);
+
+  it('--busy-poll: adaptive by default (env TINCAN_RELAY_ADAPTIVE_BUSY_POLL=0: off), off, microseconds; anything else refused', async () => {
+    const key = randomBytes(32).toString('hex');
+    const run = (args: string[], env: Record<string, string> = {}) => new Promise<string>((res) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'supernode', '--directory-key', key, '--bind', '127.0.0.1', '--port', '0', '--no-tcp', '--stats-interval', '0', ...args],
+        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TINCAN_RELAY_ADAPTIVE_BUSY_POLL: '', ...env } });
+      let all = '';
+      const done = (s: string) => { if (child.exitCode === null && child.pid) process.kill(child.pid, 'SIGTERM'); res(s); };
+      child.stdout.setEncoding('utf8').on('data', (d: string) => { all += d; const m = /\{"event":"listening"[^\n]*\}/.exec(all); if (m) done(String((JSON.parse(m[0]) as { busyPoll: string }).busyPoll)); });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => { all += d; });
+      child.on('exit', () => res(`exited: ${all}`));
+    });
+    const [dflt, envOff, off, us, bad] = await Promise.all([run([]), run([], { TINCAN_RELAY_ADAPTIVE_BUSY_POLL: '0' }), run(['--busy-poll', 'off']), run(['--busy-poll', '50']), run(['--busy-poll', 'fast'])]);
+    expect([dflt, envOff, off, us]).toEqual(['adaptive', 'off', 'off', '50']);
+    expect(bad).toMatch(/^exited: .*--busy-poll must be adaptive, off or 0\.\.1000/s);
+  }, 30_000);
 });
