@@ -21,16 +21,32 @@
 // then also report byUdp), --repeat N (loopback: the tincan runs N times, in alternating rounds —
 // every provider and path once per round — so noisy machines give same-run medians).
 // Every tincan loopback result carries `round` and CPU microseconds per packet on each side
-// (sender: its CPU / packets sent; receiver: its CPU / packets received); `goals.encryptedVsPlaintext`
+// (sender: its CPU / packets sent; receiver: its CPU / packets received), and in `extra` what
+// each side's CPU went to besides its own code: <side>GcMajor / GcMinor (mark-compacts and
+// scavenges, PerformanceObserver 'gc'), <side>GcMs (their main-thread ms), <side>SysMs (kernel
+// CPU), <side>MinorFaults (fresh pages touched); `goals.encryptedVsPlaintext`
 // is noise / plaintext goodput per path (median over rounds; issue 4's goal: >= 0.8), beside the
-// CPU per packet of each.
-import { fork } from 'node:child_process';
+// CPU per packet of each, and the best ratio those CPU costs allow: `bound` =
+// max(ptS, ptR) / max(ptS + seal, ptR + open), where ptS / ptR are plaintext's CPU us per packet of
+// sender / receiver in this run and seal / open the session layer's packet AEAD as the transport
+// calls it (NoisePacketKeys.sealInto / openInPlaceLength, measured in this process after the
+// loopback runs, at 1,200 B and at the PMTUD packet size; min of 5 reps) — i.e. plaintext CPU /
+// (plaintext CPU + AEAD) of the busier side. `aeadBound` has the parts (boundSender,
+// boundReceiver, busierSide) and `opensslFloor`: `openssl speed -evp chacha20-poly1305 -bytes
+// <plaintext bytes> -seconds 1` (OpenSSL's own speed on this machine, the floor for any
+// ChaCha20-Poly1305 here) as the AEAD cost of both sides, or {skipped: reason} without an
+// openssl binary. Adds ~2.5 s (`aeadBoundSeconds`). A measured value well below `bound` means
+// something besides the AEAD's own CPU separates the two runs (idle waits on a loaded machine,
+// the real pipeline's cache misses around the cipher, ...).
+import { fork, spawnSync } from 'node:child_process';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
-import { performance } from 'node:perf_hooks';
+import { performance, PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { benchProviders, DEFAULT_PROVIDERS } from './providers.ts';
 import { PACKET_AEAD_BACKEND } from '../src/session/index.ts';
+import { NoisePacketKeys, newPacketStats } from '../src/session/packet-keys.ts';
+import { PACKET_AEAD_IMPL } from '../src/session/noise/packet-aead.ts';
 import { bindUdp, realClock } from '../src/datagram/udp.ts';
 import { systemRandom } from '../src/datagram/system-random.ts';
 import { createTransport, type TransportStream } from '../src/transport/api.ts';
@@ -104,13 +120,45 @@ const cpuMs = (start: NodeJS.CpuUsage) => { const u = process.cpuUsage(start); r
 const send = (m: ChildMsg) => process.send!(m);
 const CHUNK = Buffer.alloc(256 * 1024, 0x5a);
 
+/** Garbage collections since the child started (PerformanceObserver 'gc' entries; delivered asynchronously, so the last few may be missing). */
+const gcSeen = { major: 0, minor: 0, incremental: 0, ms: 0 };
+let gcObserver: PerformanceObserver | undefined;
+/**
+ * What a side's CPU went to besides its own code, from `start()` on: full (mark-compact) and
+ * minor (scavenge) GCs and their main-thread ms, kernel CPU ms, minor page faults (fresh
+ * memory touched for the first time). Reported as `<side>GcMajor`, `<side>GcMinor`,
+ * `<side>GcMs`, `<side>SysMs`, `<side>MinorFaults` in a tincan run's `extra`.
+ */
+function processMeter(side: 'sender' | 'receiver') {
+  if (!gcObserver) {
+    gcObserver = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const kind = (e as unknown as { detail?: { kind?: number } }).detail?.kind;
+        if (kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) gcSeen.major++;
+        else if (kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) gcSeen.minor++;
+        else if (kind === perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL) gcSeen.incremental++;
+        gcSeen.ms += e.duration;
+      }
+    });
+    gcObserver.observe({ entryTypes: ['gc'] });
+  }
+  const gc0 = { ...gcSeen }, ru0 = process.resourceUsage();
+  return (): Record<string, number> => {
+    const ru = process.resourceUsage();
+    return {
+      [`${side}GcMajor`]: gcSeen.major - gc0.major, [`${side}GcMinor`]: gcSeen.minor - gc0.minor, [`${side}GcMs`]: round(gcSeen.ms - gc0.ms, 1),
+      [`${side}SysMs`]: round((ru.systemCPUTime - ru0.systemCPUTime) / 1000, 1), [`${side}MinorFaults`]: ru.minorPageFault - ru0.minorPageFault,
+    };
+  };
+}
+
 /** Receiver: counts bytes from the first to the last one (the handshake is not timed). */
 function receiverClock() {
   let first = 0, bytes = 0;
-  const cpu0 = process.cpuUsage();
+  const cpu0 = process.cpuUsage(), meter = processMeter('receiver');
   return {
     data(n: number) { if (bytes === 0) first = performance.now(); bytes += n; },
-    done(extra?: Record<string, number>, mtu?: number) { send({ t: 'done', bytes, ms: performance.now() - first, cpuMs: cpuMs(cpu0), extra, mtu }); },
+    done(extra?: Record<string, number>, mtu?: number) { const c = cpuMs(cpu0); send({ t: 'done', bytes, ms: performance.now() - first, cpuMs: c, extra: extra && { ...extra, ...meter() }, mtu }); },
   };
 }
 
@@ -139,7 +187,7 @@ function pump(w: NodeJS.WritableStream, bytes: number, onEnd: () => void): void 
 }
 
 async function runChild(role: Role): Promise<void> {
-  const cpu0 = process.cpuUsage();
+  const cpu0 = process.cpuUsage(), senderMeter = processMeter('sender');
   process.on('message', (m: { exit?: boolean }) => { if (m.exit) process.exit(0); });
   switch (role.kind) {
     case 'tcp-recv': {
@@ -243,7 +291,7 @@ async function runChild(role: Role): Promise<void> {
       const s = await tc.openStream({ bidi: false });
       pump(s, role.bytes, () => {
         const st = tc.conn.stats;
-        send({ t: 'sent', cpuMs: cpuMs(cpu0), extra: { packetsSent: st.packetsSent, packetsLost: st.packetsLost, ptoCount: st.ptoCount, mtu: tc.conn.mtuBytes, sendErrors: socket.counters.sendErrors, ...socketCounters(socket, 'send'), cwnd: Math.round(tc.conn.cc.window()), srttMs: round(tc.conn.rtt.smoothedMs, 3), minRttMs: round(tc.conn.rtt.minMs, 3) } });
+        send({ t: 'sent', cpuMs: cpuMs(cpu0), extra: { packetsSent: st.packetsSent, packetsLost: st.packetsLost, ptoCount: st.ptoCount, mtu: tc.conn.mtuBytes, sendErrors: socket.counters.sendErrors, ...socketCounters(socket, 'send'), ...senderMeter(), cwnd: Math.round(tc.conn.cc.window()), srttMs: round(tc.conn.rtt.smoothedMs, 3), minRttMs: round(tc.conn.rtt.minMs, 3) } });
       });
       return;
     }
@@ -536,6 +584,102 @@ function encryptedVsPlaintext(results: LoopResult[]): Record<string, unknown> | 
   return Object.keys(out).length ? out : null;
 }
 
+// ------------------------------------------------------------------ the AEAD bound of issue 4's goal
+
+const TAG = 16;
+
+/**
+ * CPU us per packet of the session layer's packet AEAD as the transport calls it, in this
+ * process: NoisePacketKeys.sealInto in place (sender) and openInPlaceLength (receiver) of
+ * `packetBytes`-byte short-header packets (header = AD, plaintext = the rest minus the tag).
+ * Opens go through `count` distinct sealed copies (restored between passes, not timed) with
+ * fresh keys per pass (the replay window). Min over 5 alternated reps of ~10 ms each.
+ */
+function aeadCostUs(packetBytes: number): { seal: number; open: number } {
+  const key = new Uint8Array(32).fill(7), hdr = new Uint8Array(SHORT_HEADER_LEN).fill(0x40);
+  const len = packetBytes - SHORT_HEADER_LEN - TAG;
+  const send = NoisePacketKeys.create(key, 'send', [newPacketStats()]);
+  const buf = new Uint8Array(packetBytes), plain = buf.subarray(SHORT_HEADER_LEN, SHORT_HEADER_LEN + len);
+  const count = Math.max(8, Math.min(256, Math.floor(524_288 / packetBytes)));
+  const sealed = Array.from({ length: count }, (_, i) => { const b = new Uint8Array(len + TAG); b.set(plain.subarray(0, len)); send.sealInto(i, hdr, b.subarray(0, len), b, 0); return b; });
+  const copies = sealed.map((b) => b.slice());
+  const passes = Math.max(1, Math.round(10_000 / ((packetBytes / 1000 + 0.3) * count))); // ~10 ms per rep
+  let pn = count;
+  const us = (f: () => number) => { const c0 = process.cpuUsage(); const n = f(); const u = process.cpuUsage(c0); return (u.user + u.system) / n; };
+  const sealRep = () => us(() => { for (let i = 0; i < passes * count; i++) send.sealInto(pn++, hdr, plain, buf, SHORT_HEADER_LEN); return passes * count; });
+  const openRep = () => {
+    let cpu = 0;
+    for (let p = 0; p < passes; p++) {
+      for (let i = 0; i < count; i++) copies[i].set(sealed[i]);
+      const recv = NoisePacketKeys.create(key, 'recv', [newPacketStats()]);
+      cpu += us(() => { for (let i = 0; i < count; i++) if (recv.openInPlaceLength(i, hdr, copies[i]) !== len) throw new Error('aead bound: open failed'); return count; }) * count;
+      recv.destroy();
+    }
+    return cpu / (passes * count);
+  };
+  sealRep(); openRep(); // warm-up
+  let seal = Infinity, open = Infinity;
+  for (let r = 0; r < 5; r++) { seal = Math.min(seal, sealRep()); open = Math.min(open, openRep()); }
+  send.destroy();
+  return { seal: round(seal, 3), open: round(open, 3) };
+}
+
+/**
+ * OpenSSL's own figure on this machine, the floor any ChaCha20-Poly1305 reaches here:
+ * `openssl speed -evp chacha20-poly1305 -bytes <plaintext bytes> -seconds 1` (its CPU time),
+ * as us per packet. Skipped with a reason when there is no `openssl` binary or no figure.
+ */
+function opensslFloorUs(plaintextBytes: number): { command: string; usPerPacket: number; bytesPerSecond: number } | { skipped: string } {
+  const args = ['speed', '-evp', 'chacha20-poly1305', '-bytes', String(plaintextBytes), '-seconds', '1'];
+  const command = `openssl ${args.join(' ')}`;
+  const r = spawnSync('openssl', args, { encoding: 'utf8', timeout: 15_000 });
+  if (r.error) return { skipped: `${command}: ${(r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no openssl binary' : r.error.message}` };
+  // the last line: "ChaCha20-Poly1305  1756844.71k" (1000s of bytes per second)
+  const m = /^\S*chacha20[-\s]?poly1305\S*\s+([\d.]+)k\s*$/im.exec(r.stdout ?? '');
+  if (!m) return { skipped: `${command}: no figure in its output (exit ${r.status})` };
+  const bytesPerSecond = Number(m[1]) * 1000;
+  return { command, usPerPacket: round((plaintextBytes / bytesPerSecond) * 1e6, 3), bytesPerSecond: Math.round(bytesPerSecond) };
+}
+
+/**
+ * The best encrypted / plaintext goodput ratio the measured costs allow, per path of
+ * goals.encryptedVsPlaintext: each side's plaintext CPU per packet (median over rounds, this
+ * run) plus what the AEAD adds to it (seal: sender, open: receiver), measured in this process
+ * (aeadCostUs). A CPU-bound transfer runs at the pace of its busier process, so
+ * bound = max(ptS, ptR) / max(ptS + seal, ptR + open) — with the same side busier in both, the
+ * lead's plaintext / (plaintext + AEAD) of that side. `opensslFloor`: the same bound with
+ * OpenSSL's own ChaCha20-Poly1305 speed on this machine as the AEAD cost of both sides.
+ */
+function aeadBounds(evp: Record<string, unknown> | null, results: LoopResult[]): void {
+  if (!evp) return;
+  const cache = new Map<number, { seal: number; open: number }>(), floors = new Map<number, ReturnType<typeof opensslFloorUs>>();
+  for (const [path, entry] of Object.entries(evp)) {
+    const e = entry as { plaintext: { cpuUsPerPacketSender: number; cpuUsPerPacketReceiver: number } };
+    const noiseSizes = results.filter((r) => r.name === `tincan noise ${path}` && typeof r.packetBytes === 'number').map((r) => r.packetBytes as number);
+    const packetBytes = path.startsWith('1200') ? 1200 : noiseSizes.length ? median(noiseSizes) : 65_000;
+    const ptS = e.plaintext.cpuUsPerPacketSender, ptR = e.plaintext.cpuUsPerPacketReceiver;
+    if (!Number.isFinite(ptS) || !Number.isFinite(ptR)) continue;
+    if (!cache.has(packetBytes)) cache.set(packetBytes, aeadCostUs(packetBytes));
+    const aead = cache.get(packetBytes)!;
+    const plaintextBytes = packetBytes - SHORT_HEADER_LEN - TAG;
+    if (!floors.has(plaintextBytes)) floors.set(plaintextBytes, opensslFloorUs(plaintextBytes));
+    const floor = floors.get(plaintextBytes)!;
+    const bound = (seal: number, open: number) => round(Math.max(ptS, ptR) / Math.max(ptS + seal, ptR + open), 3);
+    Object.assign(entry as object, {
+      bound: bound(aead.seal, aead.open),
+      aeadBound: {
+        packetBytes, aeadImpl: PACKET_AEAD_IMPL, aeadUsPerPacket: aead,
+        plaintextCpuUsPerPacket: { sender: ptS, receiver: ptR },
+        busierSide: ptS + aead.seal >= ptR + aead.open ? 'sender' : 'receiver',
+        boundSender: round(ptS / (ptS + aead.seal), 3), boundReceiver: round(ptR / (ptR + aead.open), 3),
+        opensslFloor: 'skipped' in floor ? floor : { ...floor, plaintextBytes, bound: bound(floor.usPerPacket, floor.usPerPacket) },
+      },
+    });
+    log(`  bound ${path}: plaintext ${ptS}/${ptR} us per packet (send/recv) + AEAD ${aead.seal}/${aead.open} us -> ${bound(aead.seal, aead.open)}`
+      + ('skipped' in floor ? ` (openssl: ${floor.skipped})` : `; with openssl speed's ${floor.usPerPacket} us -> ${bound(floor.usPerPacket, floor.usPerPacket)}`));
+  }
+}
+
 function round(x: number, digits = 1): number { const f = 10 ** digits; return Math.round(x * f) / f; }
 
 async function main(): Promise<void> {
@@ -557,7 +701,11 @@ async function main(): Promise<void> {
       return { value: round(best(label) / udx.mbps, 3), goal: target, ...(byUdp ? { byUdp } : {}) };
     };
     result.loopback = lb;
-    result.goals = { loopback1200VsUdx: goal('1200', 1.0), loopbackPmtudVsUdx: goal('pmtud', 2.5), encryptedVsPlaintext: encryptedVsPlaintext(lb.results) };
+    const evp = encryptedVsPlaintext(lb.results);
+    const b0 = performance.now();
+    aeadBounds(evp, lb.results);
+    result.goals = { loopback1200VsUdx: goal('1200', 1.0), loopbackPmtudVsUdx: goal('pmtud', 2.5), encryptedVsPlaintext: evp };
+    if (evp) result.aeadBoundSeconds = round((performance.now() - b0) / 1000, 2);
   }
   result.wallSeconds = round((performance.now() - t0) / 1000, 1);
   process.stdout.write(JSON.stringify(result, null, JSON_ONLY ? 0 : 2) + '\n');
