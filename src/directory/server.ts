@@ -134,6 +134,8 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
     else if (m.type === 'revoke-user') ctx.authCache.evictUser(m.userId, m.keepTokenHash);
     else if (m.type === 'delete-user') { ctx.authCache.evictUser(m.userId); hub.closeUser(m.userId, 4001, 'account deleted'); }
     else if (m.type === 'push-ack') hub.acked(m.deviceId, m.id);
+    else if (m.type === 'push-open') hub.noteOpen(m.deviceId, m.channel);
+    else if (m.type === 'push-close') hub.noteClosed(m.deviceId, m.channel);
   });
   const { app } = buildApp(ctx, logger);
   const push = attachPushServer(app.server, ctx, makeAuthenticator(ctx), (e) => logger.warn({ err: (e as Error).message }, 'push error'));

@@ -14,6 +14,9 @@ export type ControlMessage =
   | { type: 'revoke-token'; tokenHash: string }
   /** A device acknowledged a rendezvous on its push channel: no instance replays it again (replay.ts). */
   | { type: 'push-ack'; deviceId: string; id: string }
+  /** A push channel (`channel`: its random id) of the device opened / closed: hub.ts noteOpen / noteClosed. */
+  | { type: 'push-open'; deviceId: string; channel: string }
+  | { type: 'push-close'; deviceId: string; channel: string }
   | { type: 'revoke-user'; userId: string; keepTokenHash: string }
   /** Every token of the user is gone and its push connections are closed (4001). */
   | { type: 'delete-user'; userId: string };

@@ -6,8 +6,12 @@
 // channel here) is also kept for its device (replay.ts) until the device acknowledges it
 // or it expires, and replayed to each channel of that device that opens meanwhile: every
 // instance sees every push (fanout.ts), so whichever one the device reconnects to has it.
+// It also knows which devices have a channel open on any instance (noteOpen/noteClosed), so a
+// device that reconnected elsewhere is not marked offline when its old channel here closes.
 import type { WebSocket } from 'ws';
 import { RendezvousReplay, type ReplayConfig } from './replay.ts';
+
+const MAX_DEVICES = 100_000;
 
 export interface PushConnection { userId: string; deviceId: string | undefined; socket: WebSocket }
 
@@ -16,6 +20,7 @@ export class PushHub {
   private total = 0;
   readonly replay: RendezvousReplay;
   private readonly now: () => number;
+  private readonly openAnywhere = new Map<string, string[]>();
 
   constructor(private readonly maxBufferedBytes = 1 << 20, opts: { now?: () => number; replay?: ReplayConfig } = {}) {
     this.now = opts.now ?? Date.now;
@@ -67,6 +72,37 @@ export class PushHub {
   /** The device acknowledged rendezvous `id` (on any instance): never replay it again. True if it was kept here. */
   acked(deviceId: string, id: string): boolean {
     return this.replay.ack(deviceId, id);
+  }
+
+  /**
+   * A channel of `deviceId` (`channel`: its random id) is open on some instance (control
+   * 'push-open'), or no longer (noteClosed, 'push-close'). Remembered per device (at most 8 open
+   * channels per device, MAX_DEVICES devices, the least recently opened forgotten first) so that
+   * a device whose last channel HERE closes is not marked offline while it has one elsewhere
+   * (make-before-break across instances). An instance that dies without closing its channels
+   * leaves entries behind: those devices then go offline only by presence staleness (5 min).
+   */
+  noteOpen(deviceId: string, channel: string): void {
+    const list = this.openAnywhere.get(deviceId) ?? [];
+    if (list.includes(channel)) return;
+    this.openAnywhere.delete(deviceId);
+    list.push(channel);
+    if (list.length > 8) list.shift();
+    this.openAnywhere.set(deviceId, list);
+    if (this.openAnywhere.size > MAX_DEVICES) this.openAnywhere.delete(this.openAnywhere.keys().next().value!);
+  }
+
+  noteClosed(deviceId: string, channel: string): void {
+    const list = this.openAnywhere.get(deviceId);
+    if (!list) return;
+    const i = list.indexOf(channel);
+    if (i >= 0) list.splice(i, 1);
+    if (!list.length) this.openAnywhere.delete(deviceId);
+  }
+
+  /** Is a channel of `deviceId` known to be open on any instance? */
+  openAnywhereCount(deviceId: string): number {
+    return this.openAnywhere.get(deviceId)?.length ?? 0;
   }
 
   /** Closes every push connection of `userId` on this instance. */

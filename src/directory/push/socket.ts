@@ -1,7 +1,8 @@
 // The push channel: WebSocket upgrade on GET /v1/push, authenticated with the
 // same bearer token (Authorization header). Optional query `device=<id>` (one
 // of the caller's devices): when that device's last push connection closes,
-// its presence becomes 'offline' and is pushed to contacts.
+// its presence becomes 'offline' and is pushed to contacts — unless the device
+// has a channel open on another instance (controls 'push-open' / 'push-close').
 // Contract: server -> client JSON text frames ({ type: 'hello' | 'presence' |
 // 'contact' | 'rendezvous', ... }); right after 'hello', a channel opened with
 // `device` gets the rendezvous for that device the directory still keeps
@@ -18,6 +19,7 @@ import type { AuthUser } from '../http/route.ts';
 import type { PushConnection } from './hub.ts';
 import { publishPresence } from '../http/routes/presence.ts';
 import { HttpError } from '../http/errors.ts';
+import { newId } from '../ids.ts';
 
 export interface PushServer { close(): Promise<void> }
 
@@ -49,6 +51,14 @@ export function attachPushServer(
         const d = /^[0-9a-f]{32}$/.test(deviceId) ? await ctx.store.device(deviceId) : undefined;
         if (!d || d.user_id !== user.userId) return refuse(socket, ctx.config.serverName, 403, 'Forbidden');
       }
+      // Every instance learns of this channel before its hello (after which the device drops
+      // the channel it replaces, maybe on another instance): that one's close must not mark
+      // the device offline (make-before-break across instances / --workers).
+      const channel = newId();
+      if (deviceId !== undefined) {
+        ctx.hub.noteOpen(deviceId, channel);
+        await ctx.fanout.publishControl({ type: 'push-open', deviceId, channel }).catch(onError);
+      }
       wss.handleUpgrade(req, socket, head, (ws) => {
         const conn: PushConnection = { userId: user.userId, deviceId, socket: ws };
         ctx.hub.add(conn);
@@ -56,7 +66,12 @@ export function attachPushServer(
         ws.on('pong', () => alive.set(ws, true));
         ws.on('error', () => ws.terminate());
         ws.on('close', () => {
-          if (ctx.hub.remove(conn) && deviceId && !closing) {
+          const last = ctx.hub.remove(conn);
+          if (deviceId) {
+            ctx.hub.noteClosed(deviceId, channel);
+            ctx.fanout.publishControl({ type: 'push-close', deviceId, channel }).catch(onError);
+          }
+          if (last && deviceId && !closing && ctx.hub.openAnywhereCount(deviceId) === 0) {
             void ctx.store.device(deviceId).then((d) => d && publishPresence(ctx, user, { deviceId, status: 'offline', candidates: [] }))
               // the device deleted meanwhile: nothing to mark offline (its presence went with it)
               .catch((e: unknown) => { if (!(e instanceof HttpError && e.statusCode === 404)) onError(e); });
