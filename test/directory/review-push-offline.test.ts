@@ -1,53 +1,64 @@
-// Review: a device whose push channel moved to ANOTHER directory instance (or --workers
-// worker: node:cluster hands each new connection to the next worker) is marked offline when
-// its old channel closes. src/directory/push/socket.ts marks the device offline when
-// `ctx.hub.remove(conn)` finds no other channel of that device — in THIS instance's hub only.
-// The peer replaces its channel make-before-break (src/overlay/peer-push.ts): new one open,
-// then the old one terminated (or, after a network change, found dead by the directory's
-// ping up to 60 s later). On one instance the new channel is in the same hub and nothing
-// happens; on two the old instance writes status 'offline' (candidates []) into the shared
-// store and pushes it: the device, connected and reachable, reads as offline, and a
-// contact's POST /v1/rendezvous answers 409 'no online device' until its next republish.
-// Two in-process directories over ONE SQLite file stand in for two workers (which share the
-// file the same way); LocalFanout each (the bug is in the store write, not the fan-out).
-import { describe, expect, afterAll, beforeAll } from 'vitest';
-import { startTestDirectory, call, user, device, befriend, Inbox, type TestDirectory } from './harness.ts';
+// Review: a device whose push channel is replaced make-before-break must not be marked offline
+// by its OLD channel's close when the new one is on another worker. `tincan directory
+// --workers 2` (node:cluster hands each new connection to the next worker, SQLite shared):
+// src/directory/push/socket.ts marked the device offline when `hub.remove(conn)` found no
+// other channel of it in THIS worker's hub, so the peer's replacement (peer-push.ts: new
+// channel open, then the old one terminated) usually left the device 'offline' (candidates [])
+// in the shared store, and contacts' POST /v1/rendezvous answered 409 until its next republish.
+// Failed before ca2b24c (channel ids announced to every instance; offline only when no channel
+// of the device is open anywhere). Here bob opens 4 channels (spread over both workers in
+// turn) and closes the first 3, oldest first, as a replacement would: he must stay online.
+import { describe, it, expect, afterAll } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { DirectoryClient, type PushChannel } from '../../src/directory/client.ts';
-import { reviewTodo } from '../overlay/review-todo.ts';
+import { KEY_A } from './harness.ts';
 
-describe('review: push channel replaced across directory instances', () => {
-  let a: TestDirectory; let b: TestDirectory;
-  const channels: PushChannel[] = [];
-  beforeAll(async () => {
-    a = await startTestDirectory('sqlite');
-    b = await startTestDirectory('sqlite', {}, { ...a.db, cleanup: async () => {} });
-  });
-  afterAll(async () => { for (const c of channels) c.close(); await b?.stop(); await a?.stop(); });
+const ROOT = resolve(import.meta.dirname, '..', '..');
+const dirs: string[] = [];
+const children: ChildProcess[] = [];
+const channels: PushChannel[] = [];
+afterAll(() => {
+  for (const c of channels) c.terminate();
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
-  // Open bug: notes/requests/overlay-push.md ("offline after a make-before-break across instances").
-  reviewTodo('the old channel closing on instance A does not mark the device offline while its new channel is open on B', { timeout: 20_000 }, async () => {
-    const alice = { name: 'alice', token: await user(a.dir.url, 'alice') };
-    const bob = { name: 'bob', token: await user(a.dir.url, 'bob') };
-    await befriend(a.dir.url, alice, bob);
-    const bobDev = await device(a.dir.url, bob.token, 'bob-laptop');
-    const aliceInbox = new Inbox();
-    channels.push(await new DirectoryClient(a.dir.url, alice.token).openPush({ onMessage: aliceInbox.push }));
-    const old = await new DirectoryClient(a.dir.url, bob.token).openPush({ deviceId: bobDev, onMessage: () => {} });
-    channels.push(old);
-    const presence = { deviceId: bobDev, status: 'online', candidates: [{ kind: 'srflx', address: '198.51.100.7', port: 5000 }], nat: null, supernode: null };
-    expect((await call(a.dir.url, 'PUT', '/v1/presence', { token: bob.token, body: presence })).status).toBe(204);
-    // make-before-break: the new channel (on the other instance), then the old one dropped
-    channels.push(await new DirectoryClient(b.dir.url, bob.token).openPush({ deviceId: bobDev, onMessage: () => {} }));
-    old.terminate();
-    await old.closed;
-    // A notices the close (its hub keeps only alice's channel), then has time to act on it
-    for (let i = 0; i < 200 && a.dir.context.hub.connections > 1; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(a.dir.context.hub.connections).toBe(1);
-    await aliceInbox.waitFor((m) => m.type === 'presence' && m.presence.status === 'offline', 1_000).catch(() => undefined);
-    const seen = await call(a.dir.url, 'GET', '/v1/presence/bob', { token: alice.token });
-    expect(seen.body.presence.map((p: { status: string }) => p.status), seen.text).toEqual(['online']);
-    const rv = await call(a.dir.url, 'POST', '/v1/rendezvous', { token: alice.token, body: { deviceId: await device(a.dir.url, alice.token, 'alice-laptop'), username: 'bob' } });
-    expect(rv.status, rv.text).toBe(200);
-    expect(aliceInbox.messages.filter((x) => x.m.type === 'presence' && x.m.presence.status === 'offline')).toEqual([]);
+describe('review: push channel replaced across --workers', () => {
+  it('the old channels closing (on either worker) never mark the device offline while its newest channel is open', { timeout: 90_000 }, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'tincan-review-workers-')); dirs.push(dataDir);
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'directory', '--data-dir', dataDir, '--port', '0',
+      '--stun-port', '0', '--scrypt-n', '1024', '--workers', '2', '--no-log-requests'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (d) => { out += String(d); });
+    child.stderr!.on('data', (d) => { out += String(d); });
+    const started = await new Promise<{ port: number; workers: number }>((res, rej) => {
+      const t = setTimeout(() => rej(new Error(`no start in 60 s: ${out}`)), 60_000);
+      child.stdout!.on('data', () => {
+        const line = out.split('\n').find((l) => l.includes('"msg":"directory listening"'));
+        if (line) { clearTimeout(t); res(JSON.parse(line) as { port: number; workers: number }); }
+      });
+    });
+    expect(started.workers).toBe(2);
+    const base = `http://127.0.0.1:${started.port}`;
+    const alice = new DirectoryClient(base), bob = new DirectoryClient(base);
+    await alice.register('alice', 'alice-password'); await alice.login('alice', 'alice-password');
+    await bob.register('bob', 'bob-password'); await bob.login('bob', 'bob-password');
+    await alice.requestContact('bob'); await bob.acceptContact('alice');
+    const bobDev = await bob.registerDevice({ name: 'b1', x25519: Buffer.from(KEY_A, 'base64url') });
+    const aliceDev = await alice.registerDevice({ name: 'a1', x25519: Buffer.alloc(32, 9) });
+    const mine: PushChannel[] = [];
+    for (let i = 0; i < 4; i++) { const ch = await bob.openPush({ deviceId: bobDev.id, onMessage: () => {} }); mine.push(ch); channels.push(ch); }
+    await bob.setPresence({ deviceId: bobDev.id, status: 'online', candidates: [{ kind: 'srflx', address: '198.51.100.7', port: 5000 }] });
+    for (const ch of mine.slice(0, 3)) { ch.terminate(); await ch.closed; }
+    await new Promise((r) => setTimeout(r, 1_000)); // both workers handle the closes (and any offline write)
+    const seen = await alice.presenceOf('bob');
+    expect(seen.map((p) => p.status), `${JSON.stringify(seen)}\n${out.slice(-2000)}`).toEqual(['online']);
+    const rv = await alice.rendezvous(aliceDev.id, 'bob');
+    expect(rv.peer.deviceId).toBe(bobDev.id);
+    child.kill('SIGTERM');
   });
 });
