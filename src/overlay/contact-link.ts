@@ -55,7 +55,7 @@ export interface ContactLinkDeps {
   /**
    * The selected path died (or every path did): the peer re-checks its own NAT mapping at
    * once (it may have changed networks) so that contacts learn a new address from presence
-   * and re-punch, instead of at the next 20 s keepalive.
+   * and re-punch, instead of at the next keepalive (every 5 s).
    */
   readonly onPathLost?: () => void;
   /** The accepting side refused the contact's handshake key (before any data flowed). */

@@ -300,7 +300,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     this.push = push;
     await this.publish(true);
     this.every(PRESENCE_REFRESH_MS, () => void this.publish(true).catch((e: Error) => this.log(`presence refresh failed: ${e.message}`)));
-    this.every(this.opts.keepaliveMs ?? KEEPALIVE_MS, () => this.keepalive());
+    this.every(this.opts.keepaliveMs ?? KEEPALIVE_MS, () => { if (!this.tcpMode) this.keepalive(); }); // UDP blocked: nothing to keep
     if (!this.opts.hostAddresses?.length && !(this.opts.bindAddress && this.opts.bindAddress !== '0.0.0.0')) this.every(HOST_WATCH_MS, () => this.checkHostAddresses());
     if (!this.tcpMode) this.every(PRESENCE_REFRESH_MS, () => void this.refreshSupernodes());
   }

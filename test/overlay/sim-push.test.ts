@@ -12,7 +12,8 @@
 //     channel; alice re-sends it (peer.ts scheduleRedial: bob silent 1.5 s after the start and
 //     he republished) and connects within 5 s of the move (before: connect() failed at 15 s);
 //   - idle move (NAT renumbered, same host address; nothing in flight): bob notices at his
-//     next 20 s STUN keepalive, new push channel within 21 s; a call then connects.
+//     next STUN keepalive (every 5 s; 20 s when this was written), new push channel within
+//     21 s; a call then connects.
 import { describe, it, expect, afterAll } from 'vitest';
 import type { Duplex } from 'node:stream';
 import type { ContactSession } from '../../src/overlay/peer-api.ts';
