@@ -565,7 +565,8 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     this.log(`${username}: no sign of the contact ${REDIAL_QUIET_MS} ms after the start, and it republished its presence: calling again`);
     let r: Rendezvous;
     try { r = await this.dir.rendezvous(this.deviceId, username, link.peerDeviceId); } catch (e) { this.log(`${username}: calling again failed: ${(e as Error).message}`); return; }
-    if (this.closing) return;
+    // The call ended meanwhile (failed, refused) and its link is gone: nothing to follow.
+    if (this.closing || (!this.connecting.has(username) && this.links.get(link.peerDeviceId) !== link)) return;
     // The contact takes this later rendezvous (a callee keeps the later one) even if the first
     // got through meanwhile: follow it whatever happened during the request. Its push copy may
     // have come first and been set aside (both calling, ours the larger id): this answer is our
