@@ -33,6 +33,16 @@
 //               kernel's copy into skbs whose memory the relay's core touched last; the receive
 //               batches (~800 vs ~1000 datagrams per recvmmsg) and GRO runs (the relay forwards
 //               each received GRO run as one GSO run) were not the difference.
+//               The relay's answer to the wake-ups: adaptive busy polling (src/overlay/relay-busy-poll.ts,
+//               on by default in `tincan supernode`): from 50,000 datagrams/s the relay's socket keeps
+//               polling for 200 us after its last datagram instead of sleeping (an empty poll yields the
+//               core to any other runnable task), so a sender's flush finds it awake (measured: the
+//               relay's voluntary context switches per 1,000 relayed datagrams 4.5-6 -> < 0.4 at window
+//               2048, 25 -> 0.1 at 128). The receiving side then wakes more often instead (the relay
+//               forwards sooner, in smaller flushes). Its CPU (relayCpuUtilisation,
+//               relayCpuUsPerDatagram) includes the spinning. A/B in one session:
+//               TINCAN_RELAY_ADAPTIVE_BUSY_POLL=0 in the bench's environment (the relay process
+//               inherits it) turns it off; TINCAN_RELAY_BUSY_POLL_US=<us> spins always.
 //   transfer:   what a user gets: a tincan transport bulk transfer (--transfer-mib, default 64,
 //               one stream, 1200-byte transport datagrams, no PMTUD) per provider
 //               (--transfer-providers, default plaintext,noise), direct and through the relay
