@@ -46,7 +46,8 @@ export interface ChatLinkEvent { peer: string; direction: 'out' | 'in'; state: '
 interface Conversation {
   readonly peer: string;
   readonly device: string;
-  readonly sender: ChatSender;
+  /** Replaced (rebuilt from the store) when a store write fails. */
+  sender: ChatSender;
   readonly receiver: ChatReceiver;
   out?: Duplex;
   in?: Duplex;
@@ -293,6 +294,24 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
   }
 
   private flushOut(c: Conversation): void {
+    try {
+      this.persistOut(c);
+    } catch (err) {
+      // The store refused a write (disk full, I/O error): the in-memory sender may be ahead of
+      // it (a receipt taken, a message numbered). Rebuild it from the store and end the link;
+      // the next link's HELLO acknowledges again and the receipt follows. Never thrown into
+      // the stream's listener (or send()).
+      this.reloadSender(c);
+      c.out?.destroy(err as Error);
+      return;
+    }
+    const out = c.out;
+    if (!out || out.writableNeedDrain) return; // resumed by 'drain' (see bindOut)
+    for (let f = c.sender.pollTransmit(); f; f = c.sender.pollTransmit()) if (!out.write(f)) return;
+  }
+
+  /** Records what the sender did since the last call: assignments, receipts, renumbering. */
+  private persistOut(c: Conversation): void {
     // the device answered HELLO on a live link: the contact's unassigned messages are its now
     const k = this.contact(c.peer);
     if (k.unassigned.length > 0 && linkUp(c)) this.assign(k, c);
@@ -307,9 +326,17 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
       }
     }
     if (c.storedNext !== c.sender.next) { this.opts.store.recordNextSeq(c.peer, c.device, c.sender.next); c.storedNext = c.sender.next; }
-    const out = c.out;
-    if (!out || out.writableNeedDrain) return; // resumed by 'drain' (see bindOut)
-    for (let f = c.sender.pollTransmit(); f; f = c.sender.pollTransmit()) if (!out.write(f)) return;
+  }
+
+  /** The conversation's sender and the contact's unassigned list as the store has them. */
+  private reloadSender(c: Conversation): void {
+    try {
+      const s = this.opts.store.load(c.peer, c.device);
+      c.sender = new ChatSender(s.sender, this.maxOutbox);
+      c.storedNext = s.sender.nextSeq;
+      const k = this.contact(c.peer);
+      k.unassigned.splice(0, k.unassigned.length, ...this.opts.store.unassigned(c.peer));
+    } catch { /* the store cannot even be read: keep going with what we have; the link ends anyway */ }
   }
 
   private async acceptStream(session: ContactSession, stream: Duplex): Promise<void> {
