@@ -153,3 +153,34 @@ describe('a push channel dead while the UDP mapping is unchanged (real Peer, sim
     expect(o.pushReopenedAfterMs ?? Infinity, JSON.stringify(o)).toBeGreaterThan(5_000);
   });
 });
+
+// A replay that comes late — an older call, replayed on a channel bob reopened after the call
+// got through another way (a re-sent rendezvous) — must not replace the live session it is older
+// than (peer.ts onRendezvous; a restarted contact's NEWER rendezvous still replaces a session).
+describe('a late replay of an older rendezvous (real Peer, simulated network)', () => {
+  it('does not replace the live session, and starts no second link; a newer one does', { timeout: 60_000 }, async () => {
+    const seed = 61;
+    const w = simWorld(NAT_KINDS['EIM/APDF'], NAT_KINDS['EIM/APDF'], seed, (n) => dirs.dir(`late-replay-${n}`));
+    const [alice, bob] = await Promise.all([w.start('alice'), w.start('bob')]);
+    try {
+      let bobSessions = 0;
+      bob.on('session', () => { bobSessions++; });
+      await w.loop.settle(alice.connect('bob'), 15_000);
+      expect(await w.loop.until(() => bobSessions === 1, 1_000)).toBe(true);
+      const live = w.dir.rendezvous[w.dir.rendezvous.length - 1].calleeCopy!;
+      const session = bob.sessions()[0];
+      // the same call's device pair, an id bob never saw, 5 s older: a late replay
+      w.dir.pushTo('bob', { ...live, id: 'f'.repeat(32), serverTime: live.serverTime - 5_000, startAt: live.startAt - 5_000, delayMs: 0, replayed: true });
+      await w.loop.until(() => false, 2_000);
+      expect(session.closed, w.logs.slice(-10).join('\n')).toBe(false);
+      expect(bob.sessions()).toEqual([session]);
+      expect(w.logs.filter((l) => l.includes(' bob: rendezvous ffffffff') && !l.includes('replayed')), 'no link for it').toEqual([]);
+      expect(w.logs.filter((l) => l.includes('replayed by the directory')).length).toBe(1);
+      // a NEWER rendezvous of the same device (alice restarted and called): replaces the session
+      w.dir.pushTo('bob', { ...live, id: 'e'.repeat(32), serverTime: live.serverTime + 5_000, startAt: live.startAt + 5_000, delayMs: 300 });
+      expect(await w.loop.until(() => session.closed, 2_000), 'the newer rendezvous replaced it').toBe(true);
+    } finally {
+      await w.loop.settle(Promise.all([alice.close(), bob.close()]), 1_000).catch(() => {});
+    }
+  });
+});

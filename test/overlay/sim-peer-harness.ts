@@ -70,7 +70,7 @@ export class SimDirectory {
   private readonly secretKey = Buffer.alloc(sodium.crypto_sign_SECRETKEYBYTES);
   private nextId = 1;
   /** Every rendezvous built, with the directory time it was built at. */
-  readonly rendezvous: { id: string; at: number; from: string; to: string }[] = [];
+  readonly rendezvous: { id: string; at: number; from: string; to: string; calleeCopy?: Rendezvous }[] = [];
   /** Every push channel opened, with the directory time. */
   readonly pushOpens: { username: string; at: number }[] = [];
   /** Set: the directory replays unacknowledged rendezvous to a device's new push channel (off by default). */
@@ -99,6 +99,11 @@ export class SimDirectory {
   /** `username`'s push channels die silently (their TCP connections went with an old address). */
   cutPush(username: string): void {
     for (const c of this.accounts.get(username)!.pushes) c.alive = false;
+  }
+
+  /** Pushes `m` to every open push channel of `username` (tests: a crafted or late message). */
+  pushTo(username: string, m: PushMessage): void {
+    for (const c of this.accounts.get(username)!.pushes) c.deliver(m);
   }
 
   addUser(username: string, oneWayMs: number): void {
@@ -190,8 +195,8 @@ export class SimDirectory {
       ticket: ticket.ticket, ticketExpiresAt: ticket.expiresAt,
     });
     const mine = me.presence ?? { username: me.username, deviceId, status: 'online', candidates: [], nat: null, supernode: null, updatedAt: now };
-    this.rendezvous.push({ id: rid, at: now, from: me.username, to: peerName });
     const theirs = side(them.device.id, mine, me.device!);
+    this.rendezvous.push({ id: rid, at: now, from: me.username, to: peerName, calleeCopy: theirs });
     this.replay?.keep(now, them.device.id, rid, theirs.startAt, theirs);
     for (const c of them.pushes) c.deliver(theirs);
     const srflx = them.presence.candidates.filter((c) => c.kind === 'srflx').slice(0, 2);
