@@ -184,3 +184,34 @@ describe('a late replay of an older rendezvous (real Peer, simulated network)', 
     }
   });
 });
+
+// What the 5 s keepalive costs an idle peer: every UDP packet bob's host sends and receives over
+// 120 s with no session (STUN keepalives to the directory and their answers, the supernode
+// picker's RTT probes every 10 s and their answers), with the old and the new keepalive interval.
+// (The push channel is TCP, not simulated: its WebSocket ping every 25 s adds ~0.12 packets/s.)
+describe('idle UDP cost of a peer (real Peer, simulated network)', () => {
+  it('5 s keepalive: 0.4 packets/s to the directory (0.2 requests/s + answers) instead of 0.1; the total stays under 0.7 packets/s', { timeout: 60_000 }, async () => {
+    const rates: Record<string, { total: number; toDirectory: number }> = {};
+    for (const keepaliveMs of [20_000, 5_000]) {
+      const w = simWorld(NAT_KINDS['EIM/APDF'], NAT_KINDS['EIM/APDF'], 71, (n) => dirs.dir(`idle-cost-${keepaliveMs}-${n}`));
+      const [alice, bob] = await Promise.all([w.start('alice', { keepaliveMs }), w.start('bob', { keepaliveMs })]);
+      try {
+        await w.loop.until(() => false, 5_000);
+        let total = 0, toDirectory = 0;
+        (w.net.hosts.get('bob')!.taps ??= []).push((_t, b) => {
+          total++;
+          if ((b[12] === DIRECTORY_STUN[0] && b[13] === DIRECTORY_STUN[1] && b[14] === DIRECTORY_STUN[2] && b[15] === DIRECTORY_STUN[3])
+            || (b[16] === DIRECTORY_STUN[0] && b[17] === DIRECTORY_STUN[1] && b[18] === DIRECTORY_STUN[2] && b[19] === DIRECTORY_STUN[3])) toDirectory++;
+        });
+        await w.loop.until(() => false, 120_000);
+        rates[`${keepaliveMs / 1000} s`] = { total: total / 120, toDirectory: toDirectory / 120 };
+      } finally {
+        await w.loop.settle(Promise.all([alice.close(), bob.close()]), 1_000).catch(() => {});
+      }
+    }
+    console.log(`idle UDP packets/s of one peer (sent + received): ${JSON.stringify(rates)}`);
+    expect(rates['5 s'].toDirectory).toBeCloseTo(0.4, 1);
+    expect(rates['20 s'].toDirectory).toBeCloseTo(0.1, 1);
+    expect(rates['5 s'].total).toBeLessThan(0.7);
+  });
+});
