@@ -16,7 +16,10 @@
 //     when its last channel closes: no offline blip for a slow but live channel).
 //   - failed opens are retried after retryMs, doubling up to maxRetryMs, each wait scaled
 //     by a random factor in [0.5, 1) (a directory restart must not bring every peer back
-//     at the same instant); moved() resets the wait and retries at once.
+//     at the same instant); moved() resets the wait and retries at once. An open does NOT
+//     reset the wait: a channel that closes within stableMs of opening (a directory closing
+//     new connections under load, a proxy) counts as a failure; the wait goes back to
+//     retryMs only once a channel stayed open stableMs or answered a ping.
 // Contract:
 //   const k = new PushKeeper(config); k.start(now) -> an 'open' action
 //   drain k.pollAction() after every input; call k.handleTimeout(now) at k.pollTimeout()
@@ -33,6 +36,8 @@ export interface PushKeeperConfig {
   readonly suspectTimeoutMs?: Millis; // default 2_000
   readonly retryMs?: Millis; // default 500
   readonly maxRetryMs?: Millis; // default 30_000
+  /** A channel open this long (or that answered a ping) resets the retry wait. */
+  readonly stableMs?: Millis; // default 10_000
   /** Uniform in [0, 1): scales each retry wait into [0.5, 1) x the wait. */
   readonly random: () => number;
 }
@@ -44,6 +49,7 @@ export type PushAction =
 
 interface Channel {
   readonly id: number;
+  readonly openedAt: Millis;
   /** An outstanding ping's deadline. */
   pingDeadline?: Millis;
   nextPingAt: Millis;
@@ -66,7 +72,7 @@ export class PushKeeper {
     this.c = {
       pingIntervalMs: config.pingIntervalMs ?? 25_000, pongTimeoutMs: config.pongTimeoutMs ?? 5_000,
       suspectTimeoutMs: config.suspectTimeoutMs ?? 2_000, retryMs: config.retryMs ?? 500,
-      maxRetryMs: config.maxRetryMs ?? 30_000, random: config.random,
+      maxRetryMs: config.maxRetryMs ?? 30_000, stableMs: config.stableMs ?? 10_000, random: config.random,
     };
     this.retryWaitMs = this.c.retryMs;
   }
@@ -102,9 +108,8 @@ export class PushKeeper {
     if (this.closedFlag || id !== this.attempt) { this.actions.push({ type: 'drop', id, reason: 'not wanted any more' }); return; }
     this.attempt = undefined;
     this.retryAt = undefined;
-    this.retryWaitMs = this.c.retryMs;
     const old = this.current;
-    this.current = { id, nextPingAt: now + this.c.pingIntervalMs, dead: false };
+    this.current = { id, openedAt: now, nextPingAt: now + this.c.pingIntervalMs, dead: false };
     if (old) this.actions.push({ type: 'drop', id: old.id, reason: old.dead ? 'no pong' : 'replaced' });
   }
 
@@ -118,6 +123,7 @@ export class PushKeeper {
 
   closed(now: Millis, id: number): void {
     if (this.closedFlag || this.current?.id !== id) return;
+    if (now - this.current.openedAt >= this.c.stableMs) this.retryWaitMs = this.c.retryMs;
     this.current = undefined;
     if (this.attempt === undefined && this.retryAt === undefined) this.scheduleRetry(now);
   }
@@ -127,6 +133,7 @@ export class PushKeeper {
     if (this.closedFlag || ch?.id !== id) return;
     ch.pingDeadline = undefined;
     ch.nextPingAt = now + this.c.pingIntervalMs;
+    this.retryWaitMs = this.c.retryMs; // it works: the next failure starts from the shortest wait
     if (ch.dead) {
       // It was slow, not dead: keep it, stop retrying (an attempt in flight replaces it anyway).
       ch.dead = false;

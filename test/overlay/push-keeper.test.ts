@@ -91,7 +91,7 @@ describe('PushKeeper', () => {
     expect(k.pollTimeout()).toBe(30_100);
   });
 
-  it('a closed channel is re-opened after a jittered wait that doubles per failure up to 30 s; success resets it', () => {
+  it('a closed channel is re-opened after a jittered wait that doubles per failure up to 30 s; a channel that stays open 10 s resets it, one that closes at once does not', () => {
     const { k, drain } = openAt0(() => 0.5); // factor 0.75
     k.closed(1_000, 1);
     expect(k.pollTimeout()).toBe(1_000 + 375);
@@ -108,8 +108,29 @@ describe('PushKeeper', () => {
     k.handleTimeout(now);
     expect(drain()).toEqual([{ type: 'open', id: 11, reason: 'retry' }]);
     k.opened(now + 5, 11);
-    k.closed(now + 10, 11);
-    expect(k.pollTimeout()).toBe(now + 10 + 375);
+    k.closed(now + 10, 11); // closed right after its hello: still a failure, the wait stays long
+    expect(k.pollTimeout()).toBe(now + 10 + 22_500);
+    now = k.pollTimeout()!;
+    k.handleTimeout(now);
+    expect(drain()).toEqual([{ type: 'open', id: 12, reason: 'retry' }]);
+    k.opened(now + 5, 12);
+    k.closed(now + 5 + 10_000, 12); // stayed open 10 s: the wait starts over
+    expect(k.pollTimeout()).toBe(now + 5 + 10_000 + 375);
+  });
+
+  it('a pong resets the retry wait', () => {
+    const { k, drain } = openAt0(() => 0.5);
+    k.closed(100, 1);
+    for (let id = 2; id <= 5; id++) { k.handleTimeout(k.pollTimeout()!); drain(); k.openFailed(k.pollTimeout() ?? 0, id); }
+    const t = k.pollTimeout()!;
+    k.handleTimeout(t);
+    expect(drain()).toEqual([{ type: 'open', id: 6, reason: 'retry' }]);
+    k.opened(t + 5, 6);
+    k.suspect(t + 10);
+    expect(drain()).toEqual([{ type: 'ping', id: 6 }]);
+    k.pong(t + 20, 6);
+    k.closed(t + 30, 6);
+    expect(k.pollTimeout()).toBe(t + 30 + 375);
   });
 
   it('moved() while waiting to retry: opens at once with the wait reset', () => {
