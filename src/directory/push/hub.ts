@@ -15,6 +15,16 @@ const MAX_DEVICES = 100_000;
 
 export interface PushConnection { userId: string; deviceId: string | undefined; socket: WebSocket }
 
+/** Push channels kept per device (make-before-break needs 2), per user, and per instance (then refused). */
+export interface PushLimits { readonly perDevice?: number; readonly perUser?: number; readonly total?: number }
+const DEFAULT_LIMITS: Required<PushLimits> = { perDevice: 4, perUser: 32, total: 100_000 };
+
+/** Closes `o` (4008); a client that does not complete the closing handshake within 1 s is cut off. */
+function evict(o: PushConnection, reason: string): void {
+  o.socket.close(4008, reason);
+  setTimeout(() => { if (o.socket.readyState !== o.socket.CLOSED) o.socket.terminate(); }, 1_000).unref();
+}
+
 export class PushHub {
   private readonly byUser = new Map<string, Set<PushConnection>>();
   private total = 0;
@@ -22,17 +32,35 @@ export class PushHub {
   private readonly now: () => number;
   private readonly openAnywhere = new Map<string, string[]>();
 
-  constructor(private readonly maxBufferedBytes = 1 << 20, opts: { now?: () => number; replay?: ReplayConfig } = {}) {
+  readonly limits: Required<PushLimits>;
+
+  constructor(private readonly maxBufferedBytes = 1 << 20, opts: { now?: () => number; replay?: ReplayConfig; limits?: PushLimits } = {}) {
     this.now = opts.now ?? Date.now;
     this.replay = new RendezvousReplay(opts.replay);
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+  }
+
+  /** May another channel be accepted on this instance? (Beyond limits.total: refuse it, 503.) */
+  get full(): boolean {
+    return this.total >= this.limits.total;
   }
 
   get connections(): number { return this.total; }
 
+  /**
+   * Adds `c`; past limits.perDevice channels of its device (or of the user's channels opened
+   * without a device) or limits.perUser channels of its user, the OLDEST are closed (4008): the
+   * newest wins, so a make-before-break replacement keeps working.
+   */
   add(c: PushConnection): void {
     let set = this.byUser.get(c.userId);
     if (!set) { set = new Set(); this.byUser.set(c.userId, set); }
     set.add(c); this.total++;
+    const open = [...set].filter((o) => o.socket.readyState === o.socket.OPEN || o.socket.readyState === o.socket.CONNECTING);
+    const sameDevice = open.filter((o) => o.deviceId === c.deviceId);
+    for (const o of sameDevice.slice(0, Math.max(0, sameDevice.length - this.limits.perDevice))) evict(o, 'too many push channels for this device');
+    const rest = open.filter((o) => o.socket.readyState === o.socket.OPEN || o.socket.readyState === o.socket.CONNECTING);
+    for (const o of rest.slice(0, Math.max(0, rest.length - this.limits.perUser))) evict(o, 'too many push channels for this user');
   }
 
   /** Removes `c`; true if no other connection of the same device remains. */

@@ -9,7 +9,9 @@
 // unacknowledged (hub.ts, replay.ts), marked `replayed: true`. The only client
 // frame is { type: 'ack', id } (a rendezvous received: it is dropped from the
 // replay buffer of every instance); anything else is ignored (max 4 KiB). Dead
-// connections are found by ping every pingIntervalMs.
+// connections are found by ping every pingIntervalMs. Limits (hub.ts): a device's
+// 5th channel closes its oldest (4008), a user's 33rd likewise; an instance
+// holding 100,000 refuses more with 503.
 // close() ends every connection with 1001 without marking devices offline.
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { IncomingMessage, Server } from 'node:http';
@@ -51,6 +53,7 @@ export function attachPushServer(
         const d = /^[0-9a-f]{32}$/.test(deviceId) ? await ctx.store.device(deviceId) : undefined;
         if (!d || d.user_id !== user.userId) return refuse(socket, ctx.config.serverName, 403, 'Forbidden');
       }
+      if (ctx.hub.full) return refuse(socket, ctx.config.serverName, 503, 'Service Unavailable', 'Retry-After: 5\r\n');
       // Every instance learns of this channel before its hello (after which the device drops
       // the channel it replaces, maybe on another instance): that one's close must not mark
       // the device offline (make-before-break across instances / --workers).
