@@ -126,6 +126,9 @@ const REDIAL_MAX = 2;
  * arrive within a round trip or two of its presence — then no second call is needed.
  */
 const REDIAL_AFTER_PRESENCE_MS = 1_000;
+/** Incoming rendezvous per contact device: a burst of this many, then this many per second (takeRendezvousToken). */
+const RENDEZVOUS_BURST = 3;
+const RENDEZVOUS_PER_S = 1;
 
 interface DeviceFile { directoryUrl: string; username: string; deviceId: string; x25519: string }
 
@@ -226,6 +229,8 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   private readonly waitingBindings = new Map<string, (a: BindingAnswer) => void>();
   private readonly links = new Map<string, ContactLink>(); // peer device id -> current link
   private readonly refusing = new Set<ContactLink>(); // links answering a contact's checks with a refusal
+  private readonly refusingByDevice = new Map<string, ContactLink>(); // the (one) refusing link per contact device
+  private readonly rendezvousBudget = new Map<string, { tokens: number; at: number }>(); // incoming rendezvous per contact device
   private readonly sessionsByDevice = new Map<string, PeerContactSession>();
   /** Calls re-sent per contact during the current connect(); links with a re-send check armed. */
   private readonly redials = new Map<string, number>();
@@ -494,9 +499,37 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   /** Answer this rendezvous' checks with a refusal (the contact's connect() fails at once), until the connect timeout. */
   private refuse(r: Rendezvous, receivedAt: number, reason: RefusalReason, err: PeerError): void {
     if (this.closing) return;
-    const link = new ContactLink({ ...this.linkDeps(r.peer.deviceId), refuse: { reason, refusedAs: err } }, r, receivedAt);
+    // One refusing link per contact device: a newer rendezvous replaces the older one (as links
+    // do), so a contact we decline cannot make us check its chosen targets once per request.
+    const dev = r.peer.deviceId;
+    const prev = this.refusingByDevice.get(dev);
+    if (prev) { this.refusing.delete(prev); prev.close(new PeerError('closed', `${r.peer.username}: refusal replaced by a newer rendezvous`), 'replaced'); }
+    const link = new ContactLink({ ...this.linkDeps(dev), refuse: { reason, refusedAs: err } }, r, receivedAt);
     this.refusing.add(link);
-    link.ready.catch(() => this.refusing.delete(link));
+    this.refusingByDevice.set(dev, link);
+    link.ready.catch(() => {
+      this.refusing.delete(link);
+      if (this.refusingByDevice.get(dev) === link) this.refusingByDevice.delete(dev);
+    });
+  }
+
+  /**
+   * Incoming rendezvous per contact device: a token bucket (RENDEZVOUS_BURST, refilled at
+   * RENDEZVOUS_PER_S): each one makes us bind at a relay and check the contact's candidates, so
+   * a contact (or a directory) must not make us do it at will. A caller sends at most 3 per call
+   * (its call and 2 re-sends). Bounded: at most 1,024 contact devices tracked.
+   */
+  private takeRendezvousToken(contactDevice: string): boolean {
+    const now = this.clock.now();
+    const b = this.rendezvousBudget.get(contactDevice) ?? { tokens: RENDEZVOUS_BURST, at: now };
+    b.tokens = Math.min(RENDEZVOUS_BURST, b.tokens + ((now - b.at) / 1000) * RENDEZVOUS_PER_S);
+    b.at = now;
+    this.rendezvousBudget.delete(contactDevice);
+    this.rendezvousBudget.set(contactDevice, b);
+    if (this.rendezvousBudget.size > 1024) this.rendezvousBudget.delete(this.rendezvousBudget.keys().next().value!);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
   }
 
   private onSession(peerDevice: string, link: ContactLink, s: PeerContactSession): void {
@@ -522,6 +555,10 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
     if (this.closing) return;
     if (m.type === 'rendezvous') {
       if (m.deviceId !== this.deviceId) return;
+      if (!this.seen.has(m.id) && !this.takeRendezvousToken(m.peer.deviceId)) {
+        this.log(`rendezvous ${m.id.slice(0, 8)} from ${m.peer.username}: too many from that device (more than ${RENDEZVOUS_BURST}, then ${RENDEZVOUS_PER_S}/s); ignored`);
+        return;
+      }
       if (m.replayed) this.log(`rendezvous ${m.id.slice(0, 8)} from ${m.peer.username} replayed by the directory on a new push channel${this.seen.has(m.id) ? ' (had it)' : ''}`);
       const r = this.onRendezvous(m, this.clock.now());
       if (r instanceof PeerError) this.log(`incoming rendezvous from ${m.peer.username} refused: ${r.message}`);

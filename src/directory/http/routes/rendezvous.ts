@@ -3,7 +3,8 @@
 // message with the other side's candidates, NAT, keys, a relay ticket and a
 // common start time (startAt, plus delayMs so peers need no synchronised
 // clock), and answers the caller with its own copy; a callee that does not acknowledge
-// its copy within 1 s gets a STUN nudge (push/nudge.ts). Tickets are Ed25519-signed
+// its copy within 1 s gets a STUN nudge (push/nudge.ts). At most 6 rendezvous at
+// once, then 1/s, per (caller, callee) pair on an instance (429 + Retry-After). Tickets are Ed25519-signed
 // (src/wire/ticket.ts) and verifiable offline with GET /v1/directory-key.
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.ts';
@@ -28,7 +29,29 @@ async function ownDevice(ctx: AppContext, user: AuthUser, deviceId: string): Pro
   return d;
 }
 
+/** Rendezvous per (caller user, callee user) on this instance: a burst of PAIR_BURST, then PAIR_PER_S per second. */
+const PAIR_BURST = 6;
+const PAIR_PER_S = 1;
+const MAX_PAIRS = 100_000;
+
+/** Token buckets per pair, least recently used first; returns the wait in ms (0: allowed, a token taken). */
+function pairLimiter(): (key: string, now: number) => number {
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  return (key, now) => {
+    const b = buckets.get(key) ?? { tokens: PAIR_BURST, at: now };
+    b.tokens = Math.min(PAIR_BURST, b.tokens + (Math.max(0, now - b.at) / 1000) * PAIR_PER_S);
+    b.at = now;
+    buckets.delete(key);
+    buckets.set(key, b);
+    if (buckets.size > MAX_PAIRS) buckets.delete(buckets.keys().next().value!);
+    if (b.tokens < 1) return Math.ceil(((1 - b.tokens) / PAIR_PER_S) * 1000);
+    b.tokens -= 1;
+    return 0;
+  };
+}
+
 export function rendezvousRoutes(app: FastifyInstance, t: RouteTable, ctx: AppContext): void {
+  const pairWait = pairLimiter();
   t.add(app, {
     method: 'POST', url: '/v1/tickets', summary: 'Relay ticket for one of own devices and a mutual contact\'s device', tag: 'rendezvous', auth: true,
     body: obj({ deviceId: id, peerDeviceId: id }, ['deviceId', 'peerDeviceId']),
@@ -46,7 +69,7 @@ export function rendezvousRoutes(app: FastifyInstance, t: RouteTable, ctx: AppCo
   t.add(app, {
     method: 'POST', url: '/v1/rendezvous', summary: "Ask to connect to a mutual contact's device; both sides get a 'rendezvous' push", tag: 'rendezvous', auth: true,
     body: obj({ deviceId: id, username, peerDeviceId: id }, ['deviceId', 'username']),
-    responses: { 200: 'the caller\'s rendezvous message (same shape as the push)', 400: 'invalid field', 401: 'not logged in', 403: 'not your device / not a mutual contact', 404: 'no such user or device', 409: 'contact has no online device' },
+    responses: { 200: 'the caller\'s rendezvous message (same shape as the push)', 400: 'invalid field', 401: 'not logged in', 403: 'not your device / not a mutual contact', 404: 'no such user or device', 409: 'contact has no online device', 429: 'too many calls to this user (Retry-After)' },
     async handler(req) {
       const b = req.body as { deviceId: string; username: string; peerDeviceId?: string };
       const me = req.user!;
@@ -55,6 +78,12 @@ export function rendezvousRoutes(app: FastifyInstance, t: RouteTable, ctx: AppCo
       if (!peerUser) throw notFound(`no user ${b.username}`);
       if (!await ctx.store.isMutual(me.userId, peerUser.id)) throw forbidden(`${b.username} is not a mutual contact`);
       const now = ctx.now();
+      // Each rendezvous signs a ticket and makes the callee bind at a relay and check our candidates.
+      const wait = pairWait(`${me.userId}>${peerUser.id}`, now);
+      if (wait > 0) {
+        ctx.metrics.count('tincan_rendezvous_throttled_total', 'Rendezvous refused with 429 (too many for one pair of users).');
+        throw new HttpError(429, 'too_many_requests', `too many calls to ${b.username}; retry later`, { 'retry-after': String(Math.ceil(wait / 1000)) });
+      }
       const stale = now - ctx.config.presenceTtlMs;
       const [theirs, mine] = await Promise.all([ctx.store.presenceOfUsers([peerUser.id], stale), ctx.store.presenceOfUsers([me.userId], stale)]);
       const target = theirs.filter((p) => p.status !== 'offline' && (!b.peerDeviceId || p.deviceId === b.peerDeviceId))
