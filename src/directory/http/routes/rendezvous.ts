@@ -78,17 +78,17 @@ export function rendezvousRoutes(app: FastifyInstance, t: RouteTable, ctx: AppCo
       if (!peerUser) throw notFound(`no user ${b.username}`);
       if (!await ctx.store.isMutual(me.userId, peerUser.id)) throw forbidden(`${b.username} is not a mutual contact`);
       const now = ctx.now();
-      // Each rendezvous signs a ticket and makes the callee bind at a relay and check our candidates.
-      const wait = pairWait(`${me.userId}>${peerUser.id}`, now);
-      if (wait > 0) {
-        ctx.metrics.count('tincan_rendezvous_throttled_total', 'Rendezvous refused with 429 (too many for one pair of users).');
-        throw new HttpError(429, 'too_many_requests', `too many calls to ${b.username}; retry later`, { 'retry-after': String(Math.ceil(wait / 1000)) });
-      }
       const stale = now - ctx.config.presenceTtlMs;
       const [theirs, mine] = await Promise.all([ctx.store.presenceOfUsers([peerUser.id], stale), ctx.store.presenceOfUsers([me.userId], stale)]);
       const target = theirs.filter((p) => p.status !== 'offline' && (!b.peerDeviceId || p.deviceId === b.peerDeviceId))
         .sort((x, y) => y.updatedAt - x.updatedAt)[0];
       if (!target) throw new HttpError(409, 'conflict', `${b.username} has no online device${b.peerDeviceId ? ` ${b.peerDeviceId}` : ''}`);
+      // (Only calls that reach a device count.) Each rendezvous signs a ticket and makes the callee bind at a relay and check our candidates.
+      const wait = pairWait(`${me.userId}>${peerUser.id}`, now);
+      if (wait > 0) {
+        ctx.metrics.count('tincan_rendezvous_throttled_total', 'Rendezvous refused with 429 (too many for one pair of users).');
+        throw new HttpError(429, 'too_many_requests', `too many calls to ${b.username}; retry later`, { 'retry-after': String(Math.ceil(wait / 1000)) });
+      }
       const peerDevice = await ctx.store.device(target.deviceId);
       if (!peerDevice) throw notFound(`no device ${target.deviceId}`);
       const myPresence: PresenceRecord = mine.find((p) => p.deviceId === b.deviceId)
