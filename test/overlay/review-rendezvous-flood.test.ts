@@ -13,18 +13,17 @@
 // its 15 s and checks all 16 targets). Not refusing, a new link replaces the previous one: 168
 // for 100 (no amplification) — the refusing path is the one to bound (one per contact device,
 // the newest replacing the older, as for accepted links), plus a rate limit on rendezvous.
-import { describe, expect, afterAll } from 'vitest';
+import { describe, it, expect, afterAll } from 'vitest';
 import { NAT_KINDS } from './nat-model.ts';
 import { simWorld, tempStateDirs } from './sim-peer-harness.ts';
 import type { Host } from '../../src/sim/index.ts';
-import { reviewTodo } from './review-todo.ts';
 
 const dirs = tempStateDirs();
 afterAll(() => dirs.cleanup());
 
 describe('review: a contact flooding us with rendezvous', () => {
-  // Open: notes/requests/overlay-push.md ("rendezvous flood").
-  reviewTodo('bob declining alice: 100 rendezvous in one second cost bob at most 5x the datagrams of one', { timeout: 60_000 }, async () => {
+  // Fixed in 8051090 (one refusing link per contact device + a rendezvous budget per contact device).
+  it('bob declining alice: 100 rendezvous in one second cost bob at most 5x the datagrams of one', { timeout: 60_000 }, async () => {
     const refuse = true;
     const seed = 31;
     const w = simWorld(NAT_KINDS['EIM/EIF'], NAT_KINDS['EIM/EIF'], seed, (n) => dirs.dir(`review-rv-flood-${n}`));
