@@ -158,12 +158,14 @@ const bin = process.env.RELAY_BIN ?? resolve(import.meta.dirname, '..', 'bin', '
 const relayNodeArgs = (process.env.RELAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const relayProc = spawn(process.execPath, [...relayNodeArgs, bin, 'supernode', '--directory-key', pk.toString('hex'), '--bind', '127.0.0.1', '--port', '0',
   '--allow-loopback', '--device-bytes-per-sec', '1e10', '--total-bytes-per-sec', '1e10', '--stats-interval', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** The relay's busy polling as its listening line says ('adaptive', 'off', microseconds; undefined: a relay build before --busy-poll). */
+let relayBusyPoll: string | undefined;
 const relayAddr: UdpAddress = await new Promise((res, rej) => {
   let buf = '';
   relayProc.stdout!.setEncoding('utf8').on('data', (c: string) => {
     buf += c;
     const m = /\{"event":"listening"[^\n]*\}/.exec(buf);
-    if (m) { const o = JSON.parse(m[0]) as { address: string; port: number }; res({ address: o.address, port: o.port }); }
+    if (m) { const o = JSON.parse(m[0]) as { address: string; port: number; busyPoll?: string }; relayBusyPoll = o.busyPoll; res({ address: o.address, port: o.port }); }
   });
   relayProc.once('exit', (code) => rej(new Error(`relay exited early (${code})`)));
   setTimeout(() => rej(new Error('relay did not start within 20 s')), 20_000).unref();
@@ -543,7 +545,7 @@ try {
     }
   }
   Object.assign(results, {
-    bench: 'relay', udp: udpKind, payloadBytes: PAYLOAD, window: WINDOW, phaseMs: PHASE_MS, phases: PHASES, pings: PINGS,
+    bench: 'relay', udp: udpKind, relayBusyPoll: relayBusyPoll ?? 'unknown', payloadBytes: PAYLOAD, window: WINDOW, phaseMs: PHASE_MS, phases: PHASES, pings: PINGS,
     direct: { ...thr.direct, rttP50Ms: +lat.direct.p50.toFixed(4), rttP99Ms: +lat.direct.p99.toFixed(4), pingLost: lat.direct.lost },
     relayed: { ...thr.relayed, rttP50Ms: +lat.relayed.p50.toFixed(4), rttP99Ms: +lat.relayed.p99.toFixed(4), pingLost: lat.relayed.lost },
     relayedOverDirectThroughput: ratio, relayedOverDirectPerPhasePair: pairRatios.map((r) => +r.toFixed(3)),
