@@ -57,7 +57,9 @@ export interface TransportConfig {
    * handleDatagram returns (the native batched socket's receive arena). The transport then
    * copies the received bytes it keeps — stream and CRYPTO data, exactly the bytes stored
    * (streams/recv-slab.ts) — and keeps no view of a datagram. Default false: it keeps views
-   * (zero-copy), and whoever delivers a datagram must leave its bytes alone.
+   * (zero-copy), and whoever delivers a datagram must leave its bytes alone. createTransport
+   * does not turn it on by itself (opt-in: no speed-up measured yet on a loaded machine; the
+   * Driver lends the native socket's arena only with it).
    */
   copyReceivedData: boolean;
   /**

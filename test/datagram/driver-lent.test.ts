@@ -4,8 +4,8 @@
 // empty datagram as an empty view — a handler error costs no other datagram of the batch
 // (the first is rethrown after it), close() inside stops the batch; an endpoint that keeps
 // views gets onDatagram instead. Over the real native socket (also under the ASan child):
-// a transfer through createTransport reads through the arena (no ArrayBuffer per batch) and stays
-// byte-exact.
+// a transfer through createTransport({ copyReceivedData: true }) reads through the arena (no
+// ArrayBuffer per batch) and stays byte-exact; createTransport's default does not lend.
 import { describe, it, expect, afterEach } from 'vitest';
 import { createHash } from 'node:crypto';
 import { Driver, type SansIoEndpoint } from '../../src/datagram/driver.ts';
@@ -98,12 +98,15 @@ afterEach(() => { while (open.length) open.pop()!.close(); });
 describe.skipIf(!nativeUdp.available)('the transport over the native socket\'s arena', () => {
   it.each([1200, 65_000])('reads through the arena (lendsReceiveMemory) and a 24 MiB transfer stays byte-exact (max payload %i)', async (maxUdpPayload) => {
     const mk = async (server: boolean) => {
-      const t = createTransport({ socket: await bindUdp({ address: '127.0.0.1' }), clock: realClock, random: systemRandom(), crypto: plaintextCrypto, server, maxUdpPayload });
+      const t = createTransport({ socket: await bindUdp({ address: '127.0.0.1' }), clock: realClock, random: systemRandom(), crypto: plaintextCrypto, server, maxUdpPayload, copyReceivedData: true });
       open.push(t);
       return t;
     };
     const server = await mk(true), client = await mk(false);
     expect(server.driver.lendsReceiveMemory).toBe(true);
+    const plain = createTransport({ socket: await bindUdp({ address: '127.0.0.1' }), clock: realClock, random: systemRandom(), crypto: plaintextCrypto });
+    open.push(plain);
+    expect(plain.driver.lendsReceiveMemory).toBe(false); // opt-in: createTransport's default keeps the copied path
     const got = new Promise<Buffer>((resolve) => server.on('connection', (c) => c.on('stream', (s: TransportStream) => {
       const parts: Buffer[] = [];
       s.on('data', (d: Buffer) => parts.push(d));

@@ -53,9 +53,14 @@ describe('RecvBuffer with a slab', () => {
     for (let i = 0; i < 300; i++) views.push(slab.copy(new Uint8Array(1200).fill(i & 0xff))); // several slabs, growing
     views.forEach((v, i) => expect(v.every((x) => x === (i & 0xff))).toBe(true));
     expect(new Set(views.map((v) => v.buffer)).size).toBeGreaterThan(1);
-    const big = slab.copy(new Uint8Array(200_000).fill(9));
-    expect(big.byteOffset).toBe(0);
-    expect(big.buffer.byteLength).toBe(200_000);
+    for (const n of [16_384, 65_000]) { // a PMTUD packet's data: a buffer of exactly its size, all of it the copy
+      const big = slab.copy(new Uint8Array(n).fill(9));
+      expect(big.byteOffset).toBe(0);
+      expect(big.buffer.byteLength).toBe(n);
+      expect(big.every((x) => x === 9)).toBe(true);
+    }
+    const after = slab.copy(new Uint8Array(16_383).fill(3)); // below: carved from a slab
+    expect(after.buffer.byteLength).toBeGreaterThan(16_383);
     // the rest of a slab is zeros (no stale memory behind a view handed to the application)
     const c = new RecvSlab().copy(new Uint8Array([7]));
     expect(new Uint8Array(c.buffer).subarray(1).every((x) => x === 0)).toBe(true);
