@@ -26,7 +26,8 @@
 // the other side's endpoint, and nowhere else. Everything else is refused: no or bad
 // ticket, expired ticket, a device not named in the ticket, sources in loopback/private/
 // special ranges (no reply is sent to them at all), unknown sessions, unbound senders.
-// Limits: sessions in total and per device, bytes/s per sending device and in total
+// Limits: sessions in total and per device (a session counts against a device once that
+// device has bound its side), bytes/s per sending device and in total
 // (token buckets: excess is dropped), and a bounded transmit queue that drops the
 // oldest datagram when full. Ticket checks (an Ed25519 verification each, ~0.1 ms) have a
 // budget: a ticket verified OK is remembered (bounded cache keyed by its exact bytes, expiry
@@ -143,7 +144,10 @@ export class RelayForwarder {
   private readonly c: Required<Omit<RelayConfig, 'verifier' | 'newSessionId'>>;
   private readonly byId = new Map<bigint, Session>();
   private readonly byKey = new Map<string, Session>();
+  /** Sessions naming each device (its byte-rate bucket lives while any does). */
   private readonly deviceSessions = new Map<string, number>();
+  /** Sessions in which each device has bound its side: the per-device quota (maxSessionsPerDevice). */
+  private readonly deviceBound = new Map<string, number>();
   private readonly deviceBuckets = new Map<string, TokenBucket>();
   private readonly totalBucket: TokenBucket;
   /** Tickets verified OK: exact bytes (latin1 string) -> claims, oldest first. */
@@ -330,10 +334,14 @@ export class RelayForwarder {
     if (deviceId !== deviceA && deviceId !== deviceB) return this.refuse(from, 'WRONG_DEVICE', 'device not in ticket', n, ref);
     const devices: [string, string] = deviceA < deviceB ? [deviceA, deviceB] : [deviceB, deviceA];
     const key = `${devices[0]}\n${devices[1]}`;
+    const side: 0 | 1 = devices[0] === deviceId ? 0 : 1;
     let s = this.byKey.get(key);
+    // A session counts against a device once that device has bound its side (not when the other
+    // side created it: a contact's half-bound sessions must not use up this device's quota).
+    const firstBindOfSide = s === undefined || s.sides[side] === undefined;
+    if (firstBindOfSide && (this.deviceBound.get(deviceId) ?? 0) >= this.c.maxSessionsPerDevice) return this.refuse(from, 'DEVICE_SESSION_LIMIT', 'too many sessions', n, ref);
     if (!s) {
       if (this.byId.size >= this.c.maxSessions) return this.refuse(from, 'TOTAL_SESSION_LIMIT', 'relay full', n, ref);
-      if (devices.some((d) => (this.deviceSessions.get(d) ?? 0) >= this.c.maxSessionsPerDevice)) return this.refuse(from, 'DEVICE_SESSION_LIMIT', 'too many sessions', n, ref);
       let id = this.config.newSessionId();
       for (let i = 0; i < 8 && this.byId.has(id); i++) id = this.config.newSessionId();
       if (this.byId.has(id)) return this.refuse(from, 'TOTAL_SESSION_LIMIT', 'relay full', n, ref);
@@ -346,12 +354,12 @@ export class RelayForwarder {
       for (const d of devices) this.deviceSessions.set(d, (this.deviceSessions.get(d) ?? 0) + 1);
       this.stats.sessionsCreated++;
     }
-    const side = s.devices.indexOf(deviceId) as 0 | 1;
     const other = s.sides[1 - side];
     if (other && sameAddress(other.endpoint, from)) return this.refuse(from, 'SIDE_TAKEN', 'endpoint bound to the other side', n, ref);
     const mine = s.sides[side];
     if (mine && !sameAddress(mine.endpoint, from) && now - mine.lastSeen < this.c.rebindAfterIdleMs) return this.refuse(from, 'SIDE_TAKEN', 'side bound elsewhere', n, ref);
     const wasComplete = !!mine && !!other;
+    if (firstBindOfSide) this.deviceBound.set(deviceId, (this.deviceBound.get(deviceId) ?? 0) + 1);
     s.sides[side] = { endpoint: from, lastSeen: now, requestId };
     s.expiresAt = Math.max(s.expiresAt, expiresAt); // a fresh ticket extends the session
     s.lastActivity = now;
@@ -459,10 +467,13 @@ export class RelayForwarder {
     this.last = undefined;
     this.byId.delete(s.id);
     this.byKey.delete(s.key);
-    for (const d of s.devices) {
+    s.devices.forEach((d, i) => {
       const n = (this.deviceSessions.get(d) ?? 1) - 1;
       if (n <= 0) { this.deviceSessions.delete(d); this.deviceBuckets.delete(d); } else this.deviceSessions.set(d, n);
-    }
+      if (s.sides[i] === undefined) return;
+      const b = (this.deviceBound.get(d) ?? 1) - 1;
+      if (b <= 0) this.deviceBound.delete(d); else this.deviceBound.set(d, b);
+    });
   }
 }
 
