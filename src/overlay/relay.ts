@@ -95,6 +95,12 @@ export interface RelayConfig {
   readonly ticketChecksPerPrefixPerSec?: number;
   /** Tickets verified OK remembered (oldest forgotten first), default 4096. */
   readonly ticketCacheSize?: number;
+  /**
+   * Half-bound sessions (one side bound, the other not yet) created from one source /24 (IPv4;
+   * another address family: the exact address) that may exist at once, default 64; beyond it a
+   * BIND that would create one is refused (TOTAL_SESSION_LIMIT), counted in halfBoundPrefixLimited.
+   */
+  readonly maxHalfBoundPerPrefix?: number;
 }
 
 export type RefusalReason = keyof typeof RelayErrorCode;
@@ -110,6 +116,8 @@ export interface RelayCounters {
   dropped: { rateLimited: number; queueOverflow: number; peerNotBound: number; oversize: number; unexpectedType: number; ticketBudget: number };
   /** BINDs whose ticket came from the cache of verified tickets (no verification). */
   ticketCacheHits: number;
+  /** BINDs refused because their source /24 already created maxHalfBoundPerPrefix half-bound sessions. */
+  halfBoundPrefixLimited: number;
 }
 
 interface Binding {
@@ -131,6 +139,8 @@ interface Session {
   readonly buckets: readonly [TokenBucket, TokenBucket];
   expiresAt: Millis;
   lastActivity: Millis;
+  /** While only one side is bound: the source prefix that created the session (its half-bound count). */
+  halfBoundPrefix: string | undefined;
 }
 
 export interface RelayTransmit {
@@ -149,6 +159,8 @@ export class RelayForwarder {
   /** Sessions in which each device has bound its side: the per-device quota (maxSessionsPerDevice). */
   private readonly deviceBound = new Map<string, number>();
   private readonly deviceBuckets = new Map<string, TokenBucket>();
+  /** Half-bound sessions per creating source prefix (sourcePrefix()). */
+  private readonly halfBound = new Map<string, number>();
   private readonly totalBucket: TokenBucket;
   /** Tickets verified OK: exact bytes (latin1 string) -> claims, oldest first. */
   private readonly verified = new Map<string, TicketClaims>();
@@ -170,6 +182,7 @@ export class RelayForwarder {
   private readonly stats: RelayCounters = {
     sessionsActive: 0, sessionsCreated: 0, sessionsExpired: 0, bindsAccepted: 0, forwardedPackets: 0, forwardedBytes: 0, refused: {},
     dropped: { rateLimited: 0, queueOverflow: 0, peerNotBound: 0, oversize: 0, unexpectedType: 0, ticketBudget: 0 }, ticketCacheHits: 0,
+    halfBoundPrefixLimited: 0,
   };
 
   constructor(private readonly config: RelayConfig, now: Millis) {
@@ -182,7 +195,7 @@ export class RelayForwarder {
       idleTimeoutMs: config.idleTimeoutMs ?? 60_000, rebindAfterIdleMs: config.rebindAfterIdleMs ?? 1000,
       sweepIntervalMs: config.sweepIntervalMs ?? 1000,
       ticketChecksPerSec: config.ticketChecksPerSec ?? 1000, ticketChecksPerPrefixPerSec: config.ticketChecksPerPrefixPerSec ?? 100,
-      ticketCacheSize: config.ticketCacheSize ?? 4096,
+      ticketCacheSize: config.ticketCacheSize ?? 4096, maxHalfBoundPerPrefix: config.maxHalfBoundPerPrefix ?? 64,
     };
     if (!(this.c.ticketCacheSize >= 0)) throw new RangeError('RelayForwarder: ticketCacheSize must be >= 0');
     this.checkBucket = new TokenBucket(this.c.ticketChecksPerSec, Math.max(1, this.c.ticketChecksPerSec), now);
@@ -345,9 +358,18 @@ export class RelayForwarder {
       let id = this.config.newSessionId();
       for (let i = 0; i < 8 && this.byId.has(id); i++) id = this.config.newSessionId();
       if (this.byId.has(id)) return this.refuse(from, 'TOTAL_SESSION_LIMIT', 'relay full', n, ref);
+      // one network (a /24) cannot fill the relay with sessions nobody completes
+      const prefix = sourcePrefix(from.address);
+      const half = this.halfBound.get(prefix) ?? 0;
+      if (half >= this.c.maxHalfBoundPerPrefix) {
+        this.stats.halfBoundPrefixLimited++;
+        return this.refuse(from, 'TOTAL_SESSION_LIMIT', 'too many half-bound sessions from this network', n, ref);
+      }
+      this.halfBound.set(prefix, half + 1);
       s = {
         id, idHi: Number(id >> 32n), idLo: Number(id & 0xffffffffn), key, devices, sides: [undefined, undefined],
         buckets: [this.deviceBucket(devices[0], now), this.deviceBucket(devices[1], now)], expiresAt, lastActivity: now,
+        halfBoundPrefix: prefix,
       };
       this.byId.set(id, s);
       this.byKey.set(key, s);
@@ -361,6 +383,7 @@ export class RelayForwarder {
     const wasComplete = !!mine && !!other;
     if (firstBindOfSide) this.deviceBound.set(deviceId, (this.deviceBound.get(deviceId) ?? 0) + 1);
     s.sides[side] = { endpoint: from, lastSeen: now, requestId };
+    if (other !== undefined) this.completed(s);
     s.expiresAt = Math.max(s.expiresAt, expiresAt); // a fresh ticket extends the session
     s.lastActivity = now;
     this.stats.bindsAccepted++;
@@ -463,7 +486,17 @@ export class RelayForwarder {
     this.stats.dropped.queueOverflow += this.queue.push(to, bytes, seg, count);
   }
 
+  /** The session's second side bound: it no longer counts as half-bound against its creator's prefix. */
+  private completed(s: Session): void {
+    const p = s.halfBoundPrefix;
+    if (p === undefined) return;
+    s.halfBoundPrefix = undefined;
+    const h = (this.halfBound.get(p) ?? 1) - 1;
+    if (h <= 0) this.halfBound.delete(p); else this.halfBound.set(p, h);
+  }
+
   private remove(s: Session): void {
+    this.completed(s);
     this.last = undefined;
     this.byId.delete(s.id);
     this.byKey.delete(s.key);
@@ -486,6 +519,12 @@ function prefixSlot(address: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < (end < 0 ? address.length : end); i++) h = Math.imul(h ^ address.charCodeAt(i), 0x01000193);
   return (h >>> 0) % PREFIX_SLOTS;
+}
+
+/** The key of a source's network for per-network limits: an IPv4 address's /24 (first three octets as written), else the address. */
+function sourcePrefix(address: string): string {
+  const end = address.lastIndexOf('.');
+  return end < 0 ? address : address.slice(0, end);
 }
 
 /** The bytes as a latin1 string (a Map key for exact bytes). */
