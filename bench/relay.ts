@@ -71,6 +71,9 @@
 // benchmark once per implementation (each in its own process, TINCAN_UDP set for it and
 // for its relay, in that order, `--rounds N` times alternating) and reports each run's
 // figures under `byUdp` and the ratios side by side.
+// `--relay-busy-poll adaptive,off` does the same per busy-poll mode of the relay (env
+// TINCAN_RELAY_ADAPTIVE_BUSY_POLL for the run and its relay; `--rounds N` alternating) and
+// reports under `byBusyPoll`: the relay's adaptive busy polling vs none, measured alike.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -89,27 +92,30 @@ import type { ChildRole } from './relay-transfer-child.ts';
 import { cpus } from 'node:os';
 
 const json = process.argv.includes('--json');
-const udpArg = process.argv.indexOf('--udp');
+const busyArg = process.argv.indexOf('--relay-busy-poll');
+const udpArg = busyArg > 0 ? busyArg : process.argv.indexOf('--udp');
 if (udpArg > 0) {
-  // One child run per implementation (and round), each measuring direct and relayed in the same run.
+  // One child run per implementation / busy-poll mode (and round), each measuring direct and relayed in the same run.
+  const flag = busyArg > 0 ? '--relay-busy-poll' : '--udp';
   const impls = process.argv[udpArg + 1].split(',').filter(Boolean);
+  const envOf = (impl: string): Record<string, string> => (busyArg > 0 ? { TINCAN_RELAY_ADAPTIVE_BUSY_POLL: impl === 'off' ? '0' : '1' } : { TINCAN_UDP: impl });
   const roundsArg = process.argv.indexOf('--rounds');
   const rounds = roundsArg > 0 ? Number(process.argv[roundsArg + 1]) : 1;
-  const pass = process.argv.slice(2).filter((a, i, all) => a !== '--udp' && all[i - 1] !== '--udp' && a !== '--rounds' && all[i - 1] !== '--rounds' && a !== '--json');
+  const pass = process.argv.slice(2).filter((a, i, all) => a !== flag && all[i - 1] !== flag && a !== '--rounds' && all[i - 1] !== '--rounds' && a !== '--json');
   const byUdp: Record<string, Record<string, unknown>[]> = {};
   for (let r = 0; r < rounds; r++) {
     for (const impl of impls) {
       const out = await new Promise<string>((res, rej) => {
-        const c = spawn(process.execPath, [...process.execArgv, import.meta.filename, '--json', ...pass], { env: { ...process.env, TINCAN_UDP: impl }, stdio: ['ignore', 'pipe', 'inherit'] });
+        const c = spawn(process.execPath, [...process.execArgv, import.meta.filename, '--json', ...pass], { env: { ...process.env, ...envOf(impl) }, stdio: ['ignore', 'pipe', 'inherit'] });
         let buf = '';
         c.stdout!.setEncoding('utf8').on('data', (d: string) => { buf += d; });
-        c.once('exit', (code) => (code === 0 ? res(buf) : rej(new Error(`bench run with TINCAN_UDP=${impl} exited ${code}`))));
+        c.once('exit', (code) => (code === 0 ? res(buf) : rej(new Error(`bench run with ${JSON.stringify(envOf(impl))} exited ${code}`))));
       });
       (byUdp[impl] ??= []).push(JSON.parse(out) as Record<string, unknown>);
     }
   }
   const ratios = Object.fromEntries(Object.entries(byUdp).map(([k, runs]) => [k, runs.map((x) => ({
-    udp: x.udp, relayedOverDirectThroughput: x.relayedOverDirectThroughput, perPhasePair: x.relayedOverDirectPerPhasePair, addedOneWayLatencyP50Ms: x.addedOneWayLatencyP50Ms,
+    udp: x.udp, relayBusyPoll: x.relayBusyPoll, relayedOverDirectThroughput: x.relayedOverDirectThroughput, perPhasePair: x.relayedOverDirectPerPhasePair, addedOneWayLatencyP50Ms: x.addedOneWayLatencyP50Ms,
     directDatagramsPerSec: (x.direct as { datagramsPerSec: number }).datagramsPerSec, relayedDatagramsPerSec: (x.relayed as { datagramsPerSec: number }).datagramsPerSec,
     relayCpuUsPerDatagram: (x.relayed as { relayCpuUsPerDatagram?: number }).relayCpuUsPerDatagram,
     capacityRatio: (x.capacity as { relayedOverDirect?: number } | undefined)?.relayedOverDirect,
@@ -117,7 +123,7 @@ if (udpArg > 0) {
     transferRatios: Object.fromEntries(Object.entries(((x.transfer as { byProvider?: Record<string, { relayedOverDirect: number }> } | undefined)?.byProvider) ?? {}).map(([k, t]) => [k, t.relayedOverDirect])),
     summary: x.summary,
   }))]));
-  const result = { bench: 'relay', byUdpSummary: ratios, byUdp };
+  const result = busyArg > 0 ? { bench: 'relay', byBusyPollSummary: ratios, byBusyPoll: byUdp } : { bench: 'relay', byUdpSummary: ratios, byUdp };
   if (json) console.log(JSON.stringify(result, null, 2));
   else for (const [k, runs] of Object.entries(ratios)) for (const x of runs) console.log(`${k}: relayed/direct ${x.relayedOverDirectThroughput} (${x.relayedDatagramsPerSec} / ${x.directDatagramsPerSec} dgram/s), added p50 ${x.addedOneWayLatencyP50Ms} ms, relay ${x.relayCpuUsPerDatagram} us CPU/datagram`);
   process.exit(0);
