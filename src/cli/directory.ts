@@ -19,7 +19,7 @@ import { runPrimary, reportListening, workerIndex } from '../directory/cluster.t
 
 interface Opts {
   listen: string; port: string; stunPort: string; stun: boolean; database?: string; redis?: string;
-  keyFile?: string; dataDir: string; logLevel: string; scryptN: string; logRequests: boolean; trustProxy: boolean; workers: string; registrationLimit: string; stunAlternateAddress?: string; stunAlternatePort?: string;
+  keyFile?: string; dataDir: string; logLevel: string; scryptN: string; logRequests: boolean; trustProxy: boolean; workers: string; registrationLimit: string; deviceLimit: string; stunAlternateAddress?: string; stunAlternatePort?: string;
 }
 
 const env = (name: string) => process.env[name] || undefined;
@@ -49,6 +49,7 @@ export function registerDirectory(program: Command): void {
     .option('--no-log-requests', 'do not log one line per HTTP request')
     .option('--trust-proxy', 'behind a load balancer: client address from X-Forwarded-For [env TINCAN_TRUST_PROXY=1]', env('TINCAN_TRUST_PROXY') === '1')
     .option('--registration-limit <n>', 'account registrations per client address per hour, 0: no limit [env TINCAN_REGISTRATION_LIMIT]', env('TINCAN_REGISTRATION_LIMIT') ?? '20')
+    .option('--device-limit <n>', 'devices one user may register, 0: no limit [env TINCAN_DEVICE_LIMIT]', env('TINCAN_DEVICE_LIMIT') ?? '16')
     .option('--workers <n>', 'worker processes sharing the HTTP port (use the cores of one machine) [env TINCAN_DIRECTORY_WORKERS]', env('TINCAN_DIRECTORY_WORKERS') ?? '1')
     .option('--scrypt-n <n>', `scrypt cost N for new password hashes (power of two) [env TINCAN_SCRYPT_N]`, env('TINCAN_SCRYPT_N') ?? String(DEFAULT_SCRYPT.N))
     .action(async (o: Opts) => {
@@ -59,6 +60,7 @@ export function registerDirectory(program: Command): void {
       if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(o.logLevel)) throw new Error(`--log-level: unknown level ${o.logLevel}`);
       const workers = intOption(o.workers, '--workers', 1, 64);
       const registrationsPerAddress = intOption(o.registrationLimit, '--registration-limit', 0, 1_000_000);
+      const maxDevicesPerUser = intOption(o.deviceLimit, '--device-limit', 0, 1_000_000);
       if (o.stunAlternatePort !== undefined && o.stunAlternateAddress === undefined) throw new Error('--stun-alternate-port needs --stun-alternate-address');
       if (o.stunAlternateAddress !== undefined && !isIPv4(o.stunAlternateAddress)) throw new Error(`--stun-alternate-address must be an IPv4 address, got ${o.stunAlternateAddress}`);
       const stunAlternatePort = o.stunAlternatePort === undefined ? undefined : intOption(o.stunAlternatePort, '--stun-alternate-port', 0, 65535);
@@ -74,7 +76,7 @@ export function registerDirectory(program: Command): void {
         host: o.listen, port, stunPort: worker ? undefined : stunPort,
         ...(o.stunAlternateAddress !== undefined ? { stunAlternateAddress: o.stunAlternateAddress, stunAlternatePort } : {}),
         logLevel: o.logLevel,
-        config: { scrypt: { ...DEFAULT_SCRYPT, N }, logRequests: o.logRequests, trustProxy: o.trustProxy, registrationsPerAddress },
+        config: { scrypt: { ...DEFAULT_SCRYPT, N }, logRequests: o.logRequests, trustProxy: o.trustProxy, registrationsPerAddress, maxDevicesPerUser },
         clusterWorker: worker !== undefined,
       });
       if (worker !== undefined) {

@@ -30,6 +30,11 @@ export interface DirectoryConfig {
   /** Account registrations (attempts, successful or not) per client address within registrationWindowMs before 429; 0: no limit. */
   registrationsPerAddress: number;
   registrationWindowMs: number;
+  /**
+   * Devices one user may register (POST /v1/devices beyond it: 409 device_limit); 0: no limit.
+   * Devices are free otherwise, and each can hold relay sessions (and tickets) of its own.
+   */
+  maxDevicesPerUser: number;
   /** Largest accepted request body. */
   bodyLimitBytes: number;
   /** Value of the Server header. */
@@ -54,6 +59,7 @@ export const DEFAULT_CONFIG: DirectoryConfig = {
   loginWindowMs: 15 * 60_000,
   registrationsPerAddress: 20,
   registrationWindowMs: 3600_000,
+  maxDevicesPerUser: 16,
   bodyLimitBytes: 16 * 1024,
   serverName: 'tincan-directory/0.1',
   logRequests: true,

@@ -22,7 +22,7 @@ const children = new Set<ChildProcess>();
 afterAll(() => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL'); });
 
 async function startChild(dataDir: string): Promise<{ child: ChildProcess; base: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'directory', '--data-dir', dataDir, '--port', '0', '--no-stun', '--scrypt-n', '1024', '--no-log-requests', '--log-level', 'info'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'directory', '--data-dir', dataDir, '--port', '0', '--no-stun', '--scrypt-n', '1024', '--device-limit', '0', '--no-log-requests', '--log-level', 'info'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.on('exit', () => children.delete(child));
   let stderr = '';
