@@ -19,7 +19,10 @@
 // --udp dgram,native (loopback: run the tincan paths and the raw baseline over each datagram socket kind
 // in the same run — node:dgram and the native batched socket; TINCAN_UDP=<kind> in the children; goals
 // then also report byUdp), --repeat N (loopback: the tincan runs N times, in alternating rounds —
-// every provider and path once per round — so noisy machines give same-run medians).
+// every provider and path once per round — so noisy machines give same-run medians), --recv stream,recycled
+// (how the tincan receiver reads, default stream: 'data' events, a fresh Buffer per chunk as a Node
+// stream promises; recycled: TransportStream.readRecycled over the lent receive arena, copyReceivedData —
+// no memory allocated per packet; results named '... recycled', a path of their own in the goals).
 // Every tincan loopback result carries `round` and CPU microseconds per packet on each side
 // (sender: its CPU / packets sent; receiver: its CPU / packets received), and in `extra` what
 // each side's CPU went to besides its own code: <side>GcMajor / GcMinor (mark-compacts and
@@ -108,7 +111,7 @@ type Role =
   | { kind: 'tcp-recv' } | { kind: 'tcp-send'; port: number; bytes: number }
   | { kind: 'udx-recv' } | { kind: 'udx-send'; port: number; bytes: number }
   | { kind: 'dgram-recv' } | { kind: 'dgram-send'; port: number; bytes: number }
-  | { kind: 'tincan-recv'; provider: string; maxUdpPayload: number; cc?: string }
+  | { kind: 'tincan-recv'; provider: string; maxUdpPayload: number; cc?: string; recycled?: boolean }
   | { kind: 'tincan-send'; provider: string; maxUdpPayload: number; port: number; bytes: number; cc?: string };
 
 type ChildMsg =
@@ -256,8 +259,11 @@ async function runChild(role: Role): Promise<void> {
       const p = provider(role.provider, LOOPBACK_SEED);
       const isRecv = role.kind === 'tincan-recv';
       const socket = await bindUdp({ address: '127.0.0.1', recvBufferSize: 4 * MiB, sendBufferSize: 4 * MiB });
+      const recycled = role.kind === 'tincan-recv' && role.recycled === true;
       const ep = createTransport({
         socket, clock: realClock, random: systemRandom(), crypto: isRecv ? p.server : p.client, server: isRecv,
+        // --recv recycled: the receiver lends the socket's arena and reads with readRecycled (no memory per packet)
+        ...(recycled ? { copyReceivedData: true } : {}),
         maxUdpPayload: role.maxUdpPayload,
         ...(role.cc ? { congestion: congestionControllers[role.cc] } : {}),
         limits: { maxStreamData: 16 * MiB, maxData: 64 * MiB, maxStreamsBidi: 100, maxStreamsUni: 100 },
@@ -270,7 +276,8 @@ async function runChild(role: Role): Promise<void> {
         const rc = receiverClock();
         ep.on('connection', (tc) => {
           tc.on('stream', (s: TransportStream) => {
-            s.on('data', (d: Buffer) => rc.data(d.length));
+            if (recycled) s.readRecycled((d) => rc.data(d.length));
+            else s.on('data', (d: Buffer) => rc.data(d.length));
             s.on('end', () => {
               const st = tc.conn.stats;
               rc.done({ packetsReceived: st.packetsReceived, packetsDropped: st.packetsDropped, socketReceived: socket.counters.received, receiverPacketsSent: st.packetsSent, ...socketCounters(socket, 'recv') }, tc.conn.mtuBytes);
@@ -325,6 +332,16 @@ const UDP_KINDS: (UdpKind | undefined)[] = flag('udp') ? flag('udp')!.split(',')
   if (k !== 'dgram' && k !== 'native') throw new Error(`--udp: unknown socket kind ${k} (dgram, native)`);
   return k;
 }) : [undefined];
+
+/**
+ * --recv stream,recycled: how the tincan receiver reads (default stream): 'stream' = 'data' events
+ * (a fresh Buffer per chunk, what a Node stream promises), 'recycled' = TransportStream.readRecycled
+ * over the lent receive arena (copyReceivedData): views valid during the callback, no memory per packet.
+ */
+const RECV_MODES = (flag('recv') ?? 'stream').split(',').map((m) => {
+  if (m !== 'stream' && m !== 'recycled') throw new Error(`--recv: unknown mode ${m} (stream, recycled)`);
+  return m;
+});
 
 interface LoopResult { name: string; packetBytes: number | string; udp?: UdpKind; mbps: number; seconds: number; cpuMsSender: number; cpuMsReceiver: number; round?: number; cpuUsPerPacketSender?: number; cpuUsPerPacketReceiver?: number; extra?: Record<string, unknown> }
 
@@ -383,9 +400,10 @@ async function loopback(sizeMiB: number, providers: string[]) {
   for (let r = 1; r <= rounds; r++) {
     for (const name of usable) {
       for (const [label, max] of ([['1200', 1200], ['pmtud', 65_000]] as const).filter(([l]) => paths.includes(l))) {
-        for (const udp of UDP_KINDS) {
+        for (const udp of UDP_KINDS) for (const recv of RECV_MODES) {
+          const recycled = recv === 'recycled';
           await run(async () => {
-            const res = await loopbackOne(`tincan ${name} ${label}${udp ? ` ${udp}` : ''}`, { kind: 'tincan-recv', provider: name, maxUdpPayload: max, cc: CC },
+            const res = await loopbackOne(`tincan ${name} ${label}${recycled ? ' recycled' : ''}${udp ? ` ${udp}` : ''}`, { kind: 'tincan-recv', provider: name, maxUdpPayload: max, cc: CC, recycled },
               (port) => ({ kind: 'tincan-send', provider: name, maxUdpPayload: max, port, bytes, cc: CC }), false, '', udp);
             return rounds > 1 ? { ...res, round: r } : res;
           });

@@ -266,6 +266,24 @@ export class TransportStream extends Duplex {
     this.pull();
   }
 
+  /** Set by readRecycled(): the callback every chunk goes to instead of the stream. */
+  private recycled: ((chunk: Uint8Array) => void) | undefined;
+
+  /**
+   * Recycled delivery (opt-in, like net.Socket's `onread`): from now on every chunk of this
+   * stream's data goes to `onData` as a view that is valid only during the call — its memory
+   * is reused for later data, so copy what you keep — and no longer through 'data' / read();
+   * 'end' is still emitted. The transport then allocates no memory per received packet for
+   * this stream (with `copyReceivedData`, none per receive batch either): no garbage for V8 to
+   * collect. Data buffered before the call is delivered the same way.
+   */
+  readRecycled(onData: (chunk: Uint8Array) => void): void {
+    this.recycled = onData;
+    this.tc.conn.setRecycledRead(this.id);
+    this.reading = true;
+    this.pull();
+  }
+
   /**
    * Move readable bytes from the connection into the stream while Node wants more.
    * Contiguous pieces (one per STREAM frame, ~1.2 KB each) go to Node as one Buffer of up
@@ -274,6 +292,7 @@ export class TransportStream extends Duplex {
    */
   pull(): void {
     if (!this.reading || this.destroyed) return;
+    if (this.recycled !== undefined) { this.pullRecycled(this.recycled); return; }
     let consumed = false, more = true, end = false, n = 0;
     const parts = this.parts;
     for (;;) {
@@ -296,6 +315,20 @@ export class TransportStream extends Duplex {
     if (consumed && !this.tc.closed) this.tc.wake(); // window updates
   }
   private readonly parts: Uint8Array[] = [];
+
+  private pullRecycled(onData: (chunk: Uint8Array) => void): void {
+    const conn = this.tc.conn;
+    let consumed = false, end = false;
+    for (;;) {
+      const d = conn.read(this.id);
+      if (d === undefined) break;
+      consumed = true;
+      if (d === null) { end = true; break; }
+      try { onData(d); } finally { conn.release(this.id, d); }
+    }
+    if (end) { this.reading = false; this.push(null); this.resume(); } // no data queued: 'end' follows
+    if (consumed && !this.tc.closed) this.tc.wake(); // window updates
+  }
 
   unblock(): void {
     const w = this.pendingWrite;

@@ -636,6 +636,9 @@ export class Connection {
   write(id: number, data: Uint8Array): void { this.onActivity?.(); this.streams.write(id, data); }
   finish(id: number): void { this.onActivity?.(); this.streams.finish(id); }
   read(id: number, max?: number): Uint8Array | null | undefined { this.onActivity?.(); return this.streams.read(id, max); }
+  /** Recycled reads of a peer stream (Streams.setRecycledRead): each view read must be release()d, and not used after. */
+  setRecycledRead(id: number): boolean { return this.streams.setRecycledRead(id); }
+  release(id: number, view: Uint8Array): void { this.streams.release(id, view); }
   resetStream(id: number, code: number): void { this.onActivity?.(); this.streams.reset(id, code); }
   stopSending(id: number, code: number): void { this.onActivity?.(); this.streams.stopSending(id, code); }
   writeBlocked(id: number): boolean { return this.streams.writeBlocked(id); }

@@ -5,7 +5,8 @@
 // (the first is rethrown after it), close() inside stops the batch; an endpoint that keeps
 // views gets onDatagram instead. Over the real native socket (also under the ASan child):
 // a transfer through createTransport({ copyReceivedData: true }) reads through the arena (no
-// ArrayBuffer per batch) and stays byte-exact; createTransport's default does not lend.
+// ArrayBuffer per batch) and stays byte-exact, also read with readRecycled (views valid during the
+// callback, scribbled on after it); createTransport's default does not lend.
 import { describe, it, expect, afterEach } from 'vitest';
 import { createHash } from 'node:crypto';
 import { Driver, type SansIoEndpoint } from '../../src/datagram/driver.ts';
@@ -96,7 +97,7 @@ const open: TransportEndpoint[] = [];
 afterEach(() => { while (open.length) open.pop()!.close(); });
 
 describe.skipIf(!nativeUdp.available)('the transport over the native socket\'s arena', () => {
-  it.each([1200, 65_000])('reads through the arena (lendsReceiveMemory) and a 24 MiB transfer stays byte-exact (max payload %i)', async (maxUdpPayload) => {
+  it.each([[1200, false], [65_000, false], [1200, true], [65_000, true]])('reads through the arena (lendsReceiveMemory) and a 24 MiB transfer stays byte-exact (max payload %i, readRecycled %s)', async (maxUdpPayload, recycled) => {
     const mk = async (server: boolean) => {
       const t = createTransport({ socket: await bindUdp({ address: '127.0.0.1' }), clock: realClock, random: systemRandom(), crypto: plaintextCrypto, server, maxUdpPayload, copyReceivedData: true });
       open.push(t);
@@ -109,7 +110,8 @@ describe.skipIf(!nativeUdp.available)('the transport over the native socket\'s a
     expect(plain.driver.lendsReceiveMemory).toBe(false); // opt-in: createTransport's default keeps the copied path
     const got = new Promise<Buffer>((resolve) => server.on('connection', (c) => c.on('stream', (s: TransportStream) => {
       const parts: Buffer[] = [];
-      s.on('data', (d: Buffer) => parts.push(d));
+      if (recycled) s.readRecycled((d) => { parts.push(Buffer.from(d)); d.fill(0xdd); }); // copied, then scribbled on
+      else s.on('data', (d: Buffer) => parts.push(d));
       s.on('end', () => resolve(Buffer.concat(parts)));
     })));
     const conn = await client.connect(server.local);

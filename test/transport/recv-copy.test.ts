@@ -4,11 +4,14 @@
 // datagram, so a transfer stays byte-exact when every datagram is overwritten right after
 // handleDatagram returns (Pair.scribbleDelivered), with loss (out-of-order data buffered
 // across datagrams), plaintext and Noise (opened in place, in the lent memory). Negative
-// control: without the copy the same run delivers the overwritten bytes.
+// control: without the copy the same run delivers the overwritten bytes. Recycled reads: a chunk of
+// a RecyclingSlab comes back only when all its bytes were released; a lossy transfer read with
+// release() after every view (and the view then scribbled on) stays byte-exact.
 import { describe, it, expect } from 'vitest';
 import { Pair, Collector, pattern } from './pair.ts';
 import { RecvBuffer } from '../../src/transport/streams/recv-buffer.ts';
 import { RecvSlab, adjacent } from '../../src/transport/streams/recv-slab.ts';
+import { RecyclingSlab } from '../../src/transport/streams/recv-ring.ts';
 import { noiseCrypto } from '../../src/session/index.ts';
 import { seededBytes, testIdentity } from '../session/helpers.ts';
 import type { EndpointOptions } from '../../src/transport/endpoint.ts';
@@ -100,5 +103,64 @@ describe('transport over lent datagrams (overwritten once handled)', () => {
   it('negative control: without copyReceivedData the overwritten datagrams corrupt the stream', () => {
     const r = transfer({ copy: false, noise: false, seed: 1 });
     expect(r.same).toBe(false);
+  });
+});
+
+describe('recycled reads (TransportStream.readRecycled underneath)', () => {
+  it('RecyclingSlab: a chunk is reused only once every byte carved from it was released and it is retired', () => {
+    const slab = new RecyclingSlab();
+    const piece = () => slab.copy(new Uint8Array(100_000).fill(1));
+    const a = piece(), b = piece(); // chunk 1 (256 KiB holds two)
+    const c = piece(); // chunk 2: chunk 1 retired
+    expect(slab.allocated).toBe(2);
+    slab.release(a);
+    slab.release(b.subarray(0, 50_000)); // part of b: chunk 1 still in use
+    slab.release(new Uint8Array(10)); // not from this slab: ignored
+    const d = piece(), e = piece(); // d fills chunk 2, e needs a chunk: a new one (chunk 1 not free yet)
+    expect(slab.allocated).toBe(3);
+    expect(b.every((x) => x === 1)).toBe(true);
+    slab.release(b.subarray(50_000));
+    for (const v of [c, d]) slab.release(v);
+    const f = piece(), g = piece(); // chunk 3 is full: chunk 1 or 2 comes back
+    expect(slab.allocated).toBe(3);
+    expect(new Set([e.buffer, f.buffer, g.buffer]).size).toBe(2);
+    void g;
+  });
+
+  it('a transfer read with release() after every view is byte-exact (lent datagrams, loss) and reuses a few chunks', () => {
+    for (const seed of [1, 2]) {
+      const lent: Partial<EndpointOptions> = { copyReceivedData: true, ownsReceivedDatagrams: true };
+      const p = new Pair({ client: lent, server: lent, seed });
+      p.scribbleDelivered = true;
+      let n = 0;
+      p.drop = (f) => f.sentAt > 30 && f.bytes.length > 1000 && ++n % 7 === 0;
+      const conn = p.connect();
+      const id = conn.openStream()!;
+      const data = pattern(3_000_000, seed);
+      conn.write(id, data);
+      conn.finish(id);
+      const got = new Uint8Array(data.length);
+      let at = 0, fin = false, recycling = false;
+      p.driveUntil(() => {
+        const s = p.accepted();
+        if (!s) return false;
+        for (let e = s.pollEvent(); e; e = s.pollEvent()) { /* drain */ }
+        if (!recycling) recycling = s.setRecycledRead(id);
+        for (let d = s.read(id); d !== undefined; d = s.read(id)) {
+          if (d === null) { fin = true; break; }
+          got.set(d, at); at += d.length;
+          s.release(id, d);
+          d.fill(0xdd); // the reader scribbles on what it released: only released memory may be reused
+        }
+        return fin;
+      });
+      expect(fin, `seed ${seed}`).toBe(true);
+      expect(conn.stats.packetsLost, `seed ${seed}`).toBeGreaterThan(0);
+      expect(Buffer.compare(Buffer.from(got.subarray(0, at)), Buffer.from(data)), `seed ${seed}`).toBe(0);
+      const slab = (p.accepted() as unknown as { streams: { streams: Map<number, { recv?: { buf: { slab?: unknown } } }> } }).streams.streams.get(id)?.recv?.buf.slab;
+      const chunks = slab instanceof RecyclingSlab ? slab.allocated : -1;
+      expect(chunks, `seed ${seed}`).toBeGreaterThan(0);
+      expect(chunks, `seed ${seed}`).toBeLessThan(data.length / (256 * 1024) / 2); // reused: not one per 256 KiB received
+    }
   });
 });

@@ -10,7 +10,8 @@ import type { RecvSlab } from './recv-slab.ts';
 interface Chunk { offset: number; data: Uint8Array }
 
 export class RecvBuffer {
-  constructor(private readonly slab?: RecvSlab) {}
+  /** Where kept bytes are copied (undefined: views kept); replaceable — what is already stored stays where it is. */
+  constructor(public slab?: RecvSlab) {}
 
   /** sorted by offset, non-overlapping, all >= readOffset */
   private chunks: Chunk[] = [];

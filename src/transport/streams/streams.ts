@@ -6,6 +6,7 @@
 import { SendBuffer } from './send-buffer.ts';
 import { RecvBuffer } from './recv-buffer.ts';
 import type { RecvSlab } from './recv-slab.ts';
+import { RecyclingSlab } from './recv-ring.ts';
 import { ErrorCode, TransportError } from '../errors.ts';
 import type { Frame } from '../wire/frames.ts';
 
@@ -245,6 +246,24 @@ export class Streams {
     if (!s?.recv || s.recv.reset !== undefined || s.recv.stopSending) return;
     s.recv.stopSending = { code, pending: true };
     this.controlIds.add(id);
+  }
+
+  /**
+   * Recycled reads for a peer's stream (TransportStream.readRecycled): from now on its data is
+   * copied into a RecyclingSlab whose memory returns once the reader release()s each view read
+   * (data buffered before stays where it is; releasing it is a no-op). False: no such stream.
+   */
+  setRecycledRead(id: number): boolean {
+    const r = this.streams.get(id)?.recv;
+    if (!r) return false;
+    if (!(r.buf.slab instanceof RecyclingSlab)) r.buf.slab = new RecyclingSlab();
+    return true;
+  }
+
+  /** The reader of a recycled stream is done with `view` (read from it); other streams: nothing. */
+  release(id: number, view: Uint8Array): void {
+    const slab = this.streams.get(id)?.recv?.buf.slab;
+    if (slab instanceof RecyclingSlab) slab.release(view);
   }
 
   /** Read contiguous data; `null` = end of stream (FIN), undefined = nothing now. */
