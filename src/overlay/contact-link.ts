@@ -36,7 +36,7 @@ import { KeyMismatchError, keyCheckedCrypto, keyMismatchFromReason } from './key
 import { candidate, candidateKey, type Candidate } from './candidates.ts';
 import { CheckAgent, type CheckEvent } from './checks.ts';
 import { PeerLink } from './peer-link.ts';
-import { RelayClient, type RelayClientEvent } from './relay-client.ts';
+import { RelayClient, randomRequestIds, type RelayClientEvent } from './relay-client.ts';
 import type { OverlayMux } from './overlay-mux.ts';
 import { fromDirectoryCandidates, iceCredentialsFor, isControlling, localStartAt } from './directory-adapter.ts';
 import { RelayErrorCode } from './relay-wire.ts';
@@ -150,7 +150,8 @@ export class ContactLink {
     });
     if (this.relayAddress) {
       d.prepareRelay?.(this.relayAddress);
-      this.relay = new RelayClient({ relay: this.relayAddress, deviceId: d.myDeviceId, ticket: new Uint8Array(Buffer.from(r.ticket, 'base64url')) }, now);
+      // random request ids: a spoofed ERROR from the relay's (public) address must not be able to guess them
+      this.relay = new RelayClient({ relay: this.relayAddress, deviceId: d.myDeviceId, ticket: new Uint8Array(Buffer.from(r.ticket, 'base64url')), newRequestId: randomRequestIds(d.random) }, now);
       this.scheduleTicketRenewal(Math.max(10_000, r.ticketExpiresAt - r.serverTime));
     }
     const socket = d.mux.socketFor();

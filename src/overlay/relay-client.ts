@@ -19,7 +19,12 @@
 // after sideTakenRetryMs, doubling up to 6 s, up to 8 times, before 'refused'. An UNKNOWN_SESSION error to our DATA
 // (relay restarted, session swept, or we now send from another address) triggers an
 // immediate re-BIND.
+// Request ids must be unguessable in production (randomRequestIds(random)): an ERROR is
+// unauthenticated and matched only by the relay's source address (public) and the id, so a
+// sender spoofing the relay could otherwise end our binding by guessing it. The default
+// counter (1, 2, 3, ...) is for tests only.
 import type { Millis, UdpAddress } from '../wire/socket.ts';
+import type { Random } from '../transport/random.ts';
 import { decodeRelayMessage, encodeRelayMessage, RelayDecodeError, RelayErrorCode } from './relay-wire.ts';
 
 export interface RelayClientConfig {
@@ -34,13 +39,24 @@ export interface RelayClientConfig {
   readonly sideTakenRetryMs?: Millis;
   /**
    * Request ids for BINDs (echoed in BIND-OK / ERROR): distinct per client sharing a socket
-   * and relay. Default: a per-process counter.
+   * and relay, and unguessable — production passes randomRequestIds(random). Default (TESTS
+   * ONLY: guessable): a per-process counter.
    */
   readonly newRequestId?: () => number;
 }
 
 let requestCounter = 0;
 const nextRequestId = () => (requestCounter = (requestCounter + 1) >>> 0 || 1);
+
+/** Random non-zero 32-bit request ids from `random` (what production passes as newRequestId). */
+export function randomRequestIds(random: Random): () => number {
+  return () => {
+    for (;;) {
+      const id = random.nextU32() >>> 0;
+      if (id !== 0) return id;
+    }
+  };
+}
 
 export type RelayClientState = 'binding' | 'bound' | 'refused' | 'failed';
 

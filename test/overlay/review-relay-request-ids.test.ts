@@ -8,19 +8,18 @@
 // 'refused' at will; a relayed-only session loses its only path each time. With 32 random bits
 // per BIND the guess is hopeless. Simulated (real Peers, virtual time): the request ids of the
 // BINDs the supernode receives.
-import { describe, expect, afterAll } from 'vitest';
+import { describe, it, expect, afterAll } from 'vitest';
 import { NAT_KINDS } from './nat-model.ts';
 import { simWorld, tempStateDirs } from './sim-peer-harness.ts';
 import { decodeRelayMessage } from '../../src/overlay/relay-wire.ts';
 import type { Millis, UdpAddress } from '../../src/wire/socket.ts';
-import { reviewTodo } from './review-todo.ts';
 
 const dirs = tempStateDirs();
 afterAll(() => dirs.cleanup());
 
 describe('review: relay BIND request ids', () => {
-  // Open: notes/requests/overlay-relay.md ("predictable relay BIND request ids").
-  reviewTodo('the BINDs of a call carry request ids no one can guess (not a small counter)', { timeout: 30_000 }, async () => {
+  // Fixed: contact-link passes randomRequestIds(random) (notes/requests/overlay-relay.md); failed before.
+  it('the BINDs of a call carry request ids no one can guess (not a small counter)', { timeout: 30_000 }, async () => {
     const seed = 41;
     const w = simWorld(NAT_KINDS['EIM/APDF'], NAT_KINDS['APDM'], seed, (n) => dirs.dir(`review-reqid-${n}`));
     const ids: number[] = [];
@@ -35,7 +34,7 @@ describe('review: relay BIND request ids', () => {
       const s = await w.loop.settle(alice.connect('bob'), 15_000);
       expect(s.closed).toBe(false);
       expect(ids.length).toBeGreaterThanOrEqual(2);
-      // today: [1, 2, ...] — every id below 2^16
+      // before the fix: [1, 2, ...] — every id below 2^16
       expect(ids.filter((id) => id >= 2 ** 16).length, `request ids: ${ids.join(', ')}`).toBe(ids.length);
     } finally {
       await w.loop.settle(Promise.all([alice.close(), bob.close()]), 1_000).catch(() => {});
