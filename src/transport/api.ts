@@ -275,7 +275,9 @@ export class TransportStream extends Duplex {
    * is reused for later data, so copy what you keep — and no longer through 'data' / read();
    * 'end' is still emitted. The transport then allocates no memory per received packet for
    * this stream (with `copyReceivedData`, none per receive batch either): no garbage for V8 to
-   * collect. Data buffered before the call is delivered the same way.
+   * collect. Call it before reading anything (in the 'stream' handler): data the transport holds
+   * is delivered the same way, but chunks already pushed into this Readable would come out as
+   * 'data' at the end.
    */
   readRecycled(onData: (chunk: Uint8Array) => void): void {
     this.recycled = onData;
