@@ -27,7 +27,9 @@
 // ticket, expired ticket, a device not named in the ticket, sources in loopback/private/
 // special ranges (no reply is sent to them at all), unknown sessions, unbound senders.
 // Limits: sessions in total and per device (a session counts against a device once that
-// device has bound its side), bytes/s per sending device and in total
+// device has bound its side), half-bound sessions (one side bound) created per source /24 and
+// per source address (such a session is swept 30 s after its creation if still half-bound),
+// bytes/s per sending device and in total
 // (token buckets: excess is dropped), and a bounded transmit queue that drops the
 // oldest datagram when full. Ticket checks (an Ed25519 verification each, ~0.1 ms) have a
 // budget: a ticket verified OK is remembered (bounded cache keyed by its exact bytes, expiry
@@ -101,6 +103,17 @@ export interface RelayConfig {
    * BIND that would create one is refused (TOTAL_SESSION_LIMIT), counted in halfBoundPrefixLimited.
    */
   readonly maxHalfBoundPerPrefix?: number;
+  /**
+   * The same per source address (IP, any port), default 16: one abusive host behind a carrier-grade
+   * NAT /24 uses up at most this much of its /24's half-bound sessions. Counted in halfBoundAddressLimited.
+   */
+  readonly maxHalfBoundPerAddress?: number;
+  /**
+   * A session still half-bound this long after its creation is removed at the next sweep (its
+   * bound side's next BIND creates it again), default 30_000: a call that never completes (callee
+   * offline, rendezvous lost) gives its half-bound slot back after ~30 s, not 60 s after its last BIND.
+   */
+  readonly halfBoundTimeoutMs?: Millis;
 }
 
 export type RefusalReason = keyof typeof RelayErrorCode;
@@ -118,6 +131,8 @@ export interface RelayCounters {
   ticketCacheHits: number;
   /** BINDs refused because their source /24 already created maxHalfBoundPerPrefix half-bound sessions. */
   halfBoundPrefixLimited: number;
+  /** BINDs refused because their source address already created maxHalfBoundPerAddress half-bound sessions. */
+  halfBoundAddressLimited: number;
 }
 
 interface Binding {
@@ -141,6 +156,9 @@ interface Session {
   lastActivity: Millis;
   /** While only one side is bound: the source prefix that created the session (its half-bound count). */
   halfBoundPrefix: string | undefined;
+  /** While only one side is bound: the source address (IP) that created it. */
+  halfBoundAddress: string | undefined;
+  readonly createdAt: Millis;
 }
 
 export interface RelayTransmit {
@@ -161,6 +179,8 @@ export class RelayForwarder {
   private readonly deviceBuckets = new Map<string, TokenBucket>();
   /** Half-bound sessions per creating source prefix (sourcePrefix()). */
   private readonly halfBound = new Map<string, number>();
+  /** Half-bound sessions per creating source address (IP). */
+  private readonly halfBoundAddr = new Map<string, number>();
   private readonly totalBucket: TokenBucket;
   /** Tickets verified OK: exact bytes (latin1 string) -> claims, oldest first. */
   private readonly verified = new Map<string, TicketClaims>();
@@ -182,7 +202,7 @@ export class RelayForwarder {
   private readonly stats: RelayCounters = {
     sessionsActive: 0, sessionsCreated: 0, sessionsExpired: 0, bindsAccepted: 0, forwardedPackets: 0, forwardedBytes: 0, refused: {},
     dropped: { rateLimited: 0, queueOverflow: 0, peerNotBound: 0, oversize: 0, unexpectedType: 0, ticketBudget: 0 }, ticketCacheHits: 0,
-    halfBoundPrefixLimited: 0,
+    halfBoundPrefixLimited: 0, halfBoundAddressLimited: 0,
   };
 
   constructor(private readonly config: RelayConfig, now: Millis) {
@@ -196,6 +216,7 @@ export class RelayForwarder {
       sweepIntervalMs: config.sweepIntervalMs ?? 1000,
       ticketChecksPerSec: config.ticketChecksPerSec ?? 1000, ticketChecksPerPrefixPerSec: config.ticketChecksPerPrefixPerSec ?? 100,
       ticketCacheSize: config.ticketCacheSize ?? 4096, maxHalfBoundPerPrefix: config.maxHalfBoundPerPrefix ?? 64,
+      maxHalfBoundPerAddress: config.maxHalfBoundPerAddress ?? 16, halfBoundTimeoutMs: config.halfBoundTimeoutMs ?? 30_000,
     };
     if (!(this.c.ticketCacheSize >= 0)) throw new RangeError('RelayForwarder: ticketCacheSize must be >= 0');
     this.checkBucket = new TokenBucket(this.c.ticketChecksPerSec, Math.max(1, this.c.ticketChecksPerSec), now);
@@ -238,7 +259,7 @@ export class RelayForwarder {
   handleTimeout(now: Millis): void {
     if (now < this.nextSweepAt) return;
     for (const s of this.byId.values()) {
-      if (now >= s.expiresAt || now - s.lastActivity >= this.c.idleTimeoutMs) {
+      if (now >= s.expiresAt || now - s.lastActivity >= this.c.idleTimeoutMs || (s.halfBoundPrefix !== undefined && now - s.createdAt >= this.c.halfBoundTimeoutMs)) {
         this.remove(s);
         this.stats.sessionsExpired++;
       }
@@ -365,11 +386,17 @@ export class RelayForwarder {
         this.stats.halfBoundPrefixLimited++;
         return this.refuse(from, 'TOTAL_SESSION_LIMIT', 'too many half-bound sessions from this network', n, ref);
       }
+      const halfAddr = this.halfBoundAddr.get(from.address) ?? 0;
+      if (halfAddr >= this.c.maxHalfBoundPerAddress) {
+        this.stats.halfBoundAddressLimited++;
+        return this.refuse(from, 'TOTAL_SESSION_LIMIT', 'too many half-bound sessions from this address', n, ref);
+      }
       this.halfBound.set(prefix, half + 1);
+      this.halfBoundAddr.set(from.address, halfAddr + 1);
       s = {
         id, idHi: Number(id >> 32n), idLo: Number(id & 0xffffffffn), key, devices, sides: [undefined, undefined],
         buckets: [this.deviceBucket(devices[0], now), this.deviceBucket(devices[1], now)], expiresAt, lastActivity: now,
-        halfBoundPrefix: prefix,
+        halfBoundPrefix: prefix, halfBoundAddress: from.address, createdAt: now,
       };
       this.byId.set(id, s);
       this.byKey.set(key, s);
@@ -493,6 +520,10 @@ export class RelayForwarder {
     s.halfBoundPrefix = undefined;
     const h = (this.halfBound.get(p) ?? 1) - 1;
     if (h <= 0) this.halfBound.delete(p); else this.halfBound.set(p, h);
+    const a = s.halfBoundAddress!;
+    s.halfBoundAddress = undefined;
+    const ha = (this.halfBoundAddr.get(a) ?? 1) - 1;
+    if (ha <= 0) this.halfBoundAddr.delete(a); else this.halfBoundAddr.set(a, ha);
   }
 
   private remove(s: Session): void {
