@@ -32,7 +32,7 @@
 // bytes/s per sending device and in total
 // (token buckets: excess is dropped), and a bounded transmit queue that drops the
 // oldest datagram when full. Ticket checks (an Ed25519 verification each, ~0.1 ms) have a
-// budget: a ticket verified OK is remembered (bounded cache keyed by its exact bytes, expiry
+// budget: a ticket verified OK is remembered (bounded LRU cache keyed by its exact bytes, expiry
 // re-checked against `now`), so refresh BINDs cost nothing; any other BIND spends a token of
 // its source's /24 and one of the relay's total (ticketChecksPerSec / ...PerPrefixPerSec);
 // over budget the BIND is dropped silently (counted as dropped.ticketBudget; no ERROR, so
@@ -95,7 +95,10 @@ export interface RelayConfig {
   readonly ticketChecksPerSec?: number;
   /** Ticket verifications per second per source /24, default 100 (burst: one second's worth). */
   readonly ticketChecksPerPrefixPerSec?: number;
-  /** Tickets verified OK remembered (oldest forgotten first), default 4096. */
+  /**
+   * Tickets verified OK remembered (least recently used forgotten first), default 2 x maxSessions
+   * (each side of a full relay's sessions may hold its own ticket: their refreshes all hit).
+   */
   readonly ticketCacheSize?: number;
   /**
    * Half-bound sessions (one side bound, the other not yet) created from one source /24 (IPv4;
@@ -182,7 +185,7 @@ export class RelayForwarder {
   /** Half-bound sessions per creating source address (IP). */
   private readonly halfBoundAddr = new Map<string, number>();
   private readonly totalBucket: TokenBucket;
-  /** Tickets verified OK: exact bytes (latin1 string) -> claims, oldest first. */
+  /** Tickets verified OK: exact bytes (latin1 string) -> claims, least recently used first. */
   private readonly verified = new Map<string, TicketClaims>();
   /** Ticket-check budget: total, and per source /24 (hashed slots, created when first used). */
   private readonly checkBucket: TokenBucket;
@@ -215,7 +218,7 @@ export class RelayForwarder {
       idleTimeoutMs: config.idleTimeoutMs ?? 60_000, rebindAfterIdleMs: config.rebindAfterIdleMs ?? 1000,
       sweepIntervalMs: config.sweepIntervalMs ?? 1000,
       ticketChecksPerSec: config.ticketChecksPerSec ?? 1000, ticketChecksPerPrefixPerSec: config.ticketChecksPerPrefixPerSec ?? 100,
-      ticketCacheSize: config.ticketCacheSize ?? 4096, maxHalfBoundPerPrefix: config.maxHalfBoundPerPrefix ?? 64,
+      ticketCacheSize: config.ticketCacheSize ?? 2 * (config.maxSessions ?? 10_000), maxHalfBoundPerPrefix: config.maxHalfBoundPerPrefix ?? 64,
       maxHalfBoundPerAddress: config.maxHalfBoundPerAddress ?? 16, halfBoundTimeoutMs: config.halfBoundTimeoutMs ?? 30_000,
     };
     if (!(this.c.ticketCacheSize >= 0)) throw new RangeError('RelayForwarder: ticketCacheSize must be >= 0');
@@ -430,6 +433,8 @@ export class RelayForwarder {
     const known = this.verified.get(key);
     if (known !== undefined) {
       this.stats.ticketCacheHits++;
+      this.verified.delete(key); // most recently used last: forgotten last
+      this.verified.set(key, known);
       return { ok: true, claims: known };
     }
     const slot = prefixSlot(from.address);
