@@ -61,6 +61,15 @@
 //               endpoints as on two machines, but then three busy processes share the 2 cores
 //               and the relay competes with the endpoints — reported as transfer.twoProcesses.
 //   summary:    one line: which figure meets / misses the 0.8 goal and why.
+//   goals:      transferRatioAtLeast0_8 is the issue's measure of "relayed throughput": real
+//               tincan transfers (congestion-controlled, encrypted or not, hash-checked) through
+//               the relay vs direct, every one >= 0.8 (transferRatios lists them). The raw
+//               blaster is a diagnostic of the hop's cost, not of what a user gets: its direct
+//               path is one process sending to itself on one core (the kernel's copies stay in
+//               that core's cache), while relayed, the relay's core touches every datagram in
+//               between (cross-core copies, wake-ups), an artefact of one machine; it is reported
+//               as throughputRatioAtLeast0_8 (window 128, latency-bound) and
+//               capacityRatioAtLeast0_8 (the sweep's maxima).
 // Real UDP on 127.0.0.1, real Ed25519 ticket (src/wire/ticket.ts). Bounded: fixed
 // counts and a time cap per phase. Options: --json, --seconds <per path, throughput; default 3>,
 // --phases <n: direct and relayed alternate n times, default 3; the ratio is total relayed
@@ -556,8 +565,20 @@ try {
     relayed: { ...thr.relayed, rttP50Ms: +lat.relayed.p50.toFixed(4), rttP99Ms: +lat.relayed.p99.toFixed(4), pingLost: lat.relayed.lost },
     relayedOverDirectThroughput: ratio, relayedOverDirectPerPhasePair: pairRatios.map((r) => +r.toFixed(3)),
     addedOneWayLatencyP50Ms: addedP50, addedOneWayLatencyP99Ms: addedP99,
-    // throughputRatioAtLeast0_8: the main phases (window WINDOW, latency-bound at 128); capacityRatioAtLeast0_8: the sweep's maxima
-    goals: { throughputRatioAtLeast0_8: ratio >= 0.8, ...(capacity ? { capacityRatioAtLeast0_8: capacity.relayedOverDirect >= 0.8 } : {}), addedP50Below0_3ms: addedP50 < 0.3 },
+    // transferRatioAtLeast0_8 (the issue's measure, see the header): every real transport transfer
+    // (each provider; endpoints in one process and, when run, in two) relayed/direct >= 0.8, with
+    // the ratios; the raw blaster's figures are diagnostics: throughputRatioAtLeast0_8 = the main
+    // phases (window WINDOW, latency-bound at 128), capacityRatioAtLeast0_8 = the sweep's maxima
+    goals: {
+      ...(() => {
+        const all: Record<string, number> = {};
+        for (const [k, t] of Object.entries(transferOut as Record<string, { relayedOverDirect: number }>)) all[k] = t.relayedOverDirect;
+        for (const [k, t] of Object.entries((transferTwoProcs ?? {}) as Record<string, { relayedOverDirect: number }>)) all[`${k} (2 processes)`] = t.relayedOverDirect;
+        const v = Object.values(all);
+        return v.length > 0 ? { transferRatioAtLeast0_8: v.every((x) => x >= 0.8), transferRatios: all } : {};
+      })(),
+      throughputRatioAtLeast0_8: ratio >= 0.8, ...(capacity ? { capacityRatioAtLeast0_8: capacity.relayedOverDirect >= 0.8 } : {}), addedP50Below0_3ms: addedP50 < 0.3,
+    },
     windowSweep, ...(capacity ? { capacity } : {}),
     transfer: { mib: TRANSFER_MIB, transportDatagramBytes: 1200, relayedWireDatagramBytes: 1200 + DATA_HEADER_BYTES, endpoints: 'both in the bench process (relay on its own core)', phases: TRANSFER_PHASES, byProvider: transferOut,
       ...(transferTwoProcs ? { twoProcesses: { endpoints: 'sender and receiver each in a child process (3 busy processes on the machine)', byProvider: transferTwoProcs } } : {}) },
