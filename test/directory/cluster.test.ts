@@ -7,15 +7,15 @@
 // revokes the token on every worker; login failures are counted once for the
 // whole directory; SIGTERM stops every worker and the primary exits 0.
 import { describe, it, expect, afterAll } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DirectoryClient, type PushMessage } from '../../src/directory/client.ts';
 import { Inbox, KEY_A } from './harness.ts';
+import { startWorkersDirectory } from './workers-process.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
 afterAll(() => {
@@ -39,20 +39,8 @@ function fresh(base: string, method: string, path: string, o: { token?: string; 
 describe('tincan directory --workers 2', () => {
   it('acts as one directory across workers: push, revocation, login limits; stops cleanly', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tincan-cluster-')); dirs.push(dataDir);
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'directory', '--data-dir', dataDir, '--port', '0',
-      '--stun-port', '0', '--scrypt-n', '1024', '--workers', '2', '--no-log-requests'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let out = '';
-    child.stdout!.on('data', (d) => { out += String(d); });
-    child.stderr!.on('data', (d) => { out += String(d); });
-    const exit = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    const started = await new Promise<{ port: number; workers: number }>((res, rej) => {
-      const t = setTimeout(() => rej(new Error(`no start in 60 s: ${out}`)), 60_000);
-      child.stdout!.on('data', () => {
-        const line = out.split('\n').find((l) => l.includes('"msg":"directory listening"'));
-        if (line) { clearTimeout(t); res(JSON.parse(line) as { port: number; workers: number }); }
-      });
-    });
+    const started = await startWorkersDirectory(dataDir, children);
+    const { child, exit } = started;
     expect(started.workers).toBe(2);
     const base = `http://127.0.0.1:${started.port}`;
 
@@ -93,7 +81,7 @@ describe('tincan directory --workers 2', () => {
 
     child.kill('SIGTERM');
     expect(await exit).toBe(0);
-    expect(out).toContain('"msg":"stopped"');
-    expect(out.match(/"msg":"worker stopped"/g)).toHaveLength(2);
+    expect(started.out()).toContain('"msg":"stopped"');
+    expect(started.out().match(/"msg":"worker stopped"/g)).toHaveLength(2);
   });
 });

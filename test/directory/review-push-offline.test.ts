@@ -9,14 +9,14 @@
 // of the device is open anywhere). Here bob opens 4 channels (spread over both workers in
 // turn) and closes the first 3, oldest first, as a replacement would: he must stay online.
 import { describe, it, expect, afterAll } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { DirectoryClient, type PushChannel } from '../../src/directory/client.ts';
 import { KEY_A } from './harness.ts';
+import { startWorkersDirectory } from './workers-process.ts';
 
-const ROOT = resolve(import.meta.dirname, '..', '..');
 const dirs: string[] = [];
 const children: ChildProcess[] = [];
 const channels: PushChannel[] = [];
@@ -29,19 +29,7 @@ afterAll(() => {
 describe('review: push channel replaced across --workers', () => {
   it('the old channels closing (on either worker) never mark the device offline while its newest channel is open', { timeout: 90_000 }, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tincan-review-workers-')); dirs.push(dataDir);
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'directory', '--data-dir', dataDir, '--port', '0',
-      '--stun-port', '0', '--scrypt-n', '1024', '--workers', '2', '--no-log-requests'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let out = '';
-    child.stdout!.on('data', (d) => { out += String(d); });
-    child.stderr!.on('data', (d) => { out += String(d); });
-    const started = await new Promise<{ port: number; workers: number }>((res, rej) => {
-      const t = setTimeout(() => rej(new Error(`no start in 60 s: ${out}`)), 60_000);
-      child.stdout!.on('data', () => {
-        const line = out.split('\n').find((l) => l.includes('"msg":"directory listening"'));
-        if (line) { clearTimeout(t); res(JSON.parse(line) as { port: number; workers: number }); }
-      });
-    });
+    const started = await startWorkersDirectory(dataDir, children);
     expect(started.workers).toBe(2);
     const base = `http://127.0.0.1:${started.port}`;
     const alice = new DirectoryClient(base), bob = new DirectoryClient(base);
@@ -56,9 +44,9 @@ describe('review: push channel replaced across --workers', () => {
     for (const ch of mine.slice(0, 3)) { ch.terminate(); await ch.closed; }
     await new Promise((r) => setTimeout(r, 1_000)); // both workers handle the closes (and any offline write)
     const seen = await alice.presenceOf('bob');
-    expect(seen.map((p) => p.status), `${JSON.stringify(seen)}\n${out.slice(-2000)}`).toEqual(['online']);
+    expect(seen.map((p) => p.status), `${JSON.stringify(seen)}\n${started.out().slice(-2000)}`).toEqual(['online']);
     const rv = await alice.rendezvous(aliceDev.id, 'bob');
     expect(rv.peer.deviceId).toBe(bobDev.id);
-    child.kill('SIGTERM');
+    started.child.kill('SIGTERM');
   });
 });

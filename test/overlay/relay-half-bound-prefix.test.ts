@@ -8,10 +8,11 @@
 // after its creation (halfBoundTimeoutMs) is swept, so calls that never complete give their
 // slots back sooner than the 60 s idle timeout.
 import { describe, it, expect } from 'vitest';
-import { RelayForwarder, type RelayTransmit } from '../../src/overlay/relay.ts';
-import { decodeRelayMessage, encodeRelayMessage, RelayErrorCode } from '../../src/overlay/relay-wire.ts';
+import { RelayForwarder } from '../../src/overlay/relay.ts';
+import { encodeRelayMessage } from '../../src/overlay/relay-wire.ts';
 import type { UdpAddress } from '../../src/wire/socket.ts';
 import { makeIssuer, standInVerifier } from './stand-in-ticket.ts';
+import { answers } from './relay-answers.ts';
 
 const T0 = 1_700_000_000_000;
 const issuer = makeIssuer();
@@ -26,14 +27,6 @@ const ticket = (a: string, b: string) => {
 function relay(extra: { maxHalfBoundPerPrefix?: number; maxHalfBoundPerAddress?: number; idleTimeoutMs?: number } = {}) {
   let n = 0n;
   return new RelayForwarder({ verifier: standInVerifier(issuer.publicKey), newSessionId: () => 0x1000n + ++n, idleTimeoutMs: 10_000, ticketChecksPerSec: 1e6, ticketChecksPerPrefixPerSec: 1e6, ...extra }, T0);
-}
-function answers(r: RelayForwarder): string[] {
-  const out: string[] = [];
-  for (let t: RelayTransmit | undefined = r.pollTransmit(); t; t = r.pollTransmit()) {
-    const m = decodeRelayMessage(t.bytes);
-    out.push(m.type === 'error' ? (Object.entries(RelayErrorCode).find(([, c]) => c === m.code)?.[0] ?? String(m.code)) : m.type);
-  }
-  return out;
 }
 const bind = (r: RelayForwarder, now: number, from: UdpAddress, dev: string, a: string, b: string) =>
   r.handleDatagram(now, from, encodeRelayMessage({ type: 'bind', requestId: 7, deviceId: dev, ticket: ticket(a, b) }));

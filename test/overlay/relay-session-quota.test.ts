@@ -3,10 +3,11 @@
 // half-bound (a contact's many devices, each with a ticket naming the victim) do not use up
 // its quota; its own bound sessions do, and the quota comes back when one is removed.
 import { describe, it, expect } from 'vitest';
-import { RelayForwarder, type RelayTransmit } from '../../src/overlay/relay.ts';
-import { decodeRelayMessage, encodeRelayMessage, RelayErrorCode } from '../../src/overlay/relay-wire.ts';
+import { RelayForwarder } from '../../src/overlay/relay.ts';
+import { encodeRelayMessage } from '../../src/overlay/relay-wire.ts';
 import type { UdpAddress } from '../../src/wire/socket.ts';
 import { makeIssuer, standInVerifier } from './stand-in-ticket.ts';
+import { answers } from './relay-answers.ts';
 
 const T0 = 1_700_000_000_000;
 const issuer = makeIssuer();
@@ -16,14 +17,6 @@ const VICTIM: UdpAddress = { address: '203.0.113.7', port: 4000 };
 function relay(max: number) {
   let n = 0n;
   return new RelayForwarder({ verifier: standInVerifier(issuer.publicKey), newSessionId: () => 0x1000n + ++n, maxSessionsPerDevice: max, idleTimeoutMs: 10_000 }, T0);
-}
-function answers(r: RelayForwarder): string[] {
-  const out: string[] = [];
-  for (let t: RelayTransmit | undefined = r.pollTransmit(); t; t = r.pollTransmit()) {
-    const m = decodeRelayMessage(t.bytes);
-    out.push(m.type === 'error' ? (Object.entries(RelayErrorCode).find(([, c]) => c === m.code)?.[0] ?? String(m.code)) : m.type);
-  }
-  return out;
 }
 const bind = (r: RelayForwarder, now: number, from: UdpAddress, dev: string, a: string, b: string) =>
   r.handleDatagram(now, from, encodeRelayMessage({ type: 'bind', deviceId: dev, ticket: issuer.issue(a, b, T0 + 600_000) }));
