@@ -321,7 +321,8 @@ export class TransportStream extends Duplex {
   private pullRecycled(onData: (chunk: Uint8Array) => void): void {
     const conn = this.tc.conn;
     let consumed = false, end = false;
-    for (;;) {
+    // a callback that destroys the stream gets nothing more (the rest stays with the connection)
+    while (!this.destroyed) {
       const d = conn.read(this.id);
       if (d === undefined) break;
       consumed = true;
