@@ -316,15 +316,16 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
     const k = this.contact(c.peer);
     if (k.unassigned.length > 0 && linkUp(c)) this.assign(k, c);
     const now = this.opts.now();
+    // a renumbering (one HELLO) is written in one transaction: stored in part, the messages
+    // left with their old low seq would be "acknowledged" by the next HELLO (false receipts)
+    const moves: { id: Uint8Array; seq: number }[] = [];
     for (let e = c.sender.pollEvent(); e; e = c.sender.pollEvent()) {
       if (e.type === 'delivered') {
         this.opts.store.recordDelivered(c.peer, c.device, e.id, now);
         this.emit('receipt', { to: c.peer, id: hex(e.id), seq: e.seq });
-      } else {
-        this.opts.store.recordRenumbered(c.peer, c.device, e.id, e.seq, c.sender.next);
-        c.storedNext = c.sender.next;
-      }
+      } else moves.push({ id: e.id, seq: e.seq });
     }
+    if (moves.length > 0) { this.opts.store.recordRenumbering(c.peer, c.device, moves, c.sender.next); c.storedNext = c.sender.next; }
     if (c.storedNext !== c.sender.next) { this.opts.store.recordNextSeq(c.peer, c.device, c.sender.next); c.storedNext = c.sender.next; }
   }
 

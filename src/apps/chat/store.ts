@@ -189,6 +189,16 @@ export class ChatStore {
     })();
   }
 
+  /** The outbox renumbered by one HELLO (`moves`: id -> new seq), all in one transaction with next_seq: a crash leaves all or none. */
+  recordRenumbering(peer: string, device: string, moves: readonly { id: Uint8Array; seq: number }[], nextSeq: number): void {
+    this.db.transaction(() => {
+      this.ensure(peer, device);
+      const up = this.db.prepare(`UPDATE messages SET seq = ? WHERE peer = ? AND device = ? AND dir = 'out' AND id = ? AND status = 'queued'`);
+      for (const m of moves) up.run(m.seq, peer, device, Buffer.from(m.id));
+      this.db.prepare('UPDATE conversations SET next_seq = ? WHERE peer = ? AND device = ?').run(nextSeq, peer, device);
+    })();
+  }
+
   /** Sets next_seq alone (the sender aligned to a receiver that lost state). */
   recordNextSeq(peer: string, device: string, nextSeq: number): void {
     this.ensure(peer, device);
