@@ -66,6 +66,8 @@ interface Contact {
   retry?: NodeJS.Timeout;
   /** Delay before the next reconnect attempt (doubles per failure). */
   backoffMs: number;
+  /** Queued messages of a schema-1 store wait for the first device loaded (store.ts adoption): reach one. */
+  legacyOutbox: boolean;
 }
 
 export const MAX_RETRY_MS = 30_000;
@@ -159,7 +161,7 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
   private contact(peer: string): Contact {
     let k = this.contacts.get(peer);
     if (!k) {
-      k = { peer, devices: new Map(), unassigned: this.opts.store.unassigned(peer), connecting: false, backoffMs: this.retryMs };
+      k = { peer, devices: new Map(), unassigned: this.opts.store.unassigned(peer), connecting: false, backoffMs: this.retryMs, legacyOutbox: this.opts.store.hasLegacyOutbox(peer) };
       this.contacts.set(peer, k);
       // devices with messages already numbered in their space (loaded so pending() counts them)
       for (const device of this.opts.store.devicesWithOutbox(peer)) this.conv(peer, device);
@@ -174,6 +176,7 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
       const s = this.opts.store.load(peer, device);
       c = { peer, device, sender: new ChatSender(s.sender, this.maxOutbox), receiver: new ChatReceiver({ delivered: s.delivered }), storedNext: s.sender.nextSeq, storedDelivered: s.delivered };
       k.devices.set(device, c);
+      k.legacyOutbox = false; // adopted by this device's load (or by an earlier one)
     }
     return c;
   }
@@ -191,7 +194,7 @@ export class ChatService extends EventEmitter<{ message: [ChatMessageEvent]; rec
   }
 
   private hasPending(k: Contact): boolean {
-    if (k.unassigned.length > 0) return true;
+    if (k.unassigned.length > 0 || k.legacyOutbox) return true;
     for (const c of k.devices.values()) if (c.sender.pending.length > 0) return true;
     return false;
   }

@@ -147,6 +147,11 @@ export class ChatStore {
     return this.db.prepare(`SELECT status, seq, device FROM messages WHERE dir = 'out' AND id = ?`).get(Buffer.from(idHex, 'hex')) as { status: HistoryEntry['status']; seq: number; device: string } | undefined;
   }
 
+  /** Does `peer` have queued messages numbered in a schema-1 space, not yet adopted by a device (load())? */
+  hasLegacyOutbox(peer: string): boolean {
+    return this.db.prepare(`SELECT 1 FROM messages WHERE peer = ? AND device = '' AND dir = 'out' AND status = 'queued' AND seq > 0 LIMIT 1`).get(peer) !== undefined;
+  }
+
   /** Devices of `peer` with queued outgoing messages numbered in their space. */
   devicesWithOutbox(peer: string): string[] {
     return (this.db.prepare(`SELECT DISTINCT device FROM messages WHERE peer = ? AND device != '' AND dir = 'out' AND status = 'queued'`).all(peer) as { device: string }[]).map((r) => r.device);
