@@ -62,7 +62,22 @@ export function attachPushServer(
         ctx.hub.noteOpen(deviceId, channel);
         await ctx.fanout.publishControl({ type: 'push-open', deviceId, channel }).catch(onError);
       }
+      // A client gone before the upgrade completes (ws then drops the socket without calling
+      // back): the channel announced above is closed again, or its device would count as
+      // connected elsewhere for good (never marked offline by its real last channel's close).
+      let upgraded = false;
+      const abandoned = () => {
+        if (upgraded || deviceId === undefined) return;
+        ctx.hub.noteClosed(deviceId, channel);
+        ctx.fanout.publishControl({ type: 'push-close', deviceId, channel }).catch(onError);
+      };
+      if (deviceId !== undefined) {
+        if (socket.destroyed) { abandoned(); return; }
+        socket.once('close', abandoned);
+      }
       wss.handleUpgrade(req, socket, head, (ws) => {
+        upgraded = true;
+        socket.off('close', abandoned);
         const conn: PushConnection = { userId: user.userId, deviceId, socket: ws };
         ctx.hub.add(conn);
         alive.set(ws, true);
