@@ -19,6 +19,7 @@ import { ViewCache } from './view-cache.ts';
 import type { AppContext } from './http/context.ts';
 import type { FastifyInstance } from 'fastify';
 import { startStunServer, type RunningStunServer } from './stun-server.ts';
+import { nudgeTargetAllowed } from './push/nudge.ts';
 import { ClusterFanout, ipcFailureCounter, workerIndex } from './cluster.ts';
 
 export interface DirectoryOptions {
@@ -156,7 +157,10 @@ export async function startDirectory(opts: DirectoryOptions): Promise<Directory>
       });
       const counters = stun.server.counters;
       const stunServer = stun.server;
-      ctx.nudge = (to) => stunServer.nudge(to);
+      // the device names its candidates itself: no nudges into this host's loopback services
+      // (unless STUN itself is on loopback), multicast or broadcast (push/nudge.ts)
+      const loopbackOk = (opts.stunHost ?? host).startsWith('127.');
+      ctx.nudge = (to) => { if (nudgeTargetAllowed(to.address, to.port, loopbackOk)) stunServer.nudge(to); };
       metrics.counterFrom('tincan_stun_nudges_total', 'STUN Binding indications sent to devices that did not acknowledge a rendezvous on their push channel.', () => counters.nudges ?? 0);
       metrics.counterFrom('tincan_stun_requests_total', 'STUN requests received.', () => counters.requests);
       metrics.counterFrom('tincan_stun_dropped_total', 'STUN datagrams dropped unanswered.', () => counters.dropped);

@@ -7,10 +7,26 @@
 // rendezvous is still unacknowledged, nudges at most 2 srflx candidates, at most once per
 // device per minIntervalMs (a bounded map of the last nudge per device). Needs deps.nudge (an
 // instance that serves STUN); otherwise does nothing. The timer is unref'd.
+// nudgeTargetAllowed(address, port, loopbackOk): the candidates are the device's own claim, so
+// the directory sends only to a unicast IPv4 address and a non-zero port — never 0.0.0.0/8,
+// multicast, 240/4 or broadcast, and loopback (its own host's services) only when its STUN
+// socket is itself on loopback (tests, a one-machine setup). Private addresses stay allowed
+// (a LAN deployment's srflx candidates are private).
 export interface NudgeDeps {
   readonly nudge?: (to: { address: string; port: number }) => void;
   readonly pending: (deviceId: string, id: string) => boolean;
   readonly now: () => number;
+}
+
+export function nudgeTargetAllowed(address: string, port: number, loopbackOk: boolean): boolean {
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return false;
+  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(address);
+  if (!m) return false;
+  const o = m.slice(1).map(Number);
+  if (o.some((x) => x > 255)) return false;
+  if (o[0] === 0 || o[0] >= 224) return false; // "this network", multicast, reserved, broadcast
+  if (o[0] === 127) return loopbackOk;
+  return true;
 }
 
 export const NUDGE_AFTER_MS = 1_000;
