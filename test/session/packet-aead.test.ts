@@ -22,22 +22,13 @@ import { seededRandom } from '../../src/transport/random.ts';
 import { noiseCrypto } from '../../src/session/index.ts';
 import type { NoisePacketKeys } from '../../src/session/packet-keys.ts';
 import { testIdentity, seededBytes } from './helpers.ts';
-import { sodium } from '../../src/session/noise/sodium.ts';
-import { writeNonce } from '../../src/session/noise/primitives.ts';
+import { TAG, reference } from './aead-paths.ts';
 import {
   PACKET_AEAD_ADDON_PATHS, PACKET_AEAD_BACKEND, PACKET_AEAD_FALLBACK_REASON, PACKET_AEAD_IMPL, nativePacketAeadAddon, opensslPacketAead, packetAead, sodiumPacketAead,
   type KeyedPacketAead,
 } from '../../src/session/noise/packet-aead.ts';
 
 const SEED = 4242;
-const TAG = 16;
-
-function reference(key: Uint8Array, pn: number, ad: Uint8Array, m: Uint8Array): Uint8Array {
-  const nonce = new Uint8Array(12), c = new Uint8Array(m.length + TAG);
-  writeNonce(nonce, pn);
-  sodium.crypto_aead_chacha20poly1305_ietf_encrypt(c, m, ad, null, nonce, key);
-  return c;
-}
 
 interface Impl { name: string; make: (key: Uint8Array, encrypt: boolean) => KeyedPacketAead | undefined }
 // both addon paths, each forced (the process default is direct where node exports the primitives)

@@ -19,21 +19,11 @@ import { describe, it, expect, vi } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sodium } from '../../src/session/noise/sodium.ts';
-import { writeNonce } from '../../src/session/noise/primitives.ts';
 import { ADDON_PATH, nativePacketAeadAddon as addon } from '../../src/session/noise/packet-aead.ts';
-import { PATHS, has, why, pattern } from './aead-paths.ts';
+import { PATHS, TAG, has, why, pattern, reference } from './aead-paths.ts';
 import { bindUdp, nativeUdp } from '../../src/datagram/udp.ts';
 import { ROOT } from '../native-asan.ts';
 
-const TAG = 16;
-
-function reference(key: Uint8Array, pn: number, ad: Uint8Array, m: Uint8Array): Uint8Array {
-  const nonce = new Uint8Array(12), c = new Uint8Array(m.length + TAG);
-  writeNonce(nonce, pn);
-  sodium.crypto_aead_chacha20poly1305_ietf_encrypt(c, m, ad, null, nonce, key);
-  return c;
-}
 const eq = (a: Uint8Array, b: Uint8Array) => a.length === b.length && Buffer.compare(a, b) === 0;
 
 const BOUNDARY_SIZES = [
