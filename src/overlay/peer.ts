@@ -49,6 +49,7 @@ import { RelayStreamFallback, type RelayStreamConnector } from './relay-stream-m
 import type { Random } from '../transport/random.ts';
 import { startPeerSupernode, type PeerSupernode } from './peer-supernode.ts';
 import { PeerPush } from './peer-push.ts';
+import { TokenBucket } from './token-bucket.ts';
 import { PeerError, type ContactSession, type ContactStatus, type PeerNode } from './peer-api.ts';
 
 export interface PeerOptions {
@@ -230,7 +231,7 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
   private readonly links = new Map<string, ContactLink>(); // peer device id -> current link
   private readonly refusing = new Set<ContactLink>(); // links answering a contact's checks with a refusal
   private readonly refusingByDevice = new Map<string, ContactLink>(); // the (one) refusing link per contact device
-  private readonly rendezvousBudget = new Map<string, { tokens: number; at: number }>(); // incoming rendezvous per contact device
+  private readonly rendezvousBudget = new Map<string, TokenBucket>(); // incoming rendezvous per contact device
   private readonly sessionsByDevice = new Map<string, PeerContactSession>();
   /** Calls re-sent per contact during the current connect(); links with a re-send check armed. */
   private readonly redials = new Map<string, number>();
@@ -521,15 +522,11 @@ class Peer extends EventEmitter<{ session: [ContactSession]; 'key-changed': [{ u
    */
   private takeRendezvousToken(contactDevice: string): boolean {
     const now = this.clock.now();
-    const b = this.rendezvousBudget.get(contactDevice) ?? { tokens: RENDEZVOUS_BURST, at: now };
-    b.tokens = Math.min(RENDEZVOUS_BURST, b.tokens + ((now - b.at) / 1000) * RENDEZVOUS_PER_S);
-    b.at = now;
+    const b = this.rendezvousBudget.get(contactDevice) ?? new TokenBucket(RENDEZVOUS_PER_S, RENDEZVOUS_BURST, now);
     this.rendezvousBudget.delete(contactDevice);
     this.rendezvousBudget.set(contactDevice, b);
     if (this.rendezvousBudget.size > 1024) this.rendezvousBudget.delete(this.rendezvousBudget.keys().next().value!);
-    if (b.tokens < 1) return false;
-    b.tokens -= 1;
-    return true;
+    return b.tryTake(now, 1);
   }
 
   private onSession(peerDevice: string, link: ContactLink, s: PeerContactSession): void {
